@@ -1,0 +1,127 @@
+"""`govbot rules ...`: list, explain, validate and test rules."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+
+import click
+
+from bot.commands.common import config_option, handle_errors, is_terminal
+from bot.config import load_config
+from bot.engine import load_rules
+from bot.engine.rule import DOC_SECTIONS
+from bot.errors import UsageError
+
+paths_argument = click.argument("paths", nargs=-1, type=click.Path())
+bundled_option = click.option("--bundled/--no-bundled", default=None,
+                              help="Include the bundled rule pack (default: only when no PATH is given).")
+
+
+def _load(paths, config_path, bundled):
+    config = load_config(config_path)
+    return config, load_rules(list(paths) or None, config, include_bundled=bundled)
+
+
+@click.group()
+def rules():
+    """List, explain, validate and test rules."""
+
+
+@rules.command("list")
+@paths_argument
+@config_option
+@bundled_option
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@handle_errors
+def list_rules(paths, config_path, bundled, output_format):
+    """List rules with their severity and whether they are enabled."""
+    _, ruleset = _load(paths, config_path, bundled)
+    if output_format == "json":
+        click.echo(json.dumps([rule.to_json() for rule in ruleset.rules], indent=2))
+        return
+    for rule in ruleset.rules:
+        state = "" if rule.enabled else "  (disabled)"
+        click.echo(f"{rule.code or '':<6} {rule.id:<44} {rule.severity.value:<8} {rule.title}{state}")
+
+
+@rules.command()
+@click.argument("rule_id")
+@paths_argument
+@config_option
+@bundled_option
+@handle_errors
+def explain(rule_id, paths, config_path, bundled):
+    """Show a rule's documentation: what it checks, why it matters, an example, how to fix."""
+    config, ruleset = _load(paths, config_path, bundled)
+    rule = ruleset.get(rule_id) or next((r for r in ruleset.rules if r.code == rule_id), None)
+    if rule is None:
+        import difflib
+
+        close = difflib.get_close_matches(rule_id, [r.id for r in ruleset.rules], n=1)
+        raise UsageError(f"no rule {rule_id!r}", hint=f"did you mean {close[0]!r}?" if close else "see `govbot rules list`")
+    click.echo(explain_text(rule))
+
+
+def explain_text(rule) -> str:
+    out = [f"{rule.id}{f' ({rule.code})' if rule.code else ''}: {rule.title}",
+           f"severity: {rule.severity.value}; {'enabled' if rule.enabled else 'disabled by default'}; "
+           f"defined in {rule.path}:{rule.line}", ""]
+    for key, heading in DOC_SECTIONS.items():
+        out.append(heading)
+        body = rule.docs.get(key, "").strip()
+        out.extend("    " + line if line else "" for line in
+                   (body.splitlines() if key == "example" else textwrap.wrap(body, 88)))
+        out.append("")
+    if rule.params:
+        out.append("Parameters (override with rules.params in govbot.yaml)")
+        out.extend(f"    {name}: {value}" for name, value in rule.params.items())
+    return "\n".join(out).rstrip()
+
+
+@rules.command()
+@paths_argument
+@config_option
+@bundled_option
+@handle_errors
+def validate(paths, config_path, bundled):
+    """Check rule files like a compiler: every error with file:line:col, exit 2 if any."""
+    _, ruleset = _load(paths, config_path, bundled)
+    click.echo(f"{len(ruleset.rules)} rules in {len(ruleset.files)} files: OK")
+
+
+@rules.command("test")
+@paths_argument
+@config_option
+@bundled_option
+@click.option("-v", "--verbose", is_flag=True, help="Show passing examples too.")
+@handle_errors
+def test_rules(paths, config_path, bundled, verbose):
+    """Run every rule's examples: `fires` must fire, `ok` must stay quiet."""
+    from bot.engine.examples import run_examples
+
+    config, ruleset = _load(paths, config_path, bundled)
+    results = run_examples(ruleset, config)
+    colour = is_terminal()
+    failed = [r for r in results if not r.passed]
+    for result in results:
+        if result.passed and not verbose:
+            continue
+        mark = click.style("PASS", fg="green") if result.passed and colour else ("PASS" if result.passed else
+               (click.style("FAIL", fg="red") if colour else "FAIL"))
+        click.echo(f"{mark} {result.rule} examples.{result.kind}[{result.index}]: {result.detail}")
+    untested = [rule.id for rule in ruleset.rules if not rule.examples.get("fires")]
+    for rule_id in untested:
+        click.echo(f"note: {rule_id} has no `fires` example")
+    click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    sys.exit(1 if failed else 0)
+
+
+@rules.command()
+@handle_errors
+def schema():
+    """Print the JSON Schema of rule files (for editor completion), generated from the check registry."""
+    from bot.engine.schema import rule_file_schema
+
+    click.echo(json.dumps(rule_file_schema(), indent=2))

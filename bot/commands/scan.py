@@ -1,0 +1,64 @@
+"""`govbot scan`: apply the rules to a snapshot, live Jira, or the bundled demo."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from bot.commands.common import config_option, handle_errors, is_terminal, now_option, parse_now
+from bot.errors import EXIT_INCOMPLETE
+from bot.pipeline import load_inputs, run_pipeline
+from bot.report import RENDERERS, exit_code_for, render_text
+
+DEMO_NOTE = "Scanning the bundled demo workspace (no --snapshot, config file or Jira given)."
+
+format_option = click.option("--format", "output_format", type=click.Choice(sorted(RENDERERS)), default="text",
+                             show_default=True, help="Output format; json is the stable machine contract.")
+fail_on_option = click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]),
+                              default="error", show_default=True,
+                              help="Exit 1 when an unwaived finding is at or above this severity.")
+rules_option = click.option("--rules", "rule_paths", multiple=True, type=click.Path(), metavar="PATH",
+                            help="Rule file or folder (repeatable). Default: the bundled pack plus "
+                                 "rules.paths from config.")
+snapshot_option = click.option("--snapshot", type=click.Path(dir_okay=False), metavar="FILE",
+                               help="JSON saved from Jira's search API (one response or a list of pages).")
+
+
+@click.command()
+@snapshot_option
+@rules_option
+@config_option
+@format_option
+@now_option
+@fail_on_option
+@click.option("--jql", default=None, help="Scan this JQL instead of the configured scope (live Jira only).")
+@click.option("--full", is_flag=True, help="Read every issue in scope, not only those updated since the last scan.")
+@click.option("--show-waived", is_flag=True, help="List waived findings too (text format).")
+@handle_errors
+def scan(snapshot, rule_paths, config_path, output_format, now_text, fail_on, jql, full, show_waived):
+    """Scan issues and report rule findings.
+
+    With no --snapshot, no config file and no Jira configured, scans the bundled
+    demo workspace. Exit 0 when no unwaived finding reaches --fail-on, 1 when one
+    does, 2 on usage or configuration errors, 4 when the scan could not read everything.
+
+    \b
+    Examples:
+      govbot scan
+      govbot scan --snapshot export.json --format json --now 2026-03-31
+      govbot scan --rules my-rules/ --fail-on warning
+    """
+    now = parse_now(now_text)
+    inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot)
+    if inputs.demo:
+        click.echo(DEMO_NOTE, err=output_format == "json")
+    result = run_pipeline(inputs, now, snapshot=snapshot, jql=jql, full=full)
+    if output_format == "text":
+        click.echo(render_text(result, colour=is_terminal(), show_waived=show_waived))
+    else:
+        click.echo(RENDERERS[output_format](result), nl=output_format != "markdown")
+    code = exit_code_for(result.findings, fail_on)
+    if not result.complete and code == 0:
+        code = EXIT_INCOMPLETE
+    sys.exit(code)

@@ -1,0 +1,317 @@
+"""govbot.yaml + environment -> validated settings.
+
+One YAML file holds all configuration; secrets come only from environment
+variables (or files named in config), never from the YAML itself. Errors point
+at ``govbot.yaml:line:col`` like rule errors do.
+
+Each top-level section has its schema in ``SECTION_SCHEMAS`` and its defaults
+in ``DEFAULTS``; a subsystem reads its section through ``Config.section(name)``
+which returns the user's values merged over the defaults.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.errors import ConfigError
+from bot.hierarchy import Hierarchy
+from bot.validation import validate
+from bot.yamlfile import DiagnosticError, YamlDocument, load
+
+CONFIG_FILENAMES = ("govbot.yaml", "govbot.yml")
+
+_string_list = {"type": "array", "items": {"type": "string"}}
+_duration = {"type": "string", "pattern": r"^\d+\s*[smhdw]$",
+             "description": "a duration like 30s, 15m, 6h, 7d or 2w"}
+
+DEFAULTS: dict[str, Any] = {
+    "jira": {
+        "url": None,               # or $JIRA_URL
+        "deployment": "auto",      # auto | cloud | datacenter
+        "projects": [],
+        "jql": None,               # base JQL; combined with projects when both given
+        "page_size": None,         # None: the server's maximum
+        "timeout_seconds": 30,
+        "max_retries": 5,
+        "token_file": None,        # a file holding JIRA_API_TOKEN / JIRA_PAT
+        "full_rescan_every": "1d",
+        "incremental_overlap": "10m",
+    },
+    # Logical field name -> synonyms. A rule asking for "Anticipated Outcome"
+    # finds a field or description section under any of these names.
+    "fields": {
+        "Anticipated Outcome": ["Expected Outcome", "Outcome Hypothesis", "Hypothesis"],
+        "Actual Outcome": ["Actual Outcomes", "Outcome Achieved", "Realised Outcome", "Realized Outcome"],
+        "Outcome Owner": ["Product Manager", "Product Owner", "Technical Lead", "Tech Lead"],
+        "Reason": ["Reason for the shortcut", "Why"],
+        "Impact": ["Impact of the debt", "Debt Impact"],
+        "Timeline": ["Trigger", "Timeline or Trigger", "Timeline/Trigger", "Payback", "Pay-down Timeline"],
+        "Key Result": ["Parent OKR", "OKR", "Key Result Link"],
+    },
+    "placeholders": ["tbd", "tba", "tbc", "n/a", "na", "none", "-", "--", "todo", "to do",
+                     "?", "...", "xxx", "placeholder", "fill in", "fill me in", "later",
+                     "coming soon", "see above", "same as summary", "nothing", "null"],
+    "hierarchy": {
+        "levels": [
+            {"name": "theme", "types": ["Theme"], "required": False},
+            {"name": "initiative", "types": ["Initiative"]},
+            {"name": "epic", "types": ["Epic"]},
+            {"name": "feature", "types": ["Feature"], "required": False},
+            {"name": "story", "types": ["Story", "User Story", "Bug", "Defect", "Task", "Spike",
+                                        "Improvement", "Technical Debt", "Tech Debt", "Risk"]},
+            {"name": "sub-task", "types": ["Sub-task", "Subtask", "Sub-Task", "Technical Task"]},
+        ],
+        "flow_items": {
+            "feature": ["Story", "User Story", "Feature", "Improvement"],
+            "defect": ["Bug", "Defect", "Incident"],
+            "risk": ["Risk", "Vulnerability", "Security", "Compliance"],
+            "debt": ["Technical Debt", "Tech Debt", "Debt"],
+        },
+        "not_work_items": ["Release"],
+        # Jira Cloud's issuetype.hierarchyLevel -> level name, for types not listed above.
+        "jira_levels": {-1: "sub-task", 0: "story", 1: "epic", 2: "initiative", 3: "theme"},
+    },
+    "teams": {},             # name -> {projects, components, channel, timezone}
+    "rules": {
+        "paths": [],         # extra rule files or folders, relative to this file
+        "enable": [],        # rule ids shipped disabled that this site wants
+        "disable": [],
+        "params": {},        # rule id -> {param: value}
+        "severity": {},      # rule id -> severity override
+    },
+    "tech_debt": {"label": "tech-debt-agreement"},
+    "owners": ["Outcome Owner", "assignee", "reporter"],
+    "store": {"url": None},  # None: sqlite file govbot.db beside the config, or $GOVBOT_DATABASE_URL
+    "waivers": {"file": None, "label_prefix": "govbot-waive-"},
+    "slack": {"api_url": None, "admin_channel": None, "org_channel": None,
+              "user_map_file": None, "dry_run": True},
+    "nudges": {},
+    "comments": {},
+    "digest": {
+        "trend_weeks": 8,              # weeks of FFR history drawn, this week included
+        "flow_window_days": 90,        # delivered = done and resolved within this many days
+        "loop_age_days": [30, 60, 90],  # age bands for unclosed loops
+        "ffr_attention": 25,           # FFR (%) above which "where to look first" asks about outcomes
+        "slack_max_items": 5,          # items per list in a Slack message; the rest link to the dashboard
+        "dashboard_url": None,         # where the --html folder is published, for "and N more" links
+        "organisation": "Organisation",  # title of the organisation-wide digest
+    },
+    "schedule": {},
+    "service": {},
+    "logging": {},
+}
+
+SECTION_SCHEMAS: dict[str, dict] = {
+    "jira": {
+        "type": "object", "additionalProperties": False,
+        "properties": {
+            "url": {"type": ["string", "null"], "pattern": r"^https?://",
+                    "description": "the site's base URL, like https://example.atlassian.net"},
+            "deployment": {"enum": ["auto", "cloud", "datacenter"]},
+            "projects": _string_list,
+            "jql": {"type": ["string", "null"]},
+            "page_size": {"type": ["integer", "null"], "minimum": 1, "maximum": 5000},
+            "timeout_seconds": {"type": "number", "exclusiveMinimum": 0},
+            "max_retries": {"type": "integer", "minimum": 0, "maximum": 20},
+            "token_file": {"type": ["string", "null"]},
+            "full_rescan_every": _duration,
+            "incremental_overlap": _duration,
+        },
+    },
+    "fields": {"type": "object", "additionalProperties": {
+        "anyOf": [_string_list, {"type": "null"}]}},
+    "placeholders": _string_list,
+    "hierarchy": {
+        "type": "object", "additionalProperties": False,
+        "properties": {
+            "levels": {"type": "array", "minItems": 1, "items": {
+                "type": "object", "additionalProperties": False, "required": ["name"],
+                "properties": {"name": {"type": "string"}, "types": _string_list,
+                               "required": {"type": "boolean"}}}},
+            "flow_items": {"type": "object", "additionalProperties": False,
+                           "properties": {kind: _string_list for kind in ("feature", "defect", "risk", "debt")}},
+            "not_work_items": _string_list,
+            "jira_levels": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+    },
+    "teams": {"type": "object", "additionalProperties": {
+        "type": "object", "additionalProperties": False,
+        "properties": {"projects": _string_list, "components": _string_list,
+                       "channel": {"type": "string"}, "timezone": {"type": "string"},
+                       "name": {"type": "string"}}}},
+    "rules": {
+        "type": "object", "additionalProperties": False,
+        "properties": {"paths": _string_list, "enable": _string_list, "disable": _string_list,
+                       "params": {"type": "object", "additionalProperties": {"type": "object"}},
+                       "severity": {"type": "object", "additionalProperties": {
+                           "enum": ["error", "warning", "info"]}}},
+    },
+    "tech_debt": {"type": "object", "additionalProperties": False,
+                  "properties": {"label": {"type": "string", "minLength": 1}}},
+    "owners": _string_list,
+    "store": {"type": "object", "additionalProperties": False,
+              "properties": {"url": {"type": ["string", "null"]}}},
+    "waivers": {"type": "object", "additionalProperties": False,
+                "properties": {"file": {"type": ["string", "null"]},
+                               "label_prefix": {"type": "string", "minLength": 1}}},
+    "slack": {"type": "object"},
+    "nudges": {"type": "object"},
+    "comments": {"type": "object"},
+    "digest": {
+        "type": "object", "additionalProperties": False,
+        "properties": {
+            "trend_weeks": {"type": "integer", "minimum": 2, "maximum": 104},
+            "flow_window_days": {"type": "integer", "minimum": 1, "maximum": 3660},
+            "loop_age_days": {"type": "array", "minItems": 1, "maxItems": 10,
+                              "items": {"type": "integer", "minimum": 1}},
+            "ffr_attention": {"type": "number", "minimum": 0, "maximum": 100},
+            "slack_max_items": {"type": "integer", "minimum": 1, "maximum": 20},
+            "dashboard_url": {"type": ["string", "null"], "pattern": r"^https?://",
+                              "description": "the published address of the --html folder"},
+            "organisation": {"type": "string", "minLength": 1},
+        },
+    },
+    "schedule": {"type": "object"},
+    "service": {"type": "object"},
+    "logging": {"type": "object"},
+}
+
+
+def schema() -> dict:
+    return {"type": "object", "additionalProperties": False, "properties": SECTION_SCHEMAS}
+
+
+def _merge(defaults: Any, override: Any) -> Any:
+    """User values over defaults; nested mappings merge, lists and scalars replace."""
+    if isinstance(defaults, dict) and isinstance(override, dict):
+        merged = copy.deepcopy(defaults)
+        for key, value in override.items():
+            merged[key] = _merge(defaults.get(key), value) if key in defaults else copy.deepcopy(value)
+        return merged
+    return copy.deepcopy(override) if override is not None else copy.deepcopy(defaults)
+
+
+@dataclass
+class Config:
+    """Validated configuration. ``path`` is None when running on defaults only."""
+
+    data: dict[str, Any]
+    path: Path | None = None
+    document: YamlDocument | None = None
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    def section(self, name: str) -> dict[str, Any]:
+        return self.data.get(name) or {}
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent if self.path else Path.cwd()
+
+    def resolve_path(self, value: str | None) -> Path | None:
+        """A path from config, relative to the config file's folder."""
+        if not value:
+            return None
+        candidate = Path(os.path.expanduser(value))
+        return candidate if candidate.is_absolute() else self.base_dir / candidate
+
+    # -- derived values used across the package ------------------------------
+    @property
+    def hierarchy(self) -> Hierarchy:
+        if not hasattr(self, "_hierarchy"):
+            self._hierarchy = Hierarchy.from_config(self.section("hierarchy"))
+        return self._hierarchy
+
+    def synonyms(self, name: str) -> list[str]:
+        """``name`` followed by its configured synonyms (case-insensitive lookup)."""
+        folded = name.strip().casefold()
+        for logical, others in self.section("fields").items():
+            names = [logical, *(others or [])]
+            if folded in (n.casefold() for n in names):
+                return [name] + [n for n in names if n.casefold() != folded]
+        return [name]
+
+    def team_for(self, project: str, components: tuple[str, ...] = ()) -> str:
+        """The team owning an issue: by component first (more specific), then project."""
+        teams = self.section("teams")
+        folded_components = {c.casefold() for c in components}
+        for team, spec in teams.items():
+            if folded_components & {c.casefold() for c in spec.get("components", [])}:
+                return team
+        for team, spec in teams.items():
+            if project.casefold() in (p.casefold() for p in spec.get("projects", [])):
+                return team
+        return project or "unassigned"
+
+    def secret(self, name: str) -> str | None:
+        """A secret from the environment (or ``<NAME>_FILE``); never from the YAML."""
+        value = self.env.get(name)
+        if value:
+            return value.strip()
+        file_name = self.env.get(f"{name}_FILE")
+        if file_name:
+            try:
+                return Path(file_name).read_text(encoding="utf-8").strip()
+            except OSError as error:
+                raise ConfigError(f"cannot read {name}_FILE ({file_name}): {error.strerror}") from None
+        return None
+
+    def position(self, *path: Any) -> str:
+        """``file:line`` of a config value, for messages about it."""
+        if not self.document:
+            return "defaults"
+        line, _ = self.document.position(tuple(path))
+        return f"{self.document.path}:{line}"
+
+
+def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = None,
+                search: bool = True) -> Config:
+    """Load and validate config. With no path, use ./govbot.yaml if present, else defaults."""
+    environment = dict(os.environ) if env is None else env
+    if path is None and search:
+        for name in CONFIG_FILENAMES:
+            if Path(name).is_file():
+                path = name
+                break
+        else:
+            env_path = environment.get("GOVBOT_CONFIG")
+            path = env_path or None
+    if path is None:
+        return Config(_merge(DEFAULTS, {}), None, None, environment)
+    try:
+        document = load(path)
+    except DiagnosticError as error:
+        raise ConfigError(str(error)) from None
+    data = document.data if document.data is not None else {}
+    if not isinstance(data, dict):
+        raise ConfigError(document.diagnostic((), "config must be a mapping of sections "
+                                                  "(jira:, teams:, rules: ...)").render())
+    diagnostics = validate(document, schema(), data, what="config:")
+    _check_secrets_not_inline(document, data, diagnostics)
+    if diagnostics:
+        raise ConfigError("\n".join(d.render() for d in diagnostics))
+    return Config(_merge(DEFAULTS, data), Path(path), document, environment)
+
+
+_SECRET_KEYS = {"token", "api_token", "password", "pat", "bot_token", "app_token", "secret", "signing_secret"}
+
+
+def _check_secrets_not_inline(document: YamlDocument, data: dict, diagnostics: list) -> None:
+    """Refuse secrets typed into the YAML: config files end up in git and ConfigMaps."""
+    stack: list[tuple[tuple, Any]] = [((), data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            for key, child in value.items():
+                if str(key).casefold() in _SECRET_KEYS and isinstance(child, str) and child:
+                    diagnostics.append(document.diagnostic(
+                        path + (key,), f"config: secrets must not be written in the config file ({key})",
+                        hint="set it in the environment (for example JIRA_API_TOKEN or SLACK_BOT_TOKEN) "
+                             "or name a file with the matching *_file key", key=True))
+                else:
+                    stack.append((path + (key,), child))
+        elif isinstance(value, list):
+            stack.extend((path + (index,), child) for index, child in enumerate(value))

@@ -1,0 +1,65 @@
+"""Checks on an issue's labels, type and status."""
+
+from __future__ import annotations
+
+from bot.engine.registry import Check, Match, register
+
+_NAMES = {"anyOf": [{"type": "string", "minLength": 1},
+                    {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1}]}
+
+
+def _as_list(value) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+@register
+class HasLabel(Check):
+    kind = "has-label"
+    doc = "Holds when the issue carries any of the labels (case-insensitive)."
+    shorthand = "label"
+    schema = {"properties": {"label": _NAMES}, "required": ["label"]}
+
+    def fields(self):
+        return {"labels"}
+
+    def evaluate(self, issue, context):
+        wanted = {label.casefold() for label in _as_list(self.params["label"])}
+        for label in issue.labels:
+            if label.casefold() in wanted:
+                return Match(label)
+        return None
+
+
+@register
+class IsType(Check):
+    kind = "is-type"
+    doc = "Holds when the issue type is one of the names given (case-insensitive)."
+    shorthand = "type"
+    schema = {"properties": {"type": _NAMES}, "required": ["type"]}
+
+    def fields(self):
+        return set()
+
+    def evaluate(self, issue, context):
+        wanted = {name.casefold() for name in _as_list(self.params["type"])}
+        return Match(issue.type) if issue.type.casefold() in wanted else None
+
+
+@register
+class StatusCategory(Check):
+    kind = "status-category"
+    doc = "Holds when the status category is one of: new (To Do), indeterminate (In Progress), done."
+    shorthand = "in"
+    schema = {"properties": {"in": {"type": "array", "minItems": 1, "items": {
+        "enum": ["new", "indeterminate", "done", "to do", "in progress"]}}}, "required": ["in"]}
+
+    def fields(self):
+        return set()
+
+    def evaluate(self, issue, context):
+        wanted = {normalise_category(c) for c in self.params["in"]}
+        return Match(issue.status_category) if issue.status_category in wanted else None
+
+
+def normalise_category(name: str) -> str:
+    return {"to do": "new", "in progress": "indeterminate"}.get(name.casefold(), name.casefold())

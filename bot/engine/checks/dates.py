@@ -1,0 +1,122 @@
+"""Checks on dates: age of a Jira date, and deadlines written in text."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import date, datetime, timedelta, timezone
+
+from bot.engine.checks.values import _FIELD, _SOURCES
+from bot.engine.registry import Check, Match, register
+from bot.sources.normalize import parse_datetime
+
+_BUILTIN_DATES = {"created", "updated", "resolved", "resolutiondate", "duedate"}
+
+
+@register
+class OlderThan(Check):
+    kind = "older-than"
+    doc = ("Holds when a date (created, updated, resolved, or a date field) is more than `days` "
+           "days before the evaluation date. Quiet when the date is absent.")
+    schema = {"properties": {
+        "date": {"type": "string", "minLength": 1,
+                 "description": "created, updated, resolved, or a date field's name"},
+        "days": {"type": "integer", "minimum": 0},
+    }, "required": ["date", "days"]}
+
+    def fields(self):
+        name = self.params["date"].casefold()
+        return {"resolutiondate" if name == "resolved" else name} if name in _BUILTIN_DATES else {self.params["date"]}
+
+    def evaluate(self, issue, context):
+        when = _issue_date(issue, self.params["date"])
+        if when is None:
+            return None
+        age = (context.now - when).days
+        # Evidence is the threshold crossed, not the age, so the fingerprint
+        # stays the same from one day to the next.
+        return Match(f"older than {self.params['days']} days") if age > self.params["days"] else None
+
+
+def _issue_date(issue, name: str) -> datetime | None:
+    folded = name.casefold()
+    if folded == "created":
+        return issue.created
+    if folded == "updated":
+        return issue.updated
+    if folded in ("resolved", "resolutiondate"):
+        return issue.resolved
+    raw = issue.raw(name)
+    return parse_datetime(raw) if isinstance(raw, str) else None
+
+
+_MONTHS = {name.casefold(): number for number, name in enumerate(calendar.month_name) if name}
+_MONTHS.update({name.casefold(): number for number, name in enumerate(calendar.month_abbr) if name})
+_ISO = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")
+_DAY_MONTH_YEAR = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\s+([A-Za-z]{3,9})\.?,?\s+(\d{4})\b")
+_MONTH_DAY_YEAR = re.compile(r"\b([A-Za-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})\b")
+_MONTH_YEAR = re.compile(r"\b([A-Za-z]{3,9})\.?\s+(\d{4})\b")
+_QUARTER = re.compile(r"\b(?:Q([1-4])\s*[-/ ]?\s*(\d{4})|(\d{4})\s*[-/ ]?\s*Q([1-4]))\b", re.IGNORECASE)
+
+
+def dates_in(value: str) -> list[date]:
+    """Every date written in the text. A month or quarter means its last day."""
+    found: list[date] = []
+
+    def add(year: int, month: int, day: int | None) -> None:
+        if not (1900 <= year <= 2200 and 1 <= month <= 12):
+            return
+        last = calendar.monthrange(year, month)[1]
+        if day is None:
+            day = last
+        if 1 <= day <= last:
+            found.append(date(year, month, day))
+
+    text = value[:20_000]
+    for match in _ISO.finditer(text):
+        add(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    for match in _DAY_MONTH_YEAR.finditer(text):
+        month = _MONTHS.get(match.group(2).casefold())
+        if month:
+            add(int(match.group(3)), month, int(match.group(1)))
+    for match in _MONTH_DAY_YEAR.finditer(text):
+        month = _MONTHS.get(match.group(1).casefold())
+        if month:
+            add(int(match.group(3)), month, int(match.group(2)))
+    if not found:
+        for match in _MONTH_YEAR.finditer(text):
+            month = _MONTHS.get(match.group(1).casefold())
+            if month:
+                add(int(match.group(2)), month, None)
+        for match in _QUARTER.finditer(text):
+            quarter = int(match.group(1) or match.group(4))
+            year = int(match.group(2) or match.group(3))
+            add(year, quarter * 3, None)
+    return found
+
+
+@register
+class DatePassed(Check):
+    kind = "date-passed"
+    doc = ("Holds when the field or section names a date (2026-03-31, 31 March 2026, March 2026, "
+           "Q1 2026) and the latest date named is before the evaluation date, less any grace days.")
+    shorthand = "field"
+    schema = {"properties": {
+        "field": _FIELD,
+        "in": _SOURCES,
+        "grace_days": {"type": "integer", "minimum": 0},
+    }, "required": ["field"]}
+
+    def fields(self):
+        return {self.params["field"]}
+
+    def evaluate(self, issue, context):
+        sources = tuple(self.params.get("in", ("field", "section")))
+        value = context.lookup(issue, self.params["field"], sources)[0]
+        dates = dates_in(value)
+        if not dates:
+            return None
+        deadline = max(dates)
+        limit = (context.now.astimezone(timezone.utc).date()
+                 - timedelta(days=self.params.get("grace_days", 0)))
+        return Match(f"deadline {deadline.isoformat()}") if deadline < limit else None

@@ -1,0 +1,128 @@
+"""Checks on the text of a field or description section."""
+
+from __future__ import annotations
+
+import re
+
+from bot import text
+from bot.engine.registry import Check, Match, register
+
+_FIELD = {"type": "string", "minLength": 1,
+          "description": "a Jira field (display name or id) or description section; synonyms from config count"}
+_SOURCES = {"type": "array", "items": {"enum": ["field", "section"]}, "minItems": 1, "uniqueItems": True}
+
+
+class _FieldCheck(Check):
+    shorthand = "field"
+
+    def value(self, issue, context) -> str:
+        sources = tuple(self.params.get("in", ("field", "section")))
+        return context.lookup(issue, self.params["field"], sources)[0]
+
+    def fields(self) -> set[str]:
+        return {self.params["field"]}
+
+
+def placeholder_reason(value: str, issue, context, *, placeholders: bool = True,
+                       summary_copy: bool = True) -> str | None:
+    """Why ``value`` does not count as stated: 'empty', 'placeholder' or 'summary copy'."""
+    folded = text.normalise_for_compare(value)
+    if not folded:
+        return "empty"
+    if placeholders:
+        known = {text.normalise_for_compare(p) for p in context.config.section("placeholders")}
+        if folded in known or (value.strip() and not re.search(r"[A-Za-z0-9]", value)):
+            return "placeholder"
+    if summary_copy and issue.summary and folded == text.normalise_for_compare(issue.summary):
+        return "summary copy"
+    return None
+
+
+@register
+class Missing(_FieldCheck):
+    kind = "missing"
+    doc = ("Holds when the field and the description section are both absent or empty, "
+           "or hold only a placeholder (TBD, n/a, -, todo...) or a copy of the summary.")
+    schema = {"properties": {
+        "field": _FIELD,
+        "in": _SOURCES,
+        "placeholders": {"type": "boolean", "description": "treat config placeholders as missing (default true)"},
+        "summary_copy": {"type": "boolean", "description": "treat a copy of the summary as missing (default true)"},
+    }, "required": ["field"]}
+
+    def evaluate(self, issue, context):
+        reason = placeholder_reason(self.value(issue, context), issue, context,
+                                    placeholders=self.params.get("placeholders", True),
+                                    summary_copy=self.params.get("summary_copy", True))
+        return Match(reason) if reason else None
+
+
+# A measure: any digit (80%, Q3, 2026), or a word that names a metric.
+_MEASURE_WORDS = (r"percent|percentage|kpi|okr|metric|nps|csat|rate|ratio|conversion|retention|churn|"
+                  r"latency|p\d\d|uptime|availability|revenue|cost|mttr|lead time|cycle time|throughput|"
+                  r"baseline|target|double|halve|half")
+
+
+@register
+class LacksMeasure(_FieldCheck):
+    kind = "lacks-measure"
+    doc = ("Holds when the field or section has real text that names no measure: no number, "
+           "percentage, date or metric word. Quiet when the value is missing (another check's job).")
+    schema = {"properties": {
+        "field": _FIELD,
+        "in": _SOURCES,
+        "words": {"type": "array", "items": {"type": "string"},
+                  "description": "extra words that count as naming a measure"},
+    }, "required": ["field"]}
+
+    def __init__(self, params):
+        super().__init__(params)
+        extra = "|".join(re.escape(word) for word in params.get("words", []))
+        self._measure = re.compile(rf"\d|%|\b({_MEASURE_WORDS}{'|' + extra if extra else ''})\b", re.IGNORECASE)
+
+    def evaluate(self, issue, context):
+        value = self.value(issue, context)
+        if placeholder_reason(value, issue, context):
+            return None
+        return None if self._measure.search(value) else Match("no measure")
+
+
+@register
+class Matches(_FieldCheck):
+    kind = "matches"
+    doc = "Holds when the field or section text matches a regular expression (case-insensitive by default)."
+    schema = {"properties": {
+        "field": _FIELD,
+        "in": _SOURCES,
+        "pattern": {"type": "string", "minLength": 1},
+        "case_sensitive": {"type": "boolean"},
+    }, "required": ["field", "pattern"]}
+
+    def problems(self):
+        try:
+            re.compile(self.params["pattern"])
+        except re.error as error:
+            return [(("pattern",), f"invalid regular expression: {error}", "check the escaping: in YAML, "
+                     "quote the pattern with single quotes so backslashes stay as written")]
+        return []
+
+    def evaluate(self, issue, context):
+        flags = 0 if self.params.get("case_sensitive") else re.IGNORECASE
+        found = re.search(self.params["pattern"], self.value(issue, context), flags)
+        return Match(found.group(0)[:80]) if found else None
+
+
+@register
+class ValueIn(_FieldCheck):
+    kind = "value-in"
+    doc = "Holds when the field's text equals one of the listed values (case-insensitive)."
+    schema = {"properties": {
+        "field": _FIELD,
+        "in": _SOURCES,
+        "values": {"type": "array", "items": {"type": ["string", "number"]}, "minItems": 1},
+    }, "required": ["field", "values"]}
+
+    def evaluate(self, issue, context):
+        value = self.value(issue, context).casefold()
+        wanted = {str(v).casefold() for v in self.params["values"]}
+        return Match(value) if value in wanted else None

@@ -1,0 +1,176 @@
+"""Rule examples: the issues each rule must fire on, or stay quiet on.
+
+Examples are written in a short form and turned into real Jira JSON (the Cloud
+search-response shape), then read through the same normaliser as live data,
+so a passing example means the rule works on what Jira actually sends.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from bot.config import Config, load_config
+from bot.engine.context import Context
+from bot.model import Issue
+from bot.sources.normalize import Normalizer
+from bot.workspace import Workspace
+
+EXAMPLE_NOW = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)
+_RELATIVE = re.compile(r"^(\d+)\s*(d|w|days?|weeks?)\s*ago$", re.IGNORECASE)
+_SYSTEM = {"key", "type", "summary", "description", "status", "status_category", "labels", "components",
+           "project", "priority", "fields", "created", "updated", "resolved", "assignee", "reporter",
+           "parent", "children", "note"}
+
+
+@dataclass
+class ExampleResult:
+    rule: str
+    kind: str  # "fires" or "ok"
+    index: int
+    passed: bool
+    detail: str
+
+
+def _date(value: str | None, now: datetime) -> str | None:
+    if not value:
+        return None
+    match = _RELATIVE.match(value.strip())
+    if match:
+        amount = int(match.group(1)) * (7 if match.group(2).lower().startswith("w") else 1)
+        when = now - timedelta(days=amount)
+    else:
+        when = datetime.fromisoformat(value)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+
+
+class ExampleBuilder:
+    """Turns short-form examples into Jira Cloud JSON issues."""
+
+    def __init__(self, config: Config, now: datetime):
+        self.config = config
+        self.now = now
+        self.names: dict[str, str] = {}
+        self._ids = itertools.count(10001)
+        self._keys = itertools.count(1)
+
+    def field_id(self, name: str) -> str:
+        for field_id, known in self.names.items():
+            if known.casefold() == name.casefold():
+                return field_id
+        field_id = f"customfield_{20000 + len(self.names)}"
+        self.names[field_id] = name
+        return field_id
+
+    def build(self, example: dict, parent: dict | None = None) -> list[dict]:
+        """The example issue plus any parent/children, as raw Jira issues."""
+        raw = self._issue(example)
+        out = [raw]
+        spec_parent = example.get("parent")
+        if isinstance(spec_parent, str):
+            spec_parent = {"type": spec_parent}
+        if isinstance(spec_parent, dict):
+            parent_raw = self.build(spec_parent)
+            raw["fields"]["parent"] = {"key": parent_raw[0]["key"], "id": parent_raw[0]["id"],
+                                       "fields": {"summary": parent_raw[0]["fields"]["summary"],
+                                                  "issuetype": parent_raw[0]["fields"]["issuetype"],
+                                                  "status": parent_raw[0]["fields"]["status"]}}
+            out.extend(parent_raw)
+        for child in example.get("children", []):
+            child_raw = self.build(child)
+            child_raw[0]["fields"]["parent"] = {"key": raw["key"], "id": raw["id"],
+                                                "fields": {"issuetype": raw["fields"]["issuetype"]}}
+            out.extend(child_raw)
+        return out
+
+    def _issue(self, example: dict) -> dict:
+        project = example.get("project", "EX")
+        key = example.get("key") or f"{project}-{next(self._keys)}"
+        category = example.get("status_category", "indeterminate")
+        type_name = example.get("type", "Story")
+        level, _ = self.config.hierarchy.level_of(type_name, None)
+        fields: dict[str, Any] = {
+            "summary": example.get("summary", f"Example {type_name.lower()}"),
+            "issuetype": {"name": type_name, "subtask": level is not None and level.name == "sub-task"},
+            "project": {"key": project, "name": project},
+            "status": {"name": example.get("status", {"new": "To Do", "indeterminate": "In Progress",
+                                                      "done": "Done"}[category]),
+                       "statusCategory": {"key": category}},
+            "labels": list(example.get("labels", [])),
+            "components": [{"name": c} for c in example.get("components", [])],
+            "description": example.get("description"),
+            "priority": {"name": example["priority"]} if example.get("priority") else None,
+            "created": _date(example.get("created", "60 days ago"), self.now),
+            "updated": _date(example.get("updated", "1 day ago"), self.now),
+            "resolutiondate": _date(example.get("resolved"), self.now) if category == "done" or example.get("resolved") else None,
+        }
+        for role in ("assignee", "reporter"):
+            if example.get(role):
+                fields[role] = {"accountId": f"acc-{example[role]}", "displayName": example[role],
+                                "emailAddress": f"{example[role]}@example.com"}
+        for name, value in (example.get("fields") or {}).items():
+            if str(name).casefold() in ("assignee", "reporter"):
+                fields[str(name).casefold()] = value
+                continue
+            fields[self.field_id(str(name))] = value
+        issue_id = str(next(self._ids))
+        return {"id": issue_id, "key": key, "self": f"https://example.atlassian.net/rest/api/3/issue/{issue_id}",
+                "fields": fields}
+
+
+def build_workspace(example: dict, config: Config, now: datetime = EXAMPLE_NOW) -> tuple[Workspace, Issue]:
+    """A workspace holding the example (in scope) and its relatives (context only)."""
+    builder = ExampleBuilder(config, now)
+    raws = builder.build(example)
+    normalizer = Normalizer(config)
+    normalizer.learn_fields(builder.names)
+    normalizer.add_issues(raws[:1])
+    normalizer.add_issues(raws[1:], relative=True)
+    workspace = normalizer.finish()
+    return workspace, workspace.issues[raws[0]["key"]]
+
+
+def run_examples(ruleset, config: Config, now: datetime = EXAMPLE_NOW) -> list[ExampleResult]:
+    from bot.scan import evaluate_rule
+
+    results = []
+    for rule in ruleset.rules:
+        for kind in ("fires", "ok"):
+            for index, example in enumerate(rule.examples.get(kind, [])):
+                workspace, issue = build_workspace(example, config, now)
+                context = Context(workspace, config, now)
+                in_scope = rule.applies_to(issue, config.hierarchy)
+                match = rule.condition.evaluate(issue, context) if in_scope else None
+                fired = match is not None
+                expected = kind == "fires"
+                if fired == expected:
+                    detail = "fires" if fired else "quiet"
+                    if fired:
+                        evaluate_rule(rule, issue, context)  # the message must render on it
+                elif not in_scope:
+                    detail = "expected to fire, but the example is outside the rule's scope"
+                else:
+                    detail = (f"expected to fire, but the condition did not hold" if expected
+                              else f"expected to stay quiet, but it fired ({match.evidence or 'no evidence'})")
+                note = example.get("note") or example.get("summary") or ""
+                results.append(ExampleResult(rule.id, kind, index, fired == expected,
+                                             detail + (f" - {note}" if note else "")))
+    return results
+
+
+_SAMPLE: tuple[Issue, Context] | None = None
+
+
+def sample_context() -> tuple[Issue, Context]:
+    """A plain epic, used to trial-render message templates at load time."""
+    global _SAMPLE
+    if _SAMPLE is None:
+        config = load_config(None, search=False)
+        workspace, issue = build_workspace({"type": "Epic", "summary": "Sample epic", "parent": "Initiative"}, config)
+        _SAMPLE = (issue, Context(workspace, config, EXAMPLE_NOW))
+    return _SAMPLE

@@ -1,0 +1,391 @@
+"""Load rule files into a RuleSet, validating like a compiler.
+
+Every problem is collected with its ``path:line:col`` before any issue is read:
+YAML syntax, duplicate keys, unknown keys, wrong types, unknown check kinds,
+bad regexes, bad templates, unknown level names, duplicate rule ids across
+files. One bad rule never hides the errors in the next.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.config import Config
+from bot.diagnostics import Diagnostic
+from bot.engine import templates
+from bot.engine.condition import COMBINATORS, All, Any_, Condition, Leaf, Not
+from bot.engine.registry import kinds, param_schema
+from bot.engine.rule import DOC_SECTIONS, Rule, Scope
+from bot.errors import ConfigError, RuleError
+from bot.model import Severity
+from bot.validation import validate
+from bot.yamlfile import DiagnosticError, YamlDocument, load
+
+BUNDLED_RULES = Path(__file__).resolve().parent.parent.parent / "rules"
+_PACKAGED_RULES = Path(__file__).resolve().parent.parent / "rules"
+RULE_ID = r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$"
+FAMILIES = ("anticipated-outcome", "closing-the-loop", "tech-debt-agreement", "work-hierarchy")
+
+_names = {"type": "array", "items": {"type": "string", "minLength": 1}}
+_example = {"type": "object", "additionalProperties": False, "properties": {
+    "key": {"type": "string", "pattern": r"^[A-Z][A-Z0-9_]*-\d+$"},
+    "type": {"type": "string"}, "summary": {"type": "string"}, "description": {"type": ["string", "object"]},
+    "status": {"type": "string"}, "status_category": {"enum": ["new", "indeterminate", "done"]},
+    "labels": _names, "components": _names, "project": {"type": "string"},
+    "priority": {"type": ["string", "null"]},
+    "fields": {"type": "object"},
+    "created": {"type": "string"}, "updated": {"type": "string"}, "resolved": {"type": "string"},
+    "assignee": {"type": "string"}, "reporter": {"type": "string"},
+    "parent": {"anyOf": [{"type": "string"}, {"$ref": "#/$defs/example"}]},
+    "children": {"type": "array", "items": {"$ref": "#/$defs/example"}},
+    "note": {"type": "string"},
+}}
+
+RULE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "title", "severity", "condition", "message", "docs"],
+    "$defs": {"example": _example},
+    "properties": {
+        "id": {"type": "string", "pattern": RULE_ID,
+               "description": "ids are kebab-case and name the bad pattern, like anticipated-outcome-missing"},
+        "code": {"type": "string", "pattern": r"^[A-Z]{1,4}\d{3}$",
+                 "description": "a short code like GB101"},
+        "title": {"type": "string", "minLength": 3, "maxLength": 120},
+        "severity": {"enum": ["error", "warning", "info"]},
+        "family": {"type": "string"},
+        "enabled": {"type": "boolean"},
+        "scope": {"type": "object", "additionalProperties": False, "properties": {
+            "levels": _names, "min_level": {"type": "string"}, "types": _names, "exclude_types": _names,
+            "status_categories": {"type": "array", "items": {
+                "enum": ["new", "indeterminate", "done", "to do", "in progress"]}},
+            "labels": _names, "exclude_labels": _names, "projects": _names, "teams": _names,
+            "flow_items": {"type": "array", "items": {"enum": ["feature", "defect", "risk", "debt"]}},
+        }},
+        "params": {"type": "object"},
+        "condition": {"type": "object"},
+        "message": {"type": "string", "minLength": 1},
+        "owner": _names,
+        "nudge": {"type": "boolean"},
+        "comment": {"type": "boolean"},
+        "docs": {"type": "object", "additionalProperties": False,
+                 "required": list(DOC_SECTIONS),
+                 "properties": {key: {"type": "string", "minLength": 1} for key in DOC_SECTIONS}},
+        "examples": {"type": "object", "additionalProperties": False, "properties": {
+            "fires": {"type": "array", "items": {"$ref": "#/$defs/example"}},
+            "ok": {"type": "array", "items": {"$ref": "#/$defs/example"}},
+        }},
+    },
+}
+
+FILE_SCHEMA = {"type": "object", "additionalProperties": False, "required": ["rules"],
+               "properties": {"rules": {"type": "array"}}}
+
+
+@dataclass
+class RuleSet:
+    rules: list[Rule] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def active(self) -> list[Rule]:
+        return [rule for rule in self.rules if rule.enabled]
+
+    def get(self, rule_id: str) -> Rule | None:
+        return next((rule for rule in self.rules if rule.id == rule_id), None)
+
+    def fields_needed(self, config: Config) -> set[str]:
+        """Jira field names the active rules read, with every configured synonym."""
+        names: set[str] = set()
+        for rule in self.active:
+            for name in rule.fields() | {owner for owner in rule.owner}:
+                names.update(config.synonyms(name))
+        return names
+
+    @property
+    def needs_relatives(self) -> bool:
+        return any(rule.needs_relatives for rule in self.active)
+
+
+def default_rule_paths() -> list[Path]:
+    """The bundled rule pack: ./rules in a checkout, or bot/rules inside a wheel."""
+    # An installed wheel carries the pack as bot/rules; a checkout has ./rules.
+    return [_PACKAGED_RULES if _PACKAGED_RULES.is_dir() else BUNDLED_RULES]
+
+
+def rule_files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()))
+        else:
+            files.append(path)
+    return files
+
+
+def load_rules(paths: list[str | Path] | None = None, config: Config | None = None, *,
+               include_bundled: bool | None = None) -> RuleSet:
+    """Load, validate and compile rules; RuleError lists every problem found."""
+    config = config or Config({})
+    from bot.config import load_config
+    if not config.data:
+        config = load_config(None, search=False)
+    chosen = [Path(p) for p in (paths or [])]
+    if include_bundled is None:
+        include_bundled = not chosen
+    search = (default_rule_paths() if include_bundled else []) + chosen
+    search += [config.resolve_path(p) for p in config.section("rules").get("paths", [])]
+    files = rule_files(search)
+    diagnostics: list[Diagnostic] = []
+    for path in search:
+        if not path.exists():
+            diagnostics.append(Diagnostic(str(path), 0, 0, "rule file or folder not found"))
+    ruleset = RuleSet(files=[str(f) for f in files])
+    first_seen: dict[str, tuple[str, int]] = {}
+    for path in files:
+        for rule, rule_diagnostics, document, index in _load_file(path, config):
+            diagnostics.extend(rule_diagnostics)
+            if rule is None:
+                continue
+            if rule.id in first_seen:
+                where = first_seen[rule.id]
+                diagnostics.append(document.diagnostic(
+                    ("rules", index, "id"), f"duplicate rule id {rule.id!r}",
+                    hint=f"first defined at {where[0]}:{where[1]}; rule ids must be unique across all rule files"))
+                continue
+            first_seen[rule.id] = (rule.path, rule.line)
+            ruleset.rules.append(rule)
+    if diagnostics:
+        raise RuleError(_summarise(diagnostics))
+    _apply_config(ruleset, config)
+    return ruleset
+
+
+def _summarise(diagnostics: list[Diagnostic]) -> str:
+    rendered = "\n\n".join(d.render() for d in diagnostics)
+    count = len(diagnostics)
+    return f"{rendered}\n\n{count} error{'s' if count != 1 else ''} in rule files; no issue was read."
+
+
+def _apply_config(ruleset: RuleSet, config: Config) -> None:
+    """rules.enable / disable / severity from config; unknown ids are config errors."""
+    section = config.section("rules")
+    known = {rule.id for rule in ruleset.rules}
+    problems = []
+    for key in ("enable", "disable"):
+        for index, rule_id in enumerate(section.get(key, [])):
+            if rule_id not in known:
+                problems.append(_unknown_rule(config, ("rules", key, index), rule_id, known))
+    for key in ("severity", "params"):
+        for rule_id in section.get(key, {}):
+            if rule_id not in known:
+                problems.append(_unknown_rule(config, ("rules", key, rule_id), rule_id, known))
+    if problems:
+        raise ConfigError("\n".join(problems))
+    for rule in ruleset.rules:
+        if rule.id in section.get("enable", []):
+            rule.enabled = True
+        if rule.id in section.get("disable", []):
+            rule.enabled = False
+        if rule.id in section.get("severity", {}):
+            rule.severity = Severity.parse(section["severity"][rule.id])
+
+
+def _unknown_rule(config: Config, path: tuple, rule_id: str, known: set[str]) -> str:
+    close = difflib.get_close_matches(rule_id, sorted(known), n=1)
+    hint = f"did you mean {close[0]!r}?" if close else "see `govbot rules list`"
+    if config.document:
+        return config.document.diagnostic(path, f"config: no rule has the id {rule_id!r}", hint=hint).render()
+    return f"config: no rule has the id {rule_id!r} (help: {hint})"
+
+
+def _load_file(path: Path, config: Config):
+    """Yield (rule or None, diagnostics, document, index) for each rule in a file."""
+    try:
+        document = load(path)
+    except DiagnosticError as error:
+        yield None, error.diagnostics, None, -1
+        return
+    if document.data is None:
+        yield None, [Diagnostic(str(path), 0, 0, "file is empty", hint="a rule file holds `rules:` and a list")], document, -1
+        return
+    problems = validate(document, FILE_SCHEMA, document.data, what="rule file:")
+    if problems or not isinstance(document.data, dict):
+        if not isinstance(document.data, dict):
+            problems = [document.diagnostic((), "a rule file must be a mapping with a `rules:` list")]
+        yield None, problems, document, -1
+        return
+    for index, raw in enumerate(document.data["rules"]):
+        diagnostics: list[Diagnostic] = []
+        rule = _compile_rule(document, index, raw, config, diagnostics)
+        yield (rule if not diagnostics else None), diagnostics, document, index
+
+
+def _compile_rule(document: YamlDocument, index: int, raw: Any, config: Config,
+                  diagnostics: list[Diagnostic]) -> Rule | None:
+    at = ("rules", index)
+    rule_id = raw.get("id") if isinstance(raw, dict) else None
+    label = f"rule {rule_id!r}:" if isinstance(rule_id, str) else "rule:"
+    if not isinstance(raw, dict):
+        diagnostics.append(document.diagnostic(at, "each rule must be a mapping (id:, title:, ...)"))
+        return None
+    problems = validate(document, RULE_SCHEMA, raw, at=at, what=label)
+    diagnostics.extend(problems)
+    if problems:
+        return None
+    params = dict(raw.get("params") or {})
+    params.update(config.section("rules").get("params", {}).get(rule_id, {}))
+    condition = _compile_condition(document, at + ("condition",), raw["condition"], params, config, diagnostics, label)
+    scope_data = _substitute(raw.get("scope") or {}, params, config)
+    for key in ("levels", "min_level"):
+        values = scope_data.get(key)
+        for position, name in enumerate([values] if isinstance(values, str) else (values or [])):
+            if config.hierarchy.rank(name) is None:
+                path = at + ("scope", key) + (() if isinstance(values, str) else (position,))
+                diagnostics.append(_unknown_level(document, path, name, config, label))
+    message = None
+    try:
+        message = templates.compile_template(raw["message"])
+    except templates.TemplateSyntaxError as error:
+        line, col = document.position(at + ("message",))
+        diagnostics.append(Diagnostic(document.path, line + max(0, (error.lineno or 1) - 1), col,
+                                      f"{label} message template: {error.message}",
+                                      hint="messages are Jinja2 templates: {{ issue.key }}, {{ issue.summary }}",
+                                      source=document.text))
+    if diagnostics or condition is None:
+        return None
+    family = raw.get("family") or next((f for f in FAMILIES if rule_id.startswith(f + "-")), rule_id.split("-")[0])
+    line, _ = document.position(at)
+    rule = Rule(
+        id=rule_id, title=raw["title"], severity=Severity.parse(raw["severity"]),
+        scope=Scope.from_data(scope_data), condition=condition, message=message,
+        message_source=raw["message"], family=family, code=raw.get("code"),
+        enabled=raw.get("enabled", True), owner=list(raw.get("owner") or config.section("owners")),
+        nudge=raw.get("nudge", True), comment=raw.get("comment", False), docs=dict(raw["docs"]),
+        examples=copy.deepcopy(raw.get("examples") or {}), params=params, path=document.path, line=line,
+    )
+    _trial_render(document, at, rule, diagnostics, label)
+    return None if diagnostics else rule
+
+
+def _trial_render(document, at, rule: Rule, diagnostics, label) -> None:
+    """Render the message once against a sample issue so a typo'd variable fails now."""
+    from bot.engine.examples import sample_context
+
+    issue, context = sample_context()
+    try:
+        templates.render(rule.message, issue=issue, rule=rule, evidence="", params=rule.params, context=context)
+    except Exception as error:  # noqa: BLE001 - any template failure is the rule author's to fix
+        name = type(error).__name__
+        detail = str(error).replace("'bot.engine.templates.IssueView object'", "issue")
+        if name == "SecurityError":
+            detail = f"not allowed in a message template ({detail})"
+        diagnostics.append(document.diagnostic(at + ("message",), f"{label} message template: {detail}",
+                                               hint="available: issue.key, issue.summary, issue.type, issue.level, "
+                                                    "issue.status, issue.team, issue.url, issue.field('Name'), "
+                                                    "issue.section('Name'), rule.id, rule.title, evidence, params, now"))
+
+
+def _unknown_level(document, path, name, config, label) -> Diagnostic:
+    levels = [level.name for level in config.hierarchy.levels]
+    close = difflib.get_close_matches(str(name), levels, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"levels in the hierarchy map: {', '.join(levels)}"
+    return document.diagnostic(path, f"{label} unknown hierarchy level {name!r}", hint=hint)
+
+
+_PARAM_REF = re.compile(r"^\$([A-Za-z_][\w.]*)$")
+
+
+def _substitute(value: Any, params: dict[str, Any], config: Config, missing: list | None = None) -> Any:
+    """Replace ``$name`` with a rule param and ``$config.a.b`` with a config value."""
+    if isinstance(value, str):
+        match = _PARAM_REF.match(value)
+        if not match:
+            return value
+        name = match.group(1)
+        if name.startswith("config."):
+            current: Any = config.data
+            for part in name.split(".")[1:]:
+                if not isinstance(current, dict) or part not in current:
+                    if missing is not None:
+                        missing.append(name)
+                    return value
+                current = current[part]
+            return current
+        if name in params:
+            return params[name]
+        if missing is not None:
+            missing.append(name)
+        return value
+    if isinstance(value, list):
+        return [_substitute(item, params, config, missing) for item in value]
+    if isinstance(value, dict):
+        return {key: _substitute(item, params, config, missing) for key, item in value.items()}
+    return value
+
+
+def _compile_condition(document, path, node, params, config, diagnostics, label) -> Condition | None:
+    if not isinstance(node, dict) or len(node) != 1:
+        diagnostics.append(document.diagnostic(
+            path, f"{label} a condition is a mapping with exactly one key",
+            hint="use one check (missing: {field: X}) or combine them with all:, any: or not:"))
+        return None
+    (key, value), = node.items()
+    here = path + (key,)
+    if key in ("all", "any"):
+        if not isinstance(value, list) or not value:
+            diagnostics.append(document.diagnostic(here, f"{label} `{key}:` takes a non-empty list of conditions"))
+            return None
+        parts = [_compile_condition(document, here + (i,), item, params, config, diagnostics, label)
+                 for i, item in enumerate(value)]
+        if any(part is None for part in parts):
+            return None
+        return All(parts) if key == "all" else Any_(parts)
+    if key == "not":
+        part = _compile_condition(document, here, value, params, config, diagnostics, label)
+        return Not(part) if part else None
+    registry = kinds()
+    if key not in registry:
+        options = sorted(registry) + list(COMBINATORS)
+        close = difflib.get_close_matches(str(key), options, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"check kinds: {', '.join(sorted(registry))}"
+        diagnostics.append(document.diagnostic(here, f"{label} unknown check kind {key!r}", hint=hint,
+                                               key=True, span=len(str(key))))
+        return None
+    cls = registry[key]
+    if not isinstance(value, dict):
+        if cls.shorthand and (isinstance(value, (str, int, float, list))):
+            value = {cls.shorthand: value}
+        elif value is None and not cls.schema.get("required"):
+            value = {}
+        else:
+            diagnostics.append(document.diagnostic(here, f"{label} `{key}` takes a mapping of parameters",
+                                                   hint=_params_hint(cls)))
+            return None
+    missing: list[str] = []
+    resolved = _substitute(value, params, config, missing)
+    for name in missing:
+        diagnostics.append(document.diagnostic(here, f"{label} `${name}` is not defined",
+                                               hint="define it under the rule's `params:` (or use $config.section.key)"))
+    if missing:
+        return None
+    before = len(diagnostics)
+    diagnostics.extend(validate(document, param_schema(cls), resolved, at=here, what=f"{label} {key}:"))
+    if len(diagnostics) > before:
+        return None
+    check = cls(resolved)
+    for sub_path, message, hint in check.problems():
+        diagnostics.append(document.diagnostic(here + tuple(sub_path), f"{label} {key}: {message}", hint=hint))
+    if key == "no-ancestor" and config.hierarchy.rank(resolved["level"]) is None:
+        diagnostics.append(_unknown_level(document, here + ("level",), resolved["level"], config, label))
+    return Leaf(check) if len(diagnostics) == before else None
+
+
+def _params_hint(cls) -> str:
+    names = ", ".join(cls.schema.get("properties", {})) or "none"
+    return f"parameters of {cls.kind}: {names}"

@@ -1,0 +1,79 @@
+"""The check-kind registry: every condition leaf in a rule names one of these.
+
+A check kind is a small class with a name, a JSON-schema fragment for its
+parameters and an ``evaluate`` method. Registering it here is all it takes for
+rules to use it, for ``rules validate`` to check it and for ``rules schema``
+and the docs to describe it (Cloud Custodian's registry, in miniature).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from bot.engine.context import Context
+    from bot.model import Issue
+
+
+@dataclass(frozen=True)
+class Match:
+    """A check that holds, with what was seen (part of the finding's fingerprint)."""
+
+    evidence: str = ""
+
+
+class Check:
+    """Base class for check kinds. Subclasses set ``kind``, ``schema`` and ``doc``."""
+
+    kind: ClassVar[str] = ""
+    doc: ClassVar[str] = ""
+    # JSON schema of the parameter mapping (properties only; the registry wraps it).
+    schema: ClassVar[dict] = {"type": "object", "properties": {}}
+    # When the rule gives a bare scalar (``missing: Anticipated Outcome``), it
+    # fills this parameter.
+    shorthand: ClassVar[str | None] = None
+    # True when the check reads parents or children.
+    needs_relatives: ClassVar[bool] = False
+
+    def __init__(self, params: dict[str, Any]):
+        self.params = params
+
+    def problems(self) -> list[tuple[tuple, str, str | None]]:
+        """Semantic problems beyond the schema: (param path, message, hint)."""
+        return []
+
+    def fields(self) -> set[str]:
+        """Names of the Jira fields this check reads (for fetching only those)."""
+        name = self.params.get("field")
+        return {name} if isinstance(name, str) else set()
+
+    def evaluate(self, issue: "Issue", context: "Context") -> Match | None:
+        raise NotImplementedError
+
+
+REGISTRY: dict[str, type[Check]] = {}
+
+
+def register(cls: type[Check]) -> type[Check]:
+    if not cls.kind:
+        raise ValueError(f"{cls.__name__} has no kind")
+    if cls.kind in REGISTRY:
+        raise ValueError(f"check kind {cls.kind!r} registered twice")
+    REGISTRY[cls.kind] = cls
+    return cls
+
+
+def param_schema(cls: type[Check]) -> dict:
+    """The full parameter schema of a check kind (no unknown parameters allowed)."""
+    schema = dict(cls.schema)
+    schema.setdefault("type", "object")
+    schema.setdefault("additionalProperties", False)
+    return schema
+
+
+def kinds() -> dict[str, type[Check]]:
+    # Importing the package registers every built-in kind.
+    import bot.engine.checks  # noqa: F401
+
+    return dict(sorted(REGISTRY.items()))

@@ -1,0 +1,106 @@
+"""A compiled rule: scope, condition, message and metadata."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.engine.checks.attributes import normalise_category
+from bot.engine.condition import Condition
+from bot.model import Issue, Severity
+
+DOC_SECTIONS = {"what": "What it checks", "why": "Why it matters", "example": "Example", "fix": "How to fix"}
+
+
+@dataclass
+class Scope:
+    """Which issues a rule looks at. Every given criterion must hold; within one, any value."""
+
+    levels: list[str] = field(default_factory=list)
+    min_level: str | None = None
+    types: list[str] = field(default_factory=list)
+    exclude_types: list[str] = field(default_factory=list)
+    status_categories: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    exclude_labels: list[str] = field(default_factory=list)
+    projects: list[str] = field(default_factory=list)
+    teams: list[str] = field(default_factory=list)
+    flow_items: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> "Scope":
+        return cls(**{key: (value if not isinstance(value, list) else list(value)) for key, value in data.items()})
+
+    def matches(self, issue: Issue, hierarchy) -> bool:
+        folded = _fold
+        if self.levels and (issue.level or "").casefold() not in folded(self.levels):
+            return False
+        if self.min_level:
+            rank, floor = hierarchy.rank(issue.level), hierarchy.rank(self.min_level)
+            if rank is None or floor is None or rank < floor:
+                return False
+        if self.types and issue.type.casefold() not in folded(self.types):
+            return False
+        if self.exclude_types and issue.type.casefold() in folded(self.exclude_types):
+            return False
+        if self.status_categories and issue.status_category not in {
+                normalise_category(c) for c in self.status_categories}:
+            return False
+        labels = {label.casefold() for label in issue.labels}
+        if self.labels and not labels & folded(self.labels):
+            return False
+        if self.exclude_labels and labels & folded(self.exclude_labels):
+            return False
+        if self.projects and issue.project.casefold() not in folded(self.projects):
+            return False
+        if self.teams and (issue.team or "").casefold() not in folded(self.teams):
+            return False
+        if self.flow_items and (issue.flow_item or "") not in folded(self.flow_items):
+            return False
+        return True
+
+
+def _fold(values: list[str]) -> set[str]:
+    return {str(value).casefold() for value in values}
+
+
+@dataclass
+class Rule:
+    id: str
+    title: str
+    severity: Severity
+    scope: Scope
+    condition: Condition
+    message: Any  # compiled template
+    message_source: str
+    family: str = ""
+    code: str | None = None
+    enabled: bool = True
+    owner: list[str] = field(default_factory=list)
+    nudge: bool = True
+    comment: bool = False
+    docs: dict[str, str] = field(default_factory=dict)
+    examples: dict[str, list] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    path: str = ""
+    line: int = 0
+
+    def fields(self) -> set[str]:
+        names: set[str] = set()
+        for check in self.condition.checks():
+            names |= check.fields()
+        return names
+
+    @property
+    def needs_relatives(self) -> bool:
+        return any(check.needs_relatives for check in self.condition.checks())
+
+    def applies_to(self, issue: Issue, hierarchy) -> bool:
+        return self.scope.matches(issue, hierarchy)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "title": self.title, "severity": self.severity.value, "family": self.family,
+            "code": self.code, "enabled": self.enabled, "nudge": self.nudge, "comment": self.comment,
+            "owner": self.owner, "docs": self.docs, "path": self.path, "line": self.line,
+        }

@@ -1,0 +1,43 @@
+"""Team-level metrics computed from a scan: the Feature Factory Ratio.
+
+FFR = epics and initiatives without an anticipated outcome / all epics and
+initiatives scanned x 100. "Without" means the rule that defines a missing
+outcome fired (waived or not: a waiver does not make an outcome exist), so the
+ratio always agrees with the findings. It describes a team or organisation,
+never a person.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+FFR_RULE = "anticipated-outcome-missing"
+
+
+def feature_factory_ratio(result, rule_id: str = FFR_RULE) -> dict[str, Any]:
+    rule = result.ruleset.get(rule_id)
+    if rule is None:
+        return {"overall": None, "by_team": {}, "counts": {}, "rule": rule_id}
+    hierarchy = result.config.hierarchy
+    missing = {f.issue for f in result.findings if f.rule == rule_id}
+    totals: dict[str, list[int]] = {}
+    for issue in result.workspace.issues.values():
+        if not rule.applies_to(issue, hierarchy):
+            continue
+        counts = totals.setdefault(issue.team or "unassigned", [0, 0])
+        counts[1] += 1
+        if issue.key in missing:
+            counts[0] += 1
+    overall_missing = sum(c[0] for c in totals.values())
+    overall_total = sum(c[1] for c in totals.values())
+    return {
+        "overall": _ratio(overall_missing, overall_total),
+        "by_team": {team: _ratio(*counts) for team, counts in sorted(totals.items())},
+        "counts": {"without_outcome": overall_missing, "total": overall_total,
+                   "by_team": {team: {"without_outcome": c[0], "total": c[1]} for team, c in sorted(totals.items())}},
+        "rule": rule_id,
+    }
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 1) if whole else None

@@ -1,0 +1,103 @@
+"""Scan results for people and machines: text (terminal), markdown, JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Iterable
+
+import click
+
+from bot.model import Finding, Severity
+
+_COLOURS = {"error": "red", "warning": "yellow", "info": "cyan"}
+
+
+def _safe(text: str) -> str:
+    """Jira text on a terminal: no control characters (escape sequences, bidi overrides)."""
+    return "".join(ch if ch.isprintable() or ch == " " else "\ufffd" for ch in text)
+
+
+def render_json(result) -> str:
+    return json.dumps(result.to_json(), indent=2, ensure_ascii=False, sort_keys=False)
+
+
+def _ffr_line(summary: dict) -> str:
+    ffr = summary["feature_factory_ratio"]
+    if ffr.get("overall") is None:
+        return "Feature Factory Ratio: n/a (no epics or initiatives scanned)"
+    counts = ffr.get("counts", {})
+    teams = ", ".join(f"{team} {value:.1f}%" for team, value in ffr["by_team"].items() if value is not None)
+    return (f"Feature Factory Ratio: {ffr['overall']:.1f}% "
+            f"({counts.get('without_outcome')} of {counts.get('total')} epics and initiatives have no "
+            f"anticipated outcome){'; by team: ' + teams if teams else ''}")
+
+
+def render_text(result, *, colour: bool = False, show_waived: bool = False) -> str:
+    lines = []
+    style = (lambda text, **kw: click.style(text, **kw)) if colour else (lambda text, **kw: text)
+    findings = sorted(result.findings, key=lambda f: (-f.severity.rank, f.issue, f.rule))
+    for finding in findings:
+        if finding.waived and not show_waived:
+            continue
+        severity = style(f"{finding.severity.value:<7}", fg=_COLOURS[finding.severity.value], bold=True)
+        waived = " (waived)" if finding.waived else ""
+        lines.append(f"{_safe(finding.issue):<12} {severity} {finding.rule}{waived}")
+        lines.append(f"    {_safe(finding.message)}")
+    summary = result.summary()
+    if lines:
+        lines.append("")
+    by_sev = summary["by_severity"]
+    lines.append(f"{summary['issues_scanned']} issues scanned, {summary['findings']} findings "
+                 f"({by_sev['error']} errors, {by_sev['warning']} warnings, {by_sev['info']} info)"
+                 + (f", {summary['waived']} waived" if summary["waived"] else ""))
+    lines.append(_ffr_line(summary))
+    problems = result.workspace.problems + result.problems
+    if result.workspace.skipped:
+        lines.append(f"{result.workspace.skipped} malformed issues skipped (see --format json for details)")
+    elif problems:
+        lines.append(f"{len(problems)} problems while scanning (see --format json)")
+    if not result.complete:
+        lines.append(style("scan incomplete: not every issue in scope could be read", fg="yellow"))
+    return "\n".join(lines)
+
+
+def md_escape(text: str) -> str:
+    """Escape Jira text for a Markdown table cell: no HTML, no table breaks, no links."""
+    text = _safe(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    for char in "\\`*_[]|#":
+        text = text.replace(char, "\\" + char)
+    return text.replace("\n", " ")
+
+
+def render_markdown(result) -> str:
+    summary = result.summary()
+    out = ["# govbot scan", "", f"*{summary['issues_scanned']} issues scanned on {summary['now']}; "
+           f"{summary['findings']} findings.*", "", f"**{_ffr_line(summary)}**", ""]
+    if summary["by_rule"]:
+        out += ["## Findings by rule", "", "| Rule | Findings |", "| --- | ---: |"]
+        out += [f"| `{rule}` | {count} |" for rule, count in summary["by_rule"].items()]
+        out.append("")
+        out += ["## Findings", "", "| Issue | Severity | Rule | Message |", "| --- | --- | --- | --- |"]
+        for finding in sorted(result.open_findings(), key=lambda f: (-f.severity.rank, f.issue, f.rule)):
+            issue = md_escape(finding.issue)
+            if finding.url and finding.url.startswith(("https://", "http://")):
+                issue = f"[{issue}](<{finding.url.replace('>', '%3E')}>)"
+            out.append(f"| {issue} | {finding.severity.value} | `{finding.rule}` | {md_escape(finding.message)} |")
+    else:
+        out.append("No findings.")
+    if not result.complete:
+        out += ["", "> Scan incomplete: not every issue in scope could be read."]
+    return "\n".join(out) + "\n"
+
+
+def exit_code_for(findings: Iterable[Finding], fail_on: str, complete: bool = True) -> int:
+    from bot.errors import EXIT_CLEAN, EXIT_FINDINGS
+
+    if fail_on == "never":
+        return EXIT_CLEAN
+    threshold = Severity.parse(fail_on)
+    failing = any(not f.waived and f.severity.rank >= threshold.rank for f in findings)
+    return EXIT_FINDINGS if failing else EXIT_CLEAN
+
+
+RENDERERS = {"text": render_text, "json": render_json, "markdown": render_markdown}

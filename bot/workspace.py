@@ -1,0 +1,83 @@
+"""The set of issues one scan looks at, with their parent/child graph.
+
+``issues`` are the issues in scope: rules evaluate them and only they can have
+findings resolved. ``relatives`` are parents and children fetched (or known
+from an embedded ``parent`` object) only so rules can see across the scope
+boundary; they are never evaluated themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+from bot.model import Issue
+
+
+@dataclass
+class Workspace:
+    issues: dict[str, Issue] = field(default_factory=dict)
+    relatives: dict[str, Issue] = field(default_factory=dict)
+    # False when the source could not read everything in scope (a fault mid-scan);
+    # the store must then not resolve findings on issues it did not read.
+    complete: bool = True
+    problems: list[str] = field(default_factory=list)  # issues skipped as malformed, etc.
+    source: str = ""  # "snapshot:<path>", "jira:<url>", "demo"
+    skipped: int = 0
+
+    def __iter__(self) -> Iterator[Issue]:
+        return iter(self.issues.values())
+
+    def __len__(self) -> int:
+        return len(self.issues)
+
+    def get(self, key: str | None) -> Issue | None:
+        if not key:
+            return None
+        return self.issues.get(key) or self.relatives.get(key)
+
+    def add(self, issue: Issue, *, relative: bool = False) -> None:
+        if relative:
+            if issue.key not in self.issues:
+                existing = self.relatives.get(issue.key)
+                # A full relative beats a stub made from an embedded parent object.
+                if existing is None or len(existing.fields) <= len(issue.fields):
+                    self.relatives[issue.key] = issue
+        else:
+            self.issues[issue.key] = issue
+            self.relatives.pop(issue.key, None)
+
+    def link(self) -> None:
+        """Fill ``children`` from every known issue's ``parent_key``."""
+        everyone = list(self.issues.values()) + list(self.relatives.values())
+        for issue in everyone:
+            issue.children = []
+        for issue in everyone:
+            parent = self.get(issue.parent_key)
+            if parent is not None and issue.key not in parent.children:
+                parent.children.append(issue.key)
+
+    def parent(self, issue: Issue) -> Issue | None:
+        return self.get(issue.parent_key)
+
+    def children(self, issue: Issue) -> list[Issue]:
+        return [child for key in issue.children if (child := self.get(key)) is not None]
+
+    def ancestors(self, issue: Issue, limit: int = 20) -> Iterable[Issue]:
+        """Parent, grandparent... bounded, so a cycle in bad data cannot loop forever."""
+        seen = {issue.key}
+        current = self.parent(issue)
+        while current is not None and current.key not in seen and len(seen) <= limit:
+            yield current
+            seen.add(current.key)
+            current = self.parent(current)
+
+    def missing_parents(self) -> set[str]:
+        """Parent keys named by scanned issues that no known issue provides in full."""
+        wanted = set()
+        for issue in self.issues.values():
+            if issue.parent_key and issue.parent_key not in self.issues:
+                relative = self.relatives.get(issue.parent_key)
+                if relative is None or getattr(relative, "stub", False):
+                    wanted.add(issue.parent_key)
+        return wanted

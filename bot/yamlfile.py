@@ -1,0 +1,159 @@
+"""Load YAML keeping every node's position, for errors that point at file:line:col.
+
+Rules and config are user-written, so loading is strict: duplicate keys are an
+error (PyYAML would silently keep the last one), anchors/aliases are refused
+(rules never need them, and they are how billion-laughs bombs are built), and
+files over a size limit are refused before parsing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.events import AliasEvent
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from bot.diagnostics import Diagnostic
+
+MAX_YAML_BYTES = 2_000_000
+MAX_DEPTH = 64
+
+PathKey = tuple  # a path into the document: ("rules", 0, "id")
+
+
+@dataclass
+class YamlDocument:
+    """Parsed data plus a map from each path to where its key and value start."""
+
+    path: str
+    text: str
+    data: Any
+    value_marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    key_marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+
+    def position(self, path: PathKey, *, key: bool = False) -> tuple[int, int]:
+        """(line, col), 1-based, of the nearest known node along ``path``."""
+        marks = self.key_marks if key else self.value_marks
+        probe = tuple(path)
+        while probe:
+            if probe in marks:
+                return marks[probe]
+            if not key and probe in self.value_marks:
+                return self.value_marks[probe]
+            probe = probe[:-1]
+        return self.value_marks.get((), (1, 1))
+
+    def diagnostic(self, path: PathKey, message: str, *, hint: str | None = None,
+                   key: bool = False, span: int | None = None) -> Diagnostic:
+        line, col = self.position(path, key=key)
+        return Diagnostic(self.path, line, col, message, hint=hint, source=self.text, span=span)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    def compose_node(self, parent, index):  # noqa: D401 - PyYAML hook
+        if self.check_event(AliasEvent):
+            event = self.peek_event()
+            raise yaml.MarkedYAMLError(
+                None, None, "anchors and aliases (*name) are not allowed in govbot files",
+                event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def load(path: str | Path, *, text: str | None = None) -> YamlDocument:
+    """Parse one YAML file; raise ``DiagnosticError`` on anything malformed."""
+    display = str(path)
+    if text is None:
+        try:
+            raw = Path(path).read_bytes()
+        except FileNotFoundError:
+            raise DiagnosticError([Diagnostic(display, 0, 0, "file not found")]) from None
+        except IsADirectoryError:
+            raise DiagnosticError([Diagnostic(display, 0, 0, "is a directory, expected a YAML file")]) from None
+        except OSError as error:
+            raise DiagnosticError([Diagnostic(display, 0, 0, f"cannot read: {error.strerror}")]) from None
+        if len(raw) > MAX_YAML_BYTES:
+            raise DiagnosticError([Diagnostic(display, 0, 0,
+                                              f"file is {len(raw):,} bytes; the limit is {MAX_YAML_BYTES:,}")])
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise DiagnosticError([Diagnostic(display, 0, 0,
+                                              f"not UTF-8 text (bad byte at offset {error.start})")]) from None
+    loader = _StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = error.problem or error.context or "invalid YAML"
+        raise DiagnosticError([Diagnostic(display, line, col, f"invalid YAML: {problem}", source=text)]) from None
+    except yaml.YAMLError as error:
+        raise DiagnosticError([Diagnostic(display, 1, 1, f"invalid YAML: {error}", source=text)]) from None
+    except RecursionError:
+        raise DiagnosticError([Diagnostic(display, 1, 1, "invalid YAML: nested too deeply")]) from None
+    finally:
+        loader.dispose()
+    document = YamlDocument(display, text, None)
+    if node is None:
+        return document
+    document.data = _convert(node, document, loader)
+    return document
+
+
+def _convert(root: Node, document: YamlDocument, loader: yaml.SafeLoader) -> Any:
+    """Build Python values from nodes, recording marks and rejecting duplicate keys."""
+    diagnostics: list[Diagnostic] = []
+
+    def mark(node: Node) -> tuple[int, int]:
+        return node.start_mark.line + 1, node.start_mark.column + 1
+
+    def build(node: Node, path: PathKey) -> Any:
+        if len(path) > MAX_DEPTH:
+            raise DiagnosticError([document.diagnostic(path, "nested too deeply")])
+        document.value_marks[path] = mark(node)
+        if isinstance(node, ScalarNode):
+            return loader.construct_object(node, deep=True)
+        if isinstance(node, SequenceNode):
+            return [build(child, path + (index,)) for index, child in enumerate(node.value)]
+        if isinstance(node, MappingNode):
+            result: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, ScalarNode):
+                    line, col = mark(key_node)
+                    diagnostics.append(Diagnostic(document.path, line, col,
+                                                  "mapping keys must be plain values", source=document.text))
+                    continue
+                key = loader.construct_object(key_node)
+                if key == "<<":
+                    line, col = mark(key_node)
+                    diagnostics.append(Diagnostic(document.path, line, col,
+                                                  "merge keys (<<) are not allowed", source=document.text))
+                    continue
+                if key in result:
+                    line, col = mark(key_node)
+                    first = document.key_marks.get(path + (key,), (0, 0))[0]
+                    diagnostics.append(Diagnostic(
+                        document.path, line, col, f"duplicate key {key!r}",
+                        hint=f"{key!r} is already set on line {first}; remove one of them",
+                        source=document.text, span=len(str(key))))
+                    continue
+                document.key_marks[path + (key,)] = mark(key_node)
+                result[key] = build(value_node, path + (key,))
+            return result
+        return None
+
+    data = build(root, ())
+    if diagnostics:
+        raise DiagnosticError(diagnostics)
+    return data
+
+
+class DiagnosticError(Exception):
+    """One or more positioned problems in user files."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        super().__init__("\n".join(d.render() for d in diagnostics))
+        self.diagnostics = diagnostics
