@@ -19,7 +19,15 @@ def feature_factory_ratio(result, rule_id: str = FFR_RULE) -> dict[str, Any]:
     if rule is None:
         return {"overall": None, "by_team": {}, "counts": {}, "rule": rule_id}
     hierarchy = result.config.hierarchy
-    missing = {f.issue for f in result.findings if f.rule == rule_id}
+    if rule.enabled:
+        missing = {f.issue for f in result.findings if f.rule == rule_id}
+    else:
+        # The rule is switched off for nudging, but the ratio is still defined by it.
+        from bot.engine.context import Context
+
+        context = Context(result.workspace, result.config, result.now)
+        missing = {issue.key for issue in result.workspace.issues.values()
+                   if rule.applies_to(issue, hierarchy) and rule.condition.evaluate(issue, context)}
     totals: dict[str, list[int]] = {}
     for issue in result.workspace.issues.values():
         if not rule.applies_to(issue, hierarchy):

@@ -119,6 +119,19 @@ def test_rules(paths, config_path, bundled, verbose):
 
 
 @rules.command()
+@paths_argument
+@config_option
+@bundled_option
+@handle_errors
+def docs(paths, config_path, bundled):
+    """Print the rule reference as Markdown (rules, their docs, and every check kind)."""
+    from bot.engine.reference import render_reference
+
+    _, ruleset = _load(paths, config_path, bundled)
+    click.echo(render_reference(ruleset), nl=False)
+
+
+@rules.command()
 @handle_errors
 def schema():
     """Print the JSON Schema of rule files (for editor completion), generated from the check registry."""

@@ -143,7 +143,16 @@ class Normalizer:
             stub = self._stub(parent, raw)
             if stub is not None:
                 self.workspace.add(stub, relative=True)
+        elif issue.parent_key and self._via_epic_link(fields) and self.workspace.get(issue.parent_key) is None:
+            # Epic Link always points at an epic, so the level of a parent outside
+            # the scan is known even before (or without) fetching it.
+            self.workspace.add(self._stub({"key": issue.parent_key, "fields": {"issuetype": {"name": "Epic"}}}, raw),
+                               relative=True)
         return issue
+
+    def _via_epic_link(self, fields: dict) -> bool:
+        return any(_key_of(fields.get(field_id)) for field_id in self.epic_link_ids) and not any(
+            _key_of(fields.get(field_id)) for field_id in self.parent_link_ids)
 
     def _parent_key(self, fields: dict) -> str | None:
         parent = fields.get("parent")

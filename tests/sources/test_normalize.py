@@ -1,0 +1,84 @@
+"""Cloud (v3, ADF, parent) and Data Center (v2, wiki, Epic/Parent Link) JSON -> Issue."""
+
+from bot.config import load_config
+from bot.sources.normalize import Normalizer
+
+CONFIG = load_config(None, search=False)
+
+
+def cloud_issue(key, type_name, level, parent=None, **fields):
+    data = {"id": "1" + key.split("-")[1], "key": key, "self": f"https://acme.atlassian.net/rest/api/3/issue/{key}",
+            "fields": {"summary": f"{type_name} {key}", "issuetype": {"name": type_name, "hierarchyLevel": level},
+                       "project": {"key": key.split("-")[0]},
+                       "status": {"name": "In Progress", "statusCategory": {"key": "indeterminate"}},
+                       "labels": [], **fields}}
+    if parent:
+        data["fields"]["parent"] = {"key": parent[0], "fields": {"issuetype": {"name": parent[1], "hierarchyLevel": parent[2]}}}
+    return data
+
+
+def test_cloud_issue_fields_by_name_and_parent_stub():
+    normalizer = Normalizer(CONFIG)
+    normalizer.add_page({"issues": [cloud_issue("PAY-2", "Story", 0, parent=("PAY-1", "Epic", 1),
+                                                customfield_10050="Cut churn 5%")],
+                         "names": {"customfield_10050": "Anticipated Outcome"}})
+    workspace = normalizer.finish()
+    story = workspace.issues["PAY-2"]
+    assert story.text("anticipated outcome") == "Cut churn 5%"
+    assert story.text("customfield_10050") == "Cut churn 5%"
+    assert story.level == "story" and story.flow_item == "feature"
+    assert story.url == "https://acme.atlassian.net/browse/PAY-2"
+    parent = workspace.parent(story)
+    assert parent.key == "PAY-1" and parent.level == "epic" and parent.stub
+    assert "PAY-1" not in workspace.issues  # relatives are never evaluated
+
+
+def test_unmapped_type_falls_back_to_jira_level_but_is_marked():
+    normalizer = Normalizer(CONFIG)
+    normalizer.add_page({"issues": [cloud_issue("DATA-1", "Deliverable", 1)]})
+    issue = normalizer.finish().issues["DATA-1"]
+    assert issue.level == "epic" and not issue.type_mapped
+
+
+def test_datacenter_epic_link_and_parent_link():
+    page = {"startAt": 0, "maxResults": 50, "total": 3,
+            "names": {"customfield_10100": "Epic Link", "customfield_10200": "Parent Link"},
+            "issues": [
+                {"id": "1", "key": "OPS-1", "fields": {"summary": "Init", "issuetype": {"name": "Initiative"},
+                                                         "status": {"name": "Open", "statusCategory": {"key": "new"}}}},
+                {"id": "2", "key": "OPS-2", "fields": {"summary": "Epic", "issuetype": {"name": "Epic"},
+                                                         "customfield_10200": {"data": {"key": "OPS-1"}}}},
+                {"id": "3", "key": "OPS-3", "fields": {"summary": "Story", "issuetype": {"name": "Story"},
+                                                         "customfield_10100": "OPS-2",
+                                                         "description": "h2. Anticipated Outcome\nfaster"}},
+                {"id": "4", "key": "OPS-4", "fields": {"summary": "Story", "issuetype": {"name": "Story"},
+                                                         "customfield_10100": "OPS-99"}},
+            ]}
+    normalizer = Normalizer(CONFIG)
+    normalizer.add_page(page)
+    workspace = normalizer.finish()
+    assert workspace.issues["OPS-2"].parent_key == "OPS-1"
+    assert workspace.issues["OPS-3"].parent_key == "OPS-2"
+    assert workspace.issues["OPS-1"].children == ["OPS-2"]
+    assert workspace.issues["OPS-3"].section("Anticipated Outcome") == "faster"
+    # An Epic Link to an epic outside the scan still tells us the parent's level.
+    assert workspace.get("OPS-99").level == "epic"
+
+
+def test_schema_map_finds_hierarchy_fields_whatever_their_name():
+    normalizer = Normalizer(CONFIG)
+    normalizer.add_page({"names": {"customfield_1": "Epos-Verknüpfung"},
+                         "schema": {"customfield_1": {"custom": "com.pyxis.greenhopper.jira:gh-epic-link"}},
+                         "issues": [{"key": "A-2", "fields": {"issuetype": {"name": "Story"}, "customfield_1": "A-1"}}]})
+    assert normalizer.finish().issues["A-2"].parent_key == "A-1"
+
+
+def test_malformed_issues_are_skipped_with_a_note():
+    normalizer = Normalizer(CONFIG)
+    normalizer.add_page({"issues": [None, {"key": "BAD"}, {"key": "X-1", "fields": None},
+                                    {"key": "X-2", "fields": {"issuetype": None, "status": "weird", "labels": "x",
+                                                              "created": "not a date", "components": [None]}}]})
+    workspace = normalizer.finish()
+    assert list(workspace.issues) == ["X-2"]
+    assert workspace.skipped == 3
+    assert workspace.issues["X-2"].type == "Unknown" and workspace.issues["X-2"].created is None

@@ -1,0 +1,39 @@
+import json
+
+import pytest
+
+from bot.config import load_config
+from bot.errors import SourceError
+from bot.sources.snapshot import load_snapshot
+
+CONFIG = load_config(None, search=False)
+
+
+def write(tmp_path, data, name="snap.json"):
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return path
+
+
+def test_single_response_and_list_of_pages(tmp_path):
+    issue = {"key": "A-1", "fields": {"issuetype": {"name": "Epic"}}}
+    assert list(load_snapshot(write(tmp_path, {"issues": [issue]}), CONFIG).issues) == ["A-1"]
+    pages = [{"issues": [issue], "nextPageToken": "t"}, {"issues": [dict(issue, key="A-2")], "isLast": True}]
+    assert list(load_snapshot(write(tmp_path, pages), CONFIG).issues) == ["A-1", "A-2"]
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", "not valid JSON"),
+    ({"values": []}, 'no "issues" list'),
+    ([1, 2], "not a Jira search response"),
+    ("42", "not a Jira search response"),
+])
+def test_bad_snapshots_get_one_clear_error(tmp_path, content, message):
+    with pytest.raises(SourceError) as error:
+        load_snapshot(write(tmp_path, content), CONFIG)
+    assert message in str(error.value)
+
+
+def test_missing_snapshot(tmp_path):
+    with pytest.raises(SourceError, match="snapshot file not found"):
+        load_snapshot(tmp_path / "nope.json", CONFIG)

@@ -1,0 +1,45 @@
+"""The docs stay true: the generated reference is current and every YAML example loads."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.config import load_config
+from bot.engine import load_rules
+from bot.engine.examples import run_examples
+from bot.engine.reference import render_reference
+from tests.conftest import ROOT
+
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCK = re.compile(r"```yaml\n(.*?)```", re.DOTALL)
+
+
+def yaml_blocks():
+    for path in DOCS:
+        if path.exists():
+            for index, block in enumerate(BLOCK.findall(path.read_text(encoding="utf-8"))):
+                yield pytest.param(path, block, id=f"{path.name}[{index}]")
+
+
+def test_rule_reference_is_current():
+    expected = render_reference(load_rules(None, load_config(None, search=False)))
+    actual = (ROOT / "docs" / "rules-reference.md").read_text(encoding="utf-8")
+    assert actual == expected, "run: govbot rules docs > docs/rules-reference.md"
+
+
+@pytest.mark.parametrize("path, block", list(yaml_blocks()))
+def test_yaml_examples_in_docs_load(path, block, tmp_path):
+    if block.lstrip().startswith("rules:"):
+        rule_file = tmp_path / "example.yaml"
+        rule_file.write_text(block)
+        config = load_config(None, search=False)
+        ruleset = load_rules([rule_file], config)
+        failures = [r for r in run_examples(ruleset, config) if not r.passed]
+        assert not failures, failures
+    else:
+        config_file = tmp_path / "govbot.yaml"
+        config_file.write_text(block)
+        load_rules(None, load_config(config_file))
