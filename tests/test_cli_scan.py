@@ -1,0 +1,90 @@
+"""`govbot scan` end to end through the CLI: formats, exit codes, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+
+
+def issue(key, type_name, category="indeterminate", **fields):
+    return {"id": key.split("-")[1], "key": key, "self": f"https://acme.atlassian.net/rest/api/3/issue/{key}",
+            "fields": {"summary": fields.pop("summary", f"{type_name} {key}"), "issuetype": {"name": type_name},
+                       "project": {"key": key.split("-")[0]},
+                       "status": {"name": "x", "statusCategory": {"key": category}}, "labels": [], **fields}}
+
+
+@pytest.fixture
+def snapshot(tmp_path):
+    data = {"names": {"customfield_1": "Anticipated Outcome"}, "issues": [
+        issue("PAY-1", "Epic", customfield_1="Lift retention 25% by Q3"),
+        issue("PAY-2", "Epic", customfield_1="TBD"),
+        issue("PAY-3", "Story", parent={"key": "PAY-1"}),
+        issue("MOB-1", "Epic", description={"type": "doc", "version": 1, "content": [
+            {"type": "paragraph", "content": [{"type": "text", "text": "Anticipated Outcome: make it nicer"}]}]}),
+        issue("MOB-2", "Epic", summary="<!channel> \x1b[31mred", labels=["govbot-waive-anticipated-outcome-missing"]),
+    ]}
+    path = tmp_path / "snap.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_json_contract(snapshot):
+    result = run("scan", "--snapshot", str(snapshot), "--format", "json", "--now", "2026-06-01")
+    assert result.exit_code == 1
+    data = json.loads(result.output)
+    assert set(data) >= {"findings", "summary"}
+    assert {"rule", "issue", "severity", "message"} <= set(data["findings"][0])
+    summary = data["summary"]
+    assert summary["issues_scanned"] == 5
+    assert summary["by_rule"] == {"anticipated-outcome-missing": 1, "anticipated-outcome-unmeasurable": 1}
+    # PAY-2 missing, MOB-2 missing (waived still counts): 2 of 4 epics.
+    assert summary["feature_factory_ratio"]["overall"] == 50.0
+    assert summary["feature_factory_ratio"]["by_team"] == {"MOB": 50.0, "PAY": 50.0}
+    waived = [f for f in data["findings"] if f["waived"]]
+    assert [f["issue"] for f in waived] == ["MOB-2"]
+
+
+def test_fail_on_threshold(snapshot):
+    assert run("scan", "--snapshot", str(snapshot), "--fail-on", "never").exit_code == 0
+    assert run("scan", "--snapshot", str(snapshot), "--fail-on", "info").exit_code == 1
+
+
+def test_text_output_has_no_control_characters(snapshot):
+    result = run("scan", "--snapshot", str(snapshot), "--show-waived")
+    assert "\x1b" not in result.output
+    assert "PAY-2" in result.output and "Feature Factory Ratio: 50.0%" in result.output
+
+
+def test_markdown_escapes_jira_text(snapshot):
+    result = run("scan", "--snapshot", str(snapshot), "--format", "markdown")
+    assert "| PAY-2" in result.output or "[PAY-2]" in result.output
+    assert "<!channel>" not in result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--snapshot", "missing.json"], "snapshot file not found"),
+    (["--format", "xml"], "Invalid value for '--format'"),
+    (["--now", "31/12/2026"], "--now: '31/12/2026' is not a date"),
+])
+def test_bad_input_exit_2_without_traceback(args, message):
+    result = CliRunner().invoke(cli, ["scan", *args])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_clean_snapshot_exits_zero(tmp_path):
+    path = tmp_path / "clean.json"
+    path.write_text(json.dumps({"issues": [issue("A-1", "Story", parent={"key": "A-0", "fields": {
+        "issuetype": {"name": "Epic"}}})]}))
+    result = run("scan", "--snapshot", str(path))
+    assert result.exit_code == 0, result.output
+    assert "1 issues scanned, 0 findings" in result.output
