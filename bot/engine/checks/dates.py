@@ -26,7 +26,9 @@ class OlderThan(Check):
 
     def fields(self):
         name = self.params["date"].casefold()
-        return {"resolutiondate" if name == "resolved" else name} if name in _BUILTIN_DATES else {self.params["date"]}
+        if name in ("resolved", "resolutiondate"):
+            return {"resolutiondate", "statuscategorychangedate", "updated"}
+        return {name} if name in _BUILTIN_DATES else {self.params["date"]}
 
     def evaluate(self, issue, context):
         when = _issue_date(issue, self.params["date"])
@@ -45,7 +47,11 @@ def _issue_date(issue, name: str) -> datetime | None:
     if folded == "updated":
         return issue.updated
     if folded in ("resolved", "resolutiondate"):
-        return issue.resolved
+        # Some workflows reach Done without setting a resolution; the moment the
+        # status category changed is the next best record of delivery.
+        if issue.resolved is not None or not issue.is_done():
+            return issue.resolved
+        return parse_datetime(issue.fields.get("statuscategorychangedate")) or issue.updated
     raw = issue.raw(name)
     return parse_datetime(raw) if isinstance(raw, str) else None
 
