@@ -81,7 +81,6 @@ class Issue:
     status: str = ""
     status_category: str = ""  # Jira statusCategory.key: new | indeterminate | done
     summary: str = ""
-    description: str = ""
     labels: tuple[str, ...] = ()
     components: tuple[str, ...] = ()
     priority: str | None = None
@@ -103,6 +102,14 @@ class Issue:
     # object: enough for hierarchy checks, not for field checks.
     stub: bool = False
     _sections: dict[str, str] | None = field(default=None, repr=False)
+    _description: str | None = field(default=None, repr=False)
+
+    @property
+    def description(self) -> str:
+        """The description as plain text, converted on first use (most rules never read it)."""
+        if self._description is None:
+            self._description = text.to_text(self.raw_description)
+        return self._description
 
     # -- field access -------------------------------------------------------
     def field_id(self, name: str) -> str | None:
@@ -137,8 +144,7 @@ class Issue:
     def sections(self) -> dict[str, str]:
         """Description sections keyed by their case-folded heading."""
         if self._sections is None:
-            self._sections = text.sections(self.raw_description if self.raw_description is not None
-                                           else self.description)
+            self._sections = text.sections(self.raw_description)
         return self._sections
 
     def section(self, name: str) -> str | None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import textwrap
 from typing import Iterable
 
 import click
@@ -36,13 +38,15 @@ def render_text(result, *, colour: bool = False, show_waived: bool = False) -> s
     lines = []
     style = (lambda text, **kw: click.style(text, **kw)) if colour else (lambda text, **kw: text)
     findings = sorted(result.findings, key=lambda f: (-f.severity.rank, f.issue, f.rule))
+    width = min(shutil.get_terminal_size((100, 24)).columns, 120)
     for finding in findings:
         if finding.waived and not show_waived:
             continue
         severity = style(f"{finding.severity.value:<7}", fg=_COLOURS[finding.severity.value], bold=True)
         waived = " (waived)" if finding.waived else ""
         lines.append(f"{_safe(finding.issue):<12} {severity} {finding.rule}{waived}")
-        lines.append(f"    {_safe(finding.message)}")
+        lines.extend(textwrap.wrap(_safe(finding.message), width, initial_indent="    ",
+                                   subsequent_indent="    ", break_on_hyphens=False))
     summary = result.summary()
     if lines:
         lines.append("")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.config import Config
@@ -15,6 +15,16 @@ class Context:
     workspace: Workspace
     config: Config
     now: datetime
+    _placeholders: frozenset | None = field(default=None, repr=False)
+
+    @property
+    def placeholders(self) -> frozenset:
+        """Configured placeholders, normalised once per run."""
+        if self._placeholders is None:
+            from bot.text import normalise_for_compare
+
+            self._placeholders = frozenset(normalise_for_compare(p) for p in self.config.section("placeholders"))
+        return self._placeholders
 
     def lookup(self, issue: Issue, name: str, sources: tuple[str, ...] = ("field", "section")) -> tuple[str, str]:
         """(text, where) for a logical field: the Jira field or a description section.

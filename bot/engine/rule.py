@@ -27,35 +27,46 @@ class Scope:
     teams: list[str] = field(default_factory=list)
     flow_items: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # Folded once here: scope matching runs for every (rule, issue) pair.
+        self._levels = _fold(self.levels)
+        self._types = _fold(self.types)
+        self._exclude_types = _fold(self.exclude_types)
+        self._categories = {normalise_category(c) for c in self.status_categories}
+        self._labels = _fold(self.labels)
+        self._exclude_labels = _fold(self.exclude_labels)
+        self._projects = _fold(self.projects)
+        self._teams = _fold(self.teams)
+        self._flow_items = _fold(self.flow_items)
+
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> "Scope":
         return cls(**{key: (value if not isinstance(value, list) else list(value)) for key, value in data.items()})
 
     def matches(self, issue: Issue, hierarchy) -> bool:
-        folded = _fold
-        if self.levels and (issue.level or "").casefold() not in folded(self.levels):
+        if self._levels and (issue.level or "").casefold() not in self._levels:
             return False
         if self.min_level:
             rank, floor = hierarchy.rank(issue.level), hierarchy.rank(self.min_level)
             if rank is None or floor is None or rank < floor:
                 return False
-        if self.types and issue.type.casefold() not in folded(self.types):
+        if self._types and issue.type.casefold() not in self._types:
             return False
-        if self.exclude_types and issue.type.casefold() in folded(self.exclude_types):
+        if self._exclude_types and issue.type.casefold() in self._exclude_types:
             return False
-        if self.status_categories and issue.status_category not in {
-                normalise_category(c) for c in self.status_categories}:
+        if self._categories and issue.status_category not in self._categories:
             return False
-        labels = {label.casefold() for label in issue.labels}
-        if self.labels and not labels & folded(self.labels):
+        if self._labels or self._exclude_labels:
+            labels = {label.casefold() for label in issue.labels}
+            if self._labels and not labels & self._labels:
+                return False
+            if self._exclude_labels and labels & self._exclude_labels:
+                return False
+        if self._projects and issue.project.casefold() not in self._projects:
             return False
-        if self.exclude_labels and labels & folded(self.exclude_labels):
+        if self._teams and (issue.team or "").casefold() not in self._teams:
             return False
-        if self.projects and issue.project.casefold() not in folded(self.projects):
-            return False
-        if self.teams and (issue.team or "").casefold() not in folded(self.teams):
-            return False
-        if self.flow_items and (issue.flow_item or "") not in folded(self.flow_items):
+        if self._flow_items and (issue.flow_item or "") not in self._flow_items:
             return False
         return True
 

@@ -122,7 +122,6 @@ class Normalizer:
             status=_str(status.get("name")),
             status_category=_str(category.get("key")) or _category_from_name(_str(category.get("name"))),
             summary=text.value_to_text(fields.get("summary"))[:2000],
-            description=text.to_text(raw_description),
             labels=tuple(label for label in _list(fields.get("labels")) if isinstance(label, str)),
             components=components,
             priority=_str(_dict(fields.get("priority")).get("name")) or None,

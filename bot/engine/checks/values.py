@@ -30,8 +30,7 @@ def placeholder_reason(value: str, issue, context, *, placeholders: bool = True,
     if not folded:
         return "empty"
     if placeholders:
-        known = {text.normalise_for_compare(p) for p in context.config.section("placeholders")}
-        if folded in known or (value.strip() and not re.search(r"[A-Za-z0-9]", value)):
+        if folded in context.placeholders or (value.strip() and not re.search(r"[A-Za-z0-9]", value)):
             return "placeholder"
     if summary_copy and issue.summary and folded == text.normalise_for_compare(issue.summary):
         return "summary copy"
