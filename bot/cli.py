@@ -26,10 +26,12 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from bot.commands import rules, scan
+    from bot.commands import check, doctor, rules, scan
 
     cli.add_command(scan.scan)
     cli.add_command(rules.rules)
+    cli.add_command(check.check)
+    cli.add_command(doctor.doctor)
 
 
 _register()

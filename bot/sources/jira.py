@@ -1,0 +1,852 @@
+"""Live Jira (Cloud and Data Center) -> ``Workspace``.
+
+The source pages through search results itself, because the ``jira``
+package's helpers do not fit 2026 Jira: Cloud removed ``/rest/api/*/search``
+(use ``/rest/api/3/search/jql`` with ``nextPageToken``), and
+``enhanced_search_issues`` returns None on Data Center. The package still
+provides the authenticated ``requests`` session; ``Transport`` adds
+timeouts, ``Retry-After`` and backoff.
+
+What is read:
+- the scope (``jira.projects`` and/or ``jira.jql``, or ``--jql``), all of it or
+  only what changed since the last complete read (a cursor per scope);
+- only the fields the rules need plus the hierarchy fields, never ``*all``;
+- relatives across the scope boundary in bulk: missing parents and their
+  ancestors, and, for on-demand checks and incremental scans, children.
+
+A fault that outlives the retries marks the workspace incomplete (what was
+read stays usable) or, when nothing could be read, raises ``NetworkError``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone, tzinfo
+from pathlib import Path
+from typing import Any, Callable, Iterable, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import requests
+
+from bot import __version__
+from bot.config import Config
+from bot.errors import ConfigError, JiraError, NetworkError, SourceError
+from bot.model import Issue
+from bot.sources.fields import FieldCatalog, FieldPlan, plan_fields
+from bot.sources.http import JiraHTTPError, RetryPolicy, Transport, display_url
+from bot.sources.normalize import Normalizer, parse_datetime
+from bot.workspace import Workspace
+
+# Data Center cannot page past this many results of one query.
+DC_RESULT_WINDOW = 10_000
+# Ask for the server's maximum; it answers with what it allows.
+CLOUD_PAGE_REQUEST = 5000
+DC_PAGE_REQUEST = 1000
+# Cloud bulkfetch takes up to 100 ids; DC ``key in (...)`` chunks stay the same
+# size so a GET URL stays short.
+BULK_CHUNK = 100
+MAX_ANCESTOR_DEPTH = 6
+MAX_PAGES = 100_000
+CURSOR_VERSION = 1
+
+_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-\d+$")
+_QUOTED_KEY = re.compile(r"'([A-Za-z][A-Za-z0-9_]*-\d+)'")
+_PLAIN_WORD = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_JQL_RESERVED = {"and", "or", "not", "empty", "null", "order", "by", "in", "is", "was", "changed", "asc", "desc"}
+
+Progress = Callable[[str], None]
+log = logging.getLogger("govbot.jira")
+
+
+# -- connection ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Connection:
+    """Where Jira is and how to sign in. ``token`` never appears in repr or messages."""
+
+    url: str
+    deployment: str = "auto"  # auto | cloud | datacenter
+    auth: str = "basic"       # basic (email + API token) | bearer (personal access token)
+    email: str | None = None
+    token: str = field(default="", repr=False)
+    timeout: float = 30
+    max_retries: int = 5
+
+    @property
+    def credentials_label(self) -> str:
+        return "JIRA_EMAIL + JIRA_API_TOKEN" if self.auth == "basic" else "JIRA_PAT (bearer token)"
+
+    @classmethod
+    def from_config(cls, config: Config) -> "Connection":
+        section = config.section("jira")
+        url = (config.env.get("JIRA_URL") or section.get("url") or "").strip()
+        if not url:
+            raise ConfigError("no Jira URL configured",
+                              hint="set JIRA_URL in the environment or jira.url in govbot.yaml")
+        if not re.match(r"^https?://[^/\s]+", url):
+            raise ConfigError(f"the Jira URL {display_url(url)!r} must start with https:// (or http://)",
+                              hint="for example https://example.atlassian.net")
+        if "@" in url.split("//", 1)[1].split("/", 1)[0]:
+            raise ConfigError("the Jira URL must not carry a user name or password",
+                              hint="use JIRA_EMAIL + JIRA_API_TOKEN or JIRA_PAT instead")
+        deployment = section.get("deployment") or "auto"
+        email = config.secret("JIRA_EMAIL")
+        api_token = config.secret("JIRA_API_TOKEN")
+        pat = config.secret("JIRA_PAT")
+        from_file = _read_token_file(config, section.get("token_file"))
+        basic_ready = bool(email and (api_token or from_file))
+        cloudish = deployment == "cloud" or (deployment == "auto" and _looks_like_cloud(url))
+        if pat and (not basic_ready or not cloudish):
+            auth, token = "bearer", pat
+        elif basic_ready:
+            auth, token = "basic", api_token or from_file
+        elif email:
+            raise ConfigError("JIRA_EMAIL is set but JIRA_API_TOKEN is not",
+                              hint="create an API token at id.atlassian.com and set JIRA_API_TOKEN "
+                                   "(or JIRA_API_TOKEN_FILE, or jira.token_file)")
+        elif api_token or from_file:
+            # A token without an email: a Data Center personal access token.
+            auth, token = "bearer", api_token or from_file
+        else:
+            raise ConfigError("no Jira credentials found",
+                              hint="set JIRA_EMAIL and JIRA_API_TOKEN (Jira Cloud) or JIRA_PAT "
+                                   "(Data Center), or name a file with jira.token_file")
+        return cls(url=url.rstrip("/"), deployment=deployment, auth=auth, email=email, token=token or "",
+                   timeout=float(section.get("timeout_seconds") or 30),
+                   max_retries=int(section.get("max_retries") if section.get("max_retries") is not None else 5))
+
+
+def _read_token_file(config: Config, value: str | None) -> str | None:
+    path = config.resolve_path(value)
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except OSError as error:
+        raise ConfigError(f"cannot read jira.token_file ({path}): {error.strerror}") from None
+
+
+def _looks_like_cloud(url: str) -> bool:
+    host = (re.sub(r"^https?://", "", url).split("/", 1)[0].split(":", 1)[0]).casefold()
+    return host.endswith((".atlassian.net", ".jira.com", ".jira-dev.com"))
+
+
+def make_session(connection: Connection) -> requests.Session:
+    """An authenticated session from the ``jira`` package, with its own retries switched off."""
+    from jira import JIRA
+
+    auth = {"basic_auth": (connection.email, connection.token)} if connection.auth == "basic" \
+        else {"token_auth": connection.token}
+    client = JIRA(server=connection.url, get_server_info=False, max_retries=0, timeout=connection.timeout,
+                  logging=False, options={"headers": {"User-Agent": f"govbot/{__version__}"}}, **auth)
+    return client._session  # noqa: SLF001 - the package exposes its session only this way
+
+
+# -- cursors ------------------------------------------------------------------------------------
+
+class CursorStore(Protocol):
+    """Where incremental scans remember how far they got (``bot.store.Store`` is one)."""
+
+    def get_cursor(self, scope: str) -> dict | None: ...
+
+    def set_cursor(self, scope: str, cursor: dict) -> None: ...
+
+
+class MemoryCursorStore:
+    def __init__(self) -> None:
+        self.cursors: dict[str, dict] = {}
+
+    def get_cursor(self, scope: str) -> dict | None:
+        value = self.cursors.get(scope)
+        return dict(value) if value is not None else None
+
+    def set_cursor(self, scope: str, cursor: dict) -> None:
+        self.cursors[scope] = dict(cursor)
+
+
+class JsonCursorStore:
+    """Cursors in one small JSON file, written atomically."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def _load(self) -> dict:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError):
+            return {}  # a damaged cursor file only costs one full scan
+        return data if isinstance(data, dict) else {}
+
+    def get_cursor(self, scope: str) -> dict | None:
+        value = self._load().get(scope)
+        return value if isinstance(value, dict) else None
+
+    def set_cursor(self, scope: str, cursor: dict) -> None:
+        data = self._load()
+        data[scope] = cursor
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".cursor-")
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(data, out, indent=2, sort_keys=True)
+        os.replace(temporary, self.path)
+
+
+def cursor_key(url: str, scope: str) -> str:
+    """The cursor's name: a hash of the site and the scope JQL."""
+    digest = hashlib.sha256(f"{display_url(url)}\n{' '.join(scope.split())}".encode()).hexdigest()
+    return f"jira:{digest[:24]}"
+
+
+# -- JQL ----------------------------------------------------------------------------------------
+
+def jql_value(value: str) -> str:
+    """A JQL literal: bare when it is a plain word, else double-quoted."""
+    if _PLAIN_WORD.match(value) and value.casefold() not in _JQL_RESERVED:
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def strip_order_by(jql: str) -> str:
+    """JQL without its ORDER BY clause (outside quotes): the source chooses the order."""
+    quote = None
+    index = 0
+    while index < len(jql):
+        char = jql[index]
+        if quote:
+            if char == "\\":
+                index += 1
+            elif char == quote:
+                quote = None
+        elif char in "\"'":
+            quote = char
+        elif re.match(r"order\s+by\b", jql[index:index + 40], re.IGNORECASE) and \
+                (index == 0 or not (jql[index - 1].isalnum() or jql[index - 1] == "_")):
+            return jql[:index].strip()
+        index += 1
+    return jql.strip()
+
+
+def scope_jql(config: Config, override: str | None = None) -> str:
+    """The JQL naming every issue in scope: ``--jql``, else projects and/or the base JQL."""
+    if override is not None:
+        text = strip_order_by(override)
+        if not text:
+            raise ConfigError("--jql is empty", hint='for example --jql "project = PAY AND type = Epic"')
+        return text
+    section = config.section("jira")
+    projects = [p for p in section.get("projects") or [] if p]
+    parts = []
+    if len(projects) == 1:
+        parts.append(f"project = {jql_value(projects[0])}")
+    elif projects:
+        parts.append(f"project in ({', '.join(jql_value(p) for p in projects)})")
+    base = strip_order_by(section.get("jql") or "")
+    if base:
+        parts.append(f"({base})" if projects else base)
+    if not parts:
+        raise ConfigError("no scan scope configured",
+                          hint="name the projects (jira.projects: [PAY, MOB]) or a base query (jira.jql) "
+                               "in govbot.yaml, or pass --jql")
+    return " AND ".join(parts)
+
+
+def _and(jql: str, clause: str) -> str:
+    return f"({jql}) AND {clause}"
+
+
+def _key_list(keys: Iterable[str]) -> str:
+    return ", ".join(keys)
+
+
+def _chunks(items: list, size: int) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def parse_duration(text: str | None, default: timedelta) -> timedelta:
+    match = re.fullmatch(r"\s*(\d+)\s*([smhdw])\s*", str(text or ""))
+    if not match:
+        return default
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match.group(2)]
+    return timedelta(**{unit: int(match.group(1))})
+
+
+# -- the source ---------------------------------------------------------------------------------
+
+@dataclass
+class SearchResult:
+    total: int | None = None  # what Jira said the query matched (Data Center only)
+    read: int = 0
+    complete: bool = True
+    problems: list[str] = field(default_factory=list)
+
+
+class JiraSource:
+    """One Jira site: field discovery, paged search, bulk fetches, incremental reads."""
+
+    def __init__(self, config: Config, connection: Connection | None = None, *,
+                 session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.time, rng=None,
+                 now: Callable[[], datetime] | None = None):
+        self.config = config
+        self.connection = connection or Connection.from_config(config)
+        section = config.section("jira")
+        self.transport = Transport(
+            session if session is not None else make_session(self.connection), self.connection.url,
+            timeout=self.connection.timeout, policy=RetryPolicy(max_retries=self.connection.max_retries),
+            sleep=sleep, clock=clock, rng=rng)
+        self.page_size: int | None = section.get("page_size")
+        self._now = now or (lambda: datetime.now(timezone.utc))
+        self._deployment = None if self.connection.deployment == "auto" else self.connection.deployment
+        self._server_info: dict | None = None
+        self._catalog: FieldCatalog | None = None
+        self._timezone: tzinfo | None = None
+        self._dc_page = self.page_size or DC_PAGE_REQUEST
+        self._cloud_method = "GET"
+        self._bulkfetch_available = True
+        self._dc_order = " ORDER BY created ASC"
+        self.warned = False
+
+    @classmethod
+    def from_config(cls, config: Config, **kwargs) -> "JiraSource":
+        return cls(config, **kwargs)
+
+    @property
+    def site(self) -> str:
+        return display_url(self.connection.url)
+
+    # -- what kind of Jira ----------------------------------------------------------------------
+    def server_info(self) -> dict:
+        if self._server_info is None:
+            info = self.transport.get("/rest/api/2/serverInfo", what="reading the server info")
+            self._server_info = info if isinstance(info, dict) else {}
+        return self._server_info
+
+    @property
+    def deployment(self) -> str:
+        """``cloud`` or ``datacenter``: from config, else ``serverInfo.deploymentType``."""
+        if self._deployment is None:
+            try:
+                kind = str(self.server_info().get("deploymentType") or "").casefold()
+            except JiraHTTPError as error:
+                if error.status != 404:
+                    raise
+                kind = ""
+            if kind == "cloud":
+                self._deployment = "cloud"
+            elif kind in ("server", "datacenter", "data center"):
+                self._deployment = "datacenter"
+            else:
+                self._deployment = "cloud" if _looks_like_cloud(self.connection.url) else "datacenter"
+        return self._deployment
+
+    @property
+    def is_cloud(self) -> bool:
+        return self.deployment == "cloud"
+
+    def field_catalog(self) -> FieldCatalog:
+        """The site's fields, read once per source (so once per run)."""
+        if self._catalog is None:
+            data = self.transport.get("/rest/api/2/field", what="reading the field list")
+            if not isinstance(data, list):
+                raise SourceError(f"Jira at {self.site} answered /rest/api/2/field with something "
+                                  f"that is not a field list")
+            self._catalog = FieldCatalog.from_json(data)
+        return self._catalog
+
+    def field_plan(self, ruleset=None) -> FieldPlan:
+        return plan_fields(self.field_catalog(), fields_wanted(ruleset, self.config), self.config)
+
+    def user_timezone(self) -> tzinfo:
+        """The API user's time zone: Jira reads dates in JQL in it."""
+        if self._timezone is None:
+            self._timezone = timezone.utc
+            try:
+                me = self.transport.get("/rest/api/2/myself", what="reading the user's time zone")
+            except JiraHTTPError:
+                me = {}
+            name = me.get("timeZone") if isinstance(me, dict) else None
+            if isinstance(name, str) and name:
+                try:
+                    self._timezone = ZoneInfo(name)
+                except (ZoneInfoNotFoundError, ValueError):
+                    pass
+        return self._timezone
+
+    def jql_time(self, moment: datetime) -> str:
+        """A JQL date literal (minute precision, rounded down) in the user's time zone."""
+        local = moment.astimezone(self.user_timezone())
+        return local.strftime("%Y-%m-%d %H:%M")
+
+    # -- searching ------------------------------------------------------------------------------
+    def search(self, jql: str, fields: list[str], on_page: Callable[[list[dict]], None], *,
+               progress: Progress | None = None, what: str = "searching issues") -> SearchResult:
+        """Every issue ``jql`` matches, page by page, each key handed to ``on_page`` once."""
+        if self.is_cloud:
+            return self._search_cloud(jql, fields, on_page, progress, what)
+        return self._search_datacenter(jql, fields, on_page, progress, what)
+
+    def _search_cloud(self, jql, fields, on_page, progress, what) -> SearchResult:
+        result = SearchResult()
+        seen: set[str] = set()
+        token: str | None = None
+        tokens_used: set[str] = set()
+        empty_pages = 0
+        for _ in range(MAX_PAGES):
+            params: dict[str, Any] = {"jql": jql, "fields": ",".join(fields),
+                                      "maxResults": self.page_size or CLOUD_PAGE_REQUEST}
+            if token:
+                params["nextPageToken"] = token
+            page = self._cloud_search_page(params, what)
+            issues = _issues_of(page)
+            fresh = _fresh(issues, seen)
+            if fresh:
+                on_page(fresh)
+            result.read = len(seen)
+            if progress:
+                progress(f"read {result.read:,} issues")
+            token = page.get("nextPageToken") if isinstance(page.get("nextPageToken"), str) else None
+            if not token or page.get("isLast") is True:
+                break
+            empty_pages = 0 if issues else empty_pages + 1
+            if token in tokens_used or empty_pages >= 3:
+                result.complete = False
+                result.problems.append(f"{what}: Jira kept answering with no new issues; stopped after "
+                                       f"{result.read:,}")
+                break
+            tokens_used.add(token)
+        return result
+
+    def _cloud_search_page(self, params: dict, what: str) -> dict:
+        if self._cloud_method == "GET":
+            try:
+                return _as_dict(self.transport.get("/rest/api/3/search/jql", params, what=what))
+            except JiraHTTPError as error:
+                if error.status not in (404, 405, 414):
+                    raise
+                self._cloud_method = "POST"  # no GET here, or the query is too long for a URL
+        body = dict(params)
+        body["fields"] = [f for f in str(params["fields"]).split(",") if f]
+        return _as_dict(self.transport.post("/rest/api/3/search/jql", body, what=what))
+
+    def _search_datacenter(self, jql, fields, on_page, progress, what) -> SearchResult:
+        """startAt paging; past 10,000 results, continue in windows of ``created``.
+
+        Ordering by creation keeps offset paging steady while issues change
+        (an edit does not move an issue), and lets the next window start at
+        the last creation minute read; keys already seen are skipped.
+        """
+        result = SearchResult()
+        fields = list(fields) if "created" in fields else [*fields, "created"]
+        seen: set[str] = set()
+        lower: str | None = None
+        for _ in range(MAX_PAGES):
+            clause = jql if lower is None else _and(jql, f'created >= "{lower}"')
+            start, window_total, latest = 0, None, None
+            while True:
+                size = max(1, min(self._dc_page, DC_RESULT_WINDOW - start))
+                page = self._dc_search_page(clause, start, size, fields, what)
+                issues = _issues_of(page)
+                total = page.get("total") if isinstance(page.get("total"), int) else None
+                window_total = total
+                if result.total is None:
+                    result.total = total
+                echoed = page.get("maxResults")
+                if isinstance(echoed, int) and 0 < echoed < size:
+                    self._dc_page = echoed  # the server's cap; ask for it from now on
+                fresh = _fresh(issues, seen)
+                if fresh:
+                    on_page(fresh)
+                for raw in issues:
+                    created = parse_datetime(_dict(raw.get("fields")).get("created"))
+                    if created is not None and (latest is None or created > latest):
+                        latest = created
+                start += len(issues)
+                result.read = len(seen)
+                if progress:
+                    of = f" of {result.total:,}" if result.total is not None else ""
+                    progress(f"read {result.read:,}{of} issues")
+                if not issues or (total is not None and start >= total) or start >= DC_RESULT_WINDOW:
+                    break
+            more = window_total is not None and start >= DC_RESULT_WINDOW and window_total > start
+            if not more:
+                break
+            if latest is None:
+                result.complete = False
+                result.problems.append(f"{what}: more than {DC_RESULT_WINDOW:,} results and no creation "
+                                       f"dates to split them by; narrow jira.jql")
+                break
+            next_lower = self.jql_time(latest)
+            if next_lower == lower:
+                result.complete = False
+                result.problems.append(
+                    f"{what}: more than {DC_RESULT_WINDOW:,} issues were created in the minute of {lower}; "
+                    f"Data Center cannot page past that many, so some were not read (narrow jira.jql)")
+                break
+            lower = next_lower
+        if result.complete and result.total is not None and result.read < result.total:
+            result.complete = False
+            result.problems.append(f"{what}: Jira reported {result.total:,} issues but only "
+                                   f"{result.read:,} could be read")
+        return result
+
+    def _dc_search_page(self, clause: str, start: int, size: int, fields: list[str], what: str) -> dict:
+        params = {"jql": clause + self._dc_order, "startAt": start, "maxResults": size, "fields": ",".join(fields)}
+        try:
+            return _as_dict(self.transport.get("/rest/api/2/search", params, what=what))
+        except JiraHTTPError as error:
+            unknown_keys = any(_QUOTED_KEY.search(message) for message in error.messages)
+            if error.status != 400 or not self._dc_order or unknown_keys:
+                raise
+        # A server that cannot sort by creation still pages; only splitting past
+        # 10,000 results loses its footing, and the completeness check says so.
+        params["jql"] = clause
+        page = _as_dict(self.transport.get("/rest/api/2/search", params, what=what))
+        self._dc_order = ""
+        return page
+
+    # -- bulk reads -----------------------------------------------------------------------------
+    def fetch_keys(self, keys: Iterable[str], fields: list[str], on_page: Callable[[list[dict]], None],
+                   *, what: str = "reading issues") -> set[str]:
+        """Issues by key, 100 per request; returns the keys Jira did not return."""
+        wanted = list(dict.fromkeys(k.upper() for k in keys if _KEY.match(k)))
+        returned: set[str] = set()
+
+        def collect(issues: list[dict]) -> None:
+            returned.update(_key(raw) for raw in issues)
+            on_page(issues)
+
+        for chunk in _chunks(wanted, BULK_CHUNK):
+            if self.is_cloud and self._bulkfetch_available:
+                try:
+                    self._bulkfetch(chunk, fields, collect, what)
+                    continue
+                except JiraHTTPError as error:
+                    if error.status not in (404, 405):
+                        raise
+                    self._bulkfetch_available = False  # an older site: search by key instead
+            self.search_keys("key in ({keys})", chunk, fields, collect, what=what)
+        return {key for key in wanted if key not in returned}
+
+    def _bulkfetch(self, keys: list[str], fields: list[str], on_page, what: str) -> None:
+        page = _as_dict(self.transport.post("/rest/api/3/issue/bulkfetch",
+                                            {"issueIdsOrKeys": keys, "fields": fields}, what=what))
+        issues = _issues_of(page)
+        if issues:
+            on_page(issues)
+
+    def search_keys(self, template: str, keys: list[str], fields: list[str], on_page, *,
+                    within: str | None = None, what: str = "reading issues") -> SearchResult:
+        """A search over ``template`` filled with keys; keys Jira says do not exist are dropped."""
+        remaining = list(keys)
+        while remaining:
+            clause = template.format(keys=_key_list(remaining))
+            jql = _and(within, clause) if within else clause
+            try:
+                return self.search(jql, fields, on_page, what=what)
+            except JiraHTTPError as error:
+                bad = {key.upper() for message in error.messages for key in _QUOTED_KEY.findall(message)}
+                bad &= {key.upper() for key in remaining}
+                if error.status != 400 or not bad:
+                    raise
+                remaining = [key for key in remaining if key.upper() not in bad]
+        return SearchResult()
+
+    def children_jql(self, parents: list[Issue]) -> str | None:
+        """JQL for the children of ``parents``: ``parent`` on Cloud; on Data Center also
+        Epic Link (for epics) and Parent Link (above epics)."""
+        keys = [p.key for p in parents]
+        if not keys:
+            return None
+        clauses = [f"parent in ({_key_list(keys)})"]
+        if not self.is_cloud:
+            catalog = self.field_catalog()
+            hierarchy = self.config.hierarchy
+            epic_rank = hierarchy.rank("epic")
+            epics = [p.key for p in parents if _rank(p, hierarchy) == epic_rank or p.jira_level == 1]
+            above = [p.key for p in parents if epic_rank is not None and (_rank(p, hierarchy) or 0) > epic_rank]
+            for field_id in catalog.epic_link_ids[:1]:
+                if epics:
+                    clauses.append(f"{_clause_name(field_id)} in ({_key_list(epics)})")
+            for field_id in catalog.parent_link_ids[:1]:
+                if above:
+                    clauses.append(f"{_clause_name(field_id)} in ({_key_list(above)})")
+        return " OR ".join(clauses)
+
+    # -- whole reads ----------------------------------------------------------------------------
+    def load(self, ruleset=None, *, jql: str | None = None, full: bool = False,
+             cursor_store: CursorStore | None = None, progress: Progress | None = None) -> Workspace:
+        """The issues in scope (all, or those changed since the cursor) and their relatives."""
+        started = self._now()
+        scope = scope_jql(self.config, jql)
+        plan = self.field_plan(ruleset)
+        reader = _Reader(self, plan, progress)
+        workspace = reader.workspace
+        key = cursor_key(self.connection.url, scope)
+        cursor = cursor_store.get_cursor(key) if cursor_store is not None else None
+        since = self._incremental_since(cursor, full, plan, started)
+        query = scope if since is None else _and(scope, f'updated >= "{self.jql_time(since)}"')
+        if progress:
+            progress(f"reading {'changes since ' + since.isoformat(timespec='minutes') if since else 'all issues'}"
+                     f" in scope from {self.site} ({self.deployment})")
+        try:
+            result = self.search(query, plan.ids, reader.add_issues, progress=progress, what="searching the scope")
+        except JiraHTTPError as error:
+            if error.status != 400:
+                raise
+            detail = "; ".join(error.messages) or error.message
+            raise JiraError(f"Jira rejected the scope query ({scope}): {detail}",
+                            hint="check --jql" if jql is not None else
+                            "check jira.projects and jira.jql in govbot.yaml") from None
+        except NetworkError as error:
+            if not workspace.issues:
+                raise
+            reader.incomplete(f"stopped after reading {len(workspace.issues):,} issues: {error.message}")
+        else:
+            if not result.complete:
+                reader.incomplete(*result.problems)
+        if ruleset is None or getattr(ruleset, "needs_relatives", True):
+            try:
+                if since is not None:
+                    self._expand_changes(reader, scope, jql is None)
+                self._load_ancestors(reader)
+            except NetworkError as error:
+                reader.incomplete(f"could not read every parent or child: {error.message}")
+        workspace = reader.finish()
+        if workspace.complete and cursor_store is not None:
+            cursor_store.set_cursor(key, {
+                "version": CURSOR_VERSION, "site": self.site, "jql": scope,
+                "since": started.isoformat(), "fields": _fields_hash(plan),
+                "full_at": started.isoformat() if since is None else (cursor or {}).get("full_at"),
+                "issues": len(workspace.issues),
+            })
+        return workspace
+
+    def load_keys(self, keys: Iterable[str], ruleset=None, *, progress: Progress | None = None) -> Workspace:
+        """Named issues (for ``govbot check``) with their parents, ancestors and children."""
+        plan = self.field_plan(ruleset)
+        reader = _Reader(self, plan, progress)
+        missing = self.fetch_keys(keys, plan.ids, reader.add_issues, what="reading the issues to check")
+        for key in sorted(missing):
+            reader.workspace.problems.append(f"{key}: not found, or not visible to this Jira user")
+        if reader.workspace.issues and (ruleset is None or getattr(ruleset, "needs_relatives", True)):
+            self._load_children(reader, list(reader.workspace.issues.values()))
+            self._load_ancestors(reader)
+        return reader.finish()
+
+    def _incremental_since(self, cursor: dict | None, full: bool, plan: FieldPlan,
+                           started: datetime) -> datetime | None:
+        """When to read changes from, or None for a full read."""
+        if full or not isinstance(cursor, dict) or cursor.get("version") != CURSOR_VERSION:
+            return None
+        if cursor.get("fields") != _fields_hash(plan):
+            return None  # the rules read other fields now: unchanged issues need them too
+        section = self.config.section("jira")
+        last_full = parse_datetime(cursor.get("full_at"))
+        since = parse_datetime(cursor.get("since"))
+        every = parse_duration(section.get("full_rescan_every"), timedelta(days=1))
+        if last_full is None or since is None or started - last_full >= every:
+            return None
+        return since - parse_duration(section.get("incremental_overlap"), timedelta(minutes=10))
+
+    def _expand_changes(self, reader: "_Reader", scope: str, projects_only: bool) -> None:
+        """After an incremental read: re-evaluate the parents and children of what changed."""
+        workspace = reader.workspace
+        changed = list(workspace.issues.values())
+        if not changed:
+            return
+        changed_keys = {issue.key for issue in changed}
+        parent_keys = {i.parent_key for i in changed if i.parent_key and i.parent_key not in workspace.issues}
+        self._fetch_relatives(reader, parent_keys)
+        parents = [workspace.relatives[k] for k in parent_keys
+                   if k in workspace.relatives and not workspace.relatives[k].stub]
+        self._load_children(reader, changed + parents)
+        children = {k for k, issue in workspace.relatives.items()
+                    if issue.parent_key in changed_keys and not issue.stub}
+        promoted = self._in_scope(workspace, {p.key for p in parents} | children, scope, projects_only)
+        for key in promoted:
+            workspace.add(workspace.relatives[key])
+        grown = [workspace.issues[k] for k in promoted if k in children]
+        self._load_children(reader, grown)
+
+    def _in_scope(self, workspace: Workspace, keys: set[str], scope: str, projects_only: bool) -> set[str]:
+        """Which of these already-read relatives the scope includes: by project when the scope
+        is only projects, else by asking Jira (100 keys per request, keys only)."""
+        if not keys:
+            return set()
+        if projects_only and not self.config.section("jira").get("jql"):
+            projects = {p.casefold() for p in self.config.section("jira").get("projects") or []}
+            return {k for k in keys if workspace.relatives[k].project.casefold() in projects}
+        found: set[str] = set()
+        for chunk in _chunks(sorted(keys), BULK_CHUNK):
+            self.search_keys("key in ({keys})", chunk, ["key"], lambda issues: found.update(map(_key, issues)),
+                             within=scope, what="checking which relatives are in scope")
+        return found & keys
+
+    def _fetch_relatives(self, reader: "_Reader", keys: set[str]) -> None:
+        wanted = {k for k in keys if k and (reader.workspace.get(k) is None or reader.workspace.get(k).stub)}
+        wanted -= reader.attempted
+        if not wanted:
+            return
+        reader.attempted |= wanted
+        missing = self.fetch_keys(sorted(wanted), reader.plan.ids, reader.add_relatives,
+                                  what="reading parents outside the scope")
+        for key in sorted(missing):
+            reader.note(f"{key}: parent not found, or not visible to this Jira user")
+
+    def _load_ancestors(self, reader: "_Reader") -> None:
+        """Missing parents, then their parents, up to a few levels, 100 keys per request."""
+        workspace = reader.workspace
+        for _ in range(MAX_ANCESTOR_DEPTH):
+            everyone = list(workspace.issues.values()) + list(workspace.relatives.values())
+            wanted = {i.parent_key for i in everyone if i.parent_key}
+            wanted = {k for k in wanted if workspace.get(k) is None or workspace.get(k).stub} - reader.attempted
+            if not wanted:
+                return
+            self._fetch_relatives(reader, wanted)
+
+    def _load_children(self, reader: "_Reader", parents: list[Issue]) -> None:
+        """Children of ``parents`` (any project) as relatives, in chunks of 100 parents."""
+        todo = [p for p in parents if p.key not in reader.children_read]
+        reader.children_read.update(p.key for p in todo)
+        for chunk in _chunks(todo, BULK_CHUNK):
+            jql = self.children_jql(chunk)
+            if not jql:
+                continue
+            try:
+                result = self.search(jql, reader.plan.ids, reader.add_relatives, what="reading children")
+            except JiraHTTPError as error:
+                if error.status != 400:
+                    raise
+                reader.note(f"could not list children ({'; '.join(error.messages) or error.message}); "
+                            f"rules see only the children already read")
+                continue
+            if not result.complete:
+                reader.incomplete(*result.problems)
+
+
+class _Reader:
+    """Pages -> normalizer -> workspace, with the bookkeeping one read needs."""
+
+    def __init__(self, source: JiraSource, plan: FieldPlan, progress: Progress | None):
+        self.source = source
+        self.plan = plan
+        self.progress = progress
+        self.normalizer = Normalizer(source.config, base_url=source.connection.url)
+        catalog = source.field_catalog()
+        self.normalizer.learn_fields(catalog.names(), catalog.schemas())
+        self.workspace = self.normalizer.workspace
+        self.workspace.source = f"jira:{source.site}"
+        if not source.warned:
+            # Said once per run, on the log (stderr for the CLI): a site that keeps
+            # outcomes in description sections is configured, not broken.
+            source.warned = True
+            summary = plan.summary()
+            if summary:
+                log.warning("%s", summary)
+        self.attempted: set[str] = set()
+        self.children_read: set[str] = set()
+
+    def add_issues(self, issues: list[dict]) -> None:
+        self.normalizer.add_page({"issues": issues})
+
+    def add_relatives(self, issues: list[dict]) -> None:
+        self.normalizer.add_page({"issues": issues}, relative=True)
+
+    def note(self, message: str) -> None:
+        if message not in self.workspace.problems and len(self.workspace.problems) < 200:
+            self.workspace.problems.append(message)
+
+    def incomplete(self, *messages: str) -> None:
+        self.workspace.complete = False
+        for message in messages:
+            self.note(message)
+
+    def finish(self) -> Workspace:
+        return self.normalizer.finish()
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+def fields_wanted(ruleset, config: Config) -> set[str]:
+    """Field names the rules read; every configured logical field when there are no rules."""
+    if ruleset is None:
+        names: set[str] = set()
+        for logical, synonyms in config.section("fields").items():
+            names.update([logical, *(synonyms or [])])
+        return names
+    try:
+        return set(ruleset.fields_needed(config))
+    except TypeError:
+        return set(ruleset.fields_needed())
+
+
+def _fields_hash(plan: FieldPlan) -> str:
+    return hashlib.sha256(",".join(sorted(plan.ids)).encode()).hexdigest()[:16]
+
+
+def _clause_name(field_id: str) -> str:
+    match = re.fullmatch(r"customfield_(\d+)", field_id)
+    return f"cf[{match.group(1)}]" if match else jql_value(field_id)
+
+
+def _rank(issue: Issue, hierarchy) -> int | None:
+    return hierarchy.rank(issue.level)
+
+
+def _as_dict(value: Any) -> dict:
+    if not isinstance(value, dict):
+        raise JiraError("Jira answered a search with something that is not a search result",
+                        hint="check that JIRA_URL is the Jira base URL")
+    return value
+
+
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _issues_of(page: dict) -> list[dict]:
+    issues = page.get("issues")
+    return [raw for raw in issues if isinstance(raw, dict)] if isinstance(issues, list) else []
+
+
+def _key(raw: dict) -> str:
+    key = raw.get("key")
+    return key.upper() if isinstance(key, str) else ""
+
+
+def _fresh(issues: list[dict], seen: set[str]) -> list[dict]:
+    """Issues whose key has not been handed on yet (windows and retries can overlap)."""
+    fresh = []
+    for raw in issues:
+        key = _key(raw) or f"#{id(raw)}"
+        if key not in seen:
+            seen.add(key)
+            fresh.append(raw)
+    return fresh
+
+
+# -- entry points -------------------------------------------------------------------------------
+
+def load_workspace_from_jira(config: Config, ruleset=None, *, jql: str | None = None, full: bool = False,
+                             cursor_store: CursorStore | None = None, progress: Progress | None = None,
+                             source: JiraSource | None = None) -> Workspace:
+    """The scan's workspace from live Jira (``govbot scan`` without --snapshot)."""
+    source = source or JiraSource.from_config(config)
+    return source.load(ruleset, jql=jql, full=full, cursor_store=cursor_store, progress=progress)
+
+
+def load_issues_from_jira(config: Config, keys: Iterable[str], ruleset=None, *,
+                          progress: Progress | None = None, source: JiraSource | None = None) -> Workspace:
+    """The named issues and their relatives from live Jira (``govbot check``)."""
+    source = source or JiraSource.from_config(config)
+    return source.load_keys(keys, ruleset, progress=progress)

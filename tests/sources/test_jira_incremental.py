@@ -1,0 +1,152 @@
+"""Incremental scans: a cursor per scope, changes since it (with overlap), relatives re-evaluated."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from bot.sources.jira import (JsonCursorStore, MemoryCursorStore, cursor_key, load_workspace_from_jira,
+                              scope_jql)
+from fakejira import FakeJira, cloud_issue, make_config, make_source, mock
+
+T1 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+OLD = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+class Rules:
+    needs_relatives = True
+
+    def __init__(self, fields=("Anticipated Outcome",)):
+        self.fields = set(fields)
+
+    def fields_needed(self, config):
+        return self.fields
+
+
+def site() -> list[dict]:
+    return [
+        cloud_issue("INIT-1", "Initiative", updated=OLD),
+        cloud_issue("PAY-1", "Epic", parent="INIT-1", parent_type="Initiative", updated=OLD),
+        cloud_issue("PAY-2", "Story", parent="PAY-1", updated=OLD),
+        cloud_issue("PAY-3", "Story", parent="PAY-1", updated=OLD),
+        cloud_issue("PAY-4", "Story", updated=OLD),
+    ]
+
+
+def touch(fake: FakeJira, key: str, when: datetime) -> None:
+    fake.issues[key]["fields"]["updated"] = when.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+
+
+def run(fake, store, now, *, jira=None, full=False, rules=None, time_zone="UTC"):
+    config = make_config(jira or {"projects": ["PAY"]})
+    fake.time_zone = time_zone
+    return load_workspace_from_jira(config, rules or Rules(), full=full, cursor_store=store,
+                                    source=make_source(config, now=now)), config
+
+
+def test_first_run_is_full_and_leaves_a_cursor_named_after_the_scope():
+    store = MemoryCursorStore()
+    with mock() as rsps:
+        fake = FakeJira(site()).install(rsps)
+        workspace, config = run(fake, store, T1)
+    assert set(workspace.issues) == {"PAY-1", "PAY-2", "PAY-3", "PAY-4"}
+    assert fake.searches()[0]["params"]["jql"] == "project = PAY"
+    key = cursor_key("https://example.atlassian.net", scope_jql(config))
+    cursor = store.get_cursor(key)
+    assert cursor["since"] == T1.isoformat() and cursor["full_at"] == T1.isoformat()
+    assert cursor["jql"] == "project = PAY" and cursor["issues"] == 4
+
+
+def test_next_run_reads_changes_since_the_cursor_and_re_evaluates_the_parent():
+    store = MemoryCursorStore()
+    with mock() as rsps:
+        fake = FakeJira(site()).install(rsps)
+        run(fake, store, T1)
+        touch(fake, "PAY-2", T1 + timedelta(minutes=30))
+        fake.calls.clear()
+        workspace, _ = run(fake, store, T1 + timedelta(hours=1), time_zone="Europe/Berlin")
+    # 10 minutes of overlap before the cursor, written in the user's time zone (UTC+1 in March).
+    assert fake.searches()[0]["params"]["jql"] == '(project = PAY) AND updated >= "2026-03-01 12:50"'
+    assert set(workspace.issues) == {"PAY-2", "PAY-1"}  # the change and its parent, re-evaluated
+    assert {"PAY-3", "INIT-1"} <= set(workspace.relatives)  # context, not evaluated
+    assert not workspace.relatives["INIT-1"].stub
+    assert store.get_cursor(next(iter(store.cursors)))["since"] == (T1 + timedelta(hours=1)).isoformat()
+
+
+def test_a_changed_parent_brings_its_children_back_for_evaluation():
+    store = MemoryCursorStore()
+    with mock() as rsps:
+        fake = FakeJira(site()).install(rsps)
+        run(fake, store, T1)
+        touch(fake, "PAY-1", T1 + timedelta(minutes=5))
+        workspace, _ = run(fake, store, T1 + timedelta(hours=2))
+    assert set(workspace.issues) == {"PAY-1", "PAY-2", "PAY-3"}
+
+
+def test_with_a_jql_scope_relatives_are_promoted_only_when_jira_says_they_are_in_it():
+    store = MemoryCursorStore()
+    jira = {"jql": "project = PAY AND type != Story"}
+    with mock() as rsps:
+        fake = FakeJira(site()).install(rsps)
+        run(fake, store, T1, jira=jira)
+        touch(fake, "PAY-2", T1 + timedelta(minutes=5))
+        touch(fake, "PAY-1", T1 + timedelta(minutes=5))
+        fake.calls.clear()
+        workspace, _ = run(fake, store, T1 + timedelta(hours=2), jira=jira)
+    assert set(workspace.issues) == {"PAY-1"}  # stories are outside this scope
+    membership = [s for s in fake.searches() if "key in" in s["params"]["jql"]]
+    assert membership[0]["params"]["jql"].startswith("(project = PAY AND type != Story) AND key in (")
+
+
+def test_full_flag_interval_and_changed_fields_each_force_a_full_read():
+    store = MemoryCursorStore()
+    with mock() as rsps:
+        fake = FakeJira(site()).install(rsps)
+        run(fake, store, T1)
+        for kwargs, expect_full in [({"full": True}, True), ({}, False),
+                                    ({"rules": Rules({"Anticipated Outcome", "Actual Outcome"})}, True)]:
+            fake.calls.clear()
+            run(fake, store, T1 + timedelta(hours=1), **kwargs)
+            assert ("updated >=" not in fake.searches()[0]["params"]["jql"]) == expect_full, kwargs
+        fake.calls.clear()
+        run(fake, store, T1 + timedelta(days=2), rules=Rules({"Anticipated Outcome", "Actual Outcome"}))
+        assert "updated >=" not in fake.searches()[0]["params"]["jql"]  # jira.full_rescan_every: 1d
+
+
+def test_an_incomplete_read_does_not_move_the_cursor():
+    store = MemoryCursorStore()
+    with mock() as rsps:
+        fake = FakeJira(site(), page_cap=2).install(rsps)
+        run(fake, store, T1)
+        before = dict(store.cursors)
+        for call in range(1, 20):
+            fake.fail("/rest/api/3/search/jql", fake.counts["/rest/api/3/search/jql"] + 1 + call, status=500)
+        workspace, _ = run(fake, store, T1 + timedelta(hours=1), full=True)
+    assert not workspace.complete and store.cursors == before
+
+
+def test_json_cursor_store_survives_a_restart(tmp_path):
+    path = tmp_path / "state" / "cursors.json"
+    JsonCursorStore(path).set_cursor("jira:abc", {"since": "2026-03-01T12:00:00+00:00"})
+    assert JsonCursorStore(path).get_cursor("jira:abc") == {"since": "2026-03-01T12:00:00+00:00"}
+    assert JsonCursorStore(path).get_cursor("jira:other") is None
+    path.write_text("{not json")
+    assert JsonCursorStore(path).get_cursor("jira:abc") is None  # a damaged file costs one full scan
+
+
+def test_cursor_keys_differ_by_scope_and_site_but_not_by_spacing():
+    assert cursor_key("https://a.example", "project = PAY") == cursor_key("https://a.example/", "project  =  PAY")
+    assert cursor_key("https://a.example", "project = PAY") != cursor_key("https://a.example", "project = MOB")
+    assert cursor_key("https://a.example", "project = PAY") != cursor_key("https://b.example", "project = PAY")
+
+
+def test_the_store_keeps_cursors_across_runs(tmp_path):
+    store_module = __import__("bot.store", fromlist=["Store"])
+    store = store_module.Store(f"sqlite:///{tmp_path / 'govbot.db'}")
+    with mock() as rsps:
+        fake = FakeJira(site()).install(rsps)
+        run(fake, store, T1)
+        touch(fake, "PAY-4", T1 + timedelta(minutes=5))
+        fake.calls.clear()
+        workspace, _ = run(fake, store_module.Store(f"sqlite:///{tmp_path / 'govbot.db'}"), T1 + timedelta(hours=1))
+    assert "updated >=" in fake.searches()[0]["params"]["jql"]
+    assert set(workspace.issues) == {"PAY-4"}

@@ -1,0 +1,79 @@
+"""`govbot scan` against live Jira reports what the same data reports from a snapshot."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from fakejira import (CLOUD_ENV, DC_ENV, FakeJira, adf, cloud_fields, cloud_issue, dc_fields, dc_issue,
+                      make_config, mock)
+
+START = datetime(2025, 6, 1, tzinfo=timezone.utc)
+
+
+def cloud_site() -> list[dict]:
+    chooser = random.Random(3)
+    issues = [cloud_issue("INIT-1", "Initiative", description=adf(("p", "Anticipated Outcome: churn below 2% by Q4")))]
+    for n in range(1, 41):
+        outcome = chooser.choice([None, "TBD", "Lift retention 25% by Q3", "Make it nicer"])
+        done = chooser.random() < 0.3
+        issues.append(cloud_issue(
+            f"PAY-{n}", chooser.choice(["Epic", "Epic", "Story", "Release"]),
+            parent=chooser.choice([None, "INIT-1", "PAY-1"]), parent_type="Initiative",
+            outcome=outcome, labels=["tech-debt-agreement"] if chooser.random() < 0.2 else [],
+            status="Done" if done else "In Progress", category="done" if done else "indeterminate",
+            created=START + timedelta(days=n)))
+    return issues
+
+
+def dc_site() -> list[dict]:
+    chooser = random.Random(4)
+    issues = [dc_issue("INIT-1", "Initiative")]
+    for n in range(1, 41):
+        kind = chooser.choice(["Epic", "Story", "Story", "Sub-task"])
+        issues.append(dc_issue(
+            f"PAY-{n}", kind, epic="PAY-1" if kind == "Story" and chooser.random() < 0.6 else None,
+            parent_link="INIT-1" if kind == "Epic" else None, parent="PAY-2" if kind == "Sub-task" else None,
+            description=chooser.choice([None, "h2. Anticipated Outcome\nTBD",
+                                        "h2. Anticipated Outcome\nCut p95 latency to 300 ms by May"]),
+            created=START + timedelta(days=n)))
+    return issues
+
+
+def findings(output: str) -> list[tuple]:
+    data = json.loads(output)
+    return sorted((f["rule"], f["issue"], f["evidence"], f["waived"]) for f in data["findings"])
+
+
+@pytest.mark.parametrize("flavour", ["cloud", "datacenter"])
+def test_live_scan_matches_a_snapshot_of_the_same_issues(flavour, tmp_path):
+    cloud = flavour == "cloud"
+    issues = cloud_site() if cloud else dc_site()
+    fields = cloud_fields() if cloud else dc_fields()
+    snapshot = tmp_path / "snapshot.json"
+    snapshot.write_text(json.dumps({
+        "issues": issues, "names": {f["id"]: f["name"] for f in fields},
+        "schema": {f["id"]: f["schema"] for f in fields}}))
+    env = CLOUD_ENV if cloud else DC_ENV
+    runner = CliRunner()
+    with mock() as rsps:
+        fake = FakeJira(issues, cloud=cloud, page_cap=15).install(rsps)
+        make_config({"projects": ["PAY"]}, env=env)
+        live = runner.invoke(cli, ["scan", "--config", "govbot.yaml", "--format", "json", "--now", "2026-03-01"],
+                             env=env)
+    offline = runner.invoke(cli, ["scan", "--config", "govbot.yaml", "--snapshot", str(snapshot),
+                                  "--format", "json", "--now", "2026-03-01"], env=env)
+    assert live.exit_code == offline.exit_code == 1, live.output
+    live_findings = findings(live.stdout)
+    # The snapshot also holds INIT-1, which the live scope (project PAY) does not.
+    assert live_findings == [f for f in findings(offline.stdout) if f[1] != "INIT-1"]
+    assert len(live_findings) > 5
+    scope_pages = [s for s in fake.searches() if "project = PAY" in s["params"].get("jql", "")]
+    assert len(scope_pages) == 3  # 40 issues at 15 a page: one request per page
+    assert len(fake.calls) <= 6  # plus fields, server info and one bulk read of the parent INIT-1
+    assert json.loads(live.stdout)["summary"]["source"].startswith("jira:https://")
