@@ -14,7 +14,7 @@ from bot.model import Finding, Severity
 _COLOURS = {"error": "red", "warning": "yellow", "info": "cyan"}
 
 
-def _safe(text: str) -> str:
+def terminalterminal_safe(text: str) -> str:
     """Jira text on a terminal: no control characters (escape sequences, bidi overrides)."""
     return "".join(ch if ch.isprintable() or ch == " " else "\ufffd" for ch in text)
 
@@ -44,8 +44,8 @@ def render_text(result, *, colour: bool = False, show_waived: bool = False) -> s
             continue
         severity = style(f"{finding.severity.value:<7}", fg=_COLOURS[finding.severity.value], bold=True)
         waived = " (waived)" if finding.waived else ""
-        lines.append(f"{_safe(finding.issue):<12} {severity} {finding.rule}{waived}")
-        lines.extend(textwrap.wrap(_safe(finding.message), width, initial_indent="    ",
+        lines.append(f"{terminal_safe(finding.issue):<12} {severity} {finding.rule}{waived}")
+        lines.extend(textwrap.wrap(terminal_safe(finding.message), width, initial_indent="    ",
                                    subsequent_indent="    ", break_on_hyphens=False))
     summary = result.summary()
     if lines:
@@ -67,7 +67,7 @@ def render_text(result, *, colour: bool = False, show_waived: bool = False) -> s
 
 def md_escape(text: str) -> str:
     """Escape Jira text for a Markdown table cell: no HTML, no table breaks, no links."""
-    text = _safe(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = terminal_safe(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     for char in "\\`*_[]|#":
         text = text.replace(char, "\\" + char)
     return text.replace("\n", " ")

@@ -13,7 +13,7 @@ from bot.commands.scan import DEMO_NOTE, fail_on_option, format_option, rules_op
 from bot.errors import EXIT_ERROR, EXIT_INCOMPLETE, ConfigError, UsageError
 from bot.model import Severity
 from bot.pipeline import jira_configured, load_inputs, load_workspace
-from bot.report import _safe as safe_text
+from bot.report import terminal_safe as safe_text
 from bot.report import exit_code_for, md_escape
 from bot.scan import ScanResult, scan
 from bot.workspace import Workspace
