@@ -14,7 +14,7 @@ from bot.model import Finding, Severity
 _COLOURS = {"error": "red", "warning": "yellow", "info": "cyan"}
 
 
-def terminalterminal_safe(text: str) -> str:
+def terminal_safe(text: str) -> str:
     """Jira text on a terminal: no control characters (escape sequences, bidi overrides)."""
     return "".join(ch if ch.isprintable() or ch == " " else "\ufffd" for ch in text)
 
