@@ -84,6 +84,7 @@ class Issue:
     labels: tuple[str, ...] = ()
     components: tuple[str, ...] = ()
     priority: str | None = None
+    resolution: str | None = None  # "Done", "Won't Do", "Duplicate"...
     parent_key: str | None = None
     children: list[str] = field(default_factory=list)
     assignee: User | None = None

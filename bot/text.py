@@ -135,7 +135,10 @@ def markup_lines(value: str) -> list[Line]:
             continue
         bold = _BOLD_LINE.match(raw)
         if bold:
-            lines.append(Line(bold.group(2).strip(), heading=True))
+            # "*Timeline:*" alone on a line is a label whose text follows, not a
+            # heading: a heading would swallow the next "Label:" line as its body.
+            colon = bold.group(2).rstrip().endswith(":") or raw.rstrip().endswith(":")
+            lines.append(Line(bold.group(2).strip().rstrip(":") + (":" if colon else ""), heading=not colon))
             continue
         lines.append(Line(strip_wiki(raw).strip()))
     return lines

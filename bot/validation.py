@@ -53,6 +53,9 @@ def _to_diagnostics(document: YamlDocument, error: jsonschema.ValidationError,
             close = difflib.get_close_matches(str(key), allowed, n=1)
             hint = f"did you mean {close[0]!r}?" if close else (
                 f"allowed keys here: {', '.join(allowed)}" if allowed else None)
+            if not close and error.instance.get(key) is None and " " in str(key):
+                # `{note: one, two}`: the comma ended the value and started a new key.
+                hint = "inside { } a comma starts a new key; put text that contains commas in quotes"
             out.append(document.diagnostic(path + (key,), f"{subject}unknown key {key!r} in {where}",
                                            hint=hint, key=True, span=len(str(key))))
         return out

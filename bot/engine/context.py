@@ -34,17 +34,29 @@ class Context:
         outcomes in either place, sometimes both.
         """
         names = self.config.synonyms(name)
+        fallback = ("", "")
         if "field" in sources:
             for candidate in names:
-                value = issue.text(candidate)
-                if value.strip():
-                    return value.strip(), f"field {candidate}"
+                value = issue.text(candidate).strip()
+                if value:
+                    if not self.is_placeholder(value):
+                        return value, f"field {candidate}"
+                    fallback = fallback if fallback[0] else (value, f"field {candidate}")
         if "section" in sources:
             for candidate in names:
-                value = issue.section(candidate)
-                if value and value.strip():
-                    return value.strip(), f"section {candidate}"
-        return "", ""
+                value = (issue.section(candidate) or "").strip()
+                if value:
+                    if not self.is_placeholder(value):
+                        return value, f"section {candidate}"
+                    fallback = fallback if fallback[0] else (value, f"section {candidate}")
+        # Only placeholders anywhere: hand back the first, so checks can say so.
+        return fallback
+
+    def is_placeholder(self, value: str) -> bool:
+        from bot.text import normalise_for_compare
+
+        folded = normalise_for_compare(value)
+        return folded in self.placeholders or not any(ch.isalnum() for ch in folded)
 
     def hierarchy_rank(self, issue: Issue | None) -> int | None:
         if issue is None:

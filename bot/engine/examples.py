@@ -22,7 +22,7 @@ from bot.workspace import Workspace
 EXAMPLE_NOW = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)
 _RELATIVE = re.compile(r"^(\d+)\s*(d|w|days?|weeks?)\s*ago$", re.IGNORECASE)
 _SYSTEM = {"key", "type", "summary", "description", "status", "status_category", "labels", "components",
-           "project", "priority", "fields", "created", "updated", "resolved", "assignee", "reporter",
+           "project", "priority", "resolution", "fields", "created", "updated", "resolved", "assignee", "reporter",
            "parent", "children", "note"}
 
 
@@ -105,6 +105,8 @@ class ExampleBuilder:
             "components": [{"name": c} for c in example.get("components", [])],
             "description": example.get("description"),
             "priority": {"name": example["priority"]} if example.get("priority") else None,
+            "resolution": ({"name": example.get("resolution", "Done")}
+                           if category == "done" or example.get("resolution") else None),
             "created": _date(example.get("created", "60 days ago"), self.now),
             "updated": _date(example.get("updated", "1 day ago"), self.now),
             "resolutiondate": _date(example.get("resolved"), self.now) if category == "done" or example.get("resolved") else None,

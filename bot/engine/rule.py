@@ -26,6 +26,7 @@ class Scope:
     projects: list[str] = field(default_factory=list)
     teams: list[str] = field(default_factory=list)
     flow_items: list[str] = field(default_factory=list)
+    exclude_resolutions: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # Folded once here: scope matching runs for every (rule, issue) pair.
@@ -38,6 +39,7 @@ class Scope:
         self._projects = _fold(self.projects)
         self._teams = _fold(self.teams)
         self._flow_items = _fold(self.flow_items)
+        self._exclude_resolutions = _fold(self.exclude_resolutions)
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> "Scope":
@@ -67,6 +69,8 @@ class Scope:
         if self._teams and (issue.team or "").casefold() not in self._teams:
             return False
         if self._flow_items and (issue.flow_item or "") not in self._flow_items:
+            return False
+        if self._exclude_resolutions and (issue.resolution or "").casefold() in self._exclude_resolutions:
             return False
         return True
 

@@ -125,6 +125,7 @@ class Normalizer:
             labels=tuple(label for label in _list(fields.get("labels")) if isinstance(label, str)),
             components=components,
             priority=_str(_dict(fields.get("priority")).get("name")) or None,
+            resolution=_str(_dict(fields.get("resolution")).get("name")) or None,
             parent_key=self._parent_key(fields),
             assignee=user_from_json(fields.get("assignee")),
             reporter=user_from_json(fields.get("reporter")),

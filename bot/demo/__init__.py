@@ -1,0 +1,1 @@
+"""The bundled demo workspace (``workspace.json``), its config and the generator behind it."""
