@@ -1,0 +1,270 @@
+"""`govbot nudge` and `govbot preview`: findings that reach people.
+
+Both run the same pipeline as `govbot scan`, then the delivery policy. Dry run
+is the default: `nudge` prints exactly the messages it would send (per person,
+the Block Kit text) and `preview` counts them per person and per rule, so a new
+rule can be tried before it speaks. Only `nudge --apply` sends, and never for
+the bundled demo.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+
+import click
+
+from bot.commands.common import config_option, handle_errors, now_option, parse_now
+from bot.deliver.run import DeliveryReport, run_delivery
+from bot.deliver.slack import render_text
+from bot.errors import ConfigError, UsageError
+from bot.pipeline import jira_configured, load_inputs, run_pipeline
+from bot.store import DeferredCursors, open_store
+
+snapshot_option = click.option("--snapshot", type=click.Path(dir_okay=False), metavar="FILE",
+                               help="JSON saved from Jira's search API, instead of live Jira.")
+rules_option = click.option("--rules", "rule_paths", multiple=True, type=click.Path(), metavar="PATH",
+                            help="Rule file or folder (repeatable). Default: the bundled pack plus rules.paths.")
+format_option = click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+                             show_default=True)
+
+
+@click.command()
+@click.option("--apply", is_flag=True, help="Send the messages (needs SLACK_BOT_TOKEN). Default: dry run.")
+@snapshot_option
+@rules_option
+@config_option
+@now_option
+@format_option
+@click.option("--override-breaker", is_flag=True,
+              help="Send even if the circuit breaker would hold this run (after checking `govbot preview`).")
+@click.option("--no-comments", is_flag=True, help="Do not write Jira comments in this run.")
+@handle_errors
+def nudge(apply, snapshot, rule_paths, config_path, now_text, output_format, override_breaker, no_comments):
+    """Nudge owners about their findings on Slack (and comment in Jira where rules opt in).
+
+    At most one message per person per run, grouping all of their new or due
+    findings; reminders are spaced out and capped, then the team channel hears
+    instead. Without --apply nothing is sent: the messages are printed.
+
+    \b
+    Exit codes: 0 done, 1 held by the circuit breaker, 2 usage, configuration or
+    credential error, 3 Slack or Jira unreachable (messages stay queued for the next run).
+
+    \b
+    Examples:
+      govbot nudge --snapshot export.json --now 2026-03-31
+      govbot nudge --apply
+    """
+    now = parse_now(now_text)
+    inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot)
+    config = inputs.config
+    if apply and inputs.demo:
+        raise UsageError("the bundled demo never posts: --apply needs a config file, --snapshot or Jira",
+                         hint="run `govbot nudge` without --apply to see what the demo would send")
+    slack = jira_client = None
+    include_comments = not no_comments
+    notes: list[str] = []
+    if apply:
+        from bot.deliver.slack_client import SlackClient
+
+        if (config.section("nudges") or {}).get("enabled", True):
+            slack = SlackClient.from_config(config)
+        if include_comments and any(rule.comment for rule in inputs.ruleset.active):
+            if jira_configured(config):
+                from bot.deliver.comments import JiraCommentClient
+
+                jira_client = JiraCommentClient.from_config(config)
+            else:
+                include_comments = False
+                notes.append("Jira comments skipped: Jira is not configured (jira.url / JIRA_URL)")
+    store = open_store(config, dry_run=not apply)
+    try:
+        cursors = DeferredCursors(store) if apply else None
+        result = run_pipeline(inputs, now, snapshot=snapshot, cursor_store=cursors)
+        comment_writer = None
+        if jira_client is not None:
+            from bot.deliver.comments import CommentWriter
+
+            comment_writer = CommentWriter(jira_client, store)
+        report = run_delivery(config, result, now=now, apply=apply, store=store, slack=slack,
+                              comment_writer=comment_writer, override_breaker=override_breaker,
+                              include_comments=include_comments)
+        if cursors is not None:
+            cursors.commit()
+    finally:
+        store.close()
+    report.notes[:0] = notes
+    if inputs.demo:
+        report.notes.insert(0, "Using the bundled demo workspace; it never posts.")
+    if output_format == "json":
+        click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(render_nudge_report(report, store_display=store.display))
+    fatal = report.leftovers.fatal + report.flushed.fatal
+    if fatal:
+        raise ConfigError(f"Slack or Jira refused govbot's credentials: {fatal[0]}",
+                          hint="check SLACK_BOT_TOKEN (and its scopes: chat:write, im:write, users:read.email) "
+                               "or the Jira credentials; queued messages are kept for the next run")
+    sys.exit(report.exit_code)
+
+
+@click.command()
+@snapshot_option
+@rules_option
+@config_option
+@now_option
+@format_option
+@handle_errors
+def preview(snapshot, rule_paths, config_path, now_text, output_format):
+    """Count the messages a rule set would send today, per person and per rule.
+
+    Nothing is sent and nothing is recorded. Use it to try a new rule before it
+    speaks: `govbot preview --rules my-new-rule.yaml`.
+    """
+    now = parse_now(now_text)
+    inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot)
+    store = open_store(inputs.config, dry_run=True)
+    try:
+        result = run_pipeline(inputs, now, snapshot=snapshot)
+        report = run_delivery(inputs.config, result, now=now, apply=False, store=store)
+    finally:
+        store.close()
+    table = preview_table(report)
+    if output_format == "json":
+        click.echo(json.dumps(table, indent=2, ensure_ascii=False))
+        return
+    click.echo(render_preview(table, report))
+
+
+# -- rendering ----------------------------------------------------------------------------------------
+
+def _plural(count: int, word: str, plural: str | None = None) -> str:
+    return f"{count} {word if count == 1 else (plural or word + 's')}"
+
+
+def render_nudge_report(report: DeliveryReport, *, store_display: str = "") -> str:
+    out: list[str] = []
+    for note in report.notes:
+        out.append(f"note: {note}")
+    slack_messages = [m for m in report.messages if m.is_slack]
+    comments = [m for m in report.messages if m.kind == "jira_comment"]
+    verb = "Would send" if report.dry_run else "Queued"
+    if report.held:
+        out.append(f"HELD by the circuit breaker: {report.submitted.trip.reason} "
+                   f"(usual: {report.submitted.trip.baseline}). Nothing was sent"
+                   + (" except one alert to the admin channel." if report.submitted.alert else
+                      "; set slack.admin_channel to be alerted."))
+        out.append("Check with `govbot preview`; if this is expected, run `govbot nudge --apply --override-breaker`.")
+    else:
+        out.append(f"{verb} {_plural(len(slack_messages), 'Slack message')} and "
+                   f"{_plural(len(comments), 'Jira comment')}"
+                   + (" (dry run: add --apply to send)." if report.dry_run else "."))
+    duplicates = {m.dedupe_key for m in report.submitted.duplicate}
+    for message in report.messages:
+        tag = " [already queued earlier]" if message.dedupe_key in duplicates else ""
+        out.append("")
+        out.append(f"== {message.label} · {_plural(len(message.fingerprints), 'finding')}{tag} ==")
+        if message.kind == "jira_comment":
+            out.append(message.payload["wiki"])
+        else:
+            out.append(render_text(message.payload))
+    if report.submitted.alert is not None:
+        out.append("")
+        out.append(f"== {report.submitted.alert.label} (circuit breaker alert) ==")
+        out.append(render_text(report.submitted.alert.payload))
+    leftovers = report.leftovers.would_send if report.dry_run else []
+    if leftovers:
+        out.append("")
+        out.append(f"{_plural(len(leftovers), 'message')} queued by an earlier run would also be sent.")
+    if not report.dry_run:
+        sent = report.leftovers.sent + report.flushed.sent
+        out.append("")
+        out.append(f"Sent {len(sent)}; failed {len(report.leftovers.failed) + len(report.flushed.failed)}; "
+                   f"still queued {len(report.leftovers.pending) + len(report.flushed.pending)}; "
+                   f"cancelled {len(report.leftovers.cancelled) + len(report.flushed.cancelled)}.")
+        for entry, error in report.leftovers.failed + report.flushed.failed:
+            out.append(f"  failed: {entry.kind} to {entry.recipient}: {error}")
+        for problem in report.leftovers.unreachable + report.flushed.unreachable:
+            out.append(f"  not sent now (will retry next run): {problem}")
+        unconfirmed = report.leftovers.unconfirmed + report.flushed.unconfirmed
+        if unconfirmed:
+            out.append(f"  {_plural(len(unconfirmed), 'message')} from an interrupted run could not be "
+                       "confirmed and were not resent.")
+    if report.plan.deferred:
+        reasons: dict[str, int] = defaultdict(int)
+        for _, why in report.plan.deferred:
+            reasons[why] += 1
+        out.append("")
+        out.append("Waiting for a better time: " + "; ".join(f"{_plural(n, 'finding')} ({why})"
+                                                              for why, n in sorted(reasons.items()))
+                   + ". Use --now to see another day.")
+    if report.plan.skipped:
+        out.append("Not nudged: " + ", ".join(f"{why} {count}" for why, count in sorted(report.plan.skipped.items())))
+    if report.plan.undeliverable:
+        out.append(f"Nowhere to send {_plural(len(report.plan.undeliverable), 'finding')}: "
+                   + "; ".join(sorted({why for _, why in report.plan.undeliverable}))
+                   + " (set teams.<name>.channel or slack.default_channel)")
+    if report.plan.unmapped:
+        out.append("")
+        out.append("For admins - owners govbot cannot reach on Slack (their items went to the team channel):")
+        for user_id, info in sorted(report.plan.unmapped.items()):
+            out.append(f"  {info['name']} [{user_id}]: {info['why']} ({_plural(info['findings'], 'finding')})")
+        out.append("  Add them to slack.user_map_file (Jira account id or username -> Slack user id).")
+    if store_display:
+        out.append("")
+        out.append(f"State: {store_display}")
+    return "\n".join(out)
+
+
+def preview_table(report: DeliveryReport) -> dict:
+    rows: list[dict] = []
+    for message in report.messages:
+        for rule, count in sorted(message.by_rule.items()):
+            rows.append({"to": message.label, "kind": message.kind, "rule": rule, "findings": count})
+    people = report.plan.people
+    channels = len({m.recipient for m in report.plan.messages if m.kind == "slack_channel"})
+    return {
+        "rows": rows,
+        "messages": len([m for m in report.messages if m.is_slack]),
+        "people": people,
+        "channels": channels,
+        "jira_comments": len([m for m in report.messages if m.kind == "jira_comment"]),
+        "findings": len({fp for m in report.messages for fp in m.fingerprints}),
+        "by_rule": report.plan.by_rule(),
+        "breaker": report.submitted.trip.reason if report.submitted.trip else None,
+        "deferred": len(report.plan.deferred),
+        "skipped": dict(report.plan.skipped),
+    }
+
+
+def render_preview(table: dict, report: DeliveryReport) -> str:
+    out = ["Messages govbot would send today (nothing is sent or recorded):", ""]
+    if not table["rows"]:
+        out.append("  none")
+    else:
+        width_to = max(len("TO"), *(len(row["to"]) for row in table["rows"]))
+        width_rule = max(len("RULE"), *(len(row["rule"]) for row in table["rows"]))
+        out.append(f"  {'TO':<{width_to}}  {'RULE':<{width_rule}}  FINDINGS")
+        previous = None
+        for row in table["rows"]:
+            to = row["to"] if row["to"] != previous else ""
+            previous = row["to"]
+            out.append(f"  {to:<{width_to}}  {row['rule']:<{width_rule}}  {row['findings']:>8}")
+    out.append("")
+    out.append(f"Total: {_plural(table['messages'], 'Slack message')} ({_plural(table['people'], 'person', 'people')}, "
+               f"{_plural(table['channels'], 'channel')}), {_plural(table['jira_comments'], 'Jira comment')}, "
+               f"{_plural(table['findings'], 'finding')}.")
+    if table["breaker"]:
+        out.append(f"The circuit breaker would HOLD this run: {table['breaker']}.")
+    if table["deferred"]:
+        out.append(f"{_plural(table['deferred'], 'finding')} wait for the end of quiet time "
+                   "(use --now to see another day).")
+    if table["skipped"]:
+        out.append("Not nudged: " + ", ".join(f"{why} {n}" for why, n in sorted(table["skipped"].items())))
+    return "\n".join(out)
+
+
+# Kept for callers written before DeferredCursors moved to bot.store.
+_DeferredCursors = DeferredCursors

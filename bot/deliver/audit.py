@@ -1,0 +1,74 @@
+"""An append-only JSON-lines record of every delivery and every waiver.
+
+One object per line: ``{"ts": ..., "event": "delivery.sent", ...}``. Written
+after the state it describes is committed, so the log never claims something
+the store does not know. Path: ``store.audit_file`` (relative to the config),
+``-`` for standard error; default ``govbot-audit.jsonl`` beside the config.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from bot.errors import ConfigError
+
+DEFAULT_FILENAME = "govbot-audit.jsonl"
+
+
+class AuditLog:
+    def __init__(self, path: Path | str | None):
+        self.path = path
+        self._lock = threading.Lock()
+        self.events: list[dict[str, Any]] = []  # kept for the run's report and for tests
+
+    @classmethod
+    def from_config(cls, config) -> "AuditLog":
+        configured = (config.section("store") or {}).get("audit_file")
+        if configured == "-":
+            return cls("-")
+        path = config.resolve_path(configured) if configured else config.base_dir / DEFAULT_FILENAME
+        return cls(path)
+
+    def check_writable(self) -> None:
+        """Fail before anything is sent if the audit trail cannot be written."""
+        if self.path in (None, "-"):
+            return
+        try:
+            with open(self.path, "a", encoding="utf-8"):
+                pass
+        except OSError as error:
+            raise ConfigError(f"cannot write the audit log {self.path}: {error.strerror}",
+                              hint="set store.audit_file to a writable path (or - for standard error)") from None
+
+    def write(self, event: str, **fields: Any) -> None:
+        record = {"ts": datetime.now(timezone.utc).isoformat(timespec="seconds"), "event": event, **fields}
+        line = json.dumps(record, default=_default, ensure_ascii=False, sort_keys=False)
+        with self._lock:
+            self.events.append(record)
+            if self.path is None:
+                return
+            if self.path == "-":
+                sys.stderr.write(line + "\n")
+                return
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(line + "\n")
+
+
+class NullAudit(AuditLog):
+    """For dry runs: remembers events, writes nothing."""
+
+    def __init__(self):
+        super().__init__(None)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    return str(value)

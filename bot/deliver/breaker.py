@@ -1,0 +1,68 @@
+"""The circuit breaker: hold a run that would message far more than usual.
+
+A renamed Jira field or a broken rule makes every epic "violate" at once; the
+worst response is a mass ping. When a run would message more people or
+findings than an absolute limit, or several times more than recent runs did,
+nothing is sent and one alert goes to the admin channel. An admin who has
+checked (``govbot preview``) can let one run through with ``--override-breaker``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class BreakerSettings:
+    max_people: int = 25          # absolute: more DM recipients than this in one run trips
+    max_findings: int = 100       # absolute: more findings in one run's messages trips
+    relative_factor: float = 3.0  # relative: this many times the recent maximum trips...
+    min_people: int = 10          # ...but only above these floors, so small runs never trip
+    min_findings: int = 40
+    history_runs: int = 10        # how many recent runs make "usual"
+
+    @classmethod
+    def from_config(cls, config) -> "BreakerSettings":
+        section = (config.section("nudges") or {}).get("breaker") or {}
+        settings = cls()
+        for name in ("max_people", "max_findings", "min_people", "min_findings", "history_runs"):
+            if section.get(name) is not None:
+                setattr(settings, name, int(section[name]))
+        if section.get("relative_factor") is not None:
+            settings.relative_factor = float(section["relative_factor"])
+        return settings
+
+
+@dataclass
+class Trip:
+    reason: str
+    baseline: str
+
+
+def usual(history: list[dict]) -> tuple[int, int] | None:
+    """The largest (people, findings) among recent delivered runs, or None with no history."""
+    delivered = [run["counts"] for run in history
+                 if run.get("counts", {}).get("applied") and not run["counts"].get("held")]
+    if not delivered:
+        return None
+    return (max(int(c.get("people", 0)) for c in delivered), max(int(c.get("findings", 0)) for c in delivered))
+
+
+def check(people: int, findings: int, history: list[dict], settings: BreakerSettings) -> Trip | None:
+    """A Trip explaining why this run must be held, or None when it may go ahead."""
+    baseline = usual(history)
+    described = (f"at most {baseline[0]} people / {baseline[1]} findings in the last {len(history)} runs"
+                 if baseline else "no earlier runs")
+    if people > settings.max_people:
+        return Trip(f"{people} people is over nudges.breaker.max_people ({settings.max_people})", described)
+    if findings > settings.max_findings:
+        return Trip(f"{findings} findings is over nudges.breaker.max_findings ({settings.max_findings})", described)
+    if baseline is not None:
+        usual_people, usual_findings = baseline
+        if people > settings.min_people and people > settings.relative_factor * max(usual_people, 1):
+            return Trip(f"{people} people is more than {settings.relative_factor:g}x the usual {usual_people}",
+                        described)
+        if findings > settings.min_findings and findings > settings.relative_factor * max(usual_findings, 1):
+            return Trip(f"{findings} findings is more than {settings.relative_factor:g}x the usual "
+                        f"{usual_findings}", described)
+    return None

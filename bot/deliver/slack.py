@@ -1,0 +1,279 @@
+"""Slack messages as Block Kit data, built with slack-sdk's block classes.
+
+Everything that comes from Jira (summaries, keys, messages quoting field
+values) is escaped before it goes into mrkdwn, and every text object is
+``verbatim`` so Slack does no automatic parsing: a summary reading
+``<!channel>`` or ``<https://evil|click here>`` shows as typed and can never
+ping anyone or disguise a link. Messages are never sent with ``link_names`` or
+``parse=full``. Block Kit limits are respected (50 blocks, 3000 characters per
+section, 150 per header) by listing at most ``MAX_ITEMS`` items and saying
+"and N more".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable
+from urllib.parse import urlsplit
+
+from slack_sdk.models.blocks import (ContextBlock, DividerBlock, HeaderBlock, MarkdownTextObject,
+                                     PlainTextObject, SectionBlock)
+
+MAX_BLOCKS = 50
+MAX_SECTION_CHARS = 3000
+MAX_HEADER_CHARS = 150
+MAX_CONTEXT_CHARS = 3000
+MAX_FALLBACK_CHARS = 3000
+MAX_ITEMS = 10  # item sections per message; the rest become "and N more"
+MAX_FIX_CHARS = 400
+
+GUIDING_QUESTIONS = ("What are we hoping to achieve?",
+                     "How will it affect the customer, the business or the platform?")
+
+
+def escape(text: Any) -> str:
+    """Make untrusted text inert in Slack mrkdwn: only ``&``, ``<`` and ``>`` are control characters."""
+    return str(text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def truncate(text: str, limit: int) -> str:
+    """Cut to ``limit`` characters with an ellipsis, never inside an ``&entity;``."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + "…"
+
+
+def one_line(text: Any, limit: int = 300) -> str:
+    return truncate(re.sub(r"\s+", " ", str(text or "")).strip(), limit)
+
+
+def issue_link(url: str | None, key: str) -> str:
+    """``<url|KEY>`` for an http(s) URL, else the escaped key alone."""
+    label = escape(key)
+    if not url:
+        return f"*{label}*"
+    parts = urlsplit(str(url))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return f"*{label}*"
+    safe_url = escape(str(url)).replace("|", "%7C").replace(" ", "%20")
+    return f"*<{safe_url}|{label}>*"
+
+
+def code(text: str) -> str:
+    """Inline code for ids we authored (rule ids, labels); backticks removed so it cannot break out."""
+    return "`" + escape(text).replace("`", "'") + "`"
+
+
+@dataclass
+class Item:
+    """One finding as shown in a message."""
+
+    rule: str
+    issue: str
+    summary: str
+    title: str
+    message: str
+    url: str | None = None
+    fix: str = ""
+    reminder: int = 0        # 0: first nudge; n: reminder n
+    reminder_cap: int = 0
+
+    @classmethod
+    def from_finding(cls, finding, rule=None, *, reminder: int = 0, reminder_cap: int = 0) -> "Item":
+        docs = getattr(rule, "docs", None) or {}
+        return cls(rule=finding.rule, issue=finding.issue, summary=finding.summary or "",
+                   title=finding.title or getattr(rule, "title", "") or finding.rule,
+                   message=finding.message or "", url=finding.url, fix=_first_paragraph(docs.get("fix", "")),
+                   reminder=reminder, reminder_cap=reminder_cap)
+
+
+def _first_paragraph(text: str) -> str:
+    text = str(text or "").strip()
+    return text.split("\n\n", 1)[0].strip()
+
+
+def _md(text: str) -> MarkdownTextObject:
+    return MarkdownTextObject(text=text, verbatim=True)
+
+
+def _section(text: str) -> SectionBlock:
+    return SectionBlock(text=_md(truncate(text, MAX_SECTION_CHARS)))
+
+
+def _context(text: str) -> ContextBlock:
+    return ContextBlock(elements=[_md(truncate(text, MAX_CONTEXT_CHARS))])
+
+
+def _header(text: str) -> HeaderBlock:
+    return HeaderBlock(text=PlainTextObject(text=truncate(text, MAX_HEADER_CHARS), emoji=True))
+
+
+def item_text(item: Item) -> str:
+    """One finding: the issue link and summary, then what the rule found."""
+    first = issue_link(item.url, item.issue)
+    if item.summary:
+        first += f" · {escape(one_line(item.summary, 200))}"
+    if item.reminder:
+        first += f"  _(reminder {item.reminder} of {item.reminder_cap})_" if item.reminder_cap else "  _(reminder)_"
+    return f"{first}\n{escape(one_line(item.message, 600))}"
+
+
+def rule_text(item: Item, *, label_prefix: str, show_waive: bool = True) -> str:
+    """What a rule asks for and how to fix it, said once for all of its items."""
+    lines = [f"*{escape(one_line(item.title, 120))}*"]
+    if item.fix:
+        lines.append(f"_How to fix:_ {escape(one_line(item.fix, MAX_FIX_CHARS))}")
+    if show_waive:
+        lines.append(f"_Doesn't apply here?_ Add the label {code(label_prefix + item.rule)} to the issue.")
+    return "\n".join(lines)
+
+
+def _item_blocks(items: list[Item], label_prefix: str, show_waive: bool = True) -> list:
+    """Items grouped by rule (rule first, then its issues); at most MAX_ITEMS issues, then "and N more"."""
+    shown = items[:MAX_ITEMS]
+    order: list[str] = []
+    groups: dict[str, list[Item]] = {}
+    for item in shown:
+        if item.rule not in groups:
+            order.append(item.rule)
+            groups[item.rule] = []
+        groups[item.rule].append(item)
+    blocks: list = []
+    for rule in order:
+        blocks.append(_section(rule_text(groups[rule][0], label_prefix=label_prefix, show_waive=show_waive)))
+        blocks.extend(_section(item_text(item)) for item in groups[rule])
+    hidden = len(items) - len(shown)
+    if hidden > 0:
+        more = ", ".join(escape(item.issue) for item in items[MAX_ITEMS:MAX_ITEMS + 20])
+        if hidden > 20:
+            more += ", …"
+        blocks.append(_context(f"…and {hidden} more: {more}"))
+    return blocks
+
+
+def _fallback(lead: str, items: list[Item]) -> str:
+    keys = [escape(item.issue) for item in items]
+    text = lead
+    if keys:
+        listed = ", ".join(keys[:15])
+        if len(keys) > 15:
+            listed += f" and {len(keys) - 15} more"
+        text += ": " + listed
+    return truncate(text, MAX_FALLBACK_CHARS)
+
+
+def _finish(text: str, blocks: list) -> dict[str, Any]:
+    data = [block.to_dict() for block in blocks[:MAX_BLOCKS]]
+    return {"text": text, "blocks": data}
+
+
+def nudge_message(items: list[Item], *, label_prefix: str, interval_days: int, reminder_cap: int,
+                  waiver_hint: str | None = None) -> dict[str, Any]:
+    """The one private message a person gets in a run: all of their new or due items."""
+    count = len(items)
+    noun = "item" if count == 1 else "items"
+    all_reminders = all(item.reminder for item in items)
+    if all_reminders:
+        header = f"A gentle reminder about {count} Jira {noun}"
+        intro = ("Hi :wave: these still need a quick update. If now isn't the right time, that's fine: "
+                 "you can waive an item with a reason (see below) and I'll stop asking.")
+    else:
+        header = f"{count} Jira {noun} could use your help"
+        intro = ("Hi :wave: I'm govbot. I check that our work in Jira says *why* it matters, so everyone can see "
+                 f"the outcome we're aiming for. You own the {noun} below; a short update from you makes "
+                 "a real difference for the team.")
+    blocks: list = [_header(header), _section(intro), DividerBlock()]
+    blocks += _item_blocks(items, label_prefix)
+    blocks.append(DividerBlock())
+    blocks.append(_context(":bulb: Questions that help: " + " ".join(f"*{q}*" for q in GUIDING_QUESTIONS)))
+    how_often = (f"I remind you about an item at most {reminder_cap} "
+                 f"time{'s' if reminder_cap != 1 else ''}, {interval_days} days apart, and send you at most "
+                 "one message at a time." if reminder_cap else "I won't remind you about these.")
+    footer = how_often
+    if waiver_hint:
+        footer += " " + escape(waiver_hint)
+    blocks.append(_context(footer))
+    lead = (f"govbot: a reminder about {count} Jira {noun}" if all_reminders
+            else f"govbot: {count} Jira {noun} could use your help")
+    return _finish(_fallback(lead, items), blocks)
+
+
+def channel_message(team: str, *, unrouted: list[Item], escalated: list[Item], label_prefix: str,
+                    reminder_cap: int) -> dict[str, Any]:
+    """One team-channel post: items nobody can be DMed about, and items past their reminders. No mentions."""
+    blocks: list = [_header(f"Jira items for {one_line(team, 80)} that need someone's attention")]
+    budget = MAX_ITEMS
+    if unrouted:
+        blocks.append(_section("These items have no owner I can reach on Slack. Could someone on the team pick "
+                               "one up, or set an owner in Jira?"))
+        blocks += _item_blocks(unrouted[:], label_prefix)
+        budget = max(3, MAX_ITEMS - min(len(unrouted), MAX_ITEMS))
+    if escalated:
+        if unrouted:
+            blocks.append(DividerBlock())
+        blocks.append(_section(f"These items are still open after {reminder_cap} "
+                               f"reminder{'s' if reminder_cap != 1 else ''} to their owner. Worth a look together "
+                               "in your next planning or refinement session?"))
+        blocks += _item_blocks(escalated[:budget] if len(escalated) > budget else escalated, label_prefix)
+        if len(escalated) > budget:
+            blocks.append(_context(f"…and {len(escalated) - budget} more in this week's digest."))
+    blocks.append(_context(":bulb: Questions that help: " + " ".join(f"*{q}*" for q in GUIDING_QUESTIONS)))
+    items = unrouted + escalated
+    return _finish(_fallback(f"govbot: {len(items)} Jira item{'s' if len(items) != 1 else ''} for "
+                             f"{escape(one_line(team, 80))} need attention", items), blocks)
+
+
+def breaker_alert(*, reason: str, people: int, findings: int, by_rule: dict[str, int],
+                  baseline: str) -> dict[str, Any]:
+    """The single admin-channel alert when the circuit breaker holds a run's nudges."""
+    lines = [f"This run would have sent messages to *{people}* "
+             f"{'person' if people == 1 else 'people'} about *{findings}* "
+             f"finding{'s' if findings != 1 else ''} ({escape(reason)}; usual: {escape(baseline)}).",
+             "That is often a renamed Jira field or a broken rule, so *nothing was sent*."]
+    top = sorted(by_rule.items(), key=lambda pair: (-pair[1], pair[0]))[:10]
+    blocks: list = [_header("govbot held this run's nudges"), _section("\n".join(lines))]
+    if top:
+        blocks.append(_section("*Findings by rule*\n" + "\n".join(f"• {code(rule)}: {count}" for rule, count in top)))
+    blocks.append(_context("Check with `govbot preview`, fix the cause, or if this volume is expected run "
+                           "`govbot nudge --apply --override-breaker` once."))
+    return _finish(truncate(f"govbot held this run's nudges: {people} people, {findings} findings "
+                            f"({escape(reason)})", MAX_FALLBACK_CHARS), blocks)
+
+
+def render_text(payload: dict[str, Any]) -> str:
+    """A plain reading of a Block Kit payload, for dry runs and previews."""
+    out: list[str] = []
+    for block in payload.get("blocks", []):
+        kind = block.get("type")
+        if kind == "header":
+            out.append(f"# {block['text']['text']}")
+        elif kind == "section":
+            out.append(block["text"]["text"])
+        elif kind == "context":
+            out.append("  " + " ".join(element.get("text", "") for element in block.get("elements", [])))
+        elif kind == "divider":
+            out.append("---")
+    return "\n".join(out)
+
+
+def all_texts(payload: dict[str, Any]) -> Iterable[str]:
+    """Every text string in a payload (for tests and safety checks)."""
+    yield payload.get("text", "")
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "text" and isinstance(value, str):
+                    yield value
+                else:
+                    yield from walk(value)
+        elif isinstance(node, list):
+            for child in node:
+                yield from walk(child)
+
+    yield from walk(payload.get("blocks", []))
