@@ -1,0 +1,68 @@
+"""The digest's side of the state store and the outbox, shared by `govbot digest` and the service.
+
+``track_findings`` brings the findings lifecycle up to date and reads the
+week's new and fixed findings; ``send_digest_messages`` queues the Slack
+messages in the outbox and flushes it, so a Slack failure leaves them queued
+for the next run and a rerun in the same week never posts twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+from typing import Callable
+
+from bot.deliver.audit import AuditLog
+from bot.deliver.outbox import Outbox
+from bot.digest.metrics import WeekChanges, week_changes
+from bot.digest.slack import SlackMessage, outgoing
+from bot.errors import EXIT_ERROR, EXIT_NETWORK, ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def track_findings(store, result, now: datetime) -> WeekChanges | None:
+    """Record this scan in the findings lifecycle, then read the week's new and fixed.
+
+    A digest regenerated for a past week must not rewrite the lifecycle, so the
+    scan is recorded only when it is complete and not older than the latest
+    recorded one. None while the store has no scan from before the week.
+    """
+    latest = store.recent_runs("scan", limit=1)
+    if result.complete and (not latest or latest[0]["started"] <= now):
+        store.record_scan(result, now)
+    return week_changes(store.finding_states().values(), now - timedelta(days=7), now)
+
+
+def send_digest_messages(messages: list[SlackMessage], store, config, *, week_start: date, now: datetime,
+                         slack=None, say: Callable[[str], None] | None = None) -> int:
+    """Queue the messages in the outbox and send them; returns an exit code.
+
+    0 when all were posted (or had been already this week), EXIT_NETWORK when
+    Slack could not be reached (they stay queued), EXIT_ERROR when Slack
+    rejected some (a channel that does not exist). Bad credentials raise.
+    """
+    say = say or log.info
+    if slack is None:
+        from bot.deliver.slack_client import SlackClient
+
+        slack = SlackClient.from_config(config)
+    audit = AuditLog.from_config(config)
+    audit.check_writable()
+    outbox = Outbox(store, audit=audit, dry_run=False, slack=slack)
+    submitted = outbox.submit(outgoing(messages, week_start), now)
+    for message in submitted.duplicate:
+        say(f"{message.label} was already posted (or queued) for this week; not posted again")
+    report = outbox.flush(now)
+    if report.sent:
+        say(f"posted {len(report.sent)} Slack message(s)")
+    for entry, error in report.failed:
+        say(f"could not post to {entry.recipient}: {error}")
+    if report.fatal:
+        raise ConfigError(f"Slack refused the bot's credentials ({report.fatal[0]})",
+                          hint="check SLACK_BOT_TOKEN and the app's scopes (chat:write); the digest stays queued")
+    if report.pending:
+        say(f"Slack is unreachable ({'; '.join(report.unreachable) or 'no response'}); "
+            f"{len(report.pending)} message(s) stay queued for the next run")
+        return EXIT_NETWORK
+    return EXIT_ERROR if report.failed else 0
