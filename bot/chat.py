@@ -1,0 +1,439 @@
+"""``/govbot`` in Slack: check an issue now, explain a rule, waive a rule on an issue.
+
+Slack Bolt in Socket Mode: the bot opens a WebSocket to Slack, so no public
+endpoint is needed. Every command is acknowledged at once (Slack wants an
+answer within 3 seconds) and the verdict follows through the command's
+``response_url`` as an *ephemeral* message: only the person who asked sees it.
+
+The command logic (``ChatCommands``) knows nothing about Bolt, and the verdict
+of one issue (``check_issue``, ``render_check_text``) is plain Python that the
+``govbot check`` command can share, so chat and CLI give the same answer.
+Everything taken from Jira is escaped for Slack mrkdwn (``&``, ``<``, ``>``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from bot.deliver.slack import escape, issue_link, one_line, truncate
+from bot.errors import ConfigError, GovbotError, UsageError
+from bot.model import Issue
+from bot.pipeline import Inputs, jira_configured, load_workspace
+from bot.scan import scan
+
+log = logging.getLogger("govbot.chat")
+
+ISSUE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-\d+$")
+MAX_ANSWER_CHARS = 3900
+_WAIVE_FOR = re.compile(r"^(\d+)\s*([dw])$", re.IGNORECASE)
+_SEVERITY_MARK = {"error": ":red_circle:", "warning": ":large_yellow_circle:", "info": ":large_blue_circle:"}
+
+
+# -- one issue's verdict: the same rows as `govbot check` ---------------------------------------------------
+
+@dataclass
+class CheckVerdict:
+    """Every applicable rule's verdict on one issue, as ``govbot check`` computes it."""
+
+    key: str
+    issue: Issue | None
+    rows: list[dict] = field(default_factory=list)       # bot.commands.check.verdict_rows
+    reasons: dict[str, str] = field(default_factory=dict)  # rule -> why it is waived
+    problems: list[str] = field(default_factory=list)
+    complete: bool = True
+
+    @property
+    def found(self) -> bool:
+        return self.issue is not None
+
+    def with_status(self, status: str) -> list[dict]:
+        return [row for row in self.rows if row["status"] == status]
+
+
+def normalise_key(text: str) -> str:
+    key = str(text or "").strip().upper()
+    if not ISSUE_KEY.match(key):
+        raise UsageError(f"{text!r} is not an issue key", hint="give a key like PROJ-123")
+    return key
+
+
+def check_issue(inputs: Inputs, key: str, now: datetime, *, snapshot: str | None = None, store=None,
+                workspace_loader: Callable[[], Any] | None = None) -> CheckVerdict:
+    """Read one issue (with the relatives its rules need) and apply every active rule and waiver.
+
+    The reading, the scan and the verdict rows are those of ``govbot check``;
+    on top, waivers from the waiver file and from chat (the store) apply, so a
+    ``/govbot waive`` shows at once.
+    """
+    from bot.commands.check import only, verdict_rows
+    from bot.waivers import apply_waivers
+
+    key = normalise_key(key)
+    config = inputs.config
+    if workspace_loader is not None or snapshot is not None or inputs.demo:
+        full = workspace_loader() if workspace_loader is not None else load_workspace(inputs, snapshot=snapshot)
+        workspace = only(full, [key])
+    elif jira_configured(config):
+        from bot.sources.jira import load_issues_from_jira
+
+        workspace = load_issues_from_jira(config, [key], inputs.ruleset)
+    else:
+        raise ConfigError("nothing to check against: set jira.url in the config (or JIRA_URL)")
+    issue = workspace.issues.get(key)
+    if issue is None:
+        return CheckVerdict(key, None, complete=workspace.complete)
+    result = scan(workspace, inputs.ruleset, config, now)
+    apply_waivers(result.findings, config, now, workspace=workspace, store=store)
+    reasons = {f.rule: f.waiver_reason or "" for f in result.findings if f.issue == key and f.waived}
+    problems = [p for p in workspace.problems + result.problems if not p.endswith("not visible to this Jira user")]
+    return CheckVerdict(key, issue, verdict_rows(result, key), reasons, problems, workspace.complete)
+
+
+def render_check_slack(verdict: CheckVerdict) -> str:
+    """The verdict as Slack mrkdwn; everything from Jira escaped."""
+    if not verdict.found:
+        note = "" if verdict.complete else " (Jira could not be read completely; try again shortly)"
+        return (f":mag: *{escape(verdict.key)}* was not found{note}. "
+                "Check the key, or whether govbot may read that project.")
+    issue = verdict.issue
+    fails, waived, passes = (verdict.with_status(status) for status in ("fail", "waived", "pass"))
+    mark = ":white_check_mark: " if not fails else ""
+    lines = [f"{mark}{issue_link(issue.url, issue.key)} · {escape(issue.type)} · "
+             f"{escape(one_line(issue.summary, 200))}"]
+    for row in fails:
+        lines.append(f"{_SEVERITY_MARK.get(row['severity'], ':white_circle:')} *{row['severity']}* "
+                     f"`{escape(row['rule'])}`: {escape(one_line(row['message'], 600))}")
+    for row in waived:
+        reason = verdict.reasons.get(row["rule"], "")
+        lines.append(f":zzz: waived `{escape(row['rule'])}`" + (f": {escape(one_line(reason, 300))}" if reason else ""))
+    if not verdict.rows:
+        lines.append(f"No rule applies to a {escape(issue.type) or 'issue of this type'}.")
+    elif passes:
+        names = ", ".join(f"`{escape(row['rule'])}`" for row in passes)
+        lines.append(f"Passes {len(passes)} rule{'s' if len(passes) != 1 else ''}: {names}")
+    if fails:
+        lines.append(f"_Why and how to fix:_ `/govbot explain {escape(fails[0]['rule'])}`")
+    for problem in verdict.problems[:3]:
+        lines.append(f":warning: {escape(one_line(problem, 300))}")
+    if not verdict.complete:
+        lines.append(":warning: some relatives of this issue could not be read; the verdict may be incomplete")
+    return "\n".join(lines)
+
+
+# -- the slash command, without Bolt --------------------------------------------------------------------------
+
+HELP = """*govbot* answers only you. Try:
+• `{command} check PROJ-123`: every rule's verdict on one issue, now
+• `{command} explain rule-id`: what a rule checks, why it matters, how to fix it
+• `{command} waive PROJ-123 rule-id 14d reason`: pause one rule on one issue (for up to {days} days; \
+your name and reason show in the digest)
+• `{command} help`: this message
+Rules are about the work, never about people."""
+
+
+class ChatCommands:
+    """Turns the text after ``/govbot`` into an answer (Slack mrkdwn)."""
+
+    def __init__(self, inputs: Inputs, *, snapshot: str | None = None, command: str = "/govbot",
+                 max_waiver_days: int = 90, clock: Callable[[], datetime] | None = None, metrics=None,
+                 open_store: Callable[..., Any] | None = None):
+        self.inputs = inputs
+        self.open_store = open_store
+        self.config = inputs.config
+        self.snapshot = snapshot
+        self.command = command
+        self.max_waiver_days = max_waiver_days
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.metrics = metrics
+        self._cache_lock = threading.Lock()
+        self._cached: tuple[Any, Any] | None = None  # (file stamp, workspace) for snapshot and demo
+
+    def answer(self, text: str, user: dict[str, str] | None = None) -> tuple[str, str]:
+        """(subcommand, answer). Never raises: problems become answers."""
+        words = str(text or "").split()
+        name = words[0].lower() if words else "help"
+        handlers = {"check": self.check, "explain": self.explain, "waive": self.waive, "help": self.help}
+        handler = handlers.get(name)
+        if handler is None:
+            close = difflib.get_close_matches(name, list(handlers), n=1)
+            hint = f" Did you mean `{self.command} {close[0]}`?" if close else ""
+            self._count("unknown", "usage")
+            return "unknown", f"I don't know `{escape(name)}`.{hint}\n\n" + self.help([], user)
+        try:
+            reply = handler(words[1:], user or {})
+            self._count(name, "ok")
+            return name, truncate(reply, MAX_ANSWER_CHARS)
+        except GovbotError as error:
+            self._count(name, "usage" if isinstance(error, UsageError) else "error")
+            hint = f"\n_{escape(error.hint)}_" if error.hint else ""
+            return name, f":warning: {escape(error.message)}{hint}"
+        except Exception as error:  # noqa: BLE001 - the person gets an answer; the log gets the details
+            self._count(name, "error")
+            log.exception("/govbot %s failed", name, extra={"command": name})
+            return name, f":warning: govbot could not answer (`{escape(type(error).__name__)}`); " \
+                         "the details are in its log."
+
+    def _count(self, name: str, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.chat_command(name, outcome)
+
+    # -- subcommands ----------------------------------------------------------------------------------
+    def help(self, _words: list[str], _user: dict) -> str:
+        return HELP.format(command=escape(self.command), days=self.max_waiver_days)
+
+    def check(self, words: list[str], _user: dict) -> str:
+        if len(words) != 1:
+            raise UsageError("check needs one issue key", hint=f"for example: {self.command} check PROJ-123")
+        key = normalise_key(words[0])
+        note = ""
+        try:
+            store = self._store(dry_run=True)
+        except GovbotError as error:
+            # Waivers from chat live in the store; the verdict is still worth giving without them.
+            store, note = None, f"\n:warning: waivers from chat could not be read: {escape(error.message)}"
+        try:
+            verdict = check_issue(self.inputs, key, self.clock(), snapshot=self.snapshot, store=store,
+                                  workspace_loader=self._local_workspace())
+        finally:
+            if store is not None:
+                store.close()
+        return render_check_slack(verdict) + note
+
+    def explain(self, words: list[str], _user: dict) -> str:
+        from bot.commands.rules import explain_text
+
+        if len(words) != 1:
+            raise UsageError("explain needs one rule id", hint=f"for example: {self.command} explain "
+                                                                "anticipated-outcome-missing")
+        rule = self._rule(words[0])
+        return f"```{escape(explain_text(rule))}```"
+
+    def waive(self, words: list[str], user: dict) -> str:
+        usage = f"{self.command} waive PROJ-123 rule-id 14d reason for the waiver"
+        if len(words) < 4:
+            raise UsageError("waive needs an issue key, a rule id, a duration and a reason", hint=usage)
+        key = normalise_key(words[0])
+        rule = self._rule(words[1])
+        match = _WAIVE_FOR.match(words[2])
+        if not match:
+            raise UsageError(f"{words[2]!r} is not a duration", hint=f"use days or weeks, like 14d or 2w: {usage}")
+        days = int(match.group(1)) * (7 if match.group(2).lower() == "w" else 1)
+        if not 1 <= days <= self.max_waiver_days:
+            raise UsageError(f"a waiver from chat lasts 1 to {self.max_waiver_days} days, not {days}",
+                             hint="for longer, add it to the waiver file (waivers.file) where it is reviewed")
+        reason = " ".join(words[3:]).strip()
+        if len(reason) < 3:
+            raise UsageError("say why the rule does not apply here", hint=usage)
+        now = self.clock()
+        until = now.date() + timedelta(days=days)
+        by = _who(user)
+        store = self._store(dry_run=False)
+        try:
+            snooze_id = store.add_snooze(key, rule.id, reason=reason, until=until, now=now, by=by)
+        finally:
+            store.close()
+        log.info("waiver added from chat", extra={"command": "waive", "issue": key, "rule": rule.id,
+                                                  "until": until.isoformat(), "by": by, "snooze": snooze_id})
+        return (f":zzz: `{escape(rule.id)}` is waived on *{escape(key)}* until {until.isoformat()} "
+                f"(waiver #{snooze_id}): {escape(one_line(reason, 300))}\n"
+                "Checks, nudges and the digest show it as waived, with your name and reason.")
+
+    # -- helpers ---------------------------------------------------------------------------------------
+    def _rule(self, text: str):
+        ruleset = self.inputs.ruleset
+        rule = ruleset.get(text) or next((r for r in ruleset.rules if r.code and r.code == text), None)
+        if rule is None:
+            close = difflib.get_close_matches(text, [r.id for r in ruleset.rules], n=1)
+            raise UsageError(f"no rule {text!r}",
+                             hint=f"did you mean {close[0]}?" if close else "see the rule reference (govbot rules list)")
+        return rule
+
+    def _store(self, *, dry_run: bool):
+        if self.open_store is not None:
+            return self.open_store(dry_run=dry_run)
+        from bot.store import open_store
+
+        return open_store(self.config, dry_run=dry_run)
+
+    def _local_workspace(self) -> Callable[[], Any] | None:
+        """A cached loader for a snapshot or the demo (re-read when the file changes); None for live Jira."""
+        from bot.pipeline import DEMO_WORKSPACE
+
+        if self.snapshot is None and not self.inputs.demo:
+            return None
+        path = Path(self.snapshot) if self.snapshot else DEMO_WORKSPACE
+
+        def load():
+            try:
+                stamp = (path.stat().st_mtime_ns, path.stat().st_size)
+            except OSError:
+                stamp = None
+            with self._cache_lock:
+                if self._cached is not None and stamp is not None and self._cached[0] == stamp:
+                    return self._cached[1]
+            workspace = load_workspace(self.inputs, snapshot=self.snapshot)
+            with self._cache_lock:
+                self._cached = (stamp, workspace)
+            return workspace
+
+        return load
+
+
+def _who(user: dict) -> str:
+    name, user_id = user.get("user_name"), user.get("user_id")
+    if name and user_id:
+        return f"{name} (Slack {user_id})"
+    return name or (f"Slack {user_id}" if user_id else "someone in Slack")
+
+
+# -- Bolt ------------------------------------------------------------------------------------------------------
+
+def build_app(commands: ChatCommands, *, token: str, base_url: str | None = None,
+              signing_secret: str | None = None, token_verification_enabled: bool = True):
+    """The Bolt app answering ``commands.command``. Socket Mode needs no signing secret."""
+    from slack_bolt import App
+    from slack_sdk import WebClient
+
+    client = WebClient(token=token, **({"base_url": base_url} if base_url else {}))
+    app = App(client=client, signing_secret=signing_secret or "",
+              request_verification_enabled=bool(signing_secret),
+              token_verification_enabled=token_verification_enabled,
+              logger=logging.getLogger("govbot.chat.bolt"))
+
+    @app.command(commands.command)
+    def slash_command(ack, body, respond):
+        # Acknowledge first: Slack gives up after 3 seconds, and a check may read Jira.
+        ack()
+        user = {"user_id": body.get("user_id", ""), "user_name": body.get("user_name", "")}
+        started = time.monotonic()
+        name, reply = commands.answer(body.get("text", ""), user)
+        respond(text=reply, response_type="ephemeral", replace_original=False)
+        log.info("answered %s %s in %.1fs", commands.command, name, time.monotonic() - started,
+                 extra={"command": name, "user": user["user_id"]})
+
+    return app
+
+
+class ChatHandle:
+    """The running Socket Mode connection; reconnects itself, retries a failed start."""
+
+    RETRY_SECONDS = 60
+
+    def __init__(self, app, app_token: str):
+        self.app = app
+        self.app_token = app_token
+        self.handler = None
+        self.error: str | None = None
+        self._closed = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def state(self) -> str:
+        if self._closed.is_set():
+            return "closed"
+        if self.handler is not None:
+            client = getattr(self.handler, "client", None)
+            connected = client.is_connected() if client is not None and hasattr(client, "is_connected") else True
+            return "connected" if connected else "reconnecting"
+        return f"retrying ({self.error})" if self.error else "connecting"
+
+    def start(self) -> "ChatHandle":
+        self._thread = threading.Thread(target=self._connect_loop, name="govbot-chat", daemon=True)
+        self._thread.start()
+        return self
+
+    def _connect_loop(self) -> None:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        while not self._closed.is_set():
+            handler = None
+            try:
+                handler = SocketModeHandler(self.app, self.app_token, logger=logging.getLogger("govbot.chat.socket"))
+                handler.connect()
+                self.handler, self.error = handler, None
+                log.info("chat: connected to Slack in Socket Mode")
+                return
+            except Exception as error:  # noqa: BLE001 - Slack down at start must not stop the scheduler
+                self.error = f"{type(error).__name__}: {error}"
+                log.error("chat: cannot connect to Slack (%s); retrying in %ss", self.error, self.RETRY_SECONDS)
+                if handler is not None:
+                    try:
+                        handler.close()
+                    except Exception:  # noqa: BLE001 - best effort: its threads must not pile up
+                        pass
+            self._closed.wait(self.RETRY_SECONDS)
+
+    def close(self) -> None:
+        self._closed.set()
+        if self.handler is not None:
+            try:
+                self.handler.close()
+            except Exception:  # noqa: BLE001 - closing during shutdown is best effort
+                log.debug("chat: close failed", exc_info=True)
+
+
+AUTH_ERRORS = {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive",
+               "not_allowed_token_type"}
+
+
+def start_chat(service) -> ChatHandle | None:
+    """Start answering the slash command when Slack tokens are set (``service.chat``: auto/true/false)."""
+    from bot.logs import register_secret
+
+    setting = service.settings.chat
+    config = service.config
+    if setting is False:
+        log.info("chat: off (service.chat: false)")
+        return None
+    app_token, bot_token = config.secret("SLACK_APP_TOKEN"), config.secret("SLACK_BOT_TOKEN")
+    register_secret(app_token)
+    register_secret(bot_token)
+    if not (app_token and bot_token):
+        missing = " and ".join(name for name, value in (("SLACK_APP_TOKEN", app_token),
+                                                        ("SLACK_BOT_TOKEN", bot_token)) if not value)
+        if setting is True:
+            raise ConfigError(f"service.chat is on but {missing} is not set",
+                              hint="create an app-level token (xapp-, scope connections:write) and install the "
+                                   "app for a bot token (xoxb-); see docs/deploy.md")
+        log.info("chat: off (%s not set)", missing)
+        return None
+    if not app_token.startswith("xapp-"):
+        raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp-",
+                          hint="Slack app settings > Basic Information > App-Level Tokens (scope connections:write)")
+    if not bot_token.startswith("xoxb-"):
+        raise ConfigError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-",
+                          hint="Slack app settings > OAuth & Permissions > Bot User OAuth Token")
+    from bot.deliver.slack_client import api_url
+
+    base_url = api_url(config)
+    _verify_bot_token(bot_token, base_url)
+    commands = ChatCommands(service.inputs, snapshot=service.snapshot, command=service.settings.slash_command,
+                            max_waiver_days=service.settings.max_waiver_days, metrics=service.metrics,
+                            open_store=getattr(service.jobs, "open_store", None))
+    app = build_app(commands, token=bot_token, base_url=base_url, token_verification_enabled=False)
+    return ChatHandle(app, app_token).start()
+
+
+def _verify_bot_token(token: str, base_url: str) -> None:
+    """A wrong token is a configuration error worth stopping for; Slack being down is not."""
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    try:
+        WebClient(token=token, base_url=base_url, timeout=10).auth_test()
+    except SlackApiError as error:
+        code = str((error.response.data or {}).get("error") if hasattr(error.response, "data") else "")
+        if code in AUTH_ERRORS:
+            raise ConfigError(f"Slack refused SLACK_BOT_TOKEN ({code})",
+                              hint="copy the Bot User OAuth Token again, or reinstall the app") from None
+        log.warning("chat: Slack auth.test failed (%s); will keep trying", code or error)
+    except Exception as error:  # noqa: BLE001 - network trouble: the connect loop retries
+        log.warning("chat: cannot reach Slack to check the token (%s); will keep trying", error)

@@ -1,0 +1,30 @@
+"""`govbot init`: write a commented starter govbot.yaml."""
+
+from __future__ import annotations
+
+import click
+
+from bot.commands.common import handle_errors
+
+
+@click.command()
+@click.option("--path", "path", default="govbot.yaml", show_default=True, type=click.Path(dir_okay=False),
+              metavar="FILE", help="Where to write the config.")
+@click.option("--force", is_flag=True, help="Replace the file if it exists.")
+@click.option("--jira-url", default=None, metavar="URL", help="Your Jira site, like https://acme.atlassian.net.")
+@click.option("--project", "projects", multiple=True, metavar="KEY", help="A Jira project to scan (repeatable).")
+@click.option("--timezone", default=None, metavar="ZONE", help="The schedule's time zone, like Europe/London.")
+@handle_errors
+def init(path, force, jira_url, projects, timezone):
+    """Write a commented starter govbot.yaml that loads as it is.
+
+    \b
+    Examples:
+      govbot init
+      govbot init --jira-url https://acme.atlassian.net --project PAY --project MOB --timezone Europe/London
+    """
+    from bot.init import write_starter
+
+    written = write_starter(path, force=force, jira_url=jira_url, projects=projects, timezone=timezone)
+    click.echo(f"Wrote {written}. Next: set JIRA_URL / JIRA_API_TOKEN (or JIRA_PAT), then run "
+               f"`govbot scan --config {written}`.")
