@@ -26,12 +26,15 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from bot.commands import check, doctor, rules, scan
+    from bot.commands import init, rules, scan, serve
 
     cli.add_command(scan.scan)
     cli.add_command(rules.rules)
-    cli.add_command(check.check)
-    cli.add_command(doctor.doctor)
+    cli.add_command(serve.serve)
+    cli.add_command(init.init)
+    from bot.commands import digest; cli.add_command(digest.digest)  # noqa: E702
+    from bot.commands import nudge; cli.add_command(nudge.nudge); cli.add_command(nudge.preview)  # noqa: E702
+    from bot.commands import check, doctor; cli.add_command(check.check); cli.add_command(doctor.doctor)  # noqa: E702
 
 
 _register()

@@ -25,6 +25,8 @@ from bot.yamlfile import DiagnosticError, YamlDocument, load
 CONFIG_FILENAMES = ("govbot.yaml", "govbot.yml")
 
 _string_list = {"type": "array", "items": {"type": "string"}}
+_channel = {"type": ["string", "null"], "pattern": r"^[#A-Za-z0-9]",
+            "description": "a channel id like C0123ABCD or a name like #team-payments"}
 _duration = {"type": "string", "pattern": r"^\d+\s*[smhdw]$",
              "description": "a duration like 30s, 15m, 6h, 7d or 2w"}
 
@@ -87,12 +89,42 @@ DEFAULTS: dict[str, Any] = {
     },
     "tech_debt": {"label": "tech-debt-agreement"},
     "owners": ["Outcome Owner", "assignee", "reporter"],
-    "store": {"url": None},  # None: sqlite file govbot.db beside the config, or $GOVBOT_DATABASE_URL
+    # State, delivery and waivers (bot/store.py, bot/deliver/, bot/waivers.py).
+    "store": {
+        "url": None,                   # None: $GOVBOT_DATABASE_URL, else sqlite file govbot.db beside the config
+        "busy_timeout_seconds": 30,    # how long to wait for a store another run is writing
+        "audit_file": None,            # JSON lines of every delivery and waiver; None: govbot-audit.jsonl; "-": stderr
+    },
     "waivers": {"file": None, "label_prefix": "govbot-waive-"},
-    "slack": {"api_url": None, "admin_channel": None, "org_channel": None,
-              "user_map_file": None, "dry_run": True},
-    "nudges": {},
-    "comments": {},
+    "slack": {
+        "api_url": None,               # or $SLACK_API_URL; default https://slack.com/api/
+        "admin_channel": None,         # circuit-breaker alerts
+        "org_channel": None,
+        "default_channel": None,       # for teams without teams.<name>.channel
+        "user_map_file": None,         # Jira accountId / username / email -> Slack user id
+        "dry_run": True,
+        "timeout_seconds": 20,
+        "max_retries": 4,
+        "seconds_between_posts": 1.0,  # per channel (Slack allows about one post per second)
+        "resend_unconfirmed": False,   # after a crash, resend messages Slack cannot confirm (risks duplicates)
+    },
+    "nudges": {
+        "enabled": True,
+        "reminder_interval_days": 7,
+        "max_reminders": 3,            # reminders after the first nudge; then escalate
+        "escalate_to": "channel",      # channel | digest
+        "quiet_days": ["saturday", "sunday"],
+        "quiet_hours": "19:00-07:00",  # local time in the team's time zone; off to disable
+        "timezone": "UTC",             # for teams without teams.<name>.timezone
+        "min_severity": "info",
+        "waiver_hint": None,           # extra line in every nudge, e.g. who grants waivers
+        "breaker": {
+            "max_people": 25, "max_findings": 100,             # absolute limits per run
+            "relative_factor": 3.0, "min_people": 10, "min_findings": 40,  # x the recent maximum, above floors
+            "history_runs": 10,
+        },
+    },
+    "comments": {"enabled": True},     # Jira comments for rules with comment: true
     "digest": {
         "trend_weeks": 8,              # weeks of FFR history drawn, this week included
         "flow_window_days": 90,        # delivered = done and resolved within this many days
@@ -102,9 +134,25 @@ DEFAULTS: dict[str, Any] = {
         "dashboard_url": None,         # where the --html folder is published, for "and N more" links
         "organisation": "Organisation",  # title of the organisation-wide digest
     },
-    "schedule": {},
-    "service": {},
-    "logging": {},
+    # When the service runs each job: a crontab line with day NAMES (mon-fri), read in
+    # schedule.timezone, or "every 30m"; false turns a job off.
+    "schedule": {
+        "timezone": None,                   # IANA name; None: the teams' zone when they share one, else UTC
+        "scan_and_nudge": "30 9 * * mon-fri",
+        "digest": "0 9 * * mon",
+        "full_rescan": "0 2 * * *",
+        "misfire_grace": "1h",              # a slot missed by less than this (busy, asleep) still runs
+    },
+    "service": {
+        "apply": False,                     # dry run unless true here or `govbot serve --apply`
+        "health_host": "127.0.0.1",         # 0.0.0.0 in a container probed from outside
+        "health_port": 9464,                # /healthz and /metrics; false: no endpoint
+        "shutdown_timeout": "2m",           # on SIGTERM, how long a running job may take to finish
+        "chat": "auto",                     # auto: Slack slash commands when SLACK_APP_TOKEN is set
+        "slash_command": "/govbot",
+        "max_waiver_days": 90,              # the longest `/govbot waive` a person can ask for
+    },
+    "logging": {"level": "info", "format": "auto"},  # format: auto (JSON unless a terminal) | json | text
 }
 
 SECTION_SCHEMAS: dict[str, dict] = {
@@ -156,13 +204,48 @@ SECTION_SCHEMAS: dict[str, dict] = {
                   "properties": {"label": {"type": "string", "minLength": 1}}},
     "owners": _string_list,
     "store": {"type": "object", "additionalProperties": False,
-              "properties": {"url": {"type": ["string", "null"]}}},
+              "properties": {"url": {"type": ["string", "null"],
+                                     "description": "a file path, sqlite:///path.db or postgresql+psycopg://user@host/db"},
+                             "busy_timeout_seconds": {"type": "number", "exclusiveMinimum": 0},
+                             "audit_file": {"type": ["string", "null"]}}},
     "waivers": {"type": "object", "additionalProperties": False,
                 "properties": {"file": {"type": ["string", "null"]},
                                "label_prefix": {"type": "string", "minLength": 1}}},
-    "slack": {"type": "object"},
-    "nudges": {"type": "object"},
-    "comments": {"type": "object"},
+    "slack": {"type": "object", "additionalProperties": False,
+              "properties": {
+                  "api_url": {"type": ["string", "null"], "pattern": r"^https?://",
+                              "description": "the Web API base, like https://slack.com/api/"},
+                  "admin_channel": _channel, "org_channel": _channel, "default_channel": _channel,
+                  "user_map_file": {"type": ["string", "null"]},
+                  "dry_run": {"type": "boolean"},
+                  "timeout_seconds": {"type": "number", "exclusiveMinimum": 0},
+                  "max_retries": {"type": "integer", "minimum": 0, "maximum": 20},
+                  "seconds_between_posts": {"type": "number", "minimum": 0, "maximum": 60},
+                  "resend_unconfirmed": {"type": "boolean"}}},
+    "nudges": {"type": "object", "additionalProperties": False,
+               "properties": {
+                   "enabled": {"type": "boolean"},
+                   "reminder_interval_days": {"type": "number", "exclusiveMinimum": 0},
+                   "max_reminders": {"type": "integer", "minimum": 0, "maximum": 52},
+                   "escalate_to": {"enum": ["channel", "digest"]},
+                   "quiet_days": {"type": "array", "uniqueItems": True, "items": {
+                       "enum": ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]}},
+                   "quiet_hours": {"anyOf": [
+                       {"type": "string", "pattern": r"^\s*\d{1,2}:\d{2}\s*-\s*\d{1,2}:\d{2}\s*$",
+                        "description": 'a local time range like "19:00-07:00", or off'},
+                       {"enum": [False, None, ""]}]},
+                   "timezone": {"type": "string", "minLength": 1},
+                   "min_severity": {"enum": ["error", "warning", "info"]},
+                   "waiver_hint": {"type": ["string", "null"]},
+                   "breaker": {"type": "object", "additionalProperties": False, "properties": {
+                       "max_people": {"type": "integer", "minimum": 0},
+                       "max_findings": {"type": "integer", "minimum": 0},
+                       "relative_factor": {"type": "number", "minimum": 1},
+                       "min_people": {"type": "integer", "minimum": 0},
+                       "min_findings": {"type": "integer", "minimum": 0},
+                       "history_runs": {"type": "integer", "minimum": 1, "maximum": 100}}}}},
+    "comments": {"type": "object", "additionalProperties": False,
+                 "properties": {"enabled": {"type": "boolean"}}},
     "digest": {
         "type": "object", "additionalProperties": False,
         "properties": {
@@ -177,9 +260,34 @@ SECTION_SCHEMAS: dict[str, dict] = {
             "organisation": {"type": "string", "minLength": 1},
         },
     },
-    "schedule": {"type": "object"},
-    "service": {"type": "object"},
-    "logging": {"type": "object"},
+    "schedule": {
+        "type": "object", "additionalProperties": False,
+        "properties": {
+            "timezone": {"type": ["string", "null"], "description": "an IANA time zone like Europe/London"},
+            **{job: {"anyOf": [{"type": "string", "minLength": 1}, {"const": False}],
+                     "description": "a crontab line like '30 9 * * mon-fri', 'every 30m', or false"}
+               for job in ("scan_and_nudge", "digest", "full_rescan")},
+            "misfire_grace": _duration,
+        },
+    },
+    "service": {
+        "type": "object", "additionalProperties": False,
+        "properties": {
+            "apply": {"type": "boolean"},
+            "health_host": {"type": "string", "minLength": 1},
+            "health_port": {"anyOf": [{"type": "integer", "minimum": 0, "maximum": 65535}, {"const": False}]},
+            "shutdown_timeout": _duration,
+            "chat": {"enum": ["auto", True, False]},
+            "slash_command": {"type": "string", "pattern": r"^/[a-z0-9_-]{1,31}$",
+                              "description": "a slash command like /govbot"},
+            "max_waiver_days": {"type": "integer", "minimum": 1, "maximum": 3660},
+        },
+    },
+    "logging": {
+        "type": "object", "additionalProperties": False,
+        "properties": {"level": {"enum": ["debug", "info", "warning", "error"]},
+                       "format": {"enum": ["auto", "json", "text"]}},
+    },
 }
 
 
