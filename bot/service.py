@@ -45,7 +45,7 @@ from bot import __version__
 from bot.config import Config
 from bot.errors import EXIT_NETWORK, ConfigError, GovbotError, NetworkError
 from bot.health import HealthServer, Metrics
-from bot.pipeline import Inputs, jira_configured, run_pipeline
+from bot.pipeline import Inputs, run_pipeline
 
 log = logging.getLogger("govbot.service")
 
@@ -335,46 +335,18 @@ class Jobs:
         only after the run's state is recorded); open findings on issues not
         re-read are carried from the store by the delivery run.
         """
-        from bot.commands.nudge import _DeferredCursors  # noqa: PLC2701 - see docs/deploy.md, "for maintainers"
-        from bot.deliver.run import run_delivery
+        from bot.nudging import raise_for_credentials, scan_and_nudge
 
-        config = self.config
-        slack = comment_writer = jira_client = None
-        include_comments = True
-        if run.apply:
-            from bot.deliver.slack_client import SlackClient
-
-            if (config.section("nudges") or {}).get("enabled", True):
-                slack = SlackClient.from_config(config)
-            if any(rule.comment for rule in self.inputs.ruleset.active):
-                if jira_configured(config):
-                    from bot.deliver.comments import JiraCommentClient
-
-                    jira_client = JiraCommentClient.from_config(config)
-                else:
-                    include_comments = False
         with self._open_store(dry_run=not run.apply) as store:
-            cursors = _DeferredCursors(store) if run.apply else None
-            result = run_pipeline(self.inputs, run.now, snapshot=self.snapshot, cursor_store=cursors,
-                                  progress=run.progress)
-            run.checkpoint()
-            if jira_client is not None:
-                from bot.deliver.comments import CommentWriter
-
-                comment_writer = CommentWriter(jira_client, store)
-            report = run_delivery(config, result, now=run.now, apply=run.apply, store=store, slack=slack,
-                                  comment_writer=comment_writer, include_comments=include_comments)
-            if cursors is not None:
-                cursors.commit()
+            nudged = scan_and_nudge(self.inputs, run.now, store, apply=run.apply, snapshot=self.snapshot,
+                                    progress=run.progress, checkpoint=run.checkpoint)
+        result, report = nudged.result, nudged.report
         sent = report.leftovers.sent + report.flushed.sent
         counts: dict[str, Any] = {
             "summary": result.summary(), "messages": len(report.messages), "nudges_sent": len(sent),
             ("queued" if run.apply else "would_queue"): len(report.submitted.queued), "held_by_breaker": report.held,
             "pending": len(report.flushed.pending), "failed": len(report.leftovers.failed + report.flushed.failed)}
-        fatal = report.leftovers.fatal + report.flushed.fatal
-        if fatal:
-            raise ConfigError(f"Slack or Jira refused govbot's credentials: {fatal[0]}",
-                              hint="check SLACK_BOT_TOKEN and the Jira credentials; queued messages are kept")
+        raise_for_credentials(report)
         if report.exit_code == EXIT_NETWORK:
             raise NetworkError(f"Slack or Jira was unreachable: {counts['pending']} messages stay queued "
                                "for the next run")
@@ -424,11 +396,11 @@ class Jobs:
 
     def full_rescan(self, run: JobRun) -> dict[str, Any]:
         """Read everything in scope (not only what changed) and bring the findings lifecycle up to date."""
-        from bot.commands.nudge import _DeferredCursors  # noqa: PLC2701 - see docs/deploy.md, "for maintainers"
+        from bot.store import DeferredCursors
 
         with self._open_store() as store:
             # The cursor (where the next incremental read starts) is saved only once the state is recorded.
-            cursors = _DeferredCursors(store)
+            cursors = DeferredCursors(store)
             result = self._scan(run, store, full=True, cursors=cursors)
             run.checkpoint()
             counts: dict[str, Any] = {"summary": result.summary()}

@@ -18,9 +18,10 @@ import click
 from bot.commands.common import config_option, handle_errors, now_option, parse_now
 from bot.deliver.run import DeliveryReport, run_delivery
 from bot.deliver.slack import render_text
-from bot.errors import ConfigError, UsageError
-from bot.pipeline import jira_configured, load_inputs, run_pipeline
-from bot.store import DeferredCursors, open_store
+from bot.errors import UsageError
+from bot.nudging import raise_for_credentials, scan_and_nudge
+from bot.pipeline import load_inputs, run_pipeline
+from bot.store import open_store
 
 snapshot_option = click.option("--snapshot", type=click.Path(dir_okay=False), metavar="FILE",
                                help="JSON saved from Jira's search API, instead of live Jira.")
@@ -63,38 +64,13 @@ def nudge(apply, snapshot, rule_paths, config_path, now_text, output_format, ove
     if apply and inputs.demo:
         raise UsageError("the bundled demo never posts: --apply needs a config file, --snapshot or Jira",
                          hint="run `govbot nudge` without --apply to see what the demo would send")
-    slack = jira_client = None
-    include_comments = not no_comments
-    notes: list[str] = []
-    if apply:
-        from bot.deliver.slack_client import SlackClient
-
-        if (config.section("nudges") or {}).get("enabled", True):
-            slack = SlackClient.from_config(config)
-        if include_comments and any(rule.comment for rule in inputs.ruleset.active):
-            if jira_configured(config):
-                from bot.deliver.comments import JiraCommentClient
-
-                jira_client = JiraCommentClient.from_config(config)
-            else:
-                include_comments = False
-                notes.append("Jira comments skipped: Jira is not configured (jira.url / JIRA_URL)")
     store = open_store(config, dry_run=not apply)
     try:
-        cursors = DeferredCursors(store) if apply else None
-        result = run_pipeline(inputs, now, snapshot=snapshot, cursor_store=cursors)
-        comment_writer = None
-        if jira_client is not None:
-            from bot.deliver.comments import CommentWriter
-
-            comment_writer = CommentWriter(jira_client, store)
-        report = run_delivery(config, result, now=now, apply=apply, store=store, slack=slack,
-                              comment_writer=comment_writer, override_breaker=override_breaker,
-                              include_comments=include_comments)
-        if cursors is not None:
-            cursors.commit()
+        run = scan_and_nudge(inputs, now, store, apply=apply, snapshot=snapshot,
+                             include_comments=not no_comments, override_breaker=override_breaker)
     finally:
         store.close()
+    report, notes = run.report, run.notes
     report.notes[:0] = notes
     if inputs.demo:
         report.notes.insert(0, "Using the bundled demo workspace; it never posts.")
@@ -102,11 +78,7 @@ def nudge(apply, snapshot, rule_paths, config_path, now_text, output_format, ove
         click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     else:
         click.echo(render_nudge_report(report, store_display=store.display))
-    fatal = report.leftovers.fatal + report.flushed.fatal
-    if fatal:
-        raise ConfigError(f"Slack or Jira refused govbot's credentials: {fatal[0]}",
-                          hint="check SLACK_BOT_TOKEN (and its scopes: chat:write, im:write, users:read.email) "
-                               "or the Jira credentials; queued messages are kept for the next run")
+    raise_for_credentials(report)
     sys.exit(report.exit_code)
 
 
@@ -264,7 +236,3 @@ def render_preview(table: dict, report: DeliveryReport) -> str:
     if table["skipped"]:
         out.append("Not nudged: " + ", ".join(f"{why} {n}" for why, n in sorted(table["skipped"].items())))
     return "\n".join(out)
-
-
-# Kept for callers written before DeferredCursors moved to bot.store.
-_DeferredCursors = DeferredCursors

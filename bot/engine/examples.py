@@ -157,7 +157,7 @@ def run_examples(ruleset, config: Config, now: datetime = EXAMPLE_NOW) -> list[E
                 elif not in_scope:
                     detail = "expected to fire, but the example is outside the rule's scope"
                 else:
-                    detail = (f"expected to fire, but the condition did not hold" if expected
+                    detail = ("expected to fire, but the condition did not hold" if expected
                               else f"expected to stay quiet, but it fired ({match.evidence or 'no evidence'})")
                 note = example.get("note") or example.get("summary") or ""
                 results.append(ExampleResult(rule.id, kind, index, fired == expected,
