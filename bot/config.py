@@ -102,7 +102,6 @@ DEFAULTS: dict[str, Any] = {
         "org_channel": None,
         "default_channel": None,       # for teams without teams.<name>.channel
         "user_map_file": None,         # Jira accountId / username / email -> Slack user id
-        "dry_run": True,
         "timeout_seconds": 20,
         "max_retries": 4,
         "seconds_between_posts": 1.0,  # per channel (Slack allows about one post per second)
@@ -217,7 +216,6 @@ SECTION_SCHEMAS: dict[str, dict] = {
                               "description": "the Web API base, like https://slack.com/api/"},
                   "admin_channel": _channel, "org_channel": _channel, "default_channel": _channel,
                   "user_map_file": {"type": ["string", "null"]},
-                  "dry_run": {"type": "boolean"},
                   "timeout_seconds": {"type": "number", "exclusiveMinimum": 0},
                   "max_retries": {"type": "integer", "minimum": 0, "maximum": 20},
                   "seconds_between_posts": {"type": "number", "minimum": 0, "maximum": 60},

@@ -253,7 +253,9 @@ def render_text(payload: dict[str, Any]) -> str:
         if kind == "header":
             out.append(f"# {block['text']['text']}")
         elif kind == "section":
-            out.append(block["text"]["text"])
+            if block.get("text"):
+                out.append(block["text"]["text"])
+            out.extend(field["text"] for field in block.get("fields", []))
         elif kind == "context":
             out.append("  " + " ".join(element.get("text", "") for element in block.get("elements", [])))
         elif kind == "divider":
