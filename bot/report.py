@@ -54,7 +54,7 @@ def render_text(result, *, colour: bool = False, show_waived: bool = False) -> s
     lines.append(f"{summary['issues_scanned']} issues scanned, {summary['findings']} findings "
                  f"({by_sev['error']} errors, {by_sev['warning']} warnings, {by_sev['info']} info)"
                  + (f", {summary['waived']} waived" if summary["waived"] else ""))
-    lines.append(_ffr_line(summary))
+    lines.extend(textwrap.wrap(_ffr_line(summary), width, subsequent_indent="  "))
     problems = result.workspace.problems + result.problems
     if result.workspace.skipped:
         lines.append(f"{result.workspace.skipped} malformed issues skipped (see --format json for details)")
