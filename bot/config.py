@@ -397,8 +397,16 @@ def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = 
     if not isinstance(data, dict):
         raise ConfigError(document.diagnostic((), "config must be a mapping of sections "
                                                   "(jira:, teams:, rules: ...)").render())
+    secrets = _inline_secrets(data)
+    if secrets:
+        # Say it once per secret, and never echo the secret itself into a terminal or CI log.
+        masked = _mask_lines(document, [path for path, _ in secrets])
+        diagnostics = [masked.diagnostic(
+            path, f"config: secrets must not be written in the config file ({path[-1]})",
+            hint="set it in the environment (for example JIRA_API_TOKEN or SLACK_BOT_TOKEN), "
+                 "or name a file with <NAME>_FILE", key=True) for path, _ in secrets]
+        raise ConfigError("\n".join(d.render() for d in diagnostics))
     diagnostics = validate(document, schema(), data, what="config:")
-    _check_secrets_not_inline(document, data, diagnostics)
     if diagnostics:
         raise ConfigError("\n".join(d.render() for d in diagnostics))
     return Config(_merge(DEFAULTS, data), Path(path), document, environment)
@@ -407,19 +415,32 @@ def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = 
 _SECRET_KEYS = {"token", "api_token", "password", "pat", "bot_token", "app_token", "secret", "signing_secret"}
 
 
-def _check_secrets_not_inline(document: YamlDocument, data: dict, diagnostics: list) -> None:
-    """Refuse secrets typed into the YAML: config files end up in git and ConfigMaps."""
+def _inline_secrets(data: dict) -> list[tuple[tuple, Any]]:
+    """(path, value) of every secret-looking key with a value: config files end up in git and ConfigMaps."""
+    found = []
     stack: list[tuple[tuple, Any]] = [((), data)]
     while stack:
         path, value = stack.pop()
         if isinstance(value, dict):
             for key, child in value.items():
-                if str(key).casefold() in _SECRET_KEYS and isinstance(child, str) and child:
-                    diagnostics.append(document.diagnostic(
-                        path + (key,), f"config: secrets must not be written in the config file ({key})",
-                        hint="set it in the environment (for example JIRA_API_TOKEN or SLACK_BOT_TOKEN) "
-                             "or name a file with the matching *_file key", key=True))
+                if str(key).casefold() in _SECRET_KEYS and isinstance(child, (str, int)) and child:
+                    found.append((path + (key,), child))
                 else:
                     stack.append((path + (key,), child))
         elif isinstance(value, list):
             stack.extend((path + (index,), child) for index, child in enumerate(value))
+    return sorted(found, key=lambda item: [str(p) for p in item[0]])
+
+
+def _mask_lines(document: YamlDocument, paths: list[tuple]) -> YamlDocument:
+    """A copy of the document whose secret values read as ******** in excerpts."""
+    lines = document.text.splitlines()
+    for path in paths:
+        line, col = document.position(path, key=True)
+        if 1 <= line <= len(lines):
+            text = lines[line - 1]
+            colon = text.find(":", col - 1)
+            if colon != -1:
+                lines[line - 1] = text[:colon + 1] + " ********"
+    return YamlDocument(document.path, "\n".join(lines), document.data,
+                        document.value_marks, document.key_marks)

@@ -33,15 +33,16 @@ snapshot_option = click.option("--snapshot", type=click.Path(dir_okay=False), me
 @now_option
 @fail_on_option
 @click.option("--jql", default=None, help="Scan this JQL instead of the configured scope (live Jira only).")
-@click.option("--full", is_flag=True, help="Read every issue in scope, not only those updated since the last scan.")
 @click.option("--show-waived", is_flag=True, help="List waived findings too (text format).")
 @handle_errors
-def scan(snapshot, rule_paths, config_path, output_format, now_text, fail_on, jql, full, show_waived):
+def scan(snapshot, rule_paths, config_path, output_format, now_text, fail_on, jql, show_waived):
     """Scan issues and report rule findings.
 
     With no --snapshot, no config file and no Jira configured, scans the bundled
-    demo workspace. Exit 0 when no unwaived finding reaches --fail-on, 1 when one
-    does, 2 on usage or configuration errors, 4 when the scan could not read everything.
+    demo workspace. A scan always reads everything in scope and records nothing.
+    Exit 0 when no unwaived finding reaches --fail-on, 1 when one does, 2 on usage
+    or configuration errors (a wrong Jira URL included), 3 when Jira stays
+    unreachable after retries, 4 when the scan could not read everything.
 
     \b
     Examples:
@@ -53,7 +54,7 @@ def scan(snapshot, rule_paths, config_path, output_format, now_text, fail_on, jq
     inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot)
     if inputs.demo:
         click.echo(DEMO_NOTE, err=output_format == "json")
-    result = run_pipeline(inputs, now, snapshot=snapshot, jql=jql, full=full)
+    result = run_pipeline(inputs, now, snapshot=snapshot, jql=jql)
     if output_format == "text":
         click.echo(render_text(result, colour=is_terminal(), show_waived=show_waived))
     else:
