@@ -6,7 +6,9 @@ these types, never Jira JSON. Sources build them in ``bot.sources.normalize``.
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import gc
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -60,7 +62,7 @@ class User:
         }.items() if v is not None}
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Issue:
     """One Jira issue, with text already converted from ADF / wiki markup.
 
@@ -236,6 +238,24 @@ class Finding:
         if self.waiver_reason:
             data["waiver_reason"] = self.waiver_reason
         return data
+
+
+@contextlib.contextmanager
+def bulk():
+    """Pause Python's cycle collector while a workspace is built or scanned.
+
+    Both create hundreds of thousands of long-lived, acyclic objects; each time
+    they outgrow the old generation by a quarter the collector walks all of them
+    again, which doubled the time of a 200,000-issue scan. Reference counting
+    still frees everything as usual; cycles made meanwhile are collected after.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def fingerprint(rule: str, issue: str, evidence: str) -> str:

@@ -48,9 +48,9 @@ def load_inputs(config_path: str | None, rule_paths: list[str] | None = None, *,
 def load_workspace(inputs: Inputs, *, snapshot: str | None = None, jql: str | None = None,
                    full: bool = False, cursor_store=None, progress: Callable | None = None) -> Workspace:
     if snapshot:
-        return load_snapshot(snapshot, inputs.config)
+        return load_snapshot(snapshot, inputs.config, inputs.ruleset, progress=progress)
     if inputs.demo:
-        workspace = load_snapshot(DEMO_WORKSPACE, inputs.config)
+        workspace = load_snapshot(DEMO_WORKSPACE, inputs.config, inputs.ruleset)
         workspace.source = "demo"
         return workspace
     if jira_configured(inputs.config):

@@ -17,12 +17,12 @@ from bot.engine import templates
 from bot.engine.context import Context
 from bot.engine.loader import RuleSet
 from bot.engine.rule import Rule
-from bot.model import Finding, Issue, Severity
+from bot.model import Finding, Issue, Severity, bulk
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(slots=True)  # one per (rule, issue in scope): a million at 200,000 issues
 class Verdict:
     rule: str
     issue: str
@@ -109,6 +109,12 @@ def evaluate_rule(rule: Rule, issue: Issue, context: Context) -> Finding | None:
 def scan(workspace, ruleset: RuleSet, config: Config, now: datetime, *,
          keys: set[str] | None = None, progress: Callable[[int], None] | None = None) -> ScanResult:
     """Evaluate every active rule on every issue in scope (or only ``keys``)."""
+    with bulk():
+        return _scan(workspace, ruleset, config, now, keys, progress)
+
+
+def _scan(workspace, ruleset: RuleSet, config: Config, now: datetime, keys: set[str] | None,
+          progress: Callable[[int], None] | None) -> ScanResult:
     context = Context(workspace, config, now)
     result = ScanResult(workspace, ruleset, config, now)
     hierarchy = config.hierarchy

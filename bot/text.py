@@ -18,6 +18,7 @@ from typing import Any, Iterable
 # Bounds that keep hostile input cheap: text beyond these is cut, not parsed.
 MAX_TEXT_CHARS = 1_000_000
 MAX_ADF_NODES = 200_000
+MAX_LINE_ATTR_CHARS = 10_000  # a mention's or a link card's text
 
 _INLINE_ATTR_TEXT = {
     "mention": ("text",),
@@ -49,8 +50,39 @@ class Line(tuple):
         return self[1]
 
 
+class Lines(tuple):
+    """A description already flattened to ``Line`` values: what an Issue keeps
+    instead of the raw ADF tree or markup, so 200,000 issues fit in memory.
+    ``lines_of``, ``to_text`` and ``sections`` read it exactly like the original."""
+
+    __slots__ = ()
+
+
+def compact(value: Any) -> Lines | None:
+    """A description as ``Lines`` (None when it holds no text at all)."""
+    if value is None or isinstance(value, Lines):
+        return value
+    lines = lines_of(value)
+    if not any(line[0] for line in lines):
+        return None
+    return Lines(lines)
+
+
 def is_adf(value: Any) -> bool:
     return isinstance(value, dict) and value.get("type") == "doc"
+
+
+class _Close:
+    """Marks, on the walk's stack, where a line-ending node's children end."""
+
+    __slots__ = ("heading",)
+
+    def __init__(self, heading: bool):
+        self.heading = heading
+
+
+_CLOSE_LINE = _Close(False)
+_CLOSE_HEADING = _Close(True)
 
 
 def adf_lines(doc: dict) -> list[Line]:
@@ -59,15 +91,19 @@ def adf_lines(doc: dict) -> list[Line]:
     current: list[str] = []
     chars = 0
     visited = 0
-    # Explicit stack of (node, closing) so nesting depth never touches Python's stack.
-    stack: list[tuple[Any, bool]] = [(doc, False)]
+    # An explicit stack, so nesting depth never touches Python's stack.
+    stack: list[Any] = [doc]
+    pop, push, extend = stack.pop, stack.append, stack.extend
     while stack:
-        node, closing = stack.pop()
-        if closing:
+        node = pop()
+        if node.__class__ is _Close:
             joined = "".join(current).strip()
             current = []
+            if "\n" not in joined:
+                lines.append(Line(joined, heading=node.heading))
+                continue
             for index, part in enumerate(joined.split("\n")):
-                lines.append(Line(part.strip(), heading=node == "heading" and index == 0))
+                lines.append(Line(part.strip(), heading=node.heading and index == 0))
             continue
         visited += 1
         if visited > MAX_ADF_NODES or chars > MAX_TEXT_CHARS:
@@ -78,6 +114,10 @@ def adf_lines(doc: dict) -> list[Line]:
         if kind == "text":
             piece = node.get("text")
             if isinstance(piece, str):
+                if len(piece) > MAX_TEXT_CHARS - chars:
+                    current.append(piece[:max(0, MAX_TEXT_CHARS - chars)])
+                    chars = MAX_TEXT_CHARS + 1  # cut here: the walk stops at the next node
+                    continue
                 current.append(piece)
                 chars += len(piece)
             continue
@@ -88,7 +128,7 @@ def adf_lines(doc: dict) -> list[Line]:
             attrs = node.get("attrs") if isinstance(node.get("attrs"), dict) else {}
             for attr in _INLINE_ATTR_TEXT[kind]:
                 if isinstance(attrs.get(attr), str):
-                    current.append(attrs[attr])
+                    current.append(attrs[attr][:MAX_LINE_ATTR_CHARS])
                     break
             continue
         if kind == "date":
@@ -96,12 +136,12 @@ def adf_lines(doc: dict) -> list[Line]:
             current.append(_adf_date(attrs.get("timestamp")))
             continue
         if kind in _LINE_NODES:
-            stack.append((kind, True))
+            push(_CLOSE_HEADING if kind == "heading" else _CLOSE_LINE)
         if kind == "listItem":
             current.append("- ")
         content = node.get("content")
         if isinstance(content, list):
-            stack.extend((child, False) for child in reversed(content))
+            extend(reversed(content))
     if current:
         lines.append(Line("".join(current).strip()))
     return lines
@@ -120,6 +160,7 @@ _BOLD_LINE = re.compile(r"^\s*(\*{1,2}|_{2})([^*_]{1,80}?)\1\s*:?\s*$")
 _WIKI_LINK = re.compile(r"\[([^\[\]|]*)\|([^\[\]]*)\]")
 _WIKI_BARE_LINK = re.compile(r"\[(https?://[^\[\]\s]+)\]")
 _WIKI_MACRO = re.compile(r"\{(code|noformat|quote|panel|color)(:[^}]*)?\}")
+_WIKI_SPECIAL = re.compile(r"[\[{*_+\-^~]")
 _WIKI_EMPHASIS = re.compile(r"(?<![\w*])([*_+\-^~])(?=\S)([^*_\n]{0,200}?\S)\1(?![\w*])")
 
 
@@ -146,6 +187,8 @@ def markup_lines(value: str) -> list[Line]:
 
 def strip_wiki(value: str) -> str:
     """Remove the commonest wiki markup so rules compare words, not syntax."""
+    if not _WIKI_SPECIAL.search(value):
+        return value  # most lines: nothing to strip
     value = _WIKI_LINK.sub(lambda m: m.group(1) or m.group(2), value)
     value = _WIKI_BARE_LINK.sub(r"\1", value)
     value = _WIKI_MACRO.sub("", value)
@@ -156,6 +199,8 @@ def strip_wiki(value: str) -> str:
 def lines_of(value: Any) -> list[Line]:
     if value is None:
         return []
+    if isinstance(value, Lines):
+        return value  # type: ignore[return-value] - a tuple of Line, read-only
     if is_adf(value):
         return adf_lines(value)
     if isinstance(value, str):

@@ -23,6 +23,15 @@ MAX_DEPTH = 64
 
 PathKey = tuple  # a path into the document: ("rules", 0, "id")
 
+# The tags plain YAML resolves to by itself; an explicit ``!!python/...`` or
+# ``!custom`` tag is refused rather than silently ignored.
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "seq", "map",
+                                                         "timestamp")}
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag[len("tag:yaml.org,2002:"):] if tag.startswith("tag:yaml.org,2002:") else tag
+
 
 @dataclass
 class YamlDocument:
@@ -82,7 +91,14 @@ def load(path: str | Path, *, text: str | None = None) -> YamlDocument:
         except UnicodeDecodeError as error:
             raise DiagnosticError([Diagnostic(display, 0, 0,
                                               f"not UTF-8 text (bad byte at offset {error.start})")]) from None
-    loader = _StrictLoader(text)
+    try:
+        loader = _StrictLoader(text)
+    except yaml.reader.ReaderError as error:
+        # A control character (NUL, ESC...) the YAML reader refuses before parsing.
+        before = text[:error.position]
+        line, col = before.count("\n") + 1, error.position - before.rfind("\n")
+        raise DiagnosticError([Diagnostic(display, line, col, f"invalid YAML: character {int(error.character):#06x} "
+                                          f"is not allowed in YAML text", source=text)]) from None
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as error:
@@ -110,12 +126,27 @@ def _convert(root: Node, document: YamlDocument, loader: yaml.SafeLoader) -> Any
     def mark(node: Node) -> tuple[int, int]:
         return node.start_mark.line + 1, node.start_mark.column + 1
 
+    def scalar(node: ScalarNode) -> Any:
+        try:
+            return loader.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, OverflowError) as error:
+            line, col = mark(node)
+            problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+            raise DiagnosticError([Diagnostic(document.path, line, col, f"invalid value: {problem}",
+                                              source=document.text)]) from None
+
     def build(node: Node, path: PathKey) -> Any:
         if len(path) > MAX_DEPTH:
             raise DiagnosticError([document.diagnostic(path, "nested too deeply")])
         document.value_marks[path] = mark(node)
+        if node.tag not in _PLAIN_TAGS:
+            line, col = mark(node)
+            raise DiagnosticError([Diagnostic(document.path, line, col,
+                                              f"tags like {_short_tag(node.tag)} are not allowed in govbot files",
+                                              hint="write plain values; quote text that starts with !",
+                                              source=document.text)])
         if isinstance(node, ScalarNode):
-            return loader.construct_object(node, deep=True)
+            return scalar(node)
         if isinstance(node, SequenceNode):
             return [build(child, path + (index,)) for index, child in enumerate(node.value)]
         if isinstance(node, MappingNode):
@@ -126,7 +157,9 @@ def _convert(root: Node, document: YamlDocument, loader: yaml.SafeLoader) -> Any
                     diagnostics.append(Diagnostic(document.path, line, col,
                                                   "mapping keys must be plain values", source=document.text))
                     continue
-                key = loader.construct_object(key_node)
+                if key_node.tag not in _PLAIN_TAGS:
+                    build(key_node, path)  # reports the tag
+                key = scalar(key_node)
                 if key == "<<":
                     line, col = mark(key_node)
                     diagnostics.append(Diagnostic(document.path, line, col,

@@ -3,13 +3,39 @@
 from __future__ import annotations
 
 import sys
+import time
 
 import click
 
 from bot.commands.common import config_option, handle_errors, is_terminal, now_option, parse_now
 from bot.errors import EXIT_INCOMPLETE
 from bot.pipeline import load_inputs, run_pipeline
-from bot.report import RENDERERS, exit_code_for, render_text
+from bot.report import RENDERERS, exit_code_for, render_text, terminal_safe
+
+class StatusLine:
+    """Progress of a long read, rewritten in place on a terminal's stderr (never on a pipe or in CI logs)."""
+
+    def __init__(self, stream=None, interval: float = 0.2):
+        self.stream = stream or sys.stderr
+        self.interval = interval
+        self.shown = 0
+        self.last = 0.0
+
+    def __call__(self, message: str) -> None:
+        moment = time.monotonic()
+        if moment - self.last < self.interval:
+            return
+        self.last = moment
+        text = terminal_safe(message)[:100]
+        self.stream.write("\r" + text.ljust(self.shown))
+        self.stream.flush()
+        self.shown = len(text)
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\r" + " " * self.shown + "\r")
+            self.stream.flush()
+
 
 DEMO_NOTE = "Scanning the bundled demo workspace (no --snapshot, config file or Jira given)."
 
@@ -54,7 +80,12 @@ def scan(snapshot, rule_paths, config_path, output_format, now_text, fail_on, jq
     inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot)
     if inputs.demo:
         click.echo(DEMO_NOTE, err=output_format == "json")
-    result = run_pipeline(inputs, now, snapshot=snapshot, jql=jql)
+    status = StatusLine() if is_terminal(sys.stderr) else None
+    try:
+        result = run_pipeline(inputs, now, snapshot=snapshot, jql=jql, progress=status)
+    finally:
+        if status is not None:
+            status.close()
     if output_format == "text":
         click.echo(render_text(result, colour=is_terminal(), show_waived=show_waived))
     else:

@@ -113,6 +113,10 @@ class RuleSet:
     def needs_relatives(self) -> bool:
         return any(rule.needs_relatives for rule in self.active)
 
+    @property
+    def needs_children(self) -> bool:
+        return any(rule.needs_children for rule in self.active)
+
 
 def default_rule_paths() -> list[Path]:
     """The bundled rule pack: ./rules in a checkout, or bot/rules inside a wheel."""

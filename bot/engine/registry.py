@@ -35,6 +35,9 @@ class Check:
     shorthand: ClassVar[str | None] = None
     # True when the check reads parents or children.
     needs_relatives: ClassVar[bool] = False
+    # True when it reads an issue's children (so a change to a child can change the
+    # parent's verdict, and incremental scans must re-evaluate parents).
+    needs_children: ClassVar[bool] = False
 
     def __init__(self, params: dict[str, Any]):
         self.params = params

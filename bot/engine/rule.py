@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.engine.checks.attributes import normalise_category
+from bot.engine import templates
 from bot.engine.condition import Condition
 from bot.model import Issue, Severity
 
@@ -104,11 +105,17 @@ class Rule:
         names: set[str] = set()
         for check in self.condition.checks():
             names |= check.fields()
-        return names
+        if self.scope.exclude_resolutions:
+            names.add("resolution")
+        return names | templates.fields_read(self.message_source)
 
     @property
     def needs_relatives(self) -> bool:
         return any(check.needs_relatives for check in self.condition.checks())
+
+    @property
+    def needs_children(self) -> bool:
+        return any(check.needs_children for check in self.condition.checks())
 
     def applies_to(self, issue: Issue, hierarchy) -> bool:
         return self.scope.matches(issue, hierarchy)

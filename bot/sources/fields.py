@@ -15,9 +15,12 @@ from typing import Any, Iterable
 from bot.config import Config
 from bot.sources.normalize import EPIC_LINK_TYPE, PARENT_LINK_TYPE
 
-# What the normalizer reads for every issue, whatever the rules need.
-BASE_FIELDS = ("summary", "issuetype", "status", "project", "labels", "components", "priority",
-               "parent", "assignee", "reporter", "created", "updated", "resolutiondate", "description")
+# What the normalizer reads for every issue, whatever the rules need. The project
+# comes from the key; components, priority and resolution only when something
+# reads them (a rule, a message, a team mapped by component): every field asked
+# for is paid for in bytes on every issue of every scan.
+BASE_FIELDS = ("summary", "issuetype", "status", "labels", "parent", "assignee", "reporter", "created",
+               "updated", "resolutiondate", "description")
 
 # Names rules may use for Issue attributes, and the system field behind each
 # (None: computed by govbot, nothing to ask Jira for).
@@ -144,6 +147,8 @@ def fallback(name: str) -> str:
 def plan_fields(catalog: FieldCatalog, wanted: Iterable[str], config: Config) -> FieldPlan:
     """Field ids for the base fields, the hierarchy links and every name in ``wanted``."""
     ids: list[str] = list(BASE_FIELDS)
+    if any((spec or {}).get("components") for spec in config.section("teams").values()):
+        ids.append("components")  # teams are found by component
     ids += catalog.epic_link_ids + catalog.parent_link_ids
     mapped: dict[str, list[str]] = {}
     missing: set[str] = set()

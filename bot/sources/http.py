@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from bot.errors import EXIT_ERROR, ConfigError, JiraError, NetworkError
+from bot.errors import EXIT_ERROR, ConfigError, JiraError, NetworkError, SourceError
 
 # Statuses that mean "try again later". 429/503 usually carry Retry-After.
 RETRY_AFTER_STATUSES = {429, 503}
@@ -76,6 +76,7 @@ class Transport:
         self.requests_sent = 0
         self.retries = 0
         self.answered = False  # has this site ever answered (any status)?
+        self.unreadable: list[str] = []  # issues left out of answers because they cannot be decoded
 
     @property
     def host(self) -> str:
@@ -165,14 +166,31 @@ class Transport:
         if not response.content:
             return {}
         try:
-            return response.json()
-        except ValueError:
+            # Jira speaks UTF-8; a stray bad byte costs a character, not the answer.
+            return json.loads(response.content.decode("utf-8", errors="replace"))
+        except json.JSONDecodeError:
             kind = response.headers.get("Content-Type", "unknown content").split(";")[0]
             if "json" in kind:
                 raise _TruncatedJSON() from None
             raise JiraError(f"{what}: Jira at {self.host} answered with {kind}, not JSON",
                             hint="check that JIRA_URL is the Jira base URL (a login page or proxy "
                                  "may be answering instead)") from None
+        except (RecursionError, ValueError):
+            # Valid JSON the decoder cannot build: an issue nested deeper than its
+            # recursion limit (hostile ADF), or a number too long to convert.
+            return self._decode_leniently(response.content, what)
+
+    def _decode_leniently(self, content: bytes, what: str) -> Any:
+        """The answer without the issues that cannot be decoded; each one noted in ``unreadable``."""
+        from bot.sources.snapshot import decode_page
+
+        try:
+            page, notes = decode_page(content, f"{what}: Jira at {self.host}")
+        except (SourceError, RecursionError, ValueError):
+            raise JiraError(f"{what}: Jira at {self.host} answered with JSON that cannot be read "
+                            f"(nested too deeply, or a number too long)") from None
+        self.unreadable.extend(notes)
+        return page
 
     def _client_error(self, response: requests.Response, what: str) -> JiraHTTPError:
         status = response.status_code

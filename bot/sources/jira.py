@@ -38,7 +38,7 @@ import requests
 from bot import __version__
 from bot.config import Config
 from bot.errors import ConfigError, JiraError, NetworkError, SourceError
-from bot.model import Issue
+from bot.model import Issue, bulk
 from bot.sources.fields import FieldCatalog, FieldPlan, plan_fields
 from bot.sources.http import JiraHTTPError, RetryPolicy, Transport, display_url
 from bot.sources.normalize import Normalizer, parse_datetime
@@ -54,6 +54,7 @@ DC_PAGE_REQUEST = 1000
 BULK_CHUNK = 100
 MAX_ANCESTOR_DEPTH = 6
 MAX_PAGES = 100_000
+MAX_TOKEN_RESTARTS = 2  # a Cloud search whose page token expires starts over at most this often
 CURSOR_VERSION = 1
 
 _KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-\d+$")
@@ -401,12 +402,31 @@ class JiraSource:
         token: str | None = None
         tokens_used: set[str] = set()
         empty_pages = 0
+        restarts = 0
         for _ in range(MAX_PAGES):
             params: dict[str, Any] = {"jql": jql, "fields": ",".join(fields),
                                       "maxResults": self.page_size or CLOUD_PAGE_REQUEST}
             if token:
                 params["nextPageToken"] = token
-            page = self._cloud_search_page(params, what)
+            try:
+                page = self._cloud_search_page(params, what)
+            except JiraHTTPError as error:
+                # The first page proved the query good: a 400 now is a page token
+                # that expired (a long pause, a retry storm). Start over; the keys
+                # already handed on are skipped, so nothing is read twice.
+                if error.status != 400 or not token:
+                    raise
+                if restarts >= MAX_TOKEN_RESTARTS:
+                    result.complete = False
+                    result.problems.append(f"{what}: Jira kept refusing its own page tokens "
+                                           f"({'; '.join(error.messages) or error.message}); stopped after "
+                                           f"{result.read:,} issues")
+                    break
+                restarts += 1
+                log.warning("%s: page token refused (%s); reading the results again from the start",
+                            what, "; ".join(error.messages) or error.status)
+                token = None
+                continue
             issues = _issues_of(page)
             fresh = _fresh(issues, seen)
             if fresh:
@@ -586,6 +606,11 @@ class JiraSource:
     def load(self, ruleset=None, *, jql: str | None = None, full: bool = False,
              cursor_store: CursorStore | None = None, progress: Progress | None = None) -> Workspace:
         """The issues in scope (all, or those changed since the cursor) and their relatives."""
+        with bulk():  # tens of thousands of long-lived Issues: no cycle collection while they are built
+            return self._load(ruleset, jql=jql, full=full, cursor_store=cursor_store, progress=progress)
+
+    def _load(self, ruleset, *, jql: str | None, full: bool, cursor_store: CursorStore | None,
+              progress: Progress | None) -> Workspace:
         started = self._now()
         scope = scope_jql(self.config, jql)
         plan = self.field_plan(ruleset)
@@ -617,7 +642,8 @@ class JiraSource:
         if ruleset is None or getattr(ruleset, "needs_relatives", True):
             try:
                 if since is not None:
-                    self._expand_changes(reader, scope, jql is None)
+                    self._expand_changes(reader, scope, jql is None,
+                                         with_children=getattr(ruleset, "needs_children", True))
                 self._load_ancestors(reader)
             except NetworkError as error:
                 reader.incomplete(f"could not read every parent or child: {error.message}")
@@ -658,8 +684,15 @@ class JiraSource:
             return None
         return since - parse_duration(section.get("incremental_overlap"), timedelta(minutes=10))
 
-    def _expand_changes(self, reader: "_Reader", scope: str, projects_only: bool) -> None:
-        """After an incremental read: re-evaluate the parents and children of what changed."""
+    def _expand_changes(self, reader: "_Reader", scope: str, projects_only: bool, *,
+                        with_children: bool = True) -> None:
+        """After an incremental read: re-evaluate the children of what changed (their
+        ancestors changed) and, when rules read children, the parents too.
+
+        Without rules that read children, a parent's verdict cannot depend on a
+        changed child, so parents are read only as context and siblings not at all;
+        issues at the lowest level (sub-tasks) cannot have children to look for.
+        """
         workspace = reader.workspace
         changed = list(workspace.issues.values())
         if not changed:
@@ -668,15 +701,20 @@ class JiraSource:
         parent_keys = {i.parent_key for i in changed if i.parent_key and i.parent_key not in workspace.issues}
         self._fetch_relatives(reader, parent_keys)
         parents = [workspace.relatives[k] for k in parent_keys
-                   if k in workspace.relatives and not workspace.relatives[k].stub]
-        self._load_children(reader, changed + parents)
+                   if k in workspace.relatives and not workspace.relatives[k].stub] if with_children else []
+        lowest = min((level.rank for level in self.config.hierarchy.levels), default=None)
+        may_have_children = [issue for issue in changed
+                             if not (issue.jira_level == -1 or (lowest is not None and issue.level
+                                                                and self.config.hierarchy.rank(issue.level) == lowest))]
+        self._load_children(reader, (changed if with_children else may_have_children) + parents)
         children = {k for k, issue in workspace.relatives.items()
                     if issue.parent_key in changed_keys and not issue.stub}
         promoted = self._in_scope(workspace, {p.key for p in parents} | children, scope, projects_only)
         for key in promoted:
             workspace.add(workspace.relatives[key])
-        grown = [workspace.issues[k] for k in promoted if k in children]
-        self._load_children(reader, grown)
+        if with_children:
+            grown = [workspace.issues[k] for k in promoted if k in children]
+            self._load_children(reader, grown)
 
     def _in_scope(self, workspace: Workspace, keys: set[str], scope: str, projects_only: bool) -> set[str]:
         """Which of these already-read relatives the scope includes: by project when the scope
@@ -772,6 +810,11 @@ class _Reader:
             self.note(message)
 
     def finish(self) -> Workspace:
+        unreadable, self.source.transport.unreadable = self.source.transport.unreadable, []
+        for note in unreadable:
+            # Not read, so not scanned: the scan says it is incomplete and resolves nothing there.
+            self.normalizer.skip(note)
+            self.incomplete(note)
         return self.normalizer.finish()
 
 

@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 from bot import text
 from bot.config import Config
-from bot.model import Issue, user_from_json
+from bot.model import Issue, User, user_from_json
 from bot.workspace import Workspace
 
 # Data Center custom field types for the hierarchy. Names are localisable,
@@ -26,21 +26,51 @@ PARENT_LINK_NAMES = {"parent link"}
 
 _KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-\d+$")
 
+# What ``user_from_json`` and ``text.value_to_text`` read from a user value.
+_USER_KEYS = ("accountId", "name", "key", "displayName", "emailAddress")
+
+# Jira's names for its system fields, for deciding what to keep from a snapshot
+# saved without ``expand=names``. Never used to look fields up.
+SYSTEM_NAMES = {
+    "summary": "Summary", "issuetype": "Issue Type", "status": "Status", "project": "Project",
+    "labels": "Labels", "components": "Components", "priority": "Priority", "parent": "Parent",
+    "assignee": "Assignee", "reporter": "Reporter", "creator": "Creator", "created": "Created",
+    "updated": "Updated", "resolutiondate": "Resolved", "resolution": "Resolution", "duedate": "Due date",
+    "description": "Description", "fixVersions": "Fix versions", "versions": "Affects versions",
+    "statuscategorychangedate": "Status Category Changed", "lastViewed": "Last Viewed",
+    "watches": "Watchers", "votes": "Votes", "environment": "Environment", "issuelinks": "Linked Issues",
+    "subtasks": "Sub-tasks", "timetracking": "Time tracking", "worklog": "Log Work", "comment": "Comment",
+    "attachment": "Attachment", "security": "Security Level", "progress": "Progress",
+    "aggregateprogress": "Σ Progress", "timespent": "Time Spent", "timeestimate": "Remaining Estimate",
+    "timeoriginalestimate": "Original estimate", "workratio": "Work Ratio",
+}
+
 
 class Normalizer:
     """Turns raw issues into Issues for one workspace, remembering field names."""
 
-    def __init__(self, config: Config, workspace: Workspace | None = None, *, base_url: str | None = None):
+    def __init__(self, config: Config, workspace: Workspace | None = None, *, base_url: str | None = None,
+                 wanted: Iterable[str] | None = None):
         self.config = config
         self.workspace = workspace or Workspace()
         self.base_url = base_url.rstrip("/") if base_url else None
         self.names: dict[str, str] = {}
         self.epic_link_ids: set[str] = set()
         self.parent_link_ids: set[str] = set()
+        # Field names or ids to keep on each Issue (None: every field). A large
+        # snapshot holds dozens of fields per issue that no rule reads.
+        self.wanted = None if wanted is None else wanted_fields(wanted)
+        # Issues built before every field id they carry was named: pruned and
+        # re-linked in ``finish`` once a later page has named them.
+        self._provisional: list[Issue] = []
+        self._strings: dict[str, str] = {}
+        self._users: dict[tuple, Any] = {}
+        self._keep: dict[str, bool] = {}  # field id -> keep it? (reset when names are learned)
 
     # -- field-id discovery ---------------------------------------------------
     def learn_fields(self, names: dict[str, str] | None = None, schema: dict | None = None) -> None:
         """Record display names and find the Epic Link / Parent Link field ids."""
+        self._keep.clear()
         for field_id, name in (names or {}).items():
             if isinstance(field_id, str) and isinstance(name, str):
                 self.names[field_id] = name
@@ -73,6 +103,13 @@ class Normalizer:
                 added += 1
         return added
 
+    def add(self, raw: Any, position: int = 0, *, relative: bool = False) -> Issue | None:
+        """Normalise one raw issue into the workspace (None when it was skipped)."""
+        issue = self.issue(raw, position)
+        if issue is not None:
+            self.workspace.add(issue, relative=relative)
+        return issue
+
     def issue(self, raw: Any, position: int = 0) -> Issue | None:
         if not isinstance(raw, dict):
             self._skip(f"item {position} is not an issue object")
@@ -91,6 +128,10 @@ class Normalizer:
             self._skip(f"{key} could not be read ({type(error).__name__}: {error})")
             return None
 
+    def skip(self, note: str) -> None:
+        """Count an issue that could not be read, with a note for the report."""
+        self._skip(note)
+
     def _skip(self, note: str) -> None:
         self.workspace.skipped += 1
         if len(self.workspace.problems) < 100:
@@ -108,35 +149,40 @@ class Normalizer:
         category = _dict(status.get("statusCategory"))
         project = _dict(fields.get("project"))
         project_key = _str(project.get("key")) or key.rsplit("-", 1)[0]
-        components = tuple(c for c in (_str(_dict(item).get("name")) for item in _list(fields.get("components"))) if c)
-        raw_description = fields.get("description")
+        shared = self._shared
+        components = tuple(shared(c) for c in (_str(_dict(item).get("name"))
+                                                for item in _list(fields.get("components"))) if c)
+        # Kept flattened: the ADF tree of a description is ten times the size of its text.
+        raw_description = text.compact(fields.get("description"))
         issue = Issue(
             key=key,
             id=str(raw.get("id") or ""),
-            project=project_key,
-            type=type_name,
+            project=shared(project_key),
+            type=shared(type_name),
             jira_level=jira_level,
             level=level.name if level else None,
             flow_item=hierarchy.flow_item(type_name),
             type_mapped=mapped and hierarchy.is_mapped(type_name),
-            status=_str(status.get("name")),
-            status_category=_str(category.get("key")) or _category_from_name(_str(category.get("name"))),
+            status=shared(_str(status.get("name"))),
+            status_category=shared(_str(category.get("key")) or _category_from_name(_str(category.get("name")))),
             summary=text.value_to_text(fields.get("summary"))[:2000],
-            labels=tuple(label for label in _list(fields.get("labels")) if isinstance(label, str)),
+            labels=tuple(shared(label) for label in _list(fields.get("labels")) if isinstance(label, str)),
             components=components,
-            priority=_str(_dict(fields.get("priority")).get("name")) or None,
-            resolution=_str(_dict(fields.get("resolution")).get("name")) or None,
+            priority=shared(_str(_dict(fields.get("priority")).get("name"))) or None,
+            resolution=shared(_str(_dict(fields.get("resolution")).get("name"))) or None,
             parent_key=self._parent_key(fields),
-            assignee=user_from_json(fields.get("assignee")),
-            reporter=user_from_json(fields.get("reporter")),
+            assignee=self._user(fields.get("assignee")),
+            reporter=self._user(fields.get("reporter")),
             created=parse_datetime(fields.get("created")),
             updated=parse_datetime(fields.get("updated")),
             resolved=parse_datetime(fields.get("resolutiondate")),
             url=self._browse_url(raw, key),
-            fields=fields,
+            fields=self._kept(fields),
             names=self.names,
             raw_description=raw_description,
         )
+        if not all(map(self._named, issue.fields)):
+            self._provisional.append(issue)
         issue.team = self.config.team_for(issue.project, issue.components)
         parent = fields.get("parent")
         if isinstance(parent, dict) and isinstance(parent.get("key"), str):
@@ -149,6 +195,56 @@ class Normalizer:
             self.workspace.add(self._stub({"key": issue.parent_key, "fields": {"issuetype": {"name": "Epic"}}}, raw),
                                relative=True)
         return issue
+
+    def _shared(self, value: str) -> str:
+        """One string object per distinct type, status, label...: 200,000 issues share a few hundred."""
+        return self._strings.setdefault(value, value)
+
+    def _user(self, value: Any) -> User | None:
+        """A User, one object per person (Users are immutable; thousands of issues share a few)."""
+        if not isinstance(value, dict):
+            return None
+        ident = (value.get("accountId"), value.get("name"), value.get("key"), value.get("displayName"),
+                 value.get("emailAddress"))
+        try:
+            return self._users[ident]
+        except KeyError:
+            user = self._users[ident] = user_from_json(value)
+            return user
+        except TypeError:  # an unhashable odd value
+            return user_from_json(value)
+
+    def _slim(self, value: Any) -> Any:
+        """A kept field value without what no rule reads: a user's avatars and links, one shared copy per person."""
+        if isinstance(value, dict) and ("accountId" in value or ("key" in value and "displayName" in value)):
+            ident = tuple((name, value.get(name)) for name in _USER_KEYS if name in value)
+            try:
+                return self._users.setdefault(("json", ident), dict(ident))
+            except TypeError:
+                return value
+        return value
+
+    def _wanted(self, field_id: str) -> bool:
+        wanted = self.wanted
+        if wanted is None or field_id.casefold() in wanted:
+            return True
+        name = self.names.get(field_id) or SYSTEM_NAMES.get(field_id)
+        return (name is None or name.casefold() in wanted
+                or field_id in self.epic_link_ids or field_id in self.parent_link_ids)
+
+    def _named(self, field_id: str) -> bool:
+        return field_id in self.names or field_id in SYSTEM_NAMES
+
+    def _kept(self, fields: dict) -> dict:
+        """The fields an Issue keeps: those wanted, and any not yet named (decided in ``finish``)."""
+        if self.wanted is None:
+            return fields
+        keep, decide = self._keep, self._wanted
+        # The description lives on as ``Issue.raw_description``; nulls say nothing a rule can read.
+        slim = self._slim
+        return {self._shared(field_id): slim(value) for field_id, value in fields.items()
+                if value is not None and value != [] and field_id != "description"
+                and (keep[field_id] if field_id in keep else keep.setdefault(field_id, decide(field_id)))}
 
     def _via_epic_link(self, fields: dict) -> bool:
         return any(_key_of(fields.get(field_id)) for field_id in self.epic_link_ids) and not any(
@@ -167,8 +263,8 @@ class Normalizer:
     def _stub(self, parent: dict, child_raw: dict) -> Issue | None:
         """A relative built from an embedded ``parent`` object (Cloud includes its type)."""
         key = parent["key"]
-        if key in self.workspace.issues:
-            return None
+        if key in self.workspace.issues or key in self.workspace.relatives:
+            return None  # a stub never replaces what is already known
         fields = _dict(parent.get("fields"))
         issuetype = _dict(fields.get("issuetype"))
         type_name = _str(issuetype.get("name"))
@@ -193,8 +289,31 @@ class Normalizer:
         return f"{base}/browse/{key}" if base else None
 
     def finish(self) -> Workspace:
+        self._settle_provisional()
         self.workspace.link()
         return self.workspace
+
+    def _settle_provisional(self) -> None:
+        """Issues read before a later page named their fields: find Epic/Parent Links named
+        only now, then drop the fields that turned out not to be wanted."""
+        provisional, self._provisional = self._provisional, []
+        for issue in provisional:
+            fields = issue.fields
+            if issue.parent_key is None:
+                issue.parent_key = self._parent_key(fields)
+                if issue.parent_key and self._via_epic_link(fields) and self.workspace.get(issue.parent_key) is None:
+                    self.workspace.add(self._stub({"key": issue.parent_key, "fields": {"issuetype": {"name": "Epic"}}},
+                                                  {}), relative=True)
+            issue.fields = self._kept(fields)
+
+
+def wanted_fields(names: Iterable[str]) -> frozenset[str]:
+    """Case-folded field names and ids to keep, with the system id behind each alias
+    (``resolved`` -> ``resolutiondate``)."""
+    from bot.sources.fields import ALIASES
+
+    folded = {str(name).strip().casefold() for name in names if isinstance(name, str) and name.strip()}
+    return frozenset(folded | {ALIASES[name] for name in folded if ALIASES.get(name)})
 
 
 def _dict(value: Any) -> dict:
@@ -234,9 +353,14 @@ def _category_from_name(name: str) -> str:
     return {"to do": "new", "in progress": "indeterminate", "done": "done"}.get(name.casefold(), "")
 
 
+# Dates outside these years are typos or hostile (0001-01-01, 9999-12-31): treated as
+# absent, so no rule computes an age from them and no time-zone arithmetic overflows.
+MIN_YEAR, MAX_YEAR = 1900, 2200
+
+
 def parse_datetime(value: Any) -> datetime | None:
     """Jira timestamps ('2024-05-01T10:00:00.000+0000') or dates; None if absurd."""
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or not value or len(value) > 64:
         return None
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
@@ -244,4 +368,6 @@ def parse_datetime(value: Any) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        return None
     return parsed

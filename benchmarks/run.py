@@ -1,0 +1,434 @@
+"""govbot's benchmarks: each goal measured as a ratio, side by side, in one run.
+
+    python benchmarks/run.py                      # engine at 50k, live and incremental at 5k
+    python benchmarks/run.py --engine-issues 200000 --live-issues 20000 --repeat 3 \
+        --markdown docs/benchmark-results.md
+
+Not part of the test suite: it takes minutes and wants a quiet machine. What
+it measures (the goals come from issue 7):
+
+engine
+    ``govbot scan --snapshot FILE --format json`` against a program that only
+    ``json.load``\\ s the same file, each in its own process; wall time and peak
+    memory (``ru_maxrss`` of that process). Goals: scan <= 2x parse; < 1 GB at
+    200,000 issues.
+live
+    A full read and scan of a loopback Jira emulator (``tests/fakes/jira_server.py``,
+    in its own process) against a naive loop with the ``jira`` package
+    (``search_issues(jql, maxResults=False, fields="*all")``). Goals: requests
+    within 3 of one per full page; bytes <= 40% of the naive loop's; wall time
+    <= 1/3 of it.
+incremental
+    After 1% of the issues change, a rescan that reads only what changed (and
+    its relatives), against the full scan before it. Goal: requests and time <= 5%.
+
+Workspaces come from ``benchmarks/generate.py`` (cached under ``--work``); the
+live ones carry Jira's full ``*all`` payload (``--full-payload``) unless
+``--lean``. Every timing is the median of ``--repeat`` runs, interleaved.
+Progress goes to stderr, as a bar only when stderr is a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+NOW = "2026-11-16"
+PAGE_CAP = {"cloud": 100, "datacenter": 1000}
+GB = 1024 ** 3
+
+
+# -- progress ---------------------------------------------------------------------------------------
+
+class Progress:
+    """One line on stderr: a bar on a terminal, plain lines elsewhere (CI logs stay readable)."""
+
+    def __init__(self, total: int, stream=sys.stderr):
+        self.total = max(total, 1)
+        self.done = 0
+        self.stream = stream
+        self.tty = hasattr(stream, "isatty") and stream.isatty()
+
+    def step(self, label: str) -> None:
+        self.done += 1
+        if self.tty:
+            width = 28
+            filled = width * min(self.done, self.total) // self.total
+            self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} {label[:60]:<60}")
+            self.stream.flush()
+        else:
+            self.stream.write(f"{self.done}/{self.total} {label}\n")
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+
+
+def note(message: str) -> None:
+    sys.stderr.write(message + "\n")
+
+
+# -- results ---------------------------------------------------------------------------------------
+
+@dataclass
+class Row:
+    benchmark: str
+    measure: str
+    ours: str
+    baseline: str
+    ratio: str
+    goal: str
+    met: bool | None  # None: informational
+
+    def cells(self) -> list[str]:
+        verdict = {True: "met", False: "**not met**", None: "-"}[self.met]
+        return [self.benchmark, self.measure, self.ours, self.baseline, self.ratio, self.goal, verdict]
+
+
+@dataclass
+class Results:
+    rows: list[Row] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, *args) -> None:
+        self.rows.append(Row(*args))
+
+    def markdown(self) -> str:
+        header = ["Benchmark", "Measure", "govbot", "Baseline", "Ratio", "Goal", "Result"]
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(row.cells()) + " |" for row in self.rows]
+        return "\n".join(lines)
+
+
+def machine() -> dict[str, Any]:
+    memory = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemTotal:"):
+                    memory = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"cpus": os.cpu_count(), "cpu": cpu, "memory_gb": round(memory / GB, 1) if memory else None,
+            "python": platform.python_version(), "os": f"{platform.system()} {platform.release()}",
+            "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None}
+
+
+def seconds(value: float) -> str:
+    return f"{value:.2f} s" if value < 100 else f"{value:.0f} s"
+
+
+def megabytes(value: float) -> str:
+    return f"{value / 1024 ** 2:,.0f} MB"
+
+
+# -- workspaces ------------------------------------------------------------------------------------
+
+def workspace(work: Path, issues: int, flavour: str, *, full_payload: bool, seed: int = 1) -> Path:
+    """A generated snapshot, cached by size, flavour, payload and seed."""
+    from benchmarks.generate import write_workspace
+
+    name = f"{flavour}-{issues}-s{seed}{'-full' if full_payload else ''}.json"
+    path = work / name
+    if not path.exists():
+        note(f"generating {name} ...")
+        partial = path.with_suffix(".partial")
+        write_workspace(partial, issues, flavour, seed, full_payload=full_payload)
+        partial.rename(path)
+    return path
+
+
+# -- measuring a child process ---------------------------------------------------------------------
+
+def run_child(argv: list[str], *, env: dict | None = None, cwd: str | None = None,
+              stdout=subprocess.DEVNULL) -> tuple[float, int, int]:
+    """(wall seconds, peak RSS bytes, exit status) of one child process."""
+    started = time.perf_counter()
+    process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=stdout, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
+    if process.returncode not in (0, 1):
+        raise RuntimeError(f"{' '.join(argv[:4])}... exited {process.returncode}: {stderr[-2000:]}")
+    return elapsed, usage.ru_maxrss * 1024, process.returncode
+
+
+PARSE_PROGRAM = "import json, sys\nwith open(sys.argv[1], 'rb') as handle:\n    json.load(handle)\n"
+
+
+def bench_engine(results: Results, work: Path, issues: int, flavour: str, repeat: int, progress: Progress) -> None:
+    path = workspace(work, issues, flavour, full_payload=False)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("JIRA_", "SLACK_", "GOVBOT_"))},
+           "PYTHONPATH": str(ROOT)}
+    cwd = tempfile.mkdtemp(prefix="govbot-bench-")  # no govbot.yaml here
+    parse, scan = [], []
+    for _ in range(repeat):
+        parse.append(run_child([sys.executable, "-c", PARSE_PROGRAM, str(path)], env=env, cwd=cwd))
+        progress.step(f"engine: json.load {issues:,}")
+        scan.append(run_child([sys.executable, "-m", "bot", "scan", "--snapshot", str(path), "--format", "json",
+                               "--now", NOW, "--fail-on", "never"], env=env, cwd=cwd))
+        progress.step(f"engine: govbot scan {issues:,}")
+    parse_time = statistics.median(t for t, _, _ in parse)
+    scan_time = statistics.median(t for t, _, _ in scan)
+    parse_rss = max(m for _, m, _ in parse)
+    scan_rss = max(m for _, m, _ in scan)
+    size = path.stat().st_size
+    label = f"engine, {issues:,} {flavour} issues ({size / 1e6:,.0f} MB snapshot)"
+    results.add(label, "wall time", seconds(scan_time), f"{seconds(parse_time)} (json.load only)",
+                f"{scan_time / parse_time:.2f}x", "<= 2x", scan_time <= 2 * parse_time)
+    if issues >= 200_000:
+        results.add(label, "peak memory", megabytes(scan_rss), f"{megabytes(parse_rss)} (json.load only)",
+                    f"{scan_rss / parse_rss:.2f}x", "< 1 GB at 200k", scan_rss < GB)
+    else:
+        # Below 200k, extrapolate: the fixed cost (interpreter, rules) from a 1,000-issue
+        # scan, plus the per-issue cost measured here, times 200,000.
+        small = workspace(work, 1000, flavour, full_payload=False)
+        _, base_rss, _ = run_child([sys.executable, "-m", "bot", "scan", "--snapshot", str(small), "--format",
+                                    "json", "--now", NOW, "--fail-on", "never"], env=env, cwd=cwd)
+        projected = base_rss + (scan_rss - base_rss) * 200_000 / issues
+        results.add(label, "peak memory", f"{megabytes(scan_rss)} (200k: ~{megabytes(projected)}, extrapolated)",
+                    f"{megabytes(parse_rss)} (json.load only)", f"{scan_rss / parse_rss:.2f}x", "< 1 GB at 200k",
+                    projected < GB)
+    results.details[f"engine-{flavour}-{issues}"] = {
+        "snapshot_bytes": size, "parse_seconds": [t for t, _, _ in parse], "scan_seconds": [t for t, _, _ in scan],
+        "parse_peak_rss": parse_rss, "scan_peak_rss": scan_rss}
+
+
+# -- the emulator in its own process ---------------------------------------------------------------
+
+class Emulator:
+    def __init__(self, snapshot: Path, flavour: str):
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests" / "fakes" / "jira_server.py"), "--snapshot", str(snapshot),
+             "--flavour", flavour, "--lifetime", "3600"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("the Jira emulator did not start")
+        self.url = json.loads(line)["url"]
+
+    def call(self, action: str, body: dict | None = None) -> dict:
+        import requests
+
+        method = "GET" if action == "stats" else "POST"
+        response = requests.request(method, f"{self.url}/__emulator/{action}", json=body, timeout=600)
+        response.raise_for_status()
+        return response.json()
+
+    def stop(self) -> None:
+        try:
+            self.call("stop")
+        except Exception:  # noqa: BLE001 - it may be gone already
+            pass
+        try:
+            self.process.stdin.close()
+            self.process.wait(timeout=10)
+        except Exception:  # noqa: BLE001
+            self.process.kill()
+
+
+def _config(url: str, projects: list[str], directory: str, *, deployment: str = "auto"):
+    import yaml
+
+    from bot.config import load_config
+
+    path = Path(directory) / "govbot.yaml"
+    path.write_text(yaml.safe_dump({"jira": {"url": url, "projects": projects, "deployment": deployment}}))
+    return load_config(path, env={"JIRA_EMAIL": "bench@example.com", "JIRA_API_TOKEN": "bench-token",
+                                  "JIRA_URL": url})
+
+
+def govbot_read_and_scan(config, ruleset, *, cursor_store=None, full: bool = True):
+    """What a govbot run does against live Jira once its rules are loaded: read, then scan."""
+    from bot.scan import scan
+    from bot.sources.jira import JiraSource
+
+    workspace = JiraSource(config).load(ruleset, full=full, cursor_store=cursor_store)
+    result = scan(workspace, ruleset, config, datetime.now(timezone.utc))
+    return workspace, result
+
+
+def naive_jira_loop(url: str, jql: str, deployment: str) -> int:
+    """The naive client: the jira package, every field, every page."""
+    from jira import JIRA
+
+    client = JIRA(server=url, basic_auth=("bench@example.com", "bench-token"))
+    issues = client.search_issues(jql, maxResults=False, fields="*all")
+    return len(issues)
+
+
+def bench_live(results: Results, work: Path, issues: int, flavour: str, repeat: int, full_payload: bool,
+               progress: Progress) -> None:
+    import logging
+
+    import jira  # noqa: F401 - imported before timing, as both sides use it
+    from bot.engine import load_rules
+    from bot.sources.jira import JsonCursorStore
+
+    logging.getLogger("govbot").setLevel(logging.ERROR)
+    path = workspace(work, issues, flavour, full_payload=full_payload)
+    emulator = Emulator(path, flavour)
+    directory = tempfile.mkdtemp(prefix="govbot-bench-")
+    try:
+        projects = sorted({page_issue["key"].rsplit("-", 1)[0] for page_issue in _keys(path)})
+        config = _config(emulator.url, projects, directory)
+        ruleset = load_rules(None, config)  # loaded once, as a service does; not timed
+        jql = f"project in ({', '.join(projects)})"
+        ours, naive, full_reads, incremental = [], [], [], []
+        for attempt in range(repeat):
+            emulator.call("reset")
+            started = time.perf_counter()
+            workspace_read, _ = govbot_read_and_scan(config, ruleset)
+            elapsed = time.perf_counter() - started
+            stats = emulator.call("stats")
+            if not workspace_read.complete or len(workspace_read.issues) != issues:
+                raise RuntimeError(f"govbot read {len(workspace_read.issues)} of {issues} issues: "
+                                   f"{workspace_read.problems[:3]}")
+            ours.append((elapsed, stats))
+            progress.step(f"live: govbot scan {issues:,} ({attempt + 1}/{repeat})")
+            emulator.call("reset")
+            started = time.perf_counter()
+            count = naive_jira_loop(emulator.url, jql, flavour)
+            elapsed = time.perf_counter() - started
+            stats = emulator.call("stats")
+            if count != issues:
+                raise RuntimeError(f"the naive loop read {count} of {issues} issues")
+            naive.append((elapsed, stats))
+            progress.step(f"live: naive jira *all loop ({attempt + 1}/{repeat})")
+        # Incremental: a full read that leaves a cursor, 1% of issues edited, a rescan.
+        for attempt in range(repeat):
+            cursors = JsonCursorStore(Path(directory) / f"cursors-{attempt}.json")
+            emulator.call("reset")
+            started = time.perf_counter()
+            govbot_read_and_scan(config, ruleset, cursor_store=cursors, full=True)
+            full_time = time.perf_counter() - started
+            full_reads.append((full_time, emulator.call("stats")))
+            touched = emulator.call("touch", {"fraction": 0.01, "seed": attempt + 1,
+                                              "when": datetime.now(timezone.utc).isoformat()})["touched"]
+            emulator.call("reset")
+            started = time.perf_counter()
+            changed, _ = govbot_read_and_scan(config, ruleset, cursor_store=cursors, full=False)
+            elapsed = time.perf_counter() - started
+            stats = emulator.call("stats")
+            missing = set(touched) - set(changed.issues)
+            if missing:
+                raise RuntimeError(f"the incremental read missed {len(missing)} edited issues")
+            incremental.append((elapsed, stats, len(changed.issues), len(touched)))
+            # Put the edits back in the past, or the next round's overlap window would read them again.
+            emulator.call("touch", {"keys": touched, "when": "2026-01-01T00:00:00+00:00"})
+            progress.step(f"incremental: 1% edited ({attempt + 1}/{repeat})")
+    finally:
+        emulator.stop()
+    payload = "full *all payload" if full_payload else "lean payload"
+    label = f"live, {issues:,} {flavour} issues ({payload})"
+    ours_time = statistics.median(t for t, _ in ours)
+    naive_time = statistics.median(t for t, _ in naive)
+    ours_stats, naive_stats = _median_stats(ours), _median_stats(naive)
+    pages = math.ceil(issues / PAGE_CAP[flavour])
+    results.add(label, "requests", f"{ours_stats['requests']:,}", f"{pages:,} full pages",
+                f"+{ours_stats['requests'] - pages}", "<= +3", ours_stats["requests"] - pages <= 3)
+    results.add(label, "bytes read", megabytes(ours_stats["bytes_sent"]),
+                f"{megabytes(naive_stats['bytes_sent'])} (naive *all)",
+                f"{ours_stats['bytes_sent'] / naive_stats['bytes_sent']:.0%}", "<= 40%",
+                ours_stats["bytes_sent"] <= 0.4 * naive_stats["bytes_sent"])
+    results.add(label, "wall time (read + scan)", seconds(ours_time), f"{seconds(naive_time)} (naive *all, read only)",
+                f"{ours_time / naive_time:.2f}", "<= 0.33", ours_time <= naive_time / 3)
+    full_time = statistics.median(t for t, _ in full_reads)
+    incremental_time = statistics.median(t for t, *_ in incremental)
+    full_requests = _median_stats(full_reads)["requests"]
+    incremental_requests = _median_stats([(t, s) for t, s, *_ in incremental])["requests"]
+    changed_label = f"incremental, 1% of {issues:,} {flavour} issues edited"
+    results.add(changed_label, "requests", f"{incremental_requests:,}", f"{full_requests:,} (full scan)",
+                f"{incremental_requests / full_requests:.1%}", "<= 5%", incremental_requests <= 0.05 * full_requests)
+    results.add(changed_label, "wall time (read + scan)", seconds(incremental_time), f"{seconds(full_time)} (full scan)",
+                f"{incremental_time / full_time:.1%}", "<= 5%", incremental_time <= 0.05 * full_time)
+    results.details[f"live-{flavour}-{issues}-{'full' if full_payload else 'lean'}"] = {
+        "ours": [{"seconds": t, **s} for t, s in ours], "naive": [{"seconds": t, **s} for t, s in naive],
+        "full_reads": [{"seconds": t, **s} for t, s in full_reads],
+        "incremental": [{"seconds": t, "issues_read": n, "edited": e, **s} for t, s, n, e in incremental]}
+
+
+def _median_stats(runs: list[tuple[float, dict]]) -> dict:
+    """The emulator's counters of the run with the median number of bytes."""
+    ordered = sorted((stats for _, stats in runs), key=lambda stats: (stats["bytes_sent"], stats["requests"]))
+    return ordered[len(ordered) // 2]
+
+
+def _keys(path: Path):
+    """The issues of a generated snapshot (only their keys are used)."""
+    from bot.sources.snapshot import stream
+
+    for kind, value in stream(path):
+        if kind == "issue" and isinstance(value, dict):
+            yield value
+
+
+# -- main ------------------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="benchmarks/run.py", description="govbot's benchmarks (issue 7).")
+    parser.add_argument("--engine-issues", type=int, default=50_000, metavar="N")
+    parser.add_argument("--live-issues", type=int, default=5_000, metavar="N")
+    parser.add_argument("--flavour", choices=("cloud", "datacenter"), default="cloud")
+    parser.add_argument("--only", default="engine,live", help="engine, live (live includes incremental)")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--lean", action="store_true", help="live: serve the generator's pages as they are, "
+                                                              "without the rest of Jira's *all payload")
+    parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "govbot-bench"),
+                        help="where generated workspaces are cached (default %(default)s)")
+    parser.add_argument("--json", dest="json_out", metavar="FILE", help="also write every measurement as JSON")
+    parser.add_argument("--markdown", metavar="FILE", help="also write the table (and the machine) as Markdown")
+    args = parser.parse_args(argv)
+    only = {part.strip() for part in args.only.split(",") if part.strip()}
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    steps = (2 * args.repeat if "engine" in only else 0) + (3 * args.repeat if "live" in only else 0)
+    progress = Progress(steps)
+    results = Results()
+    results.details["machine"] = machine()
+    results.details["started"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    if "engine" in only:
+        bench_engine(results, work, args.engine_issues, args.flavour, args.repeat, progress)
+    if "live" in only:
+        bench_live(results, work, args.live_issues, args.flavour, args.repeat, not args.lean, progress)
+    progress.close()
+    info = results.details["machine"]
+    header = (f"Machine: {info['cpus']} CPUs ({info['cpu']}), {info['memory_gb']} GB RAM, Python {info['python']}, "
+              f"{info['os']}; medians of {args.repeat} runs.")
+    table = results.markdown()
+    print(header + "\n\n" + table)
+    if args.markdown:
+        Path(args.markdown).write_text(header + "\n\n" + table + "\n", encoding="utf-8")
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps({"rows": [row.__dict__ for row in results.rows],
+                                                   **results.details}, indent=1, default=str), encoding="utf-8")
+    return 0 if all(row.met is not False for row in results.rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""Jira misbehaving under a scan, on real sockets: the scan recovers, or says it is incomplete.
+
+Every test runs against the loopback emulator (``tests/fakes/jira_server.py``)
+for Cloud and Data Center. What must always hold: an issue counts as read only
+if Jira delivered it whole, nothing is read twice, and a scan that could not
+read everything says so (``complete: false``, exit 4) instead of passing for
+a clean one.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.errors import NetworkError
+from bot.scan import scan
+from bot.sources import http as http_module
+from tests.faults.conftest import ENV, ISSUES, Sleeps, all_keys, source_for, write_config
+from tests.fakes.jira_server import Faults
+
+NOW = datetime(2026, 11, 16, 12, 0, tzinfo=timezone.utc)
+SEARCH_PATHS = ("/rest/api/3/search/jql", "/rest/api/2/search")
+
+
+def read(emulator, sleeps=None, **jira):
+    jira.setdefault("page_size", 100)  # several pages on Data Center too
+    source, ruleset, config = source_for(emulator, sleeps, **jira)
+    workspace = source.load(ruleset)
+    return workspace, source, ruleset, config
+
+
+def assert_read_only_what_was_delivered(workspace, emulator) -> None:
+    assert set(workspace.issues) <= emulator.keys_delivered, "an issue counts as read that Jira never delivered"
+
+
+# -- storms that retries ride out --------------------------------------------------------------------
+
+def test_a_429_storm_is_ridden_out_honouring_retry_after(flavour, emulator_for):
+    emulator = emulator_for(flavour, Faults(rate_limit_every=2, retry_after="7"))
+    sleeps = Sleeps()
+    workspace, source, *_ = read(emulator, sleeps)
+    assert workspace.complete and set(workspace.issues) == all_keys(flavour)
+    assert emulator.stats()["by_status"]["429"] >= 2
+    assert sleeps and set(sleeps) == {7.0}  # Retry-After, not a guess
+    assert source.transport.retries == emulator.stats()["by_status"]["429"]
+
+
+def test_bursts_of_503_are_retried_with_backoff(flavour, emulator_for):
+    emulator = emulator_for(flavour, Faults(unavailable_every=3, unavailable_burst=2, retry_after=""))
+    sleeps = Sleeps()
+    workspace, *_ = read(emulator, sleeps)
+    assert workspace.complete and set(workspace.issues) == all_keys(flavour)
+    assert emulator.stats()["by_status"]["503"] >= 2
+    assert all(0 < wait <= 60 for wait in sleeps)
+
+
+def test_connections_reset_mid_body_are_retried_and_nothing_is_read_twice(flavour, emulator_for):
+    emulator = emulator_for(flavour, Faults(reset_every=2, paths=SEARCH_PATHS))
+    workspace, source, *_ = read(emulator)
+    assert workspace.complete and set(workspace.issues) == all_keys(flavour)
+    assert emulator.stats()["faults"]["reset"] >= 1
+    assert len(workspace.issues) == ISSUES
+    assert_read_only_what_was_delivered(workspace, emulator)
+
+
+def test_slow_answers_past_the_timeout_are_retried(flavour, emulator_for):
+    emulator = emulator_for(flavour, Faults(slow_every=3, slow_seconds=1.0, max_faults=2))
+    workspace, *_ = read(emulator, timeout_seconds=0.25)
+    assert workspace.complete and set(workspace.issues) == all_keys(flavour)
+    assert emulator.stats()["faults"]["slow"] == 2
+
+
+def test_expired_page_tokens_restart_the_cloud_search_without_duplicates(emulator_for):
+    emulator = emulator_for("cloud", Faults(expire_token_every=2, max_faults=2))
+    workspace, *_ = read(emulator)
+    assert workspace.complete and set(workspace.issues) == all_keys("cloud")
+    searches = emulator.stats()["by_path"]["/rest/api/3/search/jql"]
+    assert searches > ISSUES // 100 + 1  # pages were read again after each refusal
+    assert emulator.stats()["by_status"]["400"] == 2
+
+
+# -- faults that outlast the retries --------------------------------------------------------------
+
+def test_a_token_refused_every_time_ends_in_an_incomplete_scan_not_a_crash(emulator_for):
+    emulator = emulator_for("cloud", Faults(expire_token_every=1))
+    workspace, *_ = read(emulator)
+    assert not workspace.complete
+    assert 0 < len(workspace.issues) < ISSUES
+    assert any("page token" in problem for problem in workspace.problems)
+    assert_read_only_what_was_delivered(workspace, emulator)
+
+
+def test_an_outage_mid_paging_keeps_what_was_read_and_marks_the_rest_unread(flavour, emulator_for):
+    # The first search page is answered; then 503s, longer than the retries last.
+    emulator = emulator_for(flavour, Faults(outage_after=1, paths=SEARCH_PATHS))
+    workspace, source, ruleset, config = read(emulator, max_retries=2)
+    assert not workspace.complete
+    assert len(workspace.issues) == 100
+    assert_read_only_what_was_delivered(workspace, emulator)
+    assert any("stopped after reading 100 issues" in problem for problem in workspace.problems)
+    result = scan(workspace, ruleset, config, NOW)
+    assert result.read_keys == set(workspace.issues)
+    assert {finding.issue for finding in result.findings} <= set(workspace.issues)
+    assert result.to_json()["summary"]["complete"] is False
+
+
+def test_an_outage_before_anything_was_read_is_a_network_error(emulator_for):
+    emulator = emulator_for("cloud", Faults(outage_after=0, paths=SEARCH_PATHS))
+    with pytest.raises(NetworkError) as caught:
+        read(emulator, max_retries=1)
+    assert "still failing after 2 attempts" in str(caught.value) and "HTTP 503" in str(caught.value)
+
+
+def test_the_removed_search_api_answers_410_and_the_error_says_what_to_set(emulator_for):
+    emulator = emulator_for("cloud")
+    write_config(emulator, deployment="datacenter")  # wrong: this is a Cloud site
+    result = CliRunner().invoke(cli, ["scan", "--format", "json", "--now", "2026-11-16"],
+                                env={**ENV, "JIRA_URL": emulator.url})
+    assert result.exit_code == 2, result.output
+    assert "410 Gone" in result.output and "jira.deployment" in result.output
+    assert "Traceback" not in result.output
+    assert emulator.stats()["by_status"]["410"] == 1
+
+
+# -- what the command line says -------------------------------------------------------------------
+
+@pytest.fixture
+def no_backoff(monkeypatch):
+    """The CLI builds its own source with real sleeps: make backoff instant for these tests."""
+    monkeypatch.setattr(http_module.Transport, "backoff", lambda self, attempt: 0.0)
+
+
+def test_cli_exit_4_and_complete_false_when_a_scan_could_not_read_everything(emulator_for, no_backoff):
+    emulator = emulator_for("cloud", Faults(expire_token_every=1, retry_after="0"))
+    write_config(emulator)
+    result = CliRunner().invoke(cli, ["scan", "--format", "json", "--now", "2026-11-16", "--fail-on", "never"],
+                                env={**ENV, "JIRA_URL": emulator.url})
+    assert result.exit_code == 4, result.output
+    data = json.loads(result.output[result.output.index("{"):])
+    assert data["summary"]["complete"] is False
+    assert data["summary"]["issues_scanned"] < ISSUES
+    assert {finding["issue"] for finding in data["findings"]} <= emulator.keys_delivered
+
+
+def test_cli_recovers_from_a_mixed_storm_and_exits_as_if_nothing_happened(emulator_for, no_backoff):
+    emulator = emulator_for("datacenter", Faults(rate_limit_every=3, unavailable_every=5, reset_every=7,
+                                                 retry_after="0"))
+    write_config(emulator, page_size=100)
+    result = CliRunner().invoke(cli, ["scan", "--format", "json", "--now", "2026-11-16", "--fail-on", "never"],
+                                env={**ENV, "JIRA_URL": emulator.url})
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output[result.output.index("{"):])
+    assert data["summary"]["complete"] is True and data["summary"]["issues_scanned"] == ISSUES
+    assert sum(emulator.stats()["faults"].values()) >= 3
+
+
+def test_an_incomplete_scan_resolves_no_finding_on_an_issue_it_did_not_read(emulator_for, tmp_path):
+    from bot.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'govbot.db'}")
+    emulator = emulator_for("cloud")
+    workspace, source, ruleset, config = read(emulator)
+    first = scan(workspace, ruleset, config, NOW)
+    store.record_scan(first, NOW)
+    open_before = store.finding_states(open_only=True)
+    assert open_before
+    # Every issue is edited so no finding would fire again; then an outage after one page.
+    emulator.store.touch(list(all_keys("cloud")), NOW)
+    for issue in emulator.store.issues:
+        issue["fields"]["issuetype"] = {"name": "Task", "hierarchyLevel": 0, "subtask": False}
+        issue["fields"]["labels"] = []
+        issue["fields"].pop("parent", None)
+    emulator.store._fragments.clear()
+    emulator.set_faults(Faults(outage_after=1, paths=SEARCH_PATHS))
+    partial, *_ = read(emulator, max_retries=1)
+    assert not partial.complete and len(partial.issues) == 100
+    summary = store.record_scan(scan(partial, ruleset, config, NOW), NOW)
+    resolved = {open_before[fingerprint].issue for fingerprint in summary.resolved}
+    assert resolved <= set(partial.issues), "a finding was resolved on an issue this scan never read"
+    still_open = store.finding_states(open_only=True)
+    unread = {fingerprint for fingerprint, state in open_before.items() if state.issue not in partial.issues}
+    assert unread and unread <= set(still_open)
