@@ -9,14 +9,14 @@ from typing import Iterable
 
 import click
 
+from bot.escape import markdown_escape, markdown_link, terminal_safe
 from bot.model import Finding, Severity
 
+# Older names, still imported by commands: the functions live in bot.escape.
+md_escape = markdown_escape
+md_link = markdown_link
+
 _COLOURS = {"error": "red", "warning": "yellow", "info": "cyan"}
-
-
-def terminal_safe(text: str) -> str:
-    """Jira text on a terminal: no control characters (escape sequences, bidi overrides)."""
-    return "".join(ch if ch.isprintable() or ch == " " else "\ufffd" for ch in text)
 
 
 def render_json(result) -> str:
@@ -65,14 +65,6 @@ def render_text(result, *, colour: bool = False, show_waived: bool = False) -> s
     return "\n".join(lines)
 
 
-def md_escape(text: str) -> str:
-    """Escape Jira text for a Markdown table cell: no HTML, no table breaks, no links."""
-    text = terminal_safe(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    for char in "\\`*_[]|#":
-        text = text.replace(char, "\\" + char)
-    return text.replace("\n", " ")
-
-
 def render_markdown(result) -> str:
     summary = result.summary()
     out = ["# govbot scan", "", f"*{summary['issues_scanned']} issues scanned on {summary['now']}; "
@@ -83,10 +75,9 @@ def render_markdown(result) -> str:
         out.append("")
         out += ["## Findings", "", "| Issue | Severity | Rule | Message |", "| --- | --- | --- | --- |"]
         for finding in sorted(result.open_findings(), key=lambda f: (-f.severity.rank, f.issue, f.rule)):
-            issue = md_escape(finding.issue)
-            if finding.url and finding.url.startswith(("https://", "http://")):
-                issue = f"[{issue}](<{finding.url.replace('>', '%3E')}>)"
-            out.append(f"| {issue} | {finding.severity.value} | `{finding.rule}` | {md_escape(finding.message)} |")
+            issue = markdown_link(markdown_escape(finding.issue), finding.url)
+            out.append(f"| {issue} | {finding.severity.value} | `{finding.rule}` | "
+                       f"{markdown_escape(finding.message)} |")
     else:
         out.append("No findings.")
     if not result.complete:

@@ -3,7 +3,8 @@
 SQLAlchemy Core over SQLite (a file beside the config, zero set-up) or
 PostgreSQL (by URL, for several replicas or shared state). The schema is
 versioned: ``MIGRATIONS`` is an ordered list applied automatically when a store
-is opened, each in its own transaction, recorded in ``schema_version``.
+is opened, each in its own transaction, recorded in ``schema_version`` - except
+by dry runs, which never write to the store (``Store.for_dry_run``).
 We do not use Alembic: the schema is small, the bot must migrate itself at
 start-up without a separate tool or config file, and a list of functions is
 easy to read and test. Migration functions are frozen once released - change
@@ -19,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import sqlite3
 import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 import sqlalchemy as sa
-from sqlalchemy import event, exc
+from sqlalchemy import event, exc, pool
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 
@@ -324,13 +326,11 @@ def store_url(config) -> str:
 
 
 def open_store(config, *, dry_run: bool = False) -> "Store":
-    """The configured store. A dry run never creates a database that does not exist yet."""
+    """The configured store; for a dry run, one that never writes to it (see ``Store.for_dry_run``)."""
     url = store_url(config)
     busy = float((config.section("store") or {}).get("busy_timeout_seconds") or BUSY_TIMEOUT_SECONDS)
     if dry_run:
-        path = sqlite_path(url)
-        if path is not None and not path.exists():
-            return Store("sqlite://", busy_timeout=busy, display=f"{path} (not created yet; dry run uses memory)")
+        return Store.for_dry_run(url, busy_timeout=busy)
     return Store(url, busy_timeout=busy)
 
 
@@ -398,7 +398,8 @@ class Store:
     """One database holding govbot's state; migrated on open."""
 
     def __init__(self, url: str, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS, migrate: bool = True,
-                 display: str | None = None):
+                 display: str | None = None, copy_of: Path | None = None):
+        """``copy_of``: an SQLite file read into this (in-memory) store when it opens; the file is never written."""
         self.url = url
         try:
             parsed = make_url(url)
@@ -412,15 +413,19 @@ class Store:
             raise StoreConfigError(f"store.url: {self.dialect!r} databases are not supported",
                                    hint="use SQLite (a file path) or PostgreSQL (postgresql+psycopg://...)")
         self._local = threading.local()
-        self.engine = self._create_engine(parsed, busy_timeout)
+        self.engine = self._create_engine(parsed, busy_timeout, copy_of)
         self.busy_timeout = busy_timeout
         if migrate:
             self.migrate()
 
     # -- engine and transactions -------------------------------------------------------------
-    def _create_engine(self, parsed, busy_timeout: float) -> Engine:
+    def _create_engine(self, parsed, busy_timeout: float, copy_of: Path | None = None) -> Engine:
         try:
-            if self.dialect == "sqlite":
+            if copy_of is not None:
+                copy = _memory_copy(copy_of, busy_timeout)
+                engine = sa.create_engine("sqlite://", creator=lambda: copy, poolclass=pool.StaticPool)
+                _sqlite_transactions(engine, busy_timeout)
+            elif self.dialect == "sqlite":
                 path = sqlite_path(self.url)
                 if path is not None and not path.parent.exists():
                     raise StoreConfigError(f"store {self.display}: folder {path.parent} does not exist",
@@ -436,7 +441,49 @@ class Store:
             raise StoreConfigError(f"store.url {self.display}: {error}",
                                    hint="PostgreSQL URLs look like "
                                         "postgresql+psycopg://user@host:5432/govbot") from None
+        except (sqlite3.Error, OSError) as error:
+            raise _translate(error, self.display) from None
         return engine
+
+    @classmethod
+    def for_dry_run(cls, url: str, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> "Store":
+        """A store for a dry run: it reads the state at ``url`` but never writes to it.
+
+        Dry runs record their plan and roll it back (``preview``), and a store is
+        migrated when it opens; neither may touch the real database. An SQLite
+        file is read into memory (and migrated there, if it is older); a database
+        that does not exist yet is not created. A PostgreSQL database is used as
+        it is when its schema is current (every dry-run write happens inside
+        ``preview``, which rolls back); with no govbot tables yet the dry run uses
+        an empty in-memory store; an older schema is a clear error, never migrated.
+        """
+        path = sqlite_path(url)
+        if path is not None:
+            if not path.exists():
+                return cls("sqlite://", busy_timeout=busy_timeout,
+                           display=f"{path} (not created yet; dry run uses memory)")
+            return cls("sqlite://", busy_timeout=busy_timeout, copy_of=path,
+                       display=f"{path} (read into memory for this dry run; not written)")
+        store = cls(url, busy_timeout=busy_timeout, migrate=False)
+        try:
+            version = store.stored_version()
+        except BaseException:
+            store.close()
+            raise
+        if version == LATEST_VERSION:
+            return store
+        store.close()
+        if version is None:
+            return cls("sqlite://", busy_timeout=busy_timeout,
+                       display=f"{store.display} (no govbot tables yet; dry run uses memory)")
+        if version > LATEST_VERSION:
+            raise StoreError(f"store {store.display} has schema version {version}, newer than this govbot "
+                             f"understands ({LATEST_VERSION})",
+                             hint="upgrade govbot, or point store.url at another database")
+        raise StoreError(f"store {store.display} has schema version {version}, older than this govbot's "
+                         f"({LATEST_VERSION}); a dry run does not upgrade it",
+                         hint="run once with --apply (or start `govbot serve`) to upgrade the store, then "
+                              "try the dry run again")
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -516,6 +563,16 @@ class Store:
     def schema_version(self) -> int:
         with self.transaction() as connection:
             return connection.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0
+
+    @_guarded
+    def stored_version(self) -> int | None:
+        """The schema version in place, read without writing: None when the database has no govbot tables."""
+        with self.engine.connect() as connection:
+            if not sa.inspect(connection).has_table("schema_version"):
+                return None
+            version = connection.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0
+            connection.rollback()
+            return version
 
     # -- run locks ----------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -912,6 +969,21 @@ class DeferredCursors:
 def _lock_key(name: str) -> int:
     digest = hashlib.sha256(f"govbot:{name}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _memory_copy(path: Path, busy_timeout: float) -> sqlite3.Connection:
+    """The SQLite database at ``path`` copied into memory, read through a read-only connection."""
+    copy = sqlite3.connect(":memory:", check_same_thread=False)
+    try:
+        source = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=busy_timeout)
+        try:
+            source.backup(copy)
+        finally:
+            source.close()
+    except BaseException:
+        copy.close()
+        raise
+    return copy
 
 
 def _sqlite_transactions(engine: Engine, busy_timeout: float) -> None:

@@ -16,19 +16,17 @@ from collections import defaultdict
 import click
 
 from bot.commands.common import config_option, handle_errors, now_option, parse_now
+from bot.commands.scan import rules_option, snapshot_option
 from bot.deliver.run import DeliveryReport, run_delivery
 from bot.deliver.slack import render_text
 from bot.errors import UsageError
+from bot.escape import terminal_safe, terminal_safe_json
 from bot.nudging import raise_for_credentials, scan_and_nudge
 from bot.pipeline import load_inputs, run_pipeline
 from bot.store import open_store
 
-snapshot_option = click.option("--snapshot", type=click.Path(dir_okay=False), metavar="FILE",
-                               help="JSON saved from Jira's search API, instead of live Jira.")
-rules_option = click.option("--rules", "rule_paths", multiple=True, type=click.Path(), metavar="PATH",
-                            help="Rule file or folder (repeatable). Default: the bundled pack plus rules.paths.")
 format_option = click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
-                             show_default=True)
+                             show_default=True, help="Output format; json lists every message as Block Kit data.")
 
 
 @click.command()
@@ -75,7 +73,7 @@ def nudge(apply, snapshot, rule_paths, config_path, now_text, output_format, ove
     if inputs.demo:
         report.notes.insert(0, "Using the bundled demo workspace; it never posts.")
     if output_format == "json":
-        click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+        click.echo(terminal_safe_json(json.dumps(report.to_json(), indent=2, ensure_ascii=False)))
     else:
         click.echo(render_nudge_report(report, store_display=store.display))
     raise_for_credentials(report)
@@ -105,7 +103,7 @@ def preview(snapshot, rule_paths, config_path, now_text, output_format):
         store.close()
     table = preview_table(report)
     if output_format == "json":
-        click.echo(json.dumps(table, indent=2, ensure_ascii=False))
+        click.echo(terminal_safe_json(json.dumps(table, indent=2, ensure_ascii=False)))
         return
     click.echo(render_preview(table, report))
 
@@ -117,6 +115,12 @@ def _plural(count: int, word: str, plural: str | None = None) -> str:
 
 
 def render_nudge_report(report: DeliveryReport, *, store_display: str = "") -> str:
+    """What a nudge run would send (or sent), for a terminal.
+
+    Jira text reaches it in names, summaries and messages: every line is passed
+    through ``terminal_safe``, so no escape sequence or bidi control gets out.
+    """
+    safe = terminal_safe  # one-line values; the whole text is checked again at the end
     out: list[str] = []
     for note in report.notes:
         out.append(f"note: {note}")
@@ -137,14 +141,14 @@ def render_nudge_report(report: DeliveryReport, *, store_display: str = "") -> s
     for message in report.messages:
         tag = " [already queued earlier]" if message.dedupe_key in duplicates else ""
         out.append("")
-        out.append(f"== {message.label} · {_plural(len(message.fingerprints), 'finding')}{tag} ==")
+        out.append(f"== {safe(message.label)} · {_plural(len(message.fingerprints), 'finding')}{tag} ==")
         if message.kind == "jira_comment":
             out.append(message.payload["wiki"])
         else:
             out.append(render_text(message.payload))
     if report.submitted.alert is not None:
         out.append("")
-        out.append(f"== {report.submitted.alert.label} (circuit breaker alert) ==")
+        out.append(f"== {safe(report.submitted.alert.label)} (circuit breaker alert) ==")
         out.append(render_text(report.submitted.alert.payload))
     leftovers = report.leftovers.would_send if report.dry_run else []
     if leftovers:
@@ -157,9 +161,9 @@ def render_nudge_report(report: DeliveryReport, *, store_display: str = "") -> s
                    f"still queued {len(report.leftovers.pending) + len(report.flushed.pending)}; "
                    f"cancelled {len(report.leftovers.cancelled) + len(report.flushed.cancelled)}.")
         for entry, error in report.leftovers.failed + report.flushed.failed:
-            out.append(f"  failed: {entry.kind} to {entry.recipient}: {error}")
+            out.append(f"  failed: {entry.kind} to {safe(entry.recipient)}: {safe(error)}")
         for problem in report.leftovers.unreachable + report.flushed.unreachable:
-            out.append(f"  not sent now (will retry next run): {problem}")
+            out.append(f"  not sent now (will retry next run): {safe(problem)}")
         unconfirmed = report.leftovers.unconfirmed + report.flushed.unconfirmed
         if unconfirmed:
             out.append(f"  {_plural(len(unconfirmed), 'message')} from an interrupted run could not be "
@@ -182,12 +186,13 @@ def render_nudge_report(report: DeliveryReport, *, store_display: str = "") -> s
         out.append("")
         out.append("For admins - owners govbot cannot reach on Slack (their items went to the team channel):")
         for user_id, info in sorted(report.plan.unmapped.items()):
-            out.append(f"  {info['name']} [{user_id}]: {info['why']} ({_plural(info['findings'], 'finding')})")
+            out.append(f"  {safe(info['name'])} [{safe(user_id)}]: {safe(info['why'])} "
+                       f"({_plural(info['findings'], 'finding')})")
         out.append("  Add them to slack.user_map_file (Jira account id or username -> Slack user id).")
     if store_display:
         out.append("")
-        out.append(f"State: {store_display}")
-    return "\n".join(out)
+        out.append(f"State: {safe(store_display)}")
+    return terminal_safe("\n".join(out), keep_newlines=True)
 
 
 def preview_table(report: DeliveryReport) -> dict:
@@ -221,7 +226,7 @@ def render_preview(table: dict, report: DeliveryReport) -> str:
         out.append(f"  {'TO':<{width_to}}  {'RULE':<{width_rule}}  FINDINGS")
         previous = None
         for row in table["rows"]:
-            to = row["to"] if row["to"] != previous else ""
+            to = terminal_safe(row["to"]) if row["to"] != previous else ""  # one line, whatever Jira says
             previous = row["to"]
             out.append(f"  {to:<{width_to}}  {row['rule']:<{width_rule}}  {row['findings']:>8}")
     out.append("")
@@ -235,4 +240,4 @@ def render_preview(table: dict, report: DeliveryReport) -> str:
                    "(use --now to see another day).")
     if table["skipped"]:
         out.append("Not nudged: " + ", ".join(f"{why} {n}" for why, n in sorted(table["skipped"].items())))
-    return "\n".join(out)
+    return terminal_safe("\n".join(out), keep_newlines=True)

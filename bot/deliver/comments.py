@@ -2,8 +2,9 @@
 
 The comment lists the issue's open findings from opted-in rules, is updated in
 place as they change, and says "all fixed" once they are. There is never a
-second comment: the bot finds its own by a marker in the body (and remembers
-the id in the store). Bodies are wiki markup on Data Center (REST v2, with
+second comment: the bot's own comment is the one written by govbot's Jira user
+that carries a marker in its body (a person quoting it is never edited), and
+its id is remembered in the store. Bodies are wiki markup on Data Center (REST v2, with
 every Jira-sourced string escaped) and ADF on Cloud (REST v3, where text nodes
 cannot carry markup at all).
 
@@ -15,49 +16,32 @@ never trigger another edit.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
-import time
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
-from urllib.parse import urlsplit
-
-import requests
+from urllib.parse import quote
 
 from bot.deliver.policy import Outgoing
+from bot.errors import GovbotError, NetworkError
+from bot.escape import wiki_escape
+from bot.sources.http import JiraHTTPError, Transport
+from bot.sources.jira import JiraSource
 
 MARKER = "govbot:findings-comment"
 RESOLVED = "resolved"
-# Always special in wiki markup; "-" and "?" only in "-strike-" and "??citation??" positions.
-_WIKI_SPECIAL = re.compile(r"([\\*_+^~{}\[\]|!#])|(?<!\w)-|-(?!\w)|\?(?=\?)|(?<=\?)\?")
 
 
 # -- rendering -------------------------------------------------------------------------------------
 
-def wiki_escape(text: Any) -> str:
-    """Jira wiki markup with no markup left in it: one line, every special character escaped."""
-    flat = re.sub(r"\s+", " ", str(text or "")).strip()
-    return _WIKI_SPECIAL.sub(lambda match: "\\" + match.group(0), flat)
-
-
-def _safe_url(url: str | None) -> str | None:
-    if not url:
-        return None
-    parts = urlsplit(str(url))
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return None
-    return str(url).replace("|", "%7C").replace("]", "%5D").replace("[", "%5B").replace(" ", "%20")
-
-
-@dataclass
+@dataclasses.dataclass
 class CommentItem:
     rule: str
     title: str
     message: str
     fix: str
-    url: str | None = None
 
 
 def _items(findings, rules) -> list[CommentItem]:
@@ -66,8 +50,7 @@ def _items(findings, rules) -> list[CommentItem]:
         rule = rules.get(finding.rule)
         docs = getattr(rule, "docs", None) or {}
         out.append(CommentItem(rule=finding.rule, title=finding.title or getattr(rule, "title", finding.rule),
-                               message=finding.message, fix=str(docs.get("fix", "")).strip().split("\n\n")[0],
-                               url=finding.url))
+                               message=finding.message, fix=str(docs.get("fix", "")).strip().split("\n\n")[0]))
     return out
 
 
@@ -191,6 +174,8 @@ def plan_comments(result, store, config, now: datetime) -> list[Outgoing]:
 # -- Jira client -------------------------------------------------------------------------------------
 
 class JiraCommentError(Exception):
+    """A comment call failed for this issue only: recorded as failed, the run goes on."""
+
     retryable = False
     in_doubt = False
     fatal = False
@@ -201,134 +186,149 @@ class JiraCommentError(Exception):
 
 
 class JiraUnavailable(JiraCommentError):
+    """Jira is down or busy after the transport's retries: the comment stays queued."""
+
     retryable = True
 
 
+class JiraInDoubt(JiraCommentError):
+    """A new comment may or may not have been created: never re-posted blindly.
+
+    The next flush looks for the bot's own comment before posting again.
+    """
+
+    retryable = True
+    in_doubt = True
+
+
 class JiraAuthError(JiraCommentError):
+    """The credentials or settings are wrong: every further call would fail too, so the run stops."""
+
     fatal = True
 
 
-def is_cloud(config, base_url: str) -> bool:
-    deployment = (config.section("jira") or {}).get("deployment", "auto")
-    if deployment in ("cloud", "datacenter"):
-        return deployment == "cloud"
-    host = (urlsplit(base_url).hostname or "").casefold()
-    return host.endswith((".atlassian.net", ".jira.com", ".jira-dev.com"))
+UPDATED, GONE, REFUSED = "updated", "gone", "refused"
 
 
 class JiraCommentClient:
-    """The four comment calls, with Jira's 429 Retry-After honoured."""
+    """The comment calls, over the live source's connection, transport and Cloud/Data Center detection.
 
-    def __init__(self, base_url: str, *, cloud: bool | None, session: requests.Session | None = None,
-                 timeout: float = 30, max_retries: int = 4, sleep: Callable[[float], None] = time.sleep):
-        """``cloud=None``: ask the site (``serverInfo.deploymentType``) on first use."""
-        self.base_url = base_url.rstrip("/")
-        self._cloud = cloud
-        self.session = session or requests.Session()
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.sleep = sleep
+    Reads and edits (GET, PUT) are retried by the source's ``Transport``
+    (Retry-After in both forms, backoff with jitter, bounded attempts, errors
+    that name the host, never a secret). Creating a comment (POST) is sent
+    once: an answer that never came, or a server error, may still have created
+    it, so it is reported as in doubt and settled by looking for the bot's own
+    comment first - never by posting again blindly.
+    """
+
+    def __init__(self, source: JiraSource):
+        self.source = source
+        self.transport = source.transport
+        self._send_once = Transport(self.transport.session, self.transport.base_url,
+                                    timeout=self.transport.timeout,
+                                    policy=dataclasses.replace(self.transport.policy, max_retries=0),
+                                    sleep=self.transport.sleep, clock=self.transport.clock, rng=self.transport.rng)
+        self._identity: set[tuple[str, str]] | None = None
 
     @classmethod
-    def from_config(cls, config, **overrides) -> "JiraCommentClient":
-        """Same URL and credentials as the live source (JIRA_URL, JIRA_EMAIL + JIRA_API_TOKEN or JIRA_PAT)."""
-        from bot import __version__
-        from bot.sources.jira import Connection
-
-        connection = Connection.from_config(config)
-        session = requests.Session()
-        session.headers.update({"Accept": "application/json", "User-Agent": f"govbot/{__version__}"})
-        if connection.auth == "basic":
-            session.auth = (connection.email or "", connection.token)
-        else:
-            session.headers["Authorization"] = f"Bearer {connection.token}"
-        if connection.deployment in ("cloud", "datacenter"):
-            cloud: bool | None = connection.deployment == "cloud"
-        else:
-            cloud = True if is_cloud(config, connection.url) else None  # None: ask serverInfo
-        settings = {"timeout": connection.timeout, "max_retries": connection.max_retries}
-        settings.update(overrides)
-        return cls(connection.url, cloud=cloud, session=session, **settings)
+    def from_config(cls, config, **source_options) -> "JiraCommentClient":
+        """Same URL, credentials and session as the live source (JIRA_URL, JIRA_EMAIL + JIRA_API_TOKEN or JIRA_PAT)."""
+        return cls(JiraSource.from_config(config, **source_options))
 
     @property
     def cloud(self) -> bool:
-        """Cloud (REST v3, ADF bodies) or Data Center (REST v2, wiki markup)."""
-        if self._cloud is None:
-            kind = ""
-            try:
-                response = self.session.get(f"{self.base_url}/rest/api/2/serverInfo", timeout=self.timeout)
-                if response.status_code == 200:
-                    kind = str(response.json().get("deploymentType") or "").casefold()
-            except (requests.RequestException, ValueError):
-                raise JiraUnavailable("unreachable", "cannot read serverInfo to tell Cloud from Data Center") \
-                    from None
-            self._cloud = kind == "cloud"
-        return self._cloud
+        """Cloud (REST v3, ADF bodies) or Data Center (REST v2, wiki markup), as the source decides."""
+        return self._guard(lambda: self.source.is_cloud, idempotent=True)
 
     @property
     def version(self) -> str:
         return "3" if self.cloud else "2"
 
-    def _url(self, path: str) -> str:
-        return f"{self.base_url}/rest/api/{self.version}/{path.lstrip('/')}"
+    def _path(self, issue: str, *rest: str) -> str:
+        parts = [quote(str(part), safe="") for part in (issue, "comment", *rest)]
+        return f"/rest/api/{self.version}/issue/" + "/".join(parts)
 
-    def _request(self, method: str, path: str, **kwargs) -> requests.Response:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response = self.session.request(method, self._url(path), timeout=self.timeout, **kwargs)
-            except requests.RequestException as error:
-                if attempt > self.max_retries or method not in ("GET", "PUT"):
-                    raise JiraUnavailable("unreachable", str(error)) from None
-                self.sleep(min(2 ** attempt, 30))
-                continue
-            if response.status_code == 429 or response.status_code in (502, 503, 504):
-                if attempt > self.max_retries:
-                    raise JiraUnavailable(f"http_{response.status_code}", "Jira is busy or down")
-                wait = response.headers.get("Retry-After")
-                try:
-                    delay = float(wait) if wait is not None else min(2 ** attempt, 30)
-                except ValueError:
-                    delay = min(2 ** attempt, 30)
-                self.sleep(min(delay, 120))
-                continue
-            if response.status_code in (401, 403):
-                raise JiraAuthError(f"http_{response.status_code}",
-                                    "Jira refused the credentials or the permission to comment")
-            return response
+    def _guard(self, call: Callable[[], Any], *, idempotent: bool) -> Any:
+        """Run one request, sorting the transport's errors into what the outbox needs to know."""
+        try:
+            return call()
+        except JiraHTTPError as error:
+            if error.status == 401 or "CAPTCHA" in error.message:
+                raise JiraAuthError(f"http_{error.status}", error.message) from None
+            raise JiraCommentError(f"http_{error.status}", error.message) from None
+        except NetworkError as error:
+            if idempotent:
+                raise JiraUnavailable("unreachable", error.message) from None
+            raise JiraInDoubt("no_answer", f"{error.message}; the comment may or may not have been created") \
+                from None
+        except GovbotError as error:  # a URL that is not http(s), a login page instead of JSON
+            raise JiraAuthError("setup", error.message) from None
+
+    def identity(self) -> set[tuple[str, str]]:
+        """Who govbot is signed in as: accountId on Cloud, name and key on Data Center (asked once)."""
+        if self._identity is None:
+            me = self._guard(lambda: self.transport.get(f"/rest/api/{self.version}/myself",
+                                                        what="reading govbot's own Jira user"),
+                             idempotent=True)
+            self._identity = _identity(me)
+            if not self._identity:
+                raise JiraAuthError("myself", "Jira did not say which user govbot is signed in as")
+        return self._identity
+
+    def is_own(self, comment: dict) -> bool:
+        """A comment the bot wrote: its author is govbot's own user and it carries the marker.
+
+        The marker alone is not enough: a person quoting the bot's comment copies it too.
+        """
+        author = comment.get("author") if isinstance(comment, dict) else None
+        return bool(_identity(author) & self.identity()) and has_marker(comment.get("body"))
 
     def comments(self, issue: str) -> list[dict]:
         found: list[dict] = []
         start = 0
         while True:
-            response = self._request("GET", f"issue/{issue}/comment", params={"startAt": start, "maxResults": 100})
-            if response.status_code == 404:
-                raise JiraCommentError("issue_not_found", f"{issue} does not exist or is not visible")
-            if response.status_code >= 400:
-                raise JiraCommentError(f"http_{response.status_code}", response.text[:200])
-            data = response.json()
-            page = data.get("comments") or []
+            data = self._guard(lambda: self.transport.get(self._path(issue), {"startAt": start, "maxResults": 100},
+                                                          what=f"reading the comments on {issue}"),
+                               idempotent=True)
+            page = [comment for comment in (data.get("comments") or []) if isinstance(comment, dict)] \
+                if isinstance(data, dict) else []
             found.extend(page)
             start += len(page)
-            total = data.get("total")
+            total = data.get("total") if isinstance(data, dict) else None
             if not page or total is None or start >= int(total):
                 return found
 
     def create(self, issue: str, body: Any) -> str:
-        response = self._request("POST", f"issue/{issue}/comment", json={"body": body})
-        if response.status_code >= 400:
-            raise JiraCommentError(f"http_{response.status_code}", response.text[:200])
-        return str(response.json().get("id"))
+        """Post a new comment, once; returns its id."""
+        data = self._guard(lambda: self._send_once.post(self._path(issue), {"body": body},
+                                                        what=f"commenting on {issue}"),
+                           idempotent=False)
+        comment_id = data.get("id") if isinstance(data, dict) else None
+        if not comment_id:
+            raise JiraInDoubt("no_id", f"Jira answered the new comment on {issue} without its id")
+        return str(comment_id)
 
-    def update(self, issue: str, comment_id: str, body: Any) -> bool:
-        """False when the comment no longer exists (deleted by a person)."""
-        response = self._request("PUT", f"issue/{issue}/comment/{comment_id}", json={"body": body})
-        if response.status_code == 404:
-            return False
-        if response.status_code >= 400:
-            raise JiraCommentError(f"http_{response.status_code}", response.text[:200])
-        return True
+    def update(self, issue: str, comment_id: str, body: Any) -> str:
+        """UPDATED; GONE when the comment was deleted; REFUSED when Jira will not let govbot edit it (403)."""
+        try:
+            self._guard(lambda: self.transport.request("PUT", self._path(issue, comment_id), body={"body": body},
+                                                       what=f"updating govbot's comment on {issue}"),
+                        idempotent=True)
+        except JiraCommentError as error:
+            if error.fatal:
+                raise  # credentials (401, a CAPTCHA to answer): not about this comment
+            if error.code == "http_404":
+                return GONE
+            if error.code == "http_403":
+                return REFUSED
+            raise
+        return UPDATED
+
+
+def _identity(user: Any) -> set[tuple[str, str]]:
+    if not isinstance(user, dict):
+        return set()
+    return {(field, str(user[field])) for field in ("accountId", "key", "name") if user.get(field)}
 
 
 def has_marker(body: Any) -> bool:
@@ -348,7 +348,7 @@ def has_marker(body: Any) -> bool:
 
 
 class CommentWriter:
-    """Sends one queued comment entry: update the bot's comment, or create it if there is none."""
+    """Sends one queued comment entry: edit the bot's own comment on the issue, or create it if there is none."""
 
     def __init__(self, client: JiraCommentClient, store):
         self.client = client
@@ -358,15 +358,27 @@ class CommentWriter:
         issue = entry.recipient
         body = entry.payload["adf"] if self.client.cloud else entry.payload["wiki"]
         state = self.store.comment_state(issue)
-        if state is not None and state.comment_id and self.client.update(issue, state.comment_id, body):
-            self.store.comment_written(issue, state.comment_id, now)
-            return state.comment_id
-        for comment in self.client.comments(issue):
-            if has_marker(comment.get("body")):
-                comment_id = str(comment.get("id"))
-                if self.client.update(issue, comment_id, body):
-                    self.store.comment_written(issue, comment_id, now)
-                    return comment_id
+        tracked = state.comment_id if state else None
+        # Only comments govbot's own user wrote: a person quoting the bot's comment carries the
+        # marker too, and is never edited. The one written last time first, then the oldest.
+        own = sorted((c for c in self.client.comments(issue) if self.client.is_own(c)),
+                     key=lambda comment: str(comment.get("id")) != tracked)
+        refused = []
+        for comment in own:
+            comment_id = str(comment.get("id"))
+            outcome = self.client.update(issue, comment_id, body)
+            if outcome == UPDATED:
+                self.store.comment_written(issue, comment_id, now)
+                return comment_id
+            if outcome == REFUSED:
+                refused.append(comment_id)
+            # GONE: deleted since it was listed; try the next one.
+        if refused:
+            # Jira will not let govbot edit its own comment here (no "Edit Own Comments"
+            # permission, a locked issue...). Posting another would be a second bot comment.
+            raise JiraCommentError("http_403", f"Jira refused to edit govbot's comment {refused[0]} on {issue}; "
+                                               "not posting a second one (the govbot user needs the "
+                                               "'Edit Own Comments' permission in this project)")
         comment_id = self.client.create(issue, body)
         self.store.comment_written(issue, comment_id, now)
         return comment_id

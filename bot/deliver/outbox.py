@@ -7,8 +7,10 @@
 2. ``flush`` sends queued messages one by one: mark ``sending`` (committed),
    call Slack or Jira, mark ``sent`` with the Slack ``ts`` / Jira comment id.
    Slack or Jira down: the message goes back to ``queued`` for the next run.
-3. A message left ``sending`` by a run that died is *in doubt*. Jira comments
-   are simply retried (the upsert finds the bot's comment by its marker).
+3. A message left ``sending`` by a run that died, or whose send failed in a
+   way that may still have delivered it (a server error, a lost answer), is
+   *in doubt*: never resent blindly, only settled by the next flush. Jira
+   comments are simply retried (the upsert finds the bot's own comment first).
    Slack messages carry their dedupe key as message metadata; the outbox asks
    ``conversations.history`` whether it arrived, and resends only when Slack
    says it did not. When Slack cannot tell, it is counted as sent (a lost
@@ -30,7 +32,6 @@ from bot.deliver.policy import Outgoing, dedupe_key
 from bot.deliver.slack import breaker_alert
 
 METADATA_EVENT = "govbot_delivery"
-SLACK_KINDS = ("slack_dm", "slack_channel", "slack_alert")
 
 
 @dataclass
@@ -41,6 +42,7 @@ class FlushReport:
     unconfirmed: list = field(default_factory=list)     # in doubt, counted as sent
     resent: list = field(default_factory=list)          # in doubt, Slack confirmed it never arrived
     pending: list = field(default_factory=list)         # still queued (Slack/Jira down)
+    in_doubt: list = field(default_factory=list)        # may have arrived: the next flush checks before resending
     would_send: list = field(default_factory=list)      # dry run: queued earlier, would go now
     unreachable: list[str] = field(default_factory=list)
     fatal: list[str] = field(default_factory=list)
@@ -124,22 +126,26 @@ class Outbox:
         report.queued.append(message)
 
     # -- sending -----------------------------------------------------------------------------------
-    def flush(self, now: datetime) -> FlushReport:
-        """Send everything queued (oldest first). A dry run only lists what would go."""
+    def flush(self, now: datetime, *, kinds: tuple[str, ...] | None = None) -> FlushReport:
+        """Send everything queued (oldest first), or only entries of ``kinds``. A dry run only lists what would go.
+
+        ``kinds`` keeps one job's flush to its own messages: the digest must not
+        send nudges an earlier ``nudge`` left queued, outside the nudge timing rules.
+        """
         report = FlushReport()
         if self.dry_run:
-            report.would_send = self.store.deliveries(status=("queued", "sending"))
+            report.would_send = self.store.deliveries(status=("queued", "sending"), kinds=kinds)
             return report
         with self.store.try_lock("outbox") as alone:
             if alone:
                 # Only with no other flush running: its "sending" rows are in flight, not in doubt.
-                self._reconcile(now, report)
-            self._send_queued(now, report)
+                self._reconcile(now, report, kinds)
+            self._send_queued(now, report, kinds)
         return report
 
-    def _send_queued(self, now: datetime, report: FlushReport) -> None:
+    def _send_queued(self, now: datetime, report: FlushReport, kinds: tuple[str, ...] | None = None) -> None:
         stopped: set[str] = set()  # "slack" / "jira" once one is down for this run
-        for entry in self.store.deliveries(status="queued"):
+        for entry in self.store.deliveries(status="queued", kinds=kinds):
             channel = "jira" if entry.kind == "jira_comment" else "slack"
             transport = self.comments if channel == "jira" else self.slack
             if transport is None:
@@ -172,7 +178,7 @@ class Outbox:
                 refused = getattr(error, "code", None) == "missing_scope" or not (
                     getattr(error, "retryable", True) or getattr(error, "fatal", True))
                 if not refused:
-                    return self._failure(entry, error, now, report, claimed=False)
+                    return self._failure(entry, error, now, report)
                 # conversations.open refused (no im:write scope, an old fake...): posting
                 # to the user id still reaches the app's DM with them.
                 channel_id = entry.recipient
@@ -191,17 +197,18 @@ class Outbox:
                     entry.channel or entry.recipient, entry.payload["text"], entry.payload["blocks"],
                     metadata={"event_type": METADATA_EVENT, "event_payload": {"key": entry.dedupe_key}})
         except Exception as error:  # noqa: BLE001 - every failure is sorted and recorded
-            return self._failure(entry, error, now, report, claimed=True)
+            return self._failure(entry, error, now, report)
         self.store.finish_delivery(entry.id, "sent", now, external_id=external, channel=channel)
         entry.status, entry.external_id = "sent", external
         self.audit.write("delivery.sent", **_describe(entry), external_id=external)
         report.sent.append(entry)
         return "sent"
 
-    def _failure(self, entry, error: Exception, now: datetime, report: FlushReport, *, claimed: bool) -> str:
+    def _failure(self, entry, error: Exception, now: datetime, report: FlushReport) -> str:
         detail = str(error) or type(error).__name__
         if getattr(error, "in_doubt", False):
-            # Leave it "sending": the next run asks Slack whether it arrived.
+            # Leave it "sending": the next run asks Slack whether it arrived (or finds the Jira comment).
+            report.in_doubt.append(entry)
             report.unreachable.append(f"{entry.kind} to {entry.recipient}: {detail}")
             self.audit.write("delivery.in_doubt", **_describe(entry), error=detail)
             return "down"
@@ -223,9 +230,9 @@ class Outbox:
         report.failed.append((entry, detail))
         return "failed"
 
-    def _reconcile(self, now: datetime, report: FlushReport) -> None:
-        """Settle messages a dead run left half-sent (``sending``)."""
-        for entry in self.store.deliveries(status="sending"):
+    def _reconcile(self, now: datetime, report: FlushReport, kinds: tuple[str, ...] | None = None) -> None:
+        """Settle messages a dead run (or an answer lost in transit) left half-sent (``sending``)."""
+        for entry in self.store.deliveries(status="sending", kinds=kinds):
             if entry.kind == "jira_comment" and self.comments is None:
                 continue
             if entry.kind == "jira_comment":
@@ -233,9 +240,10 @@ class Outbox:
                 self.store.finish_delivery(entry.id, "queued", now, error="retried after an interrupted run")
                 continue
             arrived = None
-            if self.slack is not None and entry.channel and entry.claimed_at is not None:
+            channel = entry.channel or entry.recipient  # a channel post has no separate channel id
+            if self.slack is not None and channel and entry.claimed_at is not None:
                 oldest = (entry.claimed_at - timedelta(minutes=5)).timestamp()
-                arrived = self.slack.find_message(entry.channel, oldest, METADATA_EVENT, entry.dedupe_key)
+                arrived = self.slack.find_message(channel, oldest, METADATA_EVENT, entry.dedupe_key)
             if arrived is True:
                 self.store.finish_delivery(entry.id, "sent", now, error="confirmed after an interrupted run")
                 self.audit.write("delivery.sent", **_describe(entry), confirmed_after_interruption=True)

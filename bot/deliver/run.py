@@ -71,6 +71,7 @@ class DeliveryReport:
             "sent": [d.dedupe_key for d in self.leftovers.sent + self.flushed.sent],
             "failed": [{"key": d.dedupe_key, "error": e} for d, e in self.leftovers.failed + self.flushed.failed],
             "pending": [d.dedupe_key for d in self.leftovers.pending + self.flushed.pending],
+            "in_doubt": [d.dedupe_key for d in self.leftovers.in_doubt + self.flushed.in_doubt],
             "deferred": [{"issue": f.issue, "rule": f.rule, "why": why} for f, why in self.plan.deferred],
             "undeliverable": [{"issue": f.issue, "rule": f.rule, "why": why} for f, why in self.plan.undeliverable],
             "unmapped_owners": self.plan.unmapped,

@@ -15,10 +15,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable
-from urllib.parse import urlsplit
 
 from slack_sdk.models.blocks import (ContextBlock, DividerBlock, HeaderBlock, MarkdownTextObject,
                                      PlainTextObject, SectionBlock)
+
+from bot.escape import slack_escape, web_url
 
 MAX_BLOCKS = 50
 MAX_SECTION_CHARS = 3000
@@ -32,9 +33,8 @@ GUIDING_QUESTIONS = ("What are we hoping to achieve?",
                      "How will it affect the customer, the business or the platform?")
 
 
-def escape(text: Any) -> str:
-    """Make untrusted text inert in Slack mrkdwn: only ``&``, ``<`` and ``>`` are control characters."""
-    return str(text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+# The older name, still imported by chat and the digest; the function lives in bot.escape.
+escape = slack_escape
 
 
 def truncate(text: str, limit: int) -> str:
@@ -53,15 +53,10 @@ def one_line(text: Any, limit: int = 300) -> str:
 
 
 def issue_link(url: str | None, key: str) -> str:
-    """``<url|KEY>`` for an http(s) URL, else the escaped key alone."""
+    """``<url|KEY>`` for a URL that passes ``web_url``, else the escaped key alone."""
     label = escape(key)
-    if not url:
-        return f"*{label}*"
-    parts = urlsplit(str(url))
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return f"*{label}*"
-    safe_url = escape(str(url)).replace("|", "%7C").replace(" ", "%20")
-    return f"*<{safe_url}|{label}>*"
+    checked = web_url(url)
+    return f"*<{escape(checked)}|{label}>*" if checked else f"*{label}*"
 
 
 def code(text: str) -> str:

@@ -105,7 +105,8 @@ class SlackClient:
     # -- calls -------------------------------------------------------------------------------------
     def post_message(self, channel: str, text: str, blocks: list[dict], *,
                      metadata: dict | None = None) -> tuple[str, str]:
-        """Post once; returns (channel id, ts). Never retried after the request may have landed."""
+        """Post once; returns (channel id, ts). Never retried after the request may have landed:
+        a server error or a lost answer raises ``SlackInDoubt``."""
         self._pace(channel)
         kwargs: dict[str, Any] = {"channel": channel, "text": text, "blocks": blocks,
                                   "unfurl_links": False, "unfurl_media": False}
@@ -173,6 +174,13 @@ class SlackClient:
                 self.sleep(wait)
 
     def _call(self, method: Callable, *, idempotent: bool, **kwargs):
+        """Call ``method``, retrying what is safe to retry.
+
+        Rate limits (Slack refused before doing anything) and connections that
+        never reached Slack are retried for every call. Server errors and lost
+        answers are retried only for ``idempotent`` calls; for the others they
+        raise ``SlackInDoubt``, never a blind second attempt.
+        """
         kwargs = {key: value for key, value in kwargs.items() if value is not None}
         attempt = 0
         while True:
@@ -191,6 +199,12 @@ class SlackClient:
                     self.sleep(wait)
                     continue
                 if status >= 500 or code in TRANSIENT_ERRORS:
+                    if not idempotent:
+                        # Slack may have done it before failing ("it's possible some aspect of the
+                        # operation succeeded"): the outbox checks the channel before any resend.
+                        raise SlackInDoubt(code or f"http_{status}", "Slack failed while handling the request; "
+                                                                      "the message may or may not have been "
+                                                                      "posted") from None
                     if attempt > self.max_retries:
                         raise SlackUnavailable(code or f"http_{status}", "Slack is unavailable") from None
                     self.sleep(min(2 ** attempt, 30))

@@ -12,13 +12,13 @@ import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from bot.digest import charts
 from bot.digest.metrics import Digest, Digests, plural
+from bot.escape import markdown_escape, terminal_safe, web_url
 from bot.hierarchy import FLOW_ITEMS
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -38,13 +38,8 @@ def short_date(value: date | datetime) -> str:
     return f"{value.day} {value.strftime('%b')}"
 
 
-def link_url(url: str | None) -> str | None:
-    """``url`` if it is a plain http(s) address, else None: Jira data must not smuggle
-    ``javascript:`` or other schemes into a link."""
-    if not url or any(c in url for c in "\"'<> \n\r\t`"):
-        return None
-    parts = urlsplit(url)
-    return url if parts.scheme in ("http", "https") and parts.netloc else None
+# The older filter name, also imported by the digest's Slack messages.
+link_url = web_url
 
 
 def ffr_change(digest: Digest) -> str:
@@ -93,19 +88,10 @@ def _environment(**options: Any) -> Environment:
 
 
 # -- Markdown and text ----------------------------------------------------------
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def markdown_escape(value: str) -> str:
-    """Jira text made inert in Markdown: one line, markup characters backslash-escaped."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(_CONTROL.sub("", value).split()))
-
-
 def markdown_url(url: str | None) -> Markup | None:
     """A checked http(s) address for a Markdown link destination."""
-    checked = link_url(url)
-    return Markup(checked.replace("(", "%28").replace(")", "%29")) if checked else None
+    checked = web_url(url)  # parentheses come back percent-encoded
+    return Markup(checked) if checked else None
 
 
 def _finalize_markdown(value: Any) -> Any:
@@ -116,7 +102,14 @@ def _finalize_markdown(value: Any) -> Any:
 
 def _finalize_text(value: Any) -> Any:
     # Terminal escapes hidden in an issue summary must not reach a terminal.
-    return " ".join(_CONTROL.sub("", value).split()) if isinstance(value, str) else value
+    return terminal_safe(" ".join(value.split())) if isinstance(value, str) else value
+
+
+def _finalize_html(value: Any) -> Any:
+    # Autoescape handles markup; this keeps control and bidi characters off the page too.
+    if isinstance(value, Markup) or not isinstance(value, str):
+        return value
+    return terminal_safe(value, keep_newlines=True)
 
 
 def render_markdown(digests: Digests) -> str:
@@ -138,7 +131,7 @@ def render_json(digests: Digests) -> str:
 # -- HTML dashboard -------------------------------------------------------------
 def render_html(digests: Digests, digest: Digest, pages: dict[str, str] | None = None) -> str:
     """One self-contained dashboard page (the organisation's is the index)."""
-    env = _environment(autoescape=True)
+    env = _environment(autoescape=True, finalize=_finalize_html)
     pages = pages or page_names(digests)
     return env.get_template("page.html").render(
         digests=digests, digest=digest, pages=pages,

@@ -221,11 +221,40 @@ def test_slack_down_keeps_messages_queued_for_the_next_run(tmp_path, fake_slack)
     report = deliver(config, result(three_owners()), fake=fake_slack)
     assert report.exit_code == 3
     assert fake_slack.posts() == []
-    assert len(report.flushed.pending) == 3
+    # The first post failed on Slack's side (in doubt, not retried); the rest were not tried.
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1
+    assert len(report.flushed.pending) == 2 and len(report.flushed.in_doubt) == 1
     fake_slack.clear_faults()
     report = deliver(config, result(three_owners()), fake=fake_slack, now=NOW + timedelta(hours=1))
     assert report.exit_code == 0
+    assert len(report.flushed.resent) == 1  # Slack's history showed the one in doubt had not arrived
     assert sorted(fake_slack.dm_user(p["channel"]) for p in fake_slack.posts()) == ["U0ALICE", "U0BOB", "U0CAROL"]
+
+
+@pytest.mark.parametrize("kind", ["dm", "channel"])
+def test_a_post_slack_made_but_answered_with_a_server_error_is_sent_once(tmp_path, fake_slack, kind):
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web.slack_response import SlackResponse
+
+    config = write_config(tmp_path)
+    slack = SlackClient(TOKEN, fake_slack.api_url, sleep=lambda s: None, timeout=5, channel_interval=0)
+    real_post = slack.web.chat_postMessage
+
+    def posted_then_500(**kwargs):
+        real_post(**kwargs)
+        slack.web.chat_postMessage = real_post  # Slack is healthy again afterwards
+        data = {"ok": False, "error": "internal_error"}
+        raise SlackApiError("internal_error", SlackResponse(client=slack.web, http_verb="POST", api_url="",
+                                                            req_args={}, data=data, headers={}, status_code=500))
+
+    slack.web.chat_postMessage = posted_then_500
+    scan = result([finding("PAY-1", ALICE if kind == "dm" else DAVE_NO_EMAIL)])
+    report = deliver(config, scan, slack=slack)
+    assert report.exit_code == 3 and len(fake_slack.posts()) == 1  # never posted a second time blindly
+    report = deliver(config, scan, fake=fake_slack, now=NOW + timedelta(minutes=5))
+    assert report.exit_code == 0 and len(fake_slack.posts()) == 1
+    assert len(report.flushed.sent) == 1  # confirmed through conversations.history metadata
+    assert fake_slack.calls_to("conversations.history")
 
 
 def test_slack_unreachable_is_exit_3_and_nothing_lost(tmp_path, fake_slack):
@@ -339,3 +368,63 @@ def test_dm_falls_back_to_the_user_id_when_conversations_open_is_refused(tmp_pat
     report = deliver(config, result([finding("PAY-1", ALICE)]), fake=fake_slack)
     assert report.exit_code == 0
     assert [p["channel"] for p in fake_slack.posts()] == ["U0ALICE"]
+
+
+# -- the digest shares the outbox, not the nudges' timing ------------------------------------------------
+
+def digest_messages():
+    from bot.digest.slack import SlackMessage
+
+    payload = {"channel": "#payments", "text": "Hygiene digest · Payments", "blocks": [],
+               "unfurl_links": False, "unfurl_media": False}
+    return [SlackMessage("payments", "Payments", "#payments", payload)]
+
+
+def test_a_digest_run_sends_only_the_digest_not_nudges_left_queued(tmp_path, fake_slack):
+    from bot.deliver.audit import NullAudit
+    from bot.deliver.outbox import Outbox
+    from bot.digest.run import send_digest_messages
+
+    config = write_config(tmp_path)
+    # A nudge run queued Alice's DM, but Slack was down; it must wait for the next nudge run
+    # (which knows the quiet hours), not go out with Monday's digest.
+    fake_slack.fail("chat.postMessage", status=429, retry_after=3600)
+    report = deliver(config, result([finding("PAY-1", ALICE)]), fake=fake_slack)
+    assert len(report.flushed.pending) == 1 and fake_slack.posts() == []
+
+    slack = SlackClient(TOKEN, fake_slack.api_url, sleep=lambda s: None, timeout=5, channel_interval=0)
+    store = Store(store_url(config))
+    try:
+        code = send_digest_messages(digest_messages(), store, config, week_start=NOW.date(), now=NOW, slack=slack)
+        assert code == 0
+        assert [post["channel"] for post in fake_slack.posts()] == ["#payments"]
+        assert {d.kind: d.status for d in store.deliveries()} == {"slack_dm": "queued", "slack_digest": "sent"}
+
+        # The next nudge run sends the DM.
+        report = Outbox(store, audit=NullAudit(), dry_run=False, slack=slack).flush(NOW)
+        assert [d.kind for d in report.sent] == ["slack_dm"]
+        assert fake_slack.dm_user(fake_slack.posts()[-1]["channel"]) == "U0ALICE"
+    finally:
+        store.close()
+
+
+def test_a_digest_post_in_doubt_is_reported_and_checked_before_it_is_sent_again(tmp_path, fake_slack):
+    from bot.digest.run import send_digest_messages
+    from bot.errors import EXIT_NETWORK
+
+    config = write_config(tmp_path)
+    slack = SlackClient(TOKEN, fake_slack.api_url, sleep=lambda s: None, timeout=5, channel_interval=0)
+    store = Store(store_url(config))
+    lines: list[str] = []
+    try:
+        fake_slack.fail("chat.postMessage", error="internal_error")
+        code = send_digest_messages(digest_messages(), store, config, week_start=NOW.date(), now=NOW, slack=slack,
+                                    say=lines.append)
+        assert code == EXIT_NETWORK and any("unreachable" in line for line in lines)
+        assert len(fake_slack.calls_to("chat.postMessage")) == 1
+        code = send_digest_messages(digest_messages(), store, config, week_start=NOW.date(), now=NOW, slack=slack,
+                                    say=lines.append)
+        assert code == 0 and len(fake_slack.posts()) == 1
+        assert fake_slack.calls_to("conversations.history")  # looked before posting again
+    finally:
+        store.close()

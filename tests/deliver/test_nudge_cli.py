@@ -231,3 +231,56 @@ def test_sigkill_mid_run_then_rerun_delivers_exactly_once(tmp_path, history):
         assert rerun.returncode == 0, (out + err).decode()
         recipients = [fake.dm_user(p["channel"]) or p["channel"] for p in fake.posts()]
         assert sorted(recipients) == ["#payments", "U0ALICE", "U0BOB", "U0CAROL"]
+
+
+# -- what reaches a terminal ------------------------------------------------------------------------------
+
+HOSTILE = "\x1b]8;;https://evil.example\x07link\x1b]8;;\x07 \x1b[2J\u202egnp.exe \x9b31m\u2066x\u2069 \r\x08"
+TERMINAL_UNSAFE = {chr(c) for c in range(0x20) if chr(c) != "\n"} | {chr(c) for c in range(0x7f, 0xa0)} | {
+    "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069", "\u200e", "\u200f",
+    "\u061c"}
+
+
+def hostile_issues() -> list[dict]:
+    issues = default_issues()
+    issues[0]["fields"]["summary"] = "Checkout " + HOSTILE
+    dave = dict(PEOPLE["dave"], displayName="Dave " + HOSTILE)
+    issues[4]["fields"]["assignee"] = dave
+    return issues
+
+
+def test_dry_run_and_preview_output_carry_no_terminal_controls(tmp_path, slack):
+    write_config(tmp_path)
+    snap = str(snapshot(tmp_path, hostile_issues()))
+    common = ["--snapshot", snap, "--now", "2026-03-31", "--config", "govbot.yaml"]
+    text = nudge(*common, token=False)
+    assert text.exit_code == 0, text.output
+    assert "Would send 4 Slack messages and 5 Jira comments" in text.output
+    assert "Dave " in text.output and "gnp.exe" in text.output  # the text is there, made harmless
+    assert not set(text.output) & TERMINAL_UNSAFE, "a control character reached the terminal"
+
+    as_json = nudge(*common, "--format", "json", token=False)
+    assert not set(as_json.output) & TERMINAL_UNSAFE
+    data = json.loads(as_json.output)
+    assert any("\u202egnp.exe" in json.dumps(message["blocks"], ensure_ascii=False) or
+               "gnp.exe" in (message["comment"] or "") for message in data["messages"])
+    assert data["unmapped_owners"]["acc-dave"]["name"] == "Dave " + HOSTILE  # JSON keeps the data exact
+
+    for extra in ([], ["--format", "json"]):
+        preview = CliRunner().invoke(cli, ["preview", *common, *extra], env={}, catch_exceptions=False)
+        assert preview.exit_code == 0, preview.output
+        assert not set(preview.output) & TERMINAL_UNSAFE
+    assert slack.calls == []
+
+
+def test_nudge_and_preview_share_the_scan_options():
+    from bot.commands.nudge import nudge as nudge_command, preview
+    from bot.commands.scan import scan
+
+    def options(command):
+        return {param.name: param.help for param in command.params}
+
+    for command in (nudge_command, preview):
+        for name in ("snapshot", "rule_paths", "config_path", "now_text"):
+            assert options(command)[name] == options(scan)[name], (command.name, name)
+        assert options(command)["output_format"]

@@ -6,7 +6,8 @@ import pytest
 
 from bot.deliver import slack
 from bot.deliver.slack import Item, all_texts, channel_message, escape, issue_link, nudge_message
-from bot.deliver.slack_client import SlackAuthError, SlackClient, SlackError, SlackUnavailable, api_url
+from bot.deliver.slack_client import (SlackAuthError, SlackClient, SlackError, SlackInDoubt, SlackUnavailable,
+                                      api_url)
 from tests.conftest import golden
 from tests.deliver.conftest import TOKEN
 
@@ -29,7 +30,8 @@ def test_escape_makes_control_sequences_inert():
 def test_issue_links_only_for_http_urls_and_cannot_be_broken_out_of():
     assert issue_link("https://j.example/browse/A-1", "A-1") == "*<https://j.example/browse/A-1|A-1>*"
     assert issue_link("javascript:alert(1)", "A-1") == "*A-1*"
-    assert issue_link("https://j.example/a|b>c", "A-1") == "*<https://j.example/a%7Cb&gt;c|A-1>*"
+    assert issue_link("https://j.example/a|b>c", "A-1") == "*A-1*"  # an angle bracket: not a URL we link
+    assert issue_link("https://j.example/a|b?x=1&y=2", "A-1") == "*<https://j.example/a%7Cb?x=1&amp;y=2|A-1>*"
     assert issue_link(None, "<!here>") == "*&lt;!here&gt;*"
 
 
@@ -96,12 +98,29 @@ def test_rate_limit_too_long_leaves_it_for_later(fake_slack, slack_client):
     assert error.value.retryable and not error.value.in_doubt
 
 
-def test_server_errors_are_retried_then_reported(fake_slack, slack_client):
-    fake_slack.fail("chat.postMessage", status=503, times=2)
-    slack_client.post_message("C1", "hi", [])
-    fake_slack.fail("chat.postMessage", status=500, times=20)
-    with pytest.raises(SlackUnavailable):
+@pytest.mark.parametrize("status, error", [(500, None), (503, None), (200, "internal_error"), (200, "fatal_error"),
+                                           (200, "service_unavailable")])
+def test_a_post_that_failed_on_slacks_side_is_in_doubt_never_retried(fake_slack, slack_client, status, error):
+    """Slack may have posted it before failing: one attempt, then the outbox checks before any resend."""
+    fake_slack.fail("chat.postMessage", status=status, error=error)
+    with pytest.raises(SlackInDoubt) as raised:
         slack_client.post_message("C1", "hi", [])
+    assert raised.value.in_doubt and raised.value.retryable and not raised.value.fatal
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1 and slack_client.sleeps == []
+
+
+def test_idempotent_calls_retry_server_errors_then_report(fake_slack, slack_client):
+    fake_slack.fail("users.lookupByEmail", status=503, times=2)
+    assert slack_client.lookup_user_by_email("alice@example.com") == "U0ALICE"
+    assert len(fake_slack.calls_to("users.lookupByEmail")) == 3
+    channel, ts = slack_client.post_message("C1", "hi", [])
+    fake_slack.fail("chat.update", error="internal_error")
+    slack_client.update_message(channel, ts, "edited", [])
+    assert len(fake_slack.calls_to("chat.update")) == 2
+    fake_slack.fail("users.lookupByEmail", status=500, times=20)
+    with pytest.raises(SlackUnavailable) as raised:
+        slack_client.lookup_user_by_email("alice@example.com")
+    assert not raised.value.in_doubt
 
 
 def test_one_post_per_second_per_channel():

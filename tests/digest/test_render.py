@@ -37,7 +37,7 @@ def test_json_carries_the_same_numbers(digests):
 def test_markdown_escapes_jira_text(digests):
     text = render.render_markdown(digests)
     assert "<script>" not in text and "<!channel>" not in text
-    assert r"\<script\>" in text
+    assert "&lt;script&gt;" in text
     assert not re.search(r"(?<!\\)\]\(javascript:", text)  # brackets escaped: no link
 
 
