@@ -6,8 +6,8 @@ answer within 3 seconds) and the verdict follows through the command's
 ``response_url`` as an *ephemeral* message: only the person who asked sees it.
 
 The command logic (``ChatCommands``) knows nothing about Bolt, and the verdict
-of one issue (``check_issue``, ``render_check_text``) is plain Python that the
-``govbot check`` command can share, so chat and CLI give the same answer.
+on an issue comes from ``bot.checking``, exactly as for ``govbot check``, so
+chat and the command line give the same answer.
 Everything taken from Jira is escaped for Slack mrkdwn (``&``, ``<``, ``>``).
 """
 
@@ -18,45 +18,24 @@ import logging
 import re
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from bot.deliver.slack import escape, issue_link, one_line, truncate
+from bot.checking import ISSUE_KEY, NOT_FOUND, CheckResult, check_issues
+from bot.deliver.slack import issue_link, one_line, truncate
 from bot.errors import ConfigError, GovbotError, UsageError
-from bot.model import Issue
-from bot.pipeline import Inputs, jira_configured, load_workspace
-from bot.scan import scan
+from bot.escape import slack_escape
+from bot.pipeline import Inputs, load_workspace
 
 log = logging.getLogger("govbot.chat")
 
-ISSUE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-\d+$")
 MAX_ANSWER_CHARS = 3900
 _WAIVE_FOR = re.compile(r"^(\d+)\s*([dw])$", re.IGNORECASE)
 _SEVERITY_MARK = {"error": ":red_circle:", "warning": ":large_yellow_circle:", "info": ":large_blue_circle:"}
 
 
-# -- one issue's verdict: the same rows as `govbot check` ---------------------------------------------------
-
-@dataclass
-class CheckVerdict:
-    """Every applicable rule's verdict on one issue, as ``govbot check`` computes it."""
-
-    key: str
-    issue: Issue | None
-    rows: list[dict] = field(default_factory=list)       # bot.commands.check.verdict_rows
-    reasons: dict[str, str] = field(default_factory=dict)  # rule -> why it is waived
-    problems: list[str] = field(default_factory=list)
-    complete: bool = True
-
-    @property
-    def found(self) -> bool:
-        return self.issue is not None
-
-    def with_status(self, status: str) -> list[dict]:
-        return [row for row in self.rows if row["status"] == status]
-
+# -- one issue's verdict, as `govbot check` gives it ---------------------------------------------------------
 
 def normalise_key(text: str) -> str:
     key = str(text or "").strip().upper()
@@ -65,65 +44,35 @@ def normalise_key(text: str) -> str:
     return key
 
 
-def check_issue(inputs: Inputs, key: str, now: datetime, *, snapshot: str | None = None, store=None,
-                workspace_loader: Callable[[], Any] | None = None) -> CheckVerdict:
-    """Read one issue (with the relatives its rules need) and apply every active rule and waiver.
-
-    The reading, the scan and the verdict rows are those of ``govbot check``;
-    on top, waivers from the waiver file and from chat (the store) apply, so a
-    ``/govbot waive`` shows at once.
-    """
-    from bot.commands.check import only, verdict_rows
-    from bot.waivers import apply_waivers
-
-    key = normalise_key(key)
-    config = inputs.config
-    if workspace_loader is not None or snapshot is not None or inputs.demo:
-        full = workspace_loader() if workspace_loader is not None else load_workspace(inputs, snapshot=snapshot)
-        workspace = only(full, [key])
-    elif jira_configured(config):
-        from bot.sources.jira import load_issues_from_jira
-
-        workspace = load_issues_from_jira(config, [key], inputs.ruleset)
-    else:
-        raise ConfigError("nothing to check against: set jira.url in the config (or JIRA_URL)")
-    issue = workspace.issues.get(key)
-    if issue is None:
-        return CheckVerdict(key, None, complete=workspace.complete)
-    result = scan(workspace, inputs.ruleset, config, now)
-    apply_waivers(result.findings, config, now, workspace=workspace, store=store)
-    reasons = {f.rule: f.waiver_reason or "" for f in result.findings if f.issue == key and f.waived}
-    problems = [p for p in workspace.problems + result.problems if not p.endswith("not visible to this Jira user")]
-    return CheckVerdict(key, issue, verdict_rows(result, key), reasons, problems, workspace.complete)
-
-
-def render_check_slack(verdict: CheckVerdict) -> str:
-    """The verdict as Slack mrkdwn; everything from Jira escaped."""
+def render_check_slack(check: CheckResult) -> str:
+    """The verdict on the one issue checked, as Slack mrkdwn; everything from Jira escaped."""
+    [verdict] = check.verdicts.values()
     if not verdict.found:
-        note = "" if verdict.complete else " (Jira could not be read completely; try again shortly)"
-        return (f":mag: *{escape(verdict.key)}* was not found{note}. "
-                "Check the key, or whether govbot may read that project.")
+        note = "" if check.complete else " (Jira could not be read completely; try again shortly)"
+        hint = " Check the key, or whether govbot may read that project." if check.source == "jira" else ""
+        return f":mag: *{slack_escape(verdict.key)}*: {NOT_FOUND[check.source]}{note}.{hint}"
     issue = verdict.issue
     fails, waived, passes = (verdict.with_status(status) for status in ("fail", "waived", "pass"))
     mark = ":white_check_mark: " if not fails else ""
-    lines = [f"{mark}{issue_link(issue.url, issue.key)} · {escape(issue.type)} · "
-             f"{escape(one_line(issue.summary, 200))}"]
+    lines = [f"{mark}{issue_link(issue.url, issue.key)} · {slack_escape(issue.type)} · "
+             f"{slack_escape(one_line(issue.summary, 200))}"]
     for row in fails:
         lines.append(f"{_SEVERITY_MARK.get(row['severity'], ':white_circle:')} *{row['severity']}* "
-                     f"`{escape(row['rule'])}`: {escape(one_line(row['message'], 600))}")
+                     f"`{slack_escape(row['rule'])}`: {slack_escape(one_line(row['message'], 600))}")
     for row in waived:
-        reason = verdict.reasons.get(row["rule"], "")
-        lines.append(f":zzz: waived `{escape(row['rule'])}`" + (f": {escape(one_line(reason, 300))}" if reason else ""))
+        reason = verdict.waivers.get(row["rule"], "")
+        because = f": {slack_escape(one_line(reason, 300))}" if reason else ""
+        lines.append(f":zzz: waived `{slack_escape(row['rule'])}`{because}")
     if not verdict.rows:
-        lines.append(f"No rule applies to a {escape(issue.type) or 'issue of this type'}.")
+        lines.append(f"No rule applies to a {slack_escape(issue.type) or 'issue of this type'}.")
     elif passes:
-        names = ", ".join(f"`{escape(row['rule'])}`" for row in passes)
+        names = ", ".join(f"`{slack_escape(row['rule'])}`" for row in passes)
         lines.append(f"Passes {len(passes)} rule{'s' if len(passes) != 1 else ''}: {names}")
     if fails:
-        lines.append(f"_Why and how to fix:_ `/govbot explain {escape(fails[0]['rule'])}`")
-    for problem in verdict.problems[:3]:
-        lines.append(f":warning: {escape(one_line(problem, 300))}")
-    if not verdict.complete:
+        lines.append(f"_Why and how to fix:_ `/govbot explain {slack_escape(fails[0]['rule'])}`")
+    for problem in check.notes[:3]:
+        lines.append(f":warning: {slack_escape(one_line(problem, 300))}")
+    if not check.complete:
         lines.append(":warning: some relatives of this issue could not be read; the verdict may be incomplete")
     return "\n".join(lines)
 
@@ -166,19 +115,19 @@ class ChatCommands:
             close = difflib.get_close_matches(name, list(handlers), n=1)
             hint = f" Did you mean `{self.command} {close[0]}`?" if close else ""
             self._count("unknown", "usage")
-            return "unknown", f"I don't know `{escape(name)}`.{hint}\n\n" + self.help([], user)
+            return "unknown", f"I don't know `{slack_escape(name)}`.{hint}\n\n" + self.help([], user)
         try:
             reply = handler(words[1:], user or {})
             self._count(name, "ok")
             return name, truncate(reply, MAX_ANSWER_CHARS)
         except GovbotError as error:
             self._count(name, "usage" if isinstance(error, UsageError) else "error")
-            hint = f"\n_{escape(error.hint)}_" if error.hint else ""
-            return name, f":warning: {escape(error.message)}{hint}"
+            hint = f"\n_{slack_escape(error.hint)}_" if error.hint else ""
+            return name, f":warning: {slack_escape(error.message)}{hint}"
         except Exception as error:  # noqa: BLE001 - the person gets an answer; the log gets the details
             self._count(name, "error")
             log.exception("/govbot %s failed", name, extra={"command": name})
-            return name, f":warning: govbot could not answer (`{escape(type(error).__name__)}`); " \
+            return name, f":warning: govbot could not answer (`{slack_escape(type(error).__name__)}`); " \
                          "the details are in its log."
 
     def _count(self, name: str, outcome: str) -> None:
@@ -187,25 +136,15 @@ class ChatCommands:
 
     # -- subcommands ----------------------------------------------------------------------------------
     def help(self, _words: list[str], _user: dict) -> str:
-        return HELP.format(command=escape(self.command), days=self.max_waiver_days)
+        return HELP.format(command=slack_escape(self.command), days=self.max_waiver_days)
 
     def check(self, words: list[str], _user: dict) -> str:
         if len(words) != 1:
             raise UsageError("check needs one issue key", hint=f"for example: {self.command} check PROJ-123")
         key = normalise_key(words[0])
-        note = ""
-        try:
-            store = self._store(dry_run=True)
-        except GovbotError as error:
-            # Waivers from chat live in the store; the verdict is still worth giving without them.
-            store, note = None, f"\n:warning: waivers from chat could not be read: {escape(error.message)}"
-        try:
-            verdict = check_issue(self.inputs, key, self.clock(), snapshot=self.snapshot, store=store,
-                                  workspace_loader=self._local_workspace())
-        finally:
-            if store is not None:
-                store.close()
-        return render_check_slack(verdict) + note
+        checked = check_issues(self.inputs, [key], self.clock(), snapshot=self.snapshot,
+                               workspace_loader=self._local_workspace(), open_store=self._store)
+        return render_check_slack(checked)
 
     def explain(self, words: list[str], _user: dict) -> str:
         from bot.commands.rules import explain_text
@@ -214,7 +153,7 @@ class ChatCommands:
             raise UsageError("explain needs one rule id", hint=f"for example: {self.command} explain "
                                                                 "anticipated-outcome-missing")
         rule = self._rule(words[0])
-        return f"```{escape(explain_text(rule))}```"
+        return f"```{slack_escape(explain_text(rule))}```"
 
     def waive(self, words: list[str], user: dict) -> str:
         usage = f"{self.command} waive PROJ-123 rule-id 14d reason for the waiver"
@@ -242,8 +181,8 @@ class ChatCommands:
             store.close()
         log.info("waiver added from chat", extra={"command": "waive", "issue": key, "rule": rule.id,
                                                   "until": until.isoformat(), "by": by, "snooze": snooze_id})
-        return (f":zzz: `{escape(rule.id)}` is waived on *{escape(key)}* until {until.isoformat()} "
-                f"(waiver #{snooze_id}): {escape(one_line(reason, 300))}\n"
+        return (f":zzz: `{slack_escape(rule.id)}` is waived on *{slack_escape(key)}* until {until.isoformat()} "
+                f"(waiver #{snooze_id}): {slack_escape(one_line(reason, 300))}\n"
                 "Checks, nudges and the digest show it as waived, with your name and reason.")
 
     # -- helpers ---------------------------------------------------------------------------------------

@@ -25,16 +25,22 @@ def cli() -> None:
     """
 
 
-def _register() -> None:
-    from bot.commands import init, rules, scan, serve
+# One-line summaries for `govbot --help`, for commands whose decorators do not declare one
+# (Click would otherwise cut the docstring's first sentence short with "...").
+SHORT_HELP = {
+    "nudge": "Nudge owners about their findings (dry run unless --apply).",
+    "preview": "Count the messages a rule set would send today.",
+}
 
-    cli.add_command(scan.scan)
-    cli.add_command(rules.rules)
-    cli.add_command(serve.serve)
-    cli.add_command(init.init)
-    from bot.commands import digest; cli.add_command(digest.digest)  # noqa: E702
-    from bot.commands import nudge; cli.add_command(nudge.nudge); cli.add_command(nudge.preview)  # noqa: E702
-    from bot.commands import check, doctor; cli.add_command(check.check); cli.add_command(doctor.doctor)  # noqa: E702
+
+def _register() -> None:
+    from bot.commands import check, digest, doctor, init, nudge, rules, scan, serve
+
+    for command in (scan.scan, check.check, rules.rules, doctor.doctor, nudge.nudge, nudge.preview,
+                    digest.digest, serve.serve, init.init):
+        if not command.short_help and command.name in SHORT_HELP:
+            command.short_help = SHORT_HELP[command.name]
+        cli.add_command(command)
 
 
 _register()

@@ -17,7 +17,7 @@ from bot.errors import ConfigError, UsageError
 
 STARTER = """\
 # govbot.yaml - written by `govbot init`. Every key is optional; the comments give the defaults.
-# Secrets never go in this file: set JIRA_API_TOKEN (Cloud) or JIRA_PAT (Data Center),
+# Secrets never go in this file: set JIRA_EMAIL + JIRA_API_TOKEN (Cloud) or JIRA_PAT (Data Center),
 # SLACK_BOT_TOKEN and SLACK_APP_TOKEN in the environment (or NAME_FILE pointing at a file).
 # Check it with `govbot serve --show-schedule` and `govbot scan`. Guide: docs/deploy.md
 

@@ -19,9 +19,13 @@ import threading
 from datetime import datetime, timezone
 from typing import Any, Iterable, TextIO
 
-# Environment variables whose values are secrets wherever they appear.
+# Environment variables whose values are secrets wherever they appear, set directly or read
+# from NAME_FILE: the one list that logging redacts. (bot/config.py's _SECRET_KEYS is another
+# kind of list: the config *keys* refused in govbot.yaml because secrets do not go there.)
 SECRET_ENV_NAMES = ("JIRA_API_TOKEN", "JIRA_PAT", "JIRA_PASSWORD", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN",
                     "SLACK_SIGNING_SECRET", "JIRA_WEBHOOK_SECRET")
+# A file holding a token is small; a bigger one named by some *_FILE variable is something else.
+MAX_SECRET_FILE_BYTES = 16 * 1024
 # Shorter values are not redacted by value: replacing every "abc" in a log
 # would garble it without protecting anything worth protecting.
 MIN_SECRET_LENGTH = 6
@@ -51,9 +55,34 @@ def register_secret(value: str | None) -> None:
 
 
 def register_env_secrets(env: dict[str, str] | None = None, names: Iterable[str] = SECRET_ENV_NAMES) -> None:
+    """Redact the secrets in the environment: each of ``names``, and the content of the file
+    any ``*_FILE`` variable names (any secret may come from a file: ``JIRA_API_TOKEN_FILE``)."""
     environment = os.environ if env is None else env
     for name in names:
         register_secret(environment.get(name))
+    for name, value in environment.items():
+        if name.endswith("_FILE") and value:
+            register_secret(_read_secret_file(value))
+
+
+def register_config_secrets(config) -> None:
+    """Redact every secret a run with this config can read: the environment's, and ``jira.token_file``."""
+    register_env_secrets(config.env)
+    token_file = (config.section("jira") or {}).get("token_file")
+    if token_file:
+        register_secret(_read_secret_file(config.resolve_path(token_file)))
+
+
+def _read_secret_file(path) -> str | None:
+    """The file's text, or None when it cannot be read (whoever needs the secret says so) or is too big."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_SECRET_FILE_BYTES + 1)
+    except (OSError, ValueError):
+        return None
+    if len(data) > MAX_SECRET_FILE_BYTES:
+        return None
+    return data.decode("utf-8", errors="replace").strip()
 
 
 def redact(text: str) -> str:

@@ -309,10 +309,16 @@ class Jobs:
         self.inputs = inputs
         self.config = inputs.config
         self.snapshot = snapshot
-        self.open_store = open_store or store_opener(inputs)
+        self.open_store = open_store or StoreOpener(inputs)
 
     def run(self, name: str, run: JobRun) -> dict[str, Any]:
         return getattr(self, JOBS[name])(run)
+
+    def close(self) -> None:
+        """Release what the jobs hold between runs (the demo's temporary store)."""
+        close = getattr(self.open_store, "close", None)
+        if close is not None:
+            close()
 
     # -- shared steps ----------------------------------------------------------------------------
     def _open_store(self, *, dry_run: bool = False):
@@ -358,41 +364,22 @@ class Jobs:
 
     def digest(self, run: JobRun) -> dict[str, Any]:
         """What `govbot digest` does: the week's figures per team, recorded; posted to Slack only with apply."""
-        from bot.digest.metrics import build_digests
-        from bot.digest.run import send_digest_messages, track_findings
-        from bot.digest.slack import build_messages
+        from bot.digesting import NOT_RECORDED, run_digest, slack_client
 
         context = {"job": run.job}
+        slack = slack_client(self.config) if run.apply else None  # no token: stop before touching the store
         with self._open_store() as store:
-            result = self._scan(run, store)
-            run.checkpoint()
-            changes = track_findings(store, result, run.now)
-            digests = build_digests(result, self.config, run.now, history=store, changes=changes)
-            if result.complete:
-                digests.record(store)
-            else:
-                log.warning("digest: the scan could not read every issue; this week's figures are not stored",
-                            extra=context)
-            messages, notes = build_messages(digests, self.config)
-            for note in notes:
-                log.info("digest: %s", note, extra=context)
-            counts: dict[str, Any] = {"summary": result.summary(), "messages": len(messages), "posted": 0}
-            if not messages:
-                return counts
-            if not run.apply:
-                for message in messages:
-                    log.info("dry run: would post the %s digest to %s", message.name, message.channel,
-                             extra=context)
-                return counts
-            run.checkpoint()
-            code = send_digest_messages(messages, store, self.config, week_start=digests.week_start,
-                                        now=digests.now, say=lambda line: log.info("digest: %s", line, extra=context))
-        if code == EXIT_NETWORK:
+            digested = run_digest(self.inputs, run.now, store, apply=run.apply, snapshot=self.snapshot, slack=slack,
+                                  say=lambda line: log.info("digest: %s", line, extra=context),
+                                  progress=run.progress, checkpoint=run.checkpoint)
+        if not digested.recorded:
+            log.warning("digest: %s", NOT_RECORDED, extra=context)
+        if digested.exit_code == EXIT_NETWORK:
             raise NetworkError("Slack was unreachable; the digest stays queued and is posted by the next run")
-        if code:
+        if digested.exit_code:
             raise GovbotError("Slack refused some digest messages (see the log above); the others were posted")
-        counts["posted"] = len(messages)
-        return counts
+        return {"summary": digested.result.summary(), "messages": len(digested.messages),
+                "posted": digested.posted}
 
     def full_rescan(self, run: JobRun) -> dict[str, Any]:
         """Read everything in scope (not only what changed) and bring the findings lifecycle up to date."""
@@ -412,21 +399,38 @@ class Jobs:
             return counts
 
 
-def store_opener(inputs: Inputs) -> Callable[..., Any]:
+class StoreOpener:
     """How jobs and chat open the store: the configured one, or for the demo a private temporary file.
 
     The demo's config lives inside the installed package, where a store "beside
     the config" would be written into site-packages (read-only in a container).
+    The temporary folder goes when the service stops (``close``), or at the
+    latest when the process exits.
     """
-    from bot.store import Store, open_store
 
-    config = inputs.config
-    configured = (config.section("store") or {}).get("url") or config.env.get("GOVBOT_DATABASE_URL")
-    if inputs.demo and not configured:
-        url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='govbot-demo-')) / 'govbot.db'}"
-        log.info("demo: state is kept in %s for this run of the service", url)
-        return lambda dry_run=False: Store(url)
-    return lambda dry_run=False: open_store(config, dry_run=dry_run)
+    def __init__(self, inputs: Inputs):
+        self.config = inputs.config
+        self.temporary: tempfile.TemporaryDirectory | None = None
+        configured = (self.config.section("store") or {}).get("url") or self.config.env.get("GOVBOT_DATABASE_URL")
+        if inputs.demo and not configured:
+            self.temporary = tempfile.TemporaryDirectory(prefix="govbot-demo-", ignore_cleanup_errors=True)
+            log.info("demo: state is kept in %s for this run of the service", self.demo_url)
+
+    @property
+    def demo_url(self) -> str | None:
+        return f"sqlite:///{Path(self.temporary.name) / 'govbot.db'}" if self.temporary is not None else None
+
+    def __call__(self, dry_run: bool = False):
+        from bot.store import Store, open_store
+
+        if self.temporary is not None:
+            return Store(self.demo_url)
+        return open_store(self.config, dry_run=dry_run)
+
+    def close(self) -> None:
+        """Remove the demo's temporary state (nothing to do for a configured store)."""
+        if self.temporary is not None:
+            self.temporary.cleanup()
 
 
 # -- the service ------------------------------------------------------------------------------------------
@@ -595,12 +599,20 @@ class Service:
             abandoned = list(self._running)
         if self.health_server is not None:
             self.health_server.stop()
+        # The demo's temporary state goes even if a job is abandoned: the process is about to exit.
+        self.close()
         if abandoned:
             log.error("abandoning %s after %.0fs: any store write in progress is rolled back by the "
                       "database; messages already queued are sent by the next run", ", ".join(abandoned), timeout)
             return False
         log.info("stopped cleanly")
         return True
+
+    def close(self) -> None:
+        """Release what the jobs hold between runs (the demo's temporary store); ``stop`` calls it."""
+        close = getattr(self.jobs, "close", None)
+        if close is not None:
+            close()
 
     def serve_forever(self, *, install_signals: bool = True) -> int:
         """Run until SIGTERM or SIGINT; the exit code."""

@@ -24,12 +24,12 @@ def _load(paths, config_path, bundled):
     return config, load_rules(list(paths) or None, config, include_bundled=bundled)
 
 
-@click.group()
+@click.group(short_help="List, explain, validate and test rules.")
 def rules():
     """List, explain, validate and test rules."""
 
 
-@rules.command("list")
+@rules.command("list", short_help="List rules with their severity and whether they are enabled.")
 @paths_argument
 @config_option
 @bundled_option
@@ -46,7 +46,7 @@ def list_rules(paths, config_path, bundled, output_format):
         click.echo(f"{rule.code or '':<6} {rule.id:<44} {rule.severity.value:<8} {rule.title}{state}")
 
 
-@rules.command()
+@rules.command(short_help="Explain a rule: what, why, an example, how to fix.")
 @click.argument("rule_id")
 @paths_argument
 @config_option
@@ -80,7 +80,7 @@ def explain_text(rule) -> str:
     return "\n".join(out).rstrip()
 
 
-@rules.command()
+@rules.command(short_help="Check rule files; every error with file:line:col.")
 @paths_argument
 @config_option
 @bundled_option
@@ -91,7 +91,7 @@ def validate(paths, config_path, bundled):
     click.echo(f"{len(ruleset.rules)} rules in {len(ruleset.files)} files: OK")
 
 
-@rules.command("test")
+@rules.command("test", short_help="Run every rule's `fires` and `ok` examples.")
 @paths_argument
 @config_option
 @bundled_option
@@ -118,7 +118,7 @@ def test_rules(paths, config_path, bundled, verbose):
     sys.exit(1 if failed else 0)
 
 
-@rules.command()
+@rules.command(short_help="Print the rule reference as Markdown.")
 @paths_argument
 @config_option
 @bundled_option
@@ -131,7 +131,7 @@ def docs(paths, config_path, bundled):
     click.echo(render_reference(ruleset), nl=False)
 
 
-@rules.command()
+@rules.command(short_help="Print the JSON Schema of rule files.")
 @handle_errors
 def schema():
     """Print the JSON Schema of rule files (for editor completion), generated from the check registry."""

@@ -8,8 +8,8 @@ import sys
 import click
 
 from bot.commands.common import config_option, handle_errors, now_option, parse_now
-from bot.commands.scan import DEMO_NOTE, snapshot_option
-from bot.errors import EXIT_CLEAN, GovbotError, UsageError
+from bot.commands.scan import DEMO_NOTE, rules_option, snapshot_option
+from bot.errors import EXIT_CLEAN, UsageError
 from bot.pipeline import load_inputs
 
 log = logging.getLogger("govbot.service")
@@ -19,9 +19,10 @@ EXIT_JOB_FAILED = 1
 EXIT_JOB_CANCELLED = 130
 
 
-@click.command()
+@click.command(short_help="Run the service: scheduled jobs, /govbot in Slack, /healthz.")
 @config_option
 @snapshot_option
+@rules_option
 @click.option("--once", "once", type=click.Choice(["scan-and-nudge", "digest", "full-rescan"]), default=None,
               metavar="JOB", help="Run one job now and exit: scan-and-nudge, digest or full-rescan "
                                   "(for cron or a Kubernetes CronJob).")
@@ -31,13 +32,13 @@ EXIT_JOB_CANCELLED = 130
 @click.option("--show-schedule", is_flag=True, help="Print the time zone and the next runs of each job, then exit.")
 @now_option
 @handle_errors
-def serve(config_path, snapshot, once, dry_run, show_schedule, now_text):
+def serve(config_path, snapshot, rule_paths, once, dry_run, show_schedule, now_text):
     """Run govbot as a service: scheduled jobs, /govbot in Slack, /healthz and /metrics.
 
     \b
     Jobs (times from the schedule section, in schedule.timezone):
       scan-and-nudge  scan, update the findings lifecycle, nudge owners (weekdays 09:30)
-      digest          the weekly digest per team (Monday 09:00)
+      digest          record the week's figures, post the digest per team (Monday 09:00)
       full-rescan     read everything in scope again (nightly 02:00)
 
     Runs until SIGTERM or Ctrl-C, then lets a running job finish (up to
@@ -50,10 +51,10 @@ def serve(config_path, snapshot, once, dry_run, show_schedule, now_text):
       govbot serve --config govbot.yaml --apply
       govbot serve --once digest --apply
     """
-    from bot.logs import register_secret, setup_logging
+    from bot.logs import register_config_secrets, setup_logging
     from bot.service import Service, describe_schedule, load_settings
 
-    inputs = load_inputs(config_path, snapshot=snapshot)
+    inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot)
     config = inputs.config
     settings = load_settings(config)
     now = parse_now(now_text)
@@ -61,11 +62,7 @@ def serve(config_path, snapshot, once, dry_run, show_schedule, now_text):
         click.echo(describe_schedule(settings, now))
         return
     setup_logging(settings.log_level, settings.log_format, env=config.env)
-    for name in ("JIRA_API_TOKEN", "JIRA_PAT", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"):
-        try:
-            register_secret(config.secret(name))  # values read from NAME_FILE too
-        except GovbotError:
-            pass  # an unreadable *_FILE is reported by whoever needs that secret
+    register_config_secrets(config)  # NAME_FILE and jira.token_file too
     if inputs.demo:
         log.info(DEMO_NOTE)
     apply = settings.apply if dry_run is None else not dry_run
@@ -76,7 +73,10 @@ def serve(config_path, snapshot, once, dry_run, show_schedule, now_text):
     service = Service(inputs, settings, snapshot=snapshot, apply=apply,
                       **({"clock": clock} if clock else {}))
     if once:
-        outcome = service.run_job(once)
+        try:
+            outcome = service.run_job(once)
+        finally:
+            service.close()
         if outcome.status == "success":
             sys.exit(EXIT_CLEAN)
         sys.exit(EXIT_JOB_CANCELLED if outcome.status == "cancelled" else outcome.exit_code or EXIT_JOB_FAILED)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from datetime import date
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
@@ -154,4 +155,62 @@ def test_unwritable_html_folder_is_one_clear_line(site):
     blocker.write_text("a file, not a folder")
     result = run(site, "--now", NOW, "--html", str(blocker / "out"))
     assert result.exit_code == 2
-    assert result.stderr.startswith("govbot: --html: cannot write the dashboard into")
+    assert result.stderr.startswith("govbot: cannot write the dashboard into")
+    assert "help: --html needs a folder govbot can create and write" in result.stderr
+
+
+# -- one digest run for the command and the service ------------------------------------------------------------
+
+RULES = Path(__file__).resolve().parents[2] / "rules"
+
+
+def test_apply_without_a_slack_token_stops_before_reading_or_writing(site):
+    out = site["dir"] / "out"
+    result = run(site, "--now", NOW, "--apply", "--html", str(out))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("govbot: SLACK_BOT_TOKEN is not set")
+    assert result.stdout == "" and not out.exists()
+    assert not (site["dir"] / "govbot.db").exists()  # the store was not even created
+
+
+def test_the_command_and_the_service_job_record_the_same_figures(site):
+    """Both run bot.digesting.run_digest: the waiver file counts in both (it used to count only in the job)."""
+    from bot.pipeline import load_inputs
+    from bot.service import JobRun, Jobs
+
+    from .conftest import at
+
+    (site["dir"] / "waivers.yaml").write_text(
+        "waivers:\n  - {issue: PAY-3, rule: anticipated-outcome-missing, reason: discovery spike}\n")
+    config = site["config"].read_text() + "waivers: {file: waivers.yaml}\n"
+    site["config"].write_text(config)
+    job_config = site["dir"] / "job.yaml"
+    job_config.write_text(config.replace("govbot.db", "job.db"))
+
+    result = run(site, "--now", NOW, "--format", "json")
+    assert result.exit_code == 0, result.output
+    organisation = json.loads(result.stdout)["organisation"]
+    assert organisation["findings"]["waived"] == 2  # the PLAT-5 label and the file's PAY-3
+    inputs = load_inputs(str(job_config), snapshot=str(site["snapshot"]))
+    Jobs(inputs, snapshot=str(site["snapshot"])).digest(JobRun("digest", at(NOW), apply=False))
+
+    def figures(path):
+        with open_store(load_config(path)) as store:
+            return {team: store.digest_history(team, until=date(2026, 3, 30), weeks=1)
+                    for team in ("*", "payments", "platform", "mobile")}
+
+    assert figures(site["config"]) == figures(job_config)
+    assert figures(site["config"])["*"][0][1]["waived"] == 2
+
+
+def test_rules_option_narrows_the_rules(site):
+    result = run(site, "--now", NOW, "--format", "json", "--rules", str(RULES / "anticipated-outcome.yaml"))
+    assert result.exit_code == 0, result.output
+    rules = {line["rule"] for line in json.loads(result.stdout)["organisation"]["findings"]["by_rule"]}
+    assert rules and all(rule.startswith("anticipated-outcome-") for rule in rules)
+
+
+def test_help_says_a_dry_run_still_records_the_week(site):
+    text = " ".join(CliRunner().invoke(cli, ["digest", "--help"]).output.split())
+    assert "Every run, a dry run included, records the week's figures" in text
+    assert "--rules PATH" in text

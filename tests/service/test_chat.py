@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from slack_bolt.request import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
-from bot.chat import ChatCommands, build_app, check_issue
+from bot.chat import ChatCommands, build_app
+from bot.checking import check_issues
 from bot.cli import cli
 
 NOW = datetime(2026, 3, 30, 9, 0, tzinfo=timezone.utc)
@@ -95,8 +96,9 @@ def test_same_verdict_as_govbot_check(inputs, snapshot, write_config):
                                       str(write_config()), "--format", "json", "--now", "2026-03-30"])
     cli_rows = {issue["key"]: issue["verdicts"] for issue in json.loads(result.output)["issues"]}
     for key in ("PAY-1", "PAY-3"):
-        verdict = check_issue(inputs, key, datetime(2026, 3, 30, 12, 0, tzinfo=timezone.utc), snapshot=str(snapshot))
-        assert verdict.rows == cli_rows[key]
+        checked = check_issues(inputs, [key], datetime(2026, 3, 30, 12, 0, tzinfo=timezone.utc),
+                               snapshot=str(snapshot))
+        assert checked.verdicts[key].rows == cli_rows[key]
 
 
 def test_explain_help_and_mistakes(app, fake_slack):
@@ -111,7 +113,7 @@ def test_explain_help_and_mistakes(app, fake_slack):
     _, answer = ask(app, fake_slack, "check <PAY-1>")
     assert "is not an issue key" in answer["text"] and "&lt;PAY-1&gt;" in answer["text"]
     _, answer = ask(app, fake_slack, "check PAY-99")
-    assert "*PAY-99* was not found" in answer["text"]
+    assert "*PAY-99*: not found in the snapshot." in answer["text"]
 
 
 def test_waive_then_check_shows_the_waiver(app, fake_slack, tmp_path):
@@ -198,3 +200,14 @@ def test_slack_unreachable_for_socket_mode_is_retried_not_fatal(inputs, fake_sla
 
 class FakeAnswers:
     auth = {"ok": True, "team_id": "T1", "user_id": "UBOT", "bot_id": "B1"}
+
+
+def test_a_key_missing_from_the_demo_says_so_as_the_command_does():
+    from bot.pipeline import load_inputs
+
+    demo = load_inputs(None)
+    assert demo.demo
+    name, answer = ChatCommands(demo, clock=lambda: NOW).answer("check NOPE-1", {"user_id": "U1"})
+    assert answer == ":mag: *NOPE-1*: not in the bundled demo workspace."
+    result = CliRunner().invoke(cli, ["check", "NOPE-1"])
+    assert result.stderr.splitlines()[-1] == "govbot: NOPE-1: not in the bundled demo workspace"

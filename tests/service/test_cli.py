@@ -90,3 +90,66 @@ def test_once_runs_one_job_and_exits(tmp_path):
 def test_the_demo_refuses_apply(tmp_path):
     result = CliRunner().invoke(cli, ["serve", "--apply", "--once", "digest"])
     assert result.exit_code == 2 and "the bundled demo never posts" in result.output
+
+
+def test_serve_redacts_tokens_read_from_files(tmp_path):
+    from bot import logs
+
+    (tmp_path / "pat").write_text("datacenter-pat-from-a-file-1234\n")
+    (tmp_path / "slack").write_text("xoxb-from-a-file-5678\n")
+    path = tmp_path / "govbot.yaml"
+    path.write_text(f"store:\n  url: {tmp_path / 'state.db'}\nservice: {{health_port: false, chat: false}}\n"
+                    "jira:\n  token_file: pat\n")
+    try:
+        result = CliRunner().invoke(cli, ["serve", "--config", str(path), "--snapshot", str(DEMO_WORKSPACE),
+                                          "--once", "full-rescan"],
+                                    env={"SLACK_BOT_TOKEN_FILE": str(tmp_path / "slack")})
+        assert result.exit_code == 0, result.stderr
+        assert logs.redact("datacenter-pat-from-a-file-1234 and xoxb-from-a-file-5678") == \
+            f"{logs.MASK} and {logs.MASK}"
+    finally:
+        logs._secrets.clear()
+
+
+def test_serve_takes_rules(tmp_path):
+    from pathlib import Path
+
+    from bot.store import Store
+
+    rules = Path(__file__).resolve().parents[2] / "rules" / "anticipated-outcome.yaml"
+    path = tmp_path / "govbot.yaml"
+    path.write_text(f"store:\n  url: {tmp_path / 'state.db'}\nservice: {{health_port: false, chat: false}}\n")
+    result = CliRunner().invoke(cli, ["serve", "--config", str(path), "--snapshot", str(DEMO_WORKSPACE),
+                                      "--rules", str(rules), "--once", "full-rescan"])
+    assert result.exit_code == 0, result.stderr
+    with Store(f"sqlite:///{tmp_path / 'state.db'}") as store:
+        recorded = {state.rule for state in store.finding_states().values()}
+    assert recorded and all(rule.startswith("anticipated-outcome-") for rule in recorded)
+
+
+def test_a_demo_run_leaves_no_temporary_state(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    before = set(tmp_path.iterdir())
+    result = CliRunner().invoke(cli, ["serve", "--once", "full-rescan"])
+    assert result.exit_code == 0, result.stderr
+    assert f"demo: state is kept in sqlite:///{tmp_path}/govbot-demo-" in result.stderr
+    assert set(tmp_path.iterdir()) == before
+
+
+def test_every_command_lists_a_whole_summary():
+    """`govbot --help` and `govbot rules --help` cut no summary short with "..."."""
+    for args in ([], ["rules"]):
+        for columns in ("80", "200"):
+            text = CliRunner().invoke(cli, [*args, "--help"], env={"COLUMNS": columns}).output
+            commands = text.split("Commands:", 1)[1]
+            assert "..." not in commands, commands
+
+
+def test_init_says_which_jira_credentials_to_set(tmp_path):
+    result = run("init", "--path", str(tmp_path / "govbot.yaml"))
+    assert "JIRA_EMAIL and JIRA_API_TOKEN" in result.output and "JIRA_PAT" in result.output
+    assert "set jira.url in" in result.output
+    with_url = run("init", "--path", str(tmp_path / "other.yaml"), "--jira-url", "https://acme.atlassian.net")
+    assert "set jira.url" not in with_url.output and "JIRA_EMAIL and JIRA_API_TOKEN" in with_url.output

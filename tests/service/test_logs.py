@@ -72,3 +72,24 @@ def test_short_values_are_not_treated_as_secrets():
         assert logs.redact("abc is fine") == "abc is fine"
     finally:
         logs._secrets.clear()
+
+
+def test_secrets_read_from_files_are_redacted(logger, tmp_path):
+    """A token from any NAME_FILE or from jira.token_file never reaches a log line."""
+    from bot.config import load_config
+
+    (tmp_path / "jira-token").write_text("jira-token-from-config-file-77\n")
+    (tmp_path / "slack-token").write_text("slack-bot-token-from-a-file-88\n")
+    (tmp_path / "other").write_text("signing-secret-in-a-file-99")
+    (tmp_path / "big").write_text("x" * (logs.MAX_SECRET_FILE_BYTES + 1))
+    config_path = tmp_path / "govbot.yaml"
+    config_path.write_text("jira:\n  token_file: jira-token\n")
+    env = {"SLACK_BOT_TOKEN_FILE": str(tmp_path / "slack-token"), "CUSTOM_SECRET_FILE": str(tmp_path / "other"),
+           "BIG_FILE": str(tmp_path / "big"), "MISSING_FILE": str(tmp_path / "nowhere")}
+    logs.register_config_secrets(load_config(config_path, env=env))
+    stream = io.StringIO()
+    logs.setup_logging("info", "json", stream=stream, env={})
+    logger.info("jira-token-from-config-file-77 slack-bot-token-from-a-file-88 signing-secret-in-a-file-99")
+    assert json.loads(stream.getvalue())["message"] == " ".join([logs.MASK] * 3)
+    assert not any(len(secret) > logs.MAX_SECRET_FILE_BYTES for secret in logs._secrets)
+

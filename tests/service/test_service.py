@@ -6,6 +6,7 @@ import json
 import logging
 import threading
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES
@@ -217,9 +218,13 @@ def test_the_demo_keeps_its_state_out_of_the_package(monkeypatch):
     inputs = load_inputs(None)
     assert inputs.demo
     service = Service(inputs, load_settings(load_config(None, search=False)), clock=lambda: NOW)
+    state = Path(service.jobs.open_store.temporary.name)
     outcome = service.run_job("full-rescan")
     assert outcome.status == "success", outcome.error
     assert not (DEMO_DIR / "govbot.db").exists()
+    assert (state / "govbot.db").is_file()
+    assert service.stop(timeout=1)
+    assert not state.exists()  # the demo's temporary state goes with the service
 
 
 def test_with_apply_the_jobs_post_through_the_outbox_to_slack(write_config, fake_slack, tmp_path):
@@ -241,3 +246,13 @@ def test_with_apply_the_jobs_post_through_the_outbox_to_slack(write_config, fake
     with Store(f"sqlite:///{tmp_path / 'state.db'}") as store:
         assert {d.status for d in store.deliveries()} <= {"sent", "failed", "queued"}
         assert store.recent_runs("nudge")
+
+
+def test_digest_with_apply_but_no_slack_token_fails_before_it_reads_or_writes(real_jobs, tmp_path, monkeypatch):
+    from bot.errors import ConfigError
+
+    _, jobs = real_jobs
+    monkeypatch.setattr("bot.digesting.run_pipeline", lambda *args, **kwargs: pytest.fail("scanned"))
+    with pytest.raises(ConfigError, match="SLACK_BOT_TOKEN is not set"):
+        jobs.digest(JobRun("digest", NOW, apply=True, stopping=threading.Event()))
+    assert not (tmp_path / "state.db").exists()  # the store was not even opened

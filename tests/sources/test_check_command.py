@@ -7,7 +7,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from bot.commands.check import check, parse_keys
+from bot.checking import parse_keys
+from bot.commands.check import check
 from bot.errors import UsageError
 from fakejira import CLOUD_ENV, FakeJira, adf, cloud_issue, make_config, mock
 
@@ -106,3 +107,50 @@ def test_live_check_of_a_missing_issue_is_one_line(tmp_path):
         result = CliRunner().invoke(check, ["PAY-404", "--config", "govbot.yaml"], env=CLOUD_ENV)
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr == "govbot: PAY-404: not found in Jira (or not visible to this user)\n"
+
+
+def test_a_key_missing_from_the_demo_says_so():
+    result = CliRunner().invoke(check, ["NOPE-1"])  # no config, no Jira: the bundled demo
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == "govbot: NOPE-1: not in the bundled demo workspace"
+
+
+def test_waivers_from_the_file_and_from_chat_show_as_in_chat(snapshot, tmp_path):
+    """`govbot check` applies every waiver `/govbot check` does: the waiver file and the store's."""
+    from datetime import date, datetime, timezone
+
+    from bot.config import load_config
+    from bot.store import open_store
+
+    (tmp_path / "waivers.yaml").write_text(
+        "waivers:\n  - {issue: PAY-2, rule: anticipated-outcome-missing, reason: discovery spike}\n")
+    config = tmp_path / "govbot.yaml"
+    config.write_text(f"store: {{url: {tmp_path / 'state.db'}}}\nwaivers: {{file: waivers.yaml}}\n")
+    result = invoke("PAY-2", "--snapshot", snapshot, "--config", str(config), "--now", "2026-03-01")
+    assert result.exit_code == 0, result.output
+    assert [line.split() for line in result.output.splitlines() if "waived" in line.split()[:1]] \
+        == [["waived", "error", "anticipated-outcome-missing"]]
+
+    config.write_text(f"store: {{url: {tmp_path / 'state.db'}}}\n")
+    with open_store(load_config(config)) as store:
+        store.add_snooze("PAY-2", "anticipated-outcome-missing", reason="waived from chat",
+                         until=date(2026, 4, 1), now=datetime(2026, 3, 1, tzinfo=timezone.utc), by="sam")
+    data = json.loads(invoke("PAY-2", "--snapshot", snapshot, "--config", str(config), "--format", "json",
+                             "--now", "2026-03-01").output)
+    statuses = {v["rule"]: v["status"] for v in data["issues"][0]["verdicts"]}
+    assert statuses["anticipated-outcome-missing"] == "waived" and data["summary"]["waived"] == 1
+
+
+def test_a_store_that_cannot_be_opened_costs_only_the_chat_waivers(snapshot, tmp_path):
+    (tmp_path / "state.db").write_text("not a database, " * 100)
+    config = tmp_path / "govbot.yaml"
+    config.write_text(f"store: {{url: {tmp_path / 'state.db'}}}\n")
+    result = invoke("PAY-2", "--snapshot", snapshot, "--config", str(config), "--now", "2026-03-01")
+    assert result.exit_code == 1
+    assert "note: waivers from chat could not be read" in result.output
+
+
+def test_help_documents_every_exit_code():
+    text = " ".join(CliRunner().invoke(check, ["--help"]).output.split())
+    assert "3 Jira unreachable after retries" in text
+    assert "a wrong or unknown Jira host" in text and "4 some issues or their relatives could not be read" in text

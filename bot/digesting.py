@@ -1,0 +1,119 @@
+"""One digest run, shared by `govbot digest` and the service's weekly job.
+
+Scan the configured source, apply every waiver, bring the findings lifecycle
+up to date, build the week's digests, store the week's figures (so trends
+build up), write the dashboard if asked, and post to Slack only when
+``apply`` is true. A dry run posts nothing but still records the figures and
+the lifecycle: the trends and the HTML dashboard are what most people run the
+digest for, and they need that history whether or not Slack is used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+from bot.digest import render
+from bot.digest.metrics import Digests, build_digests
+from bot.digest.run import send_digest_messages, track_findings
+from bot.digest.slack import SlackMessage, build_messages
+from bot.errors import EXIT_CLEAN, UsageError
+from bot.pipeline import Inputs, run_pipeline
+from bot.scan import ScanResult
+from bot.waivers import apply_waivers
+
+NOT_RECORDED = "the scan could not read every issue; this week's figures were shown but not stored"
+
+
+@dataclass
+class DigestRun:
+    result: ScanResult
+    digests: Digests
+    messages: list[SlackMessage]
+    notes: list[str] = field(default_factory=list)   # digests with no channel, and the like
+    pages: list[Path] = field(default_factory=list)  # dashboard pages written, index first
+    applied: bool = False        # posted (or tried to), rather than a dry run
+    exit_code: int = EXIT_CLEAN  # after posting: EXIT_NETWORK when queued for later, EXIT_ERROR when refused
+
+    @property
+    def recorded(self) -> bool:
+        """Whether this week's figures were stored (only a complete scan's are)."""
+        return self.result.complete
+
+    @property
+    def posted(self) -> int:
+        """Messages posted by this run or an earlier one this week; 0 in a dry run or on failure."""
+        return len(self.messages) if self.exit_code == EXIT_CLEAN and self.applied else 0
+
+
+def run_digest(inputs: Inputs, now: datetime, store, *, apply: bool, snapshot: str | None = None,
+               html_dir: str | Path | None = None, slack=None, say: Callable[[str], None] | None = None,
+               progress: Callable | None = None, checkpoint: Callable[[], None] | None = None,
+               on_built: Callable[[DigestRun], None] | None = None) -> DigestRun:
+    """The week ending ``now``: scan, record, dashboard, then (with ``apply``) post through the outbox.
+
+    With ``apply``, the Slack client (``slack``, else ``slack_client(config)``) is
+    made first, so a missing SLACK_BOT_TOKEN stops the run before anything is
+    read or written. ``say`` hears each line worth telling a person (what would
+    be posted, what was); ``on_built`` is called once the digest is built and
+    the dashboard written, before anything is posted (the command prints its
+    output there, so a Slack failure cannot swallow it). ``checkpoint`` is
+    called where stopping loses nothing.
+    """
+    say = say or (lambda line: None)
+    config = inputs.config
+    if apply and slack is None:
+        slack = slack_client(config)
+    result = run_pipeline(inputs, now, snapshot=snapshot, progress=progress)
+    apply_waivers(result.findings, config, now, workspace=result.workspace, store=store)
+    if checkpoint is not None:
+        checkpoint()
+    changes = track_findings(store, result, now)
+    digests = build_digests(result, config, now, history=store, changes=changes)
+    if result.complete:
+        digests.record(store)
+    messages, notes = build_messages(digests, config)
+    run = DigestRun(result, digests, messages, notes, applied=apply)
+    if html_dir:
+        run.pages = write_dashboard(digests, html_dir)
+        say(f"wrote the dashboard: {run.pages[0]} and {len(run.pages) - 1} team pages")
+    if on_built is not None:
+        on_built(run)
+    for note in notes:
+        say(note)
+    if not messages:
+        return run
+    if not apply:
+        for message in messages:
+            say(f"dry run: would post the {message.name} digest to {message.channel} "
+                f"({len(message.payload['blocks'])} blocks)")
+        return run
+    if checkpoint is not None:
+        checkpoint()
+    run.exit_code = send_digest_messages(messages, store, config, week_start=digests.week_start, now=digests.now,
+                                         slack=slack, say=say)
+    return run
+
+
+def slack_client(config):
+    """The Slack client a digest posts with; ConfigError when SLACK_BOT_TOKEN is not set.
+
+    Callers make it before they open the store, so a run that cannot post
+    stops before it creates, reads or writes anything.
+    """
+    from bot.deliver.slack_client import SlackClient
+
+    return SlackClient.from_config(config)
+
+
+def write_dashboard(digests: Digests, html_dir: str | Path) -> list[Path]:
+    """index.html first, then one page per team; a folder that cannot be written is one clear error."""
+    try:
+        pages = render.write_html(digests, html_dir)
+    except OSError as error:
+        raise UsageError(f"cannot write the dashboard into {html_dir} ({error.strerror or error})",
+                         hint="--html needs a folder govbot can create and write") from None
+    index = [page for page in pages if page.name == "index.html"]
+    return index + [page for page in pages if page.name != "index.html"]
