@@ -11,7 +11,6 @@ command line and chat cannot disagree.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -21,11 +20,12 @@ from typing import Any, Callable, Iterable
 import click
 
 from bot.digest.metrics import plural
-from bot.errors import ConfigError, GovbotError, UsageError
+from bot.errors import ConfigError, UsageError
 from bot.escape import markdown_escape, markdown_link, terminal_safe
 from bot.model import Issue, Severity
+from bot.waivers import apply_every_waiver
 from bot.pipeline import Inputs, jira_configured, load_workspace
-from bot.report import _COLOURS as SEVERITY_COLOURS
+from bot.report import SEVERITY_COLOURS
 from bot.scan import ScanResult, scan
 from bot.workspace import Workspace
 
@@ -204,7 +204,7 @@ def check_issues(inputs: Inputs, keys: Iterable[str], now: datetime, *, snapshot
     wanted = parse_keys(keys)
     workspace = load_issues(inputs, wanted, snapshot=snapshot, workspace_loader=workspace_loader)
     result = scan(workspace, inputs.ruleset, inputs.config, now)
-    store_note = _apply_waivers(result, inputs, now, open_store)
+    store_note = apply_every_waiver(result, inputs.config, now, open_store=open_store)
     verdicts: dict[str, IssueVerdict] = {}
     for key in wanted:
         issue = workspace.issues.get(key)
@@ -214,29 +214,6 @@ def check_issues(inputs: Inputs, keys: Iterable[str], now: datetime, *, snapshot
         waivers = {f.rule: f.waiver_reason or "" for f in result.findings if f.issue == key and f.waived}
         verdicts[key] = IssueVerdict(key, issue, verdict_rows(result, key), waivers)
     return CheckResult(wanted, result, source_kind(inputs, snapshot), verdicts, store_note)
-
-
-def _apply_waivers(result: ScanResult, inputs: Inputs, now: datetime,
-                   open_store: Callable[..., Any] | None) -> str | None:
-    """Waive by label, the waiver file and the store's waivers; a note when the store cannot be opened."""
-    from bot.waivers import apply_waivers
-
-    if not result.findings:
-        return None
-    if open_store is None:
-        from bot import store as stores
-
-        open_store = functools.partial(stores.open_store, inputs.config)
-    try:
-        store = open_store(dry_run=True)
-    except GovbotError as error:
-        apply_waivers(result.findings, inputs.config, now, workspace=result.workspace)
-        return f"waivers from chat could not be read ({error.message}); they are not shown"
-    try:
-        apply_waivers(result.findings, inputs.config, now, workspace=result.workspace, store=store)
-    finally:
-        store.close()
-    return None
 
 
 # -- rendering ------------------------------------------------------------------------------------------

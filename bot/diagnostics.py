@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.escape import terminal_safe
+
 
 @dataclass
 class Diagnostic:
@@ -37,7 +39,9 @@ class Diagnostic:
             self.line, self.col = len(lines), len(lines[-1]) + 1
         if not 1 <= self.line <= len(lines):
             return ""
-        text = lines[self.line - 1].replace("\t", " ")
+        # A rule file is user-written but may hold pasted control characters:
+        # never let them reach the terminal.
+        text = terminal_safe(lines[self.line - 1].replace("\t", " "))
         if len(text) > 200:
             text = text[:200] + "..."
         gutter = str(self.line)

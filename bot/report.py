@@ -16,7 +16,7 @@ from bot.model import Finding, Severity
 md_escape = markdown_escape
 md_link = markdown_link
 
-_COLOURS = {"error": "red", "warning": "yellow", "info": "cyan"}
+SEVERITY_COLOURS = {"error": "red", "warning": "yellow", "info": "cyan"}
 
 
 def render_json(result) -> str:
@@ -42,7 +42,7 @@ def render_text(result, *, colour: bool = False, show_waived: bool = False) -> s
     for finding in findings:
         if finding.waived and not show_waived:
             continue
-        severity = style(f"{finding.severity.value:<7}", fg=_COLOURS[finding.severity.value], bold=True)
+        severity = style(f"{finding.severity.value:<7}", fg=SEVERITY_COLOURS[finding.severity.value], bold=True)
         waived = " (waived)" if finding.waived else ""
         lines.append(f"{terminal_safe(finding.issue):<12} {severity} {finding.rule}{waived}")
         lines.extend(textwrap.wrap(terminal_safe(finding.message), width, initial_indent="    ",

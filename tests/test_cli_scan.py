@@ -88,3 +88,17 @@ def test_clean_snapshot_exits_zero(tmp_path):
     result = run("scan", "--snapshot", str(path))
     assert result.exit_code == 0, result.output
     assert "1 issues scanned, 0 findings" in result.output
+
+
+def test_waiver_file_applies_to_scan_as_to_check_and_nudge(snapshot, tmp_path):
+    (tmp_path / "waivers.yaml").write_text(
+        "- issue: PAY-2\n  rule: anticipated-outcome-missing\n  reason: agreed at kickoff\n  until: 2026-12-31\n")
+    (tmp_path / "govbot.yaml").write_text("waivers: {file: waivers.yaml}\nstore: {url: sqlite:///" +
+                                          str(tmp_path / "s.db") + "}\n")
+    result = run("scan", "--snapshot", str(snapshot), "--config", str(tmp_path / "govbot.yaml"),
+                 "--format", "json", "--now", "2026-06-01")
+    data = json.loads(result.output)
+    waived = {f["issue"] for f in data["findings"] if f["waived"]}
+    assert waived == {"PAY-2", "MOB-2"}
+    assert result.exit_code == 0  # the only error-level findings are waived
+    assert not (tmp_path / "s.db").exists()  # scan reads the store, never creates or writes it

@@ -10,6 +10,7 @@ import click
 from bot.commands.common import config_option, handle_errors, is_terminal, now_option, parse_now
 from bot.errors import EXIT_INCOMPLETE
 from bot.pipeline import load_inputs, run_pipeline
+from bot.waivers import apply_every_waiver
 from bot.report import RENDERERS, exit_code_for, render_text, terminal_safe
 
 class StatusLine:
@@ -83,6 +84,9 @@ def scan(snapshot, rule_paths, config_path, output_format, now_text, fail_on, jq
     status = StatusLine() if is_terminal(sys.stderr) else None
     try:
         result = run_pipeline(inputs, now, snapshot=snapshot, jql=jql, progress=status)
+        note = apply_every_waiver(result, inputs.config, now)
+        if note:
+            result.problems.append(note)
     finally:
         if status is not None:
             status.close()
