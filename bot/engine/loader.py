@@ -146,11 +146,11 @@ def load_rules(paths: list[str | Path] | None = None, config: Config | None = No
         include_bundled = not chosen
     search = (default_rule_paths() if include_bundled else []) + chosen
     search += [config.resolve_path(p) for p in config.section("rules").get("paths", [])]
-    files = rule_files(search)
     diagnostics: list[Diagnostic] = []
     for path in search:
         if not path.exists():
             diagnostics.append(Diagnostic(str(path), 0, 0, "rule file or folder not found"))
+    files = rule_files([path for path in search if path.exists()])
     ruleset = RuleSet(files=[str(f) for f in files])
     first_seen: dict[str, tuple[str, int]] = {}
     for path in files:
