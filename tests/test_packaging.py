@@ -21,3 +21,20 @@ def test_package_data_covers_the_rule_pack_demo_and_templates():
     assert any((ROOT / "rules").glob(pattern) for pattern in data["bot.rules"])
     assert any((ROOT / "bot" / "demo").glob(pattern) for pattern in data["bot.demo"] if pattern.endswith("json"))
     assert any((ROOT / "bot" / "digest").glob(pattern) for pattern in data["bot.digest"])
+
+
+def test_built_wheel_contains_rules_demo_and_templates(tmp_path):
+    """Build the real wheel: an editable install (what the suite runs on) would hide a packaging gap."""
+    import subprocess
+    import sys
+    import zipfile
+
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+                           capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stderr[-2000:]
+    wheel = next(tmp_path.glob("govbot-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for rule_file in (ROOT / "rules").glob("*.yaml"):
+        assert f"bot/rules/{rule_file.name}" in names
+    assert {"bot/demo/workspace.json", "bot/demo/govbot.yaml", "bot/digest/templates/page.html",
+            "bot/engine/checks/values.py"} <= names
