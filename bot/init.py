@@ -4,16 +4,25 @@ The starter names every section an operator is likely to touch, with the
 defaults written out or commented, and says where secrets go (the
 environment, never this file). It is checked with ``load_config`` before it
 is written, so what ``init`` writes always loads.
+
+``--from-jira`` reads the site's field list once (``/rest/api/2/field``,
+through the same source code as scans) and writes the ids of the custom
+fields behind each logical field into ``fields:``; fields the site lacks are
+written commented out, so the defaults (description sections) still apply.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
-from bot.config import load_config
-from bot.errors import ConfigError, UsageError
+from bot.config import Config, load_config
+from bot.errors import ConfigError, GovbotError, UsageError
 
 STARTER = """\
 # govbot.yaml - written by `govbot init`. Every key is optional; the comments give the defaults.
@@ -34,6 +43,7 @@ teams: {{}}
 #    channel: "#payments-delivery"      # team channel: escalations and the weekly digest
 #    timezone: Europe/London
 
+{fields}
 rules:
   paths: []        # your own rule files or folders, relative to this file
   enable: []       # rules shipped off that you want, e.g. [flow-item-aging]
@@ -80,26 +90,195 @@ logging:
 """
 
 
+FIELDS_UNFILLED = """\
+# Logical field -> the other names (or ids, like customfield_10050) it has on your site; a list
+# replaces the default synonyms. `govbot init --from-jira` fills the ids from the site's field list.
+fields: {}
+#  Anticipated Outcome: [customfield_10050, Expected Outcome, Outcome Hypothesis, Hypothesis]
+"""
+
+
 def _yaml_string(value: str | None) -> str:
     if not value:
         return "null"
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+# -- YAML for text that came from Jira -------------------------------------------------------------
+_PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9 _./()'&+-]*")
+_NOT_PLAIN = {"null", "true", "false", "yes", "no", "on", "off", "y", "n", "~"}
+
+
+def _quoted(text: str) -> str:
+    """A double-quoted YAML string: every character that is not printable is escaped, so no
+    name from Jira can end a comment or line, or reorder what a reader sees."""
+    out = []
+    for ch in text:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ch.isprintable() and ch not in "\u2028\u2029\ufeff":
+            out.append(ch)
+        elif ord(ch) <= 0xFFFF:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    return '"' + "".join(out) + '"'
+
+
+def _flow_item(text: str) -> str:
+    """One item of a YAML flow list: plain when that reads back as the same string, else quoted."""
+    if _PLAIN.fullmatch(text) and not text.endswith(" ") and "  " not in text \
+            and text.casefold() not in _NOT_PLAIN:
+        return text
+    return _quoted(text)
+
+
+# -- --from-jira ---------------------------------------------------------------------------------------
+@dataclass
+class FieldMatch:
+    """One logical field and the site's custom fields found under its name or a synonym."""
+
+    logical: str
+    synonyms: list[str]
+    found: list[Any] = field(default_factory=list)  # FieldInfo, in the order of the names tried
+
+    @property
+    def ids(self) -> list[str]:
+        return [info.id for info in self.found]
+
+    def names(self) -> list[str]:
+        """What to write: the ids first, then the Jira names, then the remaining synonyms
+        (still read as description sections and as fields on other sites)."""
+        out: list[str] = []
+        for name in [*self.ids, *(info.name.strip() for info in self.found), *self.synonyms]:
+            if name and name.casefold() != self.logical.casefold() \
+                    and name.casefold() not in {n.casefold() for n in out}:
+                out.append(name)
+        return out
+
+
+@dataclass
+class Discovery:
+    """What `--from-jira` found on one site."""
+
+    site: str
+    url: str
+    field_count: int
+    matches: list[FieldMatch]
+    epic_link: list[Any] = field(default_factory=list)
+    parent_link: list[Any] = field(default_factory=list)
+
+    @property
+    def found(self) -> list[FieldMatch]:
+        return [m for m in self.matches if m.found]
+
+    @property
+    def missing(self) -> list[FieldMatch]:
+        return [m for m in self.matches if not m.found]
+
+
+def match_fields(catalog, fields_section: dict[str, list[str] | None], *, site: str = "", url: str = ""
+                 ) -> Discovery:
+    """Each logical field's custom fields, by display name or synonym (case-insensitive)."""
+    matches = []
+    for logical, synonyms in fields_section.items():
+        match = FieldMatch(logical, [s for s in synonyms or [] if isinstance(s, str)])
+        seen: set[str] = set()
+        for name in [logical, *match.synonyms]:
+            for field_id in catalog.ids_for(name):
+                info = catalog.get(field_id)
+                if info is not None and info.custom and info.id not in seen:
+                    seen.add(info.id)
+                    match.found.append(info)
+        matches.append(match)
+    links = {"epic": catalog.epic_link_ids, "parent": catalog.parent_link_ids}
+    return Discovery(site, url, len(catalog), matches,
+                     epic_link=[catalog.get(i) for i in links["epic"]],
+                     parent_link=[catalog.get(i) for i in links["parent"]])
+
+
+def _source(config: Config, connection):
+    from bot.sources.jira import JiraSource
+
+    return JiraSource(config, connection)
+
+
+def discover_fields(*, jira_url: str | None = None, env: dict[str, str] | None = None,
+                    make_source: Callable | None = None) -> Discovery:
+    """Read the field list of the Jira at ``jira_url`` (else $JIRA_URL) with the environment's
+    credentials, and match it against the default logical fields. Errors are one message."""
+    from bot.sources.jira import Connection
+
+    environment = dict(os.environ if env is None else env)
+    if jira_url:
+        environment["JIRA_URL"] = jira_url  # the explicit option wins over the environment
+    if not (environment.get("JIRA_URL") or "").strip():
+        raise ConfigError("--from-jira: no Jira URL; nothing was written",
+                          hint="set JIRA_URL in the environment or pass --jira-url")
+    try:
+        config = load_config(None, env=environment, search=False)
+        connection = Connection.from_config(config)
+        # A person is waiting at a terminal: quick answers beat patience (as in `govbot doctor`).
+        connection = dataclasses.replace(connection, max_retries=min(connection.max_retries, 2))
+        source = (make_source or _source)(config, connection)
+        catalog = source.field_catalog()
+    except GovbotError as error:
+        wrapped = GovbotError(f"--from-jira: {error.message}; nothing was written", hint=error.hint)
+        wrapped.exit_code = error.exit_code
+        raise wrapped from None
+    return match_fields(catalog, config.section("fields"), site=source.site, url=connection.url)
+
+
+def fields_block(discovery: Discovery | None) -> str:
+    """The starter's ``fields:`` section: filled from a discovery, or a commented example."""
+    if discovery is None:
+        return FIELDS_UNFILLED
+    site = _quoted(discovery.site)[1:-1]
+    lines = [f"# Logical field -> the names it has on {site}: the field id first, read by `govbot init",
+             f"# --from-jira` from the site's {discovery.field_count} fields. A list replaces the default synonyms.",
+             "# Fields this site lacks are commented out: rules read description sections of those names instead."]
+    entries = []
+    for match in discovery.matches:
+        names = "[" + ", ".join(_flow_item(n) for n in match.names()) + "]"
+        entry = f"{_flow_item(match.logical)}: {names}"
+        if match.found:
+            where = ", ".join(f"{_quoted(info.name.strip())} ({_quoted(info.id)[1:-1]})" for info in match.found)
+            entries.append(f"  {entry}  # Jira: {where}")
+        else:
+            entries.append(f"  # {entry}  # not a field on this site: rules read description sections "
+                           f"of these names instead")
+    lines.append("fields:" if discovery.found else "fields: {}")
+    lines += entries
+    links = [(label, infos) for label, infos in (("Epic Link", discovery.epic_link),
+                                                  ("Parent Link", discovery.parent_link)) if infos]
+    if links:
+        found = "; ".join(f"{label} " + ", ".join(f"{_quoted(i.id)[1:-1]} ({_quoted(i.name.strip())})" for i in infos)
+                          for label, infos in links)
+        lines.append(f"# Hierarchy links found by type (Data Center; govbot reads them itself, nothing to set): "
+                     f"{found}")
+    return "\n".join(lines) + "\n"
+
+
 def starter_config(*, jira_url: str | None = None, projects: tuple[str, ...] | list[str] = (),
-                   timezone: str | None = None) -> str:
+                   timezone: str | None = None, discovery: Discovery | None = None) -> str:
     project_list = "[" + ", ".join(_yaml_string(p.strip()) for p in projects if p.strip()) + "]"
     return STARTER.format(jira_url=_yaml_string(jira_url), projects=project_list,
-                          timezone=_yaml_string(timezone or "UTC"))
+                          timezone=_yaml_string(timezone or "UTC"), fields=fields_block(discovery))
 
 
-def write_starter(path: str | Path, *, force: bool = False, **values) -> Path:
-    """Write the starter config to ``path`` after checking that it loads; refuse to overwrite."""
+def check_target(path: str | Path, *, force: bool = False) -> Path:
+    """Refuse an existing file (without --force) or a missing folder, before any work."""
     target = Path(path)
     if target.exists() and not force:
         raise UsageError(f"{target} already exists; nothing was written", hint="use --force to replace it")
     if not target.parent.exists():
         raise UsageError(f"folder {target.parent} does not exist")
+    return target
+
+
+def write_starter(path: str | Path, *, force: bool = False, **values) -> Path:
+    """Write the starter config to ``path`` after checking that it loads; refuse to overwrite."""
+    target = check_target(path, force=force)
     text = starter_config(**values)
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".govbot-init-", suffix=".yaml")
     try:
