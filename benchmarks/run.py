@@ -21,6 +21,13 @@ live
 incremental
     After 1% of the issues change, a rescan that reads only what changed (and
     its relatives), against the full scan before it. Goal: requests and time <= 5%.
+nudge
+    ``govbot nudge --apply`` over a generated workspace with 1,000+ findings,
+    against the loopback fake Slack (``tests/fakes/slack_server.py``, every
+    owner known by email, ``seconds_between_posts: 0``, a fresh state store),
+    beside ``govbot scan`` of the same file. Counts chat.postMessage,
+    conversations.open and users.lookupByEmail separately. Goal: one message
+    per person; time per 1,000 findings is reported.
 
 Workspaces come from ``benchmarks/generate.py`` (cached under ``--work``); the
 live ones carry Jira's full ``*all`` payload (``--full-payload``) unless
@@ -35,6 +42,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -388,6 +396,92 @@ def _keys(path: Path):
             yield value
 
 
+# -- nudge ------------------------------------------------------------------------------------------
+
+NUDGE_CONFIG = """\
+teams:
+{teams}
+slack:
+  seconds_between_posts: 0
+  max_retries: 1
+nudges:
+  breaker: {{max_people: 1000000, max_findings: 1000000}}
+store:
+  url: state.db
+  audit_file: audit.jsonl
+"""
+
+
+def bench_nudge(results: Results, work: Path, issues: int, flavour: str, repeat: int, progress: Progress) -> None:
+    """One nudge run over a fresh store against the fake Slack, beside a scan of the same snapshot."""
+    from collections import Counter
+
+    from tests.fakes.slack_server import FakeSlack
+
+    path = workspace(work, issues, flavour, full_payload=False)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("JIRA_", "SLACK_", "GOVBOT_"))},
+           "PYTHONPATH": str(ROOT)}
+    scan_dir = tempfile.mkdtemp(prefix="govbot-bench-")
+    out = Path(scan_dir) / "scan.json"
+    with open(out, "wb") as handle:
+        run_child([sys.executable, "-m", "bot", "scan", "--snapshot", str(path), "--format", "json", "--now", NOW,
+                   "--fail-on", "never"], env=env, cwd=scan_dir, stdout=handle)
+    scanned = json.loads(out.read_text(encoding="utf-8"))
+    emails = sorted({(f.get("owner") or {}).get("email") for f in scanned["findings"]} - {None})
+    users = {email: f"U{index:06d}" for index, email in enumerate(emails, 1)}
+    projects = sorted({f["issue"].split("-")[0] for f in scanned["findings"]})
+    teams = "\n".join(f'  {p.lower()}: {{projects: [{p}], channel: "#team-{p.lower()}", timezone: UTC}}'
+                      for p in projects)
+    scans, nudges = [], []
+    counts: Counter = Counter()
+    people = findings = posts_dm = 0
+    for _ in range(repeat):
+        scans.append(run_child([sys.executable, "-m", "bot", "scan", "--snapshot", str(path), "--format", "json",
+                                "--now", NOW, "--fail-on", "never"], env=env, cwd=scan_dir)[0])
+        progress.step(f"nudge: govbot scan {issues:,}")
+        directory = Path(tempfile.mkdtemp(prefix="govbot-bench-nudge-"))
+        (directory / "govbot.yaml").write_text(NUDGE_CONFIG.format(teams=teams), encoding="utf-8")
+        with FakeSlack(token="xoxb-bench", users=users) as fake:
+            report = directory / "report.json"
+            with open(report, "wb") as handle:
+                elapsed, _, status = run_child(
+                    [sys.executable, "-m", "bot", "nudge", "--apply", "--snapshot", str(path), "--now", NOW,
+                     "--config", "govbot.yaml", "--no-comments", "--format", "json"],
+                    env={**env, "SLACK_API_URL": fake.api_url, "SLACK_BOT_TOKEN": "xoxb-bench"},
+                    cwd=str(directory), stdout=handle)
+            if status != 0:
+                raise RuntimeError(f"govbot nudge exited {status}")
+            nudges.append(elapsed)
+            counts = Counter(call.method for call in fake.calls)
+            dms = [p for p in fake.posts() if fake.dm_user(p["channel"])]
+            people = len({fake.dm_user(p["channel"]) for p in dms})
+            posts_dm = len(dms)
+            data = json.loads(report.read_text(encoding="utf-8"))
+            findings = len({fp for message in data["messages"] for fp in message["findings"]})
+            channel_posts = len(fake.posts()) - posts_dm
+        shutil.rmtree(directory, ignore_errors=True)
+        progress.step(f"nudge: govbot nudge --apply {issues:,}")
+    shutil.rmtree(scan_dir, ignore_errors=True)
+    scan_time, nudge_time = statistics.median(scans), statistics.median(nudges)
+    label = (f"nudge, {findings:,} findings in messages ({len(scanned['findings']):,} in all; {issues:,} "
+             f"{flavour} issues, {people} people)")
+    per_person = posts_dm / max(people, 1)
+    results.add(label, "DMs per person", f"{posts_dm} DMs", f"{people} people", f"{per_person:.2f}", "1",
+                posts_dm == people)
+    lookups, opens = counts["users.lookupByEmail"], counts["conversations.open"]
+    results.add(label, "Slack calls (postMessage / conversations.open / lookupByEmail)",
+                f"{counts['chat.postMessage']} / {opens} / {lookups}", f"{people} people",
+                f"{counts['chat.postMessage'] / max(people, 1):.2f} / {opens / max(people, 1):.2f} / "
+                f"{lookups / max(people, 1):.2f} per person", "-", None)
+    results.add(label, "wall time per 1,000 findings", seconds(nudge_time * 1000 / max(findings, 1)),
+                f"{seconds(scan_time * 1000 / max(findings, 1))} (`govbot scan` only)",
+                f"{nudge_time / scan_time:.2f}x", "-", None)
+    results.details["nudge"] = {"issues": issues, "findings": findings, "people": people, "dm_posts": posts_dm,
+                                "channel_posts": channel_posts, "calls": dict(counts), "scan_s": scans,
+                                "nudge_s": nudges, "owners_with_email": len(users),
+                                "scanned_findings": len(scanned["findings"])}
+
+
 # -- main ------------------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
@@ -395,7 +489,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine-issues", type=int, default=50_000, metavar="N")
     parser.add_argument("--live-issues", type=int, default=5_000, metavar="N")
     parser.add_argument("--flavour", choices=("cloud", "datacenter"), default="cloud")
-    parser.add_argument("--only", default="engine,live", help="engine, live (live includes incremental)")
+    parser.add_argument("--only", default="engine,live,nudge",
+                        help="engine, live (live includes incremental), nudge")
+    parser.add_argument("--nudge-issues", type=int, default=20_000, metavar="N",
+                        help="nudge: workspace size (20,000 issues give about 1,100 findings in messages)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--lean", action="store_true", help="live: serve the generator's pages as they are, "
                                                               "without the rest of Jira's *all payload")
@@ -407,7 +504,8 @@ def main(argv: list[str] | None = None) -> int:
     only = {part.strip() for part in args.only.split(",") if part.strip()}
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    steps = (2 * args.repeat if "engine" in only else 0) + (3 * args.repeat if "live" in only else 0)
+    steps = (2 * args.repeat if "engine" in only else 0) + (3 * args.repeat if "live" in only else 0) + (
+        2 * args.repeat if "nudge" in only else 0)
     progress = Progress(steps)
     results = Results()
     results.details["machine"] = machine()
@@ -416,6 +514,8 @@ def main(argv: list[str] | None = None) -> int:
         bench_engine(results, work, args.engine_issues, args.flavour, args.repeat, progress)
     if "live" in only:
         bench_live(results, work, args.live_issues, args.flavour, args.repeat, not args.lean, progress)
+    if "nudge" in only:
+        bench_nudge(results, work, args.nudge_issues, args.flavour, args.repeat, progress)
     progress.close()
     info = results.details["machine"]
     header = (f"Machine: {info['cpus']} CPUs ({info['cpu']}), {info['memory_gb']} GB RAM, Python {info['python']}, "

@@ -157,11 +157,16 @@ def render_nudge_report(report: DeliveryReport, *, store_display: str = "") -> s
     if not report.dry_run:
         sent = report.leftovers.sent + report.flushed.sent
         out.append("")
+        queued = (len(report.leftovers.pending) + len(report.flushed.pending) + len(report.leftovers.blocked)
+                  + len(report.flushed.blocked))
         out.append(f"Sent {len(sent)}; failed {len(report.leftovers.failed) + len(report.flushed.failed)}; "
-                   f"still queued {len(report.leftovers.pending) + len(report.flushed.pending)}; "
+                   f"still queued {queued}; "
                    f"cancelled {len(report.leftovers.cancelled) + len(report.flushed.cancelled)}.")
         for entry, error in report.leftovers.failed + report.flushed.failed:
             out.append(f"  failed: {entry.kind} to {safe(entry.recipient)}: {safe(error)}")
+        for entry, error in report.leftovers.blocked + report.flushed.blocked:
+            out.append(f"  kept queued, Slack refused the channel: {entry.kind} to {safe(entry.recipient)}: "
+                       f"{safe(error)}")
         for problem in report.leftovers.unreachable + report.flushed.unreachable:
             out.append(f"  not sent now (will retry next run): {safe(problem)}")
         unconfirmed = report.leftovers.unconfirmed + report.flushed.unconfirmed

@@ -44,6 +44,7 @@ class FlushReport:
     pending: list = field(default_factory=list)         # still queued (Slack/Jira down)
     in_doubt: list = field(default_factory=list)        # may have arrived: the next flush checks before resending
     would_send: list = field(default_factory=list)      # dry run: queued earlier, would go now
+    blocked: list = field(default_factory=list)         # (delivery, error): channel refused, kept queued
     unreachable: list[str] = field(default_factory=list)
     fatal: list[str] = field(default_factory=list)
 
@@ -63,7 +64,8 @@ class SubmitReport:
 
 class Outbox:
     def __init__(self, store, *, audit: AuditLog, dry_run: bool = True, slack=None, comments=None,
-                 resend_unconfirmed: bool = False, breaker_settings=None, admin_channel: str | None = None):
+                 resend_unconfirmed: bool = False, breaker_settings=None, admin_channel: str | None = None,
+                 keep_blocked: bool = False):
         self.store = store
         self.audit = audit
         self.dry_run = dry_run
@@ -72,6 +74,7 @@ class Outbox:
         self.resend_unconfirmed = resend_unconfirmed
         self.breaker_settings = breaker_settings or breaker_module.BreakerSettings()
         self.admin_channel = admin_channel
+        self.keep_blocked = keep_blocked  # a refused channel keeps its message queued (else: failed)
 
     # -- recording ---------------------------------------------------------------------------------
     def submit(self, messages: list[Outgoing], now: datetime, *, run_id: int | None = None,
@@ -217,6 +220,14 @@ class Outbox:
             report.fatal.append(detail)
             report.pending.append(entry)
             return "fatal"
+        if getattr(error, "blocked", False) and self.keep_blocked and entry.kind != "slack_dm":
+            # A misconfigured channel is the admin's to fix; dropping the message would lose it
+            # (its findings are already marked nudged). Keep it queued and say so (exit 2).
+            # A DM refused this way (a deactivated user) still fails: nobody can fix that.
+            self.store.finish_delivery(entry.id, "queued", now, error=detail)
+            report.blocked.append((entry, detail))
+            self.audit.write("delivery.blocked", **_describe(entry), error=detail)
+            return "blocked"
         if getattr(error, "retryable", False):
             self.store.finish_delivery(entry.id, "queued", now, error=detail)
             report.unreachable.append(f"{entry.kind} to {entry.recipient}: {detail}")

@@ -48,7 +48,7 @@ class DeliveryReport:
     @property
     def exit_code(self) -> int:
         both = (self.leftovers, self.flushed)
-        if any(report.fatal for report in both):
+        if any(report.fatal or report.blocked for report in both):
             return EXIT_ERROR
         if any(report.unreachable or report.pending for report in both):
             return EXIT_NETWORK
@@ -71,6 +71,7 @@ class DeliveryReport:
             "sent": [d.dedupe_key for d in self.leftovers.sent + self.flushed.sent],
             "failed": [{"key": d.dedupe_key, "error": e} for d, e in self.leftovers.failed + self.flushed.failed],
             "pending": [d.dedupe_key for d in self.leftovers.pending + self.flushed.pending],
+            "blocked": [{"key": d.dedupe_key, "error": e} for d, e in self.leftovers.blocked + self.flushed.blocked],
             "in_doubt": [d.dedupe_key for d in self.leftovers.in_doubt + self.flushed.in_doubt],
             "deferred": [{"issue": f.issue, "rule": f.rule, "why": why} for f, why in self.plan.deferred],
             "undeliverable": [{"issue": f.issue, "rule": f.rule, "why": why} for f, why in self.plan.undeliverable],
@@ -126,7 +127,7 @@ def _run(config, result, *, now, apply, store, slack, comment_writer, audit, ove
     outbox = Outbox(store, audit=audit, dry_run=not apply, slack=slack, comments=comment_writer,
                     resend_unconfirmed=bool(slack_section.get("resend_unconfirmed", False)),
                     breaker_settings=BreakerSettings.from_config(config),
-                    admin_channel=slack_section.get("admin_channel"))
+                    admin_channel=slack_section.get("admin_channel"), keep_blocked=True)
     report = DeliveryReport(dry_run=not apply, plan=Plan(), waivers=waiver_report)
     if not include_slack:
         report.notes.append("Slack nudges are off for this run")

@@ -27,6 +27,9 @@ DEFAULT_API_URL = "https://slack.com/api/"
 AUTH_ERRORS = {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive",
                "no_permission", "missing_scope", "not_allowed_token_type", "team_access_not_granted",
                "ekm_access_denied", "org_login_required", "invalid_token"}
+# The channel exists in config but Slack will not take posts there: the admin can fix it
+# (invite the app, unarchive, correct the name). The message waits in the queue meanwhile.
+CHANNEL_ERRORS = {"channel_not_found", "not_in_channel", "is_archived"}
 TRANSIENT_ERRORS = {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited",
                     "team_added_to_org", "rate_limited"}
 
@@ -54,6 +57,12 @@ class SlackInDoubt(SlackError):
 
 class SlackAuthError(SlackError):
     fatal = True
+
+
+class SlackChannelError(SlackError):
+    """Slack refused the channel (not found, app not in it, archived): kept queued, the admin must act."""
+
+    blocked = True
 
 
 def api_url(config=None, env: dict[str, str] | None = None) -> str:
@@ -211,6 +220,8 @@ class SlackClient:
                     continue
                 if code in AUTH_ERRORS or status in (401, 403):
                     raise SlackAuthError(code or f"http_{status}", _auth_hint(code)) from None
+                if code in CHANNEL_ERRORS:
+                    raise SlackChannelError(code, _channel_hint(code, kwargs.get("channel"))) from None
                 raise SlackError(code or f"http_{status}") from None
             except (URLError, OSError, http.client.HTTPException) as error:
                 if _never_sent(error):
@@ -262,6 +273,15 @@ def _never_sent(error: BaseException) -> bool:
 def _describe(error: BaseException) -> str:
     reason = getattr(error, "reason", None)
     return str(reason or error) or type(error).__name__
+
+
+def _channel_hint(code: str, channel) -> str:
+    where = f"channel {channel}" if channel else "the channel"
+    if code == "not_in_channel":
+        return f"invite the govbot app to {where}"
+    if code == "is_archived":
+        return f"{where} is archived; unarchive it or change the team's channel"
+    return f"{where} does not exist or is private; check teams.<name>.channel / slack.admin_channel"
 
 
 def _auth_hint(code: str) -> str:
