@@ -27,19 +27,11 @@ def cli() -> None:
 
 # One-line summaries for `govbot --help`, for commands whose decorators do not declare one
 # (Click would otherwise cut the docstring's first sentence short with "...").
-SHORT_HELP = {
-    "nudge": "Nudge owners about their findings (dry run unless --apply).",
-    "preview": "Count the messages a rule set would send today.",
-}
-
-
 def _register() -> None:
     from bot.commands import check, digest, doctor, init, nudge, rules, scan, serve
 
     for command in (scan.scan, check.check, rules.rules, doctor.doctor, nudge.nudge, nudge.preview,
                     digest.digest, serve.serve, init.init):
-        if not command.short_help and command.name in SHORT_HELP:
-            command.short_help = SHORT_HELP[command.name]
         cli.add_command(command)
 
 

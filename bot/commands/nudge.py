@@ -29,7 +29,7 @@ format_option = click.option("--format", "output_format", type=click.Choice(["te
                              show_default=True, help="Output format; json lists every message as Block Kit data.")
 
 
-@click.command()
+@click.command(short_help="Nudge owners about their findings (dry run unless --apply).")
 @click.option("--apply", is_flag=True, help="Send the messages (needs SLACK_BOT_TOKEN). Default: dry run.")
 @snapshot_option
 @rules_option
@@ -80,7 +80,7 @@ def nudge(apply, snapshot, rule_paths, config_path, now_text, output_format, ove
     sys.exit(report.exit_code)
 
 
-@click.command()
+@click.command(short_help="Count the messages a rule set would send today.")
 @snapshot_option
 @rules_option
 @config_option
