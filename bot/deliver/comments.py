@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any, Callable
 from urllib.parse import quote
 
-from bot.deliver.policy import Outgoing
+from bot.deliver.policy import DeliveryError, Outgoing
 from bot.errors import GovbotError, NetworkError
 from bot.escape import wiki_escape
 from bot.sources.http import JiraHTTPError, Transport
@@ -173,16 +173,8 @@ def plan_comments(result, store, config, now: datetime) -> list[Outgoing]:
 
 # -- Jira client -------------------------------------------------------------------------------------
 
-class JiraCommentError(Exception):
+class JiraCommentError(DeliveryError):
     """A comment call failed for this issue only: recorded as failed, the run goes on."""
-
-    retryable = False
-    in_doubt = False
-    fatal = False
-
-    def __init__(self, code: str, detail: str = ""):
-        super().__init__(f"{code}{': ' + detail if detail else ''}")
-        self.code = code
 
 
 class JiraUnavailable(JiraCommentError):

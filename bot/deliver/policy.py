@@ -293,3 +293,15 @@ def _channel(channel: str, groups: dict[str, list], settings: NudgeSettings) -> 
                     label=f"channel {channel}: team {', '.join(teams)}",
                     nudges=[(f.fingerprint, w.number) for f, _, w, _ in unrouted],
                     escalations=[f.fingerprint for f, _, _, _ in escalated], by_rule=_by_rule(everything))
+
+
+class DeliveryError(Exception):
+    """A Slack or Jira call failed. The flags tell the outbox what to do with the message."""
+
+    retryable = False   # the service is down or busy: keep the message queued for later
+    in_doubt = False    # the request may have been delivered: reconcile, never blindly resend
+    fatal = False       # every further call will fail too (credentials): stop the run
+
+    def __init__(self, code: str, detail: str = ""):
+        super().__init__(f"{code}{': ' + detail if detail else ''}")
+        self.code = code

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.deliver.policy import DeliveryError
 from bot.errors import ConfigError
 
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -34,16 +35,8 @@ TRANSIENT_ERRORS = {"internal_error", "fatal_error", "service_unavailable", "req
                     "team_added_to_org", "rate_limited"}
 
 
-class SlackError(Exception):
+class SlackError(DeliveryError):
     """A Slack call failed. ``code`` is Slack's error string (or a description)."""
-
-    retryable = False   # Slack is down or busy: keep the message queued for later
-    in_doubt = False    # the request may have been delivered: reconcile, never blindly resend
-    fatal = False       # every further call will fail too (credentials): stop the run
-
-    def __init__(self, code: str, detail: str = ""):
-        super().__init__(f"{code}{': ' + detail if detail else ''}")
-        self.code = code
 
 
 class SlackUnavailable(SlackError):
