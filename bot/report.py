@@ -12,10 +12,6 @@ import click
 from bot.escape import markdown_escape, markdown_link, terminal_safe
 from bot.model import Finding, Severity
 
-# Older names, still imported by commands: the functions live in bot.escape.
-md_escape = markdown_escape
-md_link = markdown_link
-
 SEVERITY_COLOURS = {"error": "red", "warning": "yellow", "info": "cyan"}
 
 
@@ -86,13 +82,17 @@ def render_markdown(result) -> str:
 
 
 def exit_code_for(findings: Iterable[Finding], fail_on: str, complete: bool = True) -> int:
-    from bot.errors import EXIT_CLEAN, EXIT_FINDINGS
+    """0 clean, 1 an unwaived finding at or above ``fail_on``, 4 clean but not everything was read."""
+    from bot.errors import EXIT_CLEAN, EXIT_FINDINGS, EXIT_INCOMPLETE
 
-    if fail_on == "never":
-        return EXIT_CLEAN
-    threshold = Severity.parse(fail_on)
-    failing = any(not f.waived and f.severity.rank >= threshold.rank for f in findings)
-    return EXIT_FINDINGS if failing else EXIT_CLEAN
+    failing = False
+    if fail_on != "never":
+        threshold = Severity.parse(fail_on)
+        failing = any(not f.waived and f.severity.rank >= threshold.rank for f in findings)
+    if failing:
+        return EXIT_FINDINGS
+    # Clean only as far as we could see: say so rather than claim a clean tracker.
+    return EXIT_CLEAN if complete else EXIT_INCOMPLETE
 
 
 RENDERERS = {"text": render_text, "json": render_json, "markdown": render_markdown}

@@ -102,3 +102,15 @@ def test_waiver_file_applies_to_scan_as_to_check_and_nudge(snapshot, tmp_path):
     assert waived == {"PAY-2", "MOB-2"}
     assert result.exit_code == 0  # the only error-level findings are waived
     assert not (tmp_path / "s.db").exists()  # scan reads the store, never creates or writes it
+
+
+@pytest.mark.parametrize("fail_on, complete, with_finding, code", [
+    ("error", True, True, 0), ("warning", True, True, 1), ("warning", False, True, 1),
+    ("warning", False, False, 4), ("never", True, True, 0), ("never", False, True, 4),
+])
+def test_exit_code_table(fail_on, complete, with_finding, code):
+    from bot.model import Finding, Severity
+    from bot.report import exit_code_for
+
+    findings = [Finding("r", "A-1", Severity.WARNING, "m")] if with_finding else []
+    assert exit_code_for(findings, fail_on, complete) == code

@@ -90,14 +90,3 @@ def test_web_url_refuses_what_is_not_safe_to_link(url):
 
 def test_web_url_percent_encodes_link_markup_after_the_host():
     assert web_url("https://j.example/browse/A-(1)|x[y]{z}^") == "https://j.example/browse/A-%281%29%7Cx%5By%5D%7Bz%7D%5E"
-
-
-def test_old_names_are_the_new_functions():
-    from bot import report
-    from bot.deliver import slack
-    from bot.digest import render
-
-    assert report.terminal_safe is terminal_safe and report.md_escape is markdown_escape
-    assert report.md_link is markdown_link
-    assert slack.escape is slack_escape
-    assert render.link_url is web_url and render.markdown_escape is markdown_escape

@@ -13,7 +13,7 @@ import click
 from bot.checking import RENDERERS, check_issues, parse_keys, render_text
 from bot.commands.common import config_option, handle_errors, is_terminal, now_option, parse_now
 from bot.commands.scan import DEMO_NOTE, fail_on_option, format_option, rules_option, snapshot_option
-from bot.errors import EXIT_ERROR, EXIT_INCOMPLETE
+from bot.errors import EXIT_ERROR
 from bot.pipeline import load_inputs
 from bot.report import exit_code_for
 
@@ -65,7 +65,4 @@ def check(keys, snapshot, rule_paths, config_path, output_format, now_text, fail
     if checked.missing:
         click.echo(f"govbot: {checked.missing_message()}", err=True)
         sys.exit(EXIT_ERROR)
-    code = exit_code_for(checked.result.findings, fail_on)
-    if not checked.complete and code == 0:
-        code = EXIT_INCOMPLETE
-    sys.exit(code)
+    sys.exit(exit_code_for(checked.result.findings, fail_on, checked.complete))

@@ -10,7 +10,7 @@ import click
 from bot.commands.common import config_option, get_config, handle_errors, is_terminal
 from bot.doctor import FAIL, OK, SKIP, WARN, problems, run_doctor
 from bot.errors import EXIT_CLEAN, EXIT_ERROR, GovbotError
-from bot.report import terminal_safe as safe_text
+from bot.escape import terminal_safe as safe_text
 
 _MARKS = {OK: ("ok", "green"), WARN: ("warn", "yellow"), FAIL: ("FAIL", "red"), SKIP: ("skip", None)}
 

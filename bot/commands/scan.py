@@ -8,10 +8,10 @@ import time
 import click
 
 from bot.commands.common import config_option, handle_errors, is_terminal, now_option, parse_now
-from bot.errors import EXIT_INCOMPLETE
 from bot.pipeline import load_inputs, run_pipeline
 from bot.waivers import apply_every_waiver
-from bot.report import RENDERERS, exit_code_for, render_text, terminal_safe
+from bot.escape import terminal_safe
+from bot.report import RENDERERS, exit_code_for, render_text
 
 class StatusLine:
     """Progress of a long read, rewritten in place on a terminal's stderr (never on a pipe or in CI logs)."""
@@ -94,7 +94,4 @@ def scan(snapshot, rule_paths, config_path, output_format, now_text, fail_on, jq
         click.echo(render_text(result, colour=is_terminal(), show_waived=show_waived))
     else:
         click.echo(RENDERERS[output_format](result), nl=output_format != "markdown")
-    code = exit_code_for(result.findings, fail_on)
-    if not result.complete and code == 0:
-        code = EXIT_INCOMPLETE
-    sys.exit(code)
+    sys.exit(exit_code_for(result.findings, fail_on, result.complete))

@@ -33,9 +33,6 @@ GUIDING_QUESTIONS = ("What are we hoping to achieve?",
                      "How will it affect the customer, the business or the platform?")
 
 
-# The older name, still imported by chat and the digest; the function lives in bot.escape.
-escape = slack_escape
-
 
 def truncate(text: str, limit: int) -> str:
     """Cut to ``limit`` characters with an ellipsis, never inside an ``&entity;``."""
@@ -54,14 +51,14 @@ def one_line(text: Any, limit: int = 300) -> str:
 
 def issue_link(url: str | None, key: str) -> str:
     """``<url|KEY>`` for a URL that passes ``web_url``, else the escaped key alone."""
-    label = escape(key)
+    label = slack_escape(key)
     checked = web_url(url)
-    return f"*<{escape(checked)}|{label}>*" if checked else f"*{label}*"
+    return f"*<{slack_escape(checked)}|{label}>*" if checked else f"*{label}*"
 
 
 def code(text: str) -> str:
     """Inline code for ids we authored (rule ids, labels); backticks removed so it cannot break out."""
-    return "`" + escape(text).replace("`", "'") + "`"
+    return "`" + slack_escape(text).replace("`", "'") + "`"
 
 
 @dataclass
@@ -112,17 +109,17 @@ def item_text(item: Item) -> str:
     """One finding: the issue link and summary, then what the rule found."""
     first = issue_link(item.url, item.issue)
     if item.summary:
-        first += f" · {escape(one_line(item.summary, 200))}"
+        first += f" · {slack_escape(one_line(item.summary, 200))}"
     if item.reminder:
         first += f"  _(reminder {item.reminder} of {item.reminder_cap})_" if item.reminder_cap else "  _(reminder)_"
-    return f"{first}\n{escape(one_line(item.message, 600))}"
+    return f"{first}\n{slack_escape(one_line(item.message, 600))}"
 
 
 def rule_text(item: Item, *, label_prefix: str, show_waive: bool = True) -> str:
     """What a rule asks for and how to fix it, said once for all of its items."""
-    lines = [f"*{escape(one_line(item.title, 120))}*"]
+    lines = [f"*{slack_escape(one_line(item.title, 120))}*"]
     if item.fix:
-        lines.append(f"_How to fix:_ {escape(one_line(item.fix, MAX_FIX_CHARS))}")
+        lines.append(f"_How to fix:_ {slack_escape(one_line(item.fix, MAX_FIX_CHARS))}")
     if show_waive:
         lines.append(f"_Doesn't apply here?_ Add the label {code(label_prefix + item.rule)} to the issue.")
     return "\n".join(lines)
@@ -144,7 +141,7 @@ def _item_blocks(items: list[Item], label_prefix: str, show_waive: bool = True) 
         blocks.extend(_section(item_text(item)) for item in groups[rule])
     hidden = len(items) - len(shown)
     if hidden > 0:
-        more = ", ".join(escape(item.issue) for item in items[MAX_ITEMS:MAX_ITEMS + 20])
+        more = ", ".join(slack_escape(item.issue) for item in items[MAX_ITEMS:MAX_ITEMS + 20])
         if hidden > 20:
             more += ", …"
         blocks.append(_context(f"…and {hidden} more: {more}"))
@@ -152,7 +149,7 @@ def _item_blocks(items: list[Item], label_prefix: str, show_waive: bool = True) 
 
 
 def _fallback(lead: str, items: list[Item]) -> str:
-    keys = [escape(item.issue) for item in items]
+    keys = [slack_escape(item.issue) for item in items]
     text = lead
     if keys:
         listed = ", ".join(keys[:15])
@@ -191,7 +188,7 @@ def nudge_message(items: list[Item], *, label_prefix: str, interval_days: int, r
                  "one message at a time." if reminder_cap else "I won't remind you about these.")
     footer = how_often
     if waiver_hint:
-        footer += " " + escape(waiver_hint)
+        footer += " " + slack_escape(waiver_hint)
     blocks.append(_context(footer))
     lead = (f"govbot: a reminder about {count} Jira {noun}" if all_reminders
             else f"govbot: {count} Jira {noun} could use your help")
@@ -220,7 +217,7 @@ def channel_message(team: str, *, unrouted: list[Item], escalated: list[Item], l
     blocks.append(_context(":bulb: Questions that help: " + " ".join(f"*{q}*" for q in GUIDING_QUESTIONS)))
     items = unrouted + escalated
     return _finish(_fallback(f"govbot: {len(items)} Jira item{'s' if len(items) != 1 else ''} for "
-                             f"{escape(one_line(team, 80))} need attention", items), blocks)
+                             f"{slack_escape(one_line(team, 80))} need attention", items), blocks)
 
 
 def breaker_alert(*, reason: str, people: int, findings: int, by_rule: dict[str, int],
@@ -228,7 +225,7 @@ def breaker_alert(*, reason: str, people: int, findings: int, by_rule: dict[str,
     """The single admin-channel alert when the circuit breaker holds a run's nudges."""
     lines = [f"This run would have sent messages to *{people}* "
              f"{'person' if people == 1 else 'people'} about *{findings}* "
-             f"finding{'s' if findings != 1 else ''} ({escape(reason)}; usual: {escape(baseline)}).",
+             f"finding{'s' if findings != 1 else ''} ({slack_escape(reason)}; usual: {slack_escape(baseline)}).",
              "That is often a renamed Jira field or a broken rule, so *nothing was sent*."]
     top = sorted(by_rule.items(), key=lambda pair: (-pair[1], pair[0]))[:10]
     blocks: list = [_header("govbot held this run's nudges"), _section("\n".join(lines))]
@@ -237,7 +234,7 @@ def breaker_alert(*, reason: str, people: int, findings: int, by_rule: dict[str,
     blocks.append(_context("Check with `govbot preview`, fix the cause, or if this volume is expected run "
                            "`govbot nudge --apply --override-breaker` once."))
     return _finish(truncate(f"govbot held this run's nudges: {people} people, {findings} findings "
-                            f"({escape(reason)})", MAX_FALLBACK_CHARS), blocks)
+                            f"({slack_escape(reason)})", MAX_FALLBACK_CHARS), blocks)
 
 
 def render_text(payload: dict[str, Any]) -> str:

@@ -38,9 +38,6 @@ def short_date(value: date | datetime) -> str:
     return f"{value.day} {value.strftime('%b')}"
 
 
-# The older filter name, also imported by the digest's Slack messages.
-link_url = web_url
-
 
 def ffr_change(digest: Digest) -> str:
     """'up 5 points since 16 Mar', or '' when there is nothing to compare with."""
@@ -75,7 +72,7 @@ def page_names(digests: Digests) -> dict[str, str]:
 
 
 _FILTERS = {"percent": percent, "long_date": long_date, "short_date": short_date,
-            "plural": plural, "link_url": link_url}
+            "plural": plural, "link_url": web_url}
 _GLOBALS = {"ffr_change": ffr_change, "unclassified_note": unclassified_note, "FLOW_ITEMS": FLOW_ITEMS, "FLOW_NAMES": FLOW_NAMES}
 
 

@@ -17,10 +17,11 @@ from slack_sdk.models.blocks import (ContextBlock, DividerBlock, HeaderBlock, Ma
                                      PlainTextObject, SectionBlock)
 
 from bot.deliver.policy import Outgoing, dedupe_key
-from bot.deliver.slack import (MAX_BLOCKS, MAX_HEADER_CHARS, MAX_SECTION_CHARS, code, escape, issue_link,
-                               one_line, truncate)
+from bot.deliver.slack import (MAX_BLOCKS, MAX_HEADER_CHARS, MAX_SECTION_CHARS, code, issue_link, one_line,
+                               truncate)
+from bot.escape import slack_escape, web_url
 from bot.digest.metrics import Agreement, Digest, Digests, FindingItem, Loop, RuleLine, TeamLine, plural
-from bot.digest.render import FLOW_NAMES, ffr_change, link_url, page_names, percent, short_date
+from bot.digest.render import FLOW_NAMES, ffr_change, page_names, percent, short_date
 from bot.hierarchy import FLOW_ITEMS
 
 MAX_FIELD_CHARS = 2000
@@ -76,7 +77,7 @@ def outgoing(messages: list[SlackMessage], week_start: date) -> list[Outgoing]:
 
 def dashboard_links(digests: Digests, base_url: str | None) -> dict[str, str | None]:
     """Each digest's published dashboard page, when ``digest.dashboard_url`` is set."""
-    base = link_url(base_url)
+    base = web_url(base_url)
     if not base:
         return {team: None for team in page_names(digests)}
     return {team: f"{base.rstrip('/')}/{page}".replace("|", "%7C") for team, page in page_names(digests).items()}
@@ -86,13 +87,13 @@ def digest_payload(digest: Digest, dashboard: str | None, max_items: int) -> dic
     """``{"text", "blocks"}`` for one digest."""
     title = f"Hygiene digest · {digest.name} · week of {short_date(digest.week_start)}"
     blocks: list = [HeaderBlock(text=PlainTextObject(text=truncate(title, MAX_HEADER_CHARS), emoji=False)),
-                    _section(f"*Where to look first:* {escape(digest.look_first)}")]
+                    _section(f"*Where to look first:* {slack_escape(digest.look_first)}")]
     if digest.issues == 0:
         blocks.append(_section("No issues in the scanned projects for this team this week."))
     else:
         blocks.append(SectionBlock(fields=[_field(name, value) for name, value in _headline(digest)]))
         blocks.append(DividerBlock())
-        more = f"<{escape(dashboard)}|on the dashboard>" if dashboard else "in the full digest"
+        more = f"<{slack_escape(dashboard)}|on the dashboard>" if dashboard else "in the full digest"
         listings = [
             ("Open findings by rule", [_rule_line(line, digest.changes_tracked) for line in digest.rules], "rule"),
             ("Still open after every reminder", [_finding_line(item) for item in digest.escalated], "finding"),
@@ -109,8 +110,8 @@ def digest_payload(digest: Digest, dashboard: str | None, max_items: int) -> dic
 def _fallback(digest: Digest) -> str:
     """The notification text (also what screen readers and old clients show)."""
     if digest.issues == 0:
-        return escape(f"Hygiene digest for {digest.name}: no issues in the scanned projects.")
-    return escape(f"Hygiene digest for {digest.name}, week of {short_date(digest.week_start)}: "
+        return slack_escape(f"Hygiene digest for {digest.name}: no issues in the scanned projects.")
+    return slack_escape(f"Hygiene digest for {digest.name}, week of {short_date(digest.week_start)}: "
                   f"FFR {percent(digest.ffr)}, {plural(digest.open_findings, 'open finding')}, "
                   f"{plural(len(digest.loops), 'unclosed loop')}, {plural(digest.overdue, 'overdue debt agreement')}.")
 
@@ -141,7 +142,7 @@ def _rule_line(line: RuleLine, tracked: bool) -> str:
 
 
 def _agreement_line(agreement: Agreement) -> str:
-    text = f"• {issue_link(agreement.url, agreement.key)} {escape(one_line(agreement.summary, MAX_SUMMARY_CHARS))}"
+    text = f"• {issue_link(agreement.url, agreement.key)} {slack_escape(one_line(agreement.summary, MAX_SUMMARY_CHARS))}"
     if agreement.overdue:
         text += " · *overdue*"
     if agreement.undocumented:
@@ -150,17 +151,17 @@ def _agreement_line(agreement: Agreement) -> str:
 
 
 def _finding_line(item: FindingItem) -> str:
-    return (f"• {issue_link(item.url, item.key)} {escape(one_line(item.summary, MAX_SUMMARY_CHARS))} · "
+    return (f"• {issue_link(item.url, item.key)} {slack_escape(one_line(item.summary, MAX_SUMMARY_CHARS))} · "
             f"{code(item.rule)}")
 
 
 def _loop_line(loop: Loop) -> str:
     age = f"{loop.age_days} days" if loop.age_days is not None else "age unknown"
-    return f"• {issue_link(loop.url, loop.key)} {escape(one_line(loop.summary, MAX_SUMMARY_CHARS))} · {age}"
+    return f"• {issue_link(loop.url, loop.key)} {slack_escape(one_line(loop.summary, MAX_SUMMARY_CHARS))} · {age}"
 
 
 def _team_line(team: TeamLine) -> str:
-    return (f"• {escape(team.name)}: FFR {percent(team.ffr)} · {team.open_findings} open · "
+    return (f"• {slack_escape(team.name)}: FFR {percent(team.ffr)} · {team.open_findings} open · "
             f"{plural(team.loops, 'unclosed loop')} · {team.overdue} overdue")
 
 
@@ -182,11 +183,11 @@ def _section(text: str) -> SectionBlock:
 
 
 def _field(name: str, value: str) -> MarkdownTextObject:
-    return MarkdownTextObject(text=truncate(f"*{name}*\n{escape(value)}", MAX_FIELD_CHARS), verbatim=True)
+    return MarkdownTextObject(text=truncate(f"*{name}*\n{slack_escape(value)}", MAX_FIELD_CHARS), verbatim=True)
 
 
 def _footer(digest: Digest, dashboard: str | None) -> ContextBlock:
     whose = "the organisation's" if digest.is_organisation else "the team's"
-    parts = [f"<{escape(dashboard)}|Open the dashboard>"] if dashboard else []
+    parts = [f"<{slack_escape(dashboard)}|Open the dashboard>"] if dashboard else []
     parts.append(f"Figures describe {whose} system of work, not individual performance.")
     return ContextBlock(elements=[MarkdownTextObject(text=" · ".join(parts), verbatim=True)])

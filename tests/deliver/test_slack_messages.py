@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.deliver import slack
-from bot.deliver.slack import Item, all_texts, channel_message, escape, issue_link, nudge_message
+from bot.deliver.slack import Item, all_texts, channel_message, issue_link, nudge_message
+from bot.escape import slack_escape as escape
 from bot.deliver.slack_client import (SlackAuthError, SlackClient, SlackError, SlackInDoubt, SlackUnavailable,
                                       api_url)
 from tests.conftest import golden
