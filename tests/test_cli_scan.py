@@ -110,7 +110,7 @@ def test_waiver_file_applies_to_scan_as_to_check_and_nudge(snapshot, tmp_path):
 ])
 def test_exit_code_table(fail_on, complete, with_finding, code):
     from bot.model import Finding, Severity
-    from bot.report import exit_code_for
+    from bot.runs.batch import exit_code_for
 
     findings = [Finding("r", "A-1", Severity.WARNING, "m")] if with_finding else []
     assert exit_code_for(findings, fail_on, complete) == code

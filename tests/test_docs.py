@@ -8,7 +8,7 @@ import pytest
 
 from bot.config import load_config
 from bot.engine import load_rules
-from bot.engine.examples import run_examples
+from bot.runs.ruletest import run_examples
 from bot.engine.reference import render_reference
 from tests.conftest import ROOT
 

@@ -1,7 +1,7 @@
 """`govbot check KEY...`: every rule's verdict on a few issues, now, passes included.
 
-The reading, verdicts and rendering live in ``bot.checking``, shared with
-``/govbot check`` in Slack; this module parses the arguments and picks the exit code.
+The run lives in ``bot.runs.check`` and its rendering in ``bot.render.check``,
+shared with ``/govbot check`` in Slack; this module parses the arguments and picks the exit code.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ import sys
 
 import click
 
-from bot.checking import RENDERERS, check_issues, parse_keys, render_text
-from bot.commands.common import config_option, handle_errors, is_terminal, now_option, parse_now
+from bot.commands.common import config_option, handle_errors, is_terminal, now_option, parse_now, say_incomplete
 from bot.commands.scan import DEMO_NOTE, fail_on_option, format_option, rules_option, snapshot_option
 from bot.errors import EXIT_ERROR
-from bot.pipeline import load_inputs
-from bot.report import exit_code_for
+from bot.render.check import RENDERERS, render_text
+from bot.runs.check import check_issues, parse_keys
+from bot.runs.inputs import load_inputs
 
 
 @click.command(short_help="Show every rule's verdict on some issues, passes included.")
@@ -65,4 +65,6 @@ def check(keys, snapshot, rule_paths, config_path, output_format, now_text, fail
     if checked.missing:
         click.echo(f"govbot: {checked.missing_message()}", err=True)
         sys.exit(EXIT_ERROR)
-    sys.exit(exit_code_for(checked.result.findings, fail_on, checked.complete))
+    code = checked.batch.exit_code(fail_on)
+    say_incomplete("check", checked.batch, code)
+    sys.exit(code)

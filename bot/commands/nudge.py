@@ -17,12 +17,13 @@ import click
 
 from bot.commands.common import config_option, handle_errors, now_option, parse_now
 from bot.commands.scan import rules_option, snapshot_option
-from bot.deliver.run import DeliveryReport, run_delivery
+from bot.deliver.run import DeliveryReport
 from bot.deliver.slack import render_text
 from bot.errors import UsageError
 from bot.escape import terminal_safe, terminal_safe_json
-from bot.nudging import raise_for_credentials, scan_and_nudge
-from bot.pipeline import load_inputs, run_pipeline
+from bot.runs.inputs import load_inputs
+from bot.runs.nudge import preview as preview_run
+from bot.runs.nudge import raise_for_credentials, scan_and_nudge
 from bot.store import open_store
 
 format_option = click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
@@ -97,8 +98,7 @@ def preview(snapshot, rule_paths, config_path, now_text, output_format):
     inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot)
     store = open_store(inputs.config, dry_run=True)
     try:
-        result = run_pipeline(inputs, now, snapshot=snapshot)
-        report = run_delivery(inputs.config, result, now=now, apply=False, store=store)
+        report = preview_run(inputs, now, store, snapshot=snapshot)
     finally:
         store.close()
     table = preview_table(report)

@@ -7,11 +7,12 @@ import time
 
 import click
 
-from bot.commands.common import config_option, handle_errors, is_terminal, now_option, parse_now
-from bot.pipeline import load_inputs, run_pipeline
-from bot.waivers import apply_every_waiver
+from bot.commands.common import config_option, handle_errors, is_terminal, now_option, parse_now, say_incomplete
 from bot.escape import terminal_safe
-from bot.report import RENDERERS, exit_code_for, render_text
+from bot.render.scan import RENDERERS, render_text
+from bot.runs.inputs import load_inputs
+from bot.runs.scan import run_scan
+
 
 class StatusLine:
     """Progress of a long read, rewritten in place on a terminal's stderr (never on a pipe or in CI logs)."""
@@ -83,15 +84,14 @@ def scan(snapshot, rule_paths, config_path, output_format, now_text, fail_on, jq
         click.echo(DEMO_NOTE, err=output_format == "json")
     status = StatusLine() if is_terminal(sys.stderr) else None
     try:
-        result = run_pipeline(inputs, now, snapshot=snapshot, jql=jql, progress=status)
-        note = apply_every_waiver(result, inputs.config, now)
-        if note:
-            result.problems.append(note)
+        batch = run_scan(inputs, now, snapshot=snapshot, jql=jql, progress=status)
     finally:
         if status is not None:
             status.close()
     if output_format == "text":
-        click.echo(render_text(result, colour=is_terminal(), show_waived=show_waived))
+        click.echo(render_text(batch, colour=is_terminal(), show_waived=show_waived))
     else:
-        click.echo(RENDERERS[output_format](result), nl=output_format != "markdown")
-    sys.exit(exit_code_for(result.findings, fail_on, result.complete))
+        click.echo(RENDERERS[output_format](batch), nl=output_format != "markdown")
+    code = batch.exit_code(fail_on)
+    say_incomplete("scan", batch, code)
+    sys.exit(code)

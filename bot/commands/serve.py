@@ -10,7 +10,7 @@ import click
 from bot.commands.common import config_option, handle_errors, now_option, parse_now
 from bot.commands.scan import DEMO_NOTE, rules_option, snapshot_option
 from bot.errors import EXIT_CLEAN, UsageError
-from bot.pipeline import load_inputs
+from bot.runs.inputs import load_inputs
 
 log = logging.getLogger("govbot.service")
 

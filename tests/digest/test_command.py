@@ -174,8 +174,8 @@ def test_apply_without_a_slack_token_stops_before_reading_or_writing(site):
 
 
 def test_the_command_and_the_service_job_record_the_same_figures(site):
-    """Both run bot.digesting.run_digest: the waiver file counts in both (it used to count only in the job)."""
-    from bot.pipeline import load_inputs
+    """Both run bot.runs.digest.run_digest: the waiver file counts in both (it used to count only in the job)."""
+    from bot.runs.inputs import load_inputs
     from bot.service import JobRun, Jobs
 
     from .conftest import at

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.errors import NetworkError
-from bot.scan import scan
+from tests.batches import scan
 from bot.sources import http as http_module
 from tests.faults.conftest import ENV, ISSUES, Sleeps, all_keys, source_for, write_config
 from tests.fakes.jira_server import Faults
@@ -140,9 +140,10 @@ def test_cli_exit_4_and_complete_false_when_a_scan_could_not_read_everything(emu
     result = CliRunner().invoke(cli, ["scan", "--format", "json", "--now", "2026-11-16", "--fail-on", "never"],
                                 env={**ENV, "JIRA_URL": emulator.url})
     assert result.exit_code == 4, result.output
-    data = json.loads(result.output[result.output.index("{"):])
+    data = json.loads(result.stdout[result.stdout.index("{"):])
     assert data["summary"]["complete"] is False
     assert data["summary"]["issues_scanned"] < ISSUES
+    assert result.stderr.strip().splitlines()[-1].startswith("govbot: scan incomplete: not every issue")
     assert {finding["issue"] for finding in data["findings"]} <= emulator.keys_delivered
 
 

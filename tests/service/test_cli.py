@@ -10,7 +10,7 @@ from bot.cli import cli
 from bot.config import load_config
 from bot.engine import load_rules
 from bot.init import starter_config
-from bot.pipeline import DEMO_WORKSPACE
+from bot.runs.inputs import DEMO_WORKSPACE
 from bot.service import load_settings
 
 
