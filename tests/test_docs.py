@@ -42,3 +42,20 @@ def test_yaml_examples_in_docs_load(path, block, tmp_path):
         config_file = tmp_path / "govbot.yaml"
         config_file.write_text(block)
         load_rules(None, load_config(config_file))
+
+
+def test_readme_sample_output_is_what_the_command_prints(monkeypatch):
+    """The README's `$ govbot scan --now ...` block: its lines before `...` open the output, those after close it."""
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"```\n\$ govbot (scan --now \S+)\n(.*?)```", text, re.DOTALL)
+    assert match, "the README shows a sample `$ govbot scan --now YYYY-MM-DD` with its output"
+    shown = match.group(2).rstrip("\n").split("\n")
+    head, tail = shown[:shown.index("...")], shown[shown.index("...") + 1:]
+    monkeypatch.setenv("COLUMNS", "100")
+    printed = CliRunner().invoke(cli, match.group(1).split()).stdout.rstrip("\n").split("\n")
+    assert printed[:len(head)] == head
+    assert printed[-len(tail):] == tail

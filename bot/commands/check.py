@@ -27,7 +27,7 @@ from bot.runs.inputs import load_inputs
 @now_option
 @fail_on_option
 @handle_errors
-def check(keys, snapshot, rule_paths, config_path, output_format, now_text, fail_on):
+def check(keys, snapshot, rule_paths, only_rule_paths, config_path, output_format, now_text, fail_on):
     """Check issues now and show every rule's verdict, passes included.
 
     Reads the issues from live Jira with the parents and children the rules
@@ -53,7 +53,7 @@ def check(keys, snapshot, rule_paths, config_path, output_format, now_text, fail
     """
     now = parse_now(now_text)
     wanted = parse_keys(keys)
-    inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot)
+    inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot, only_rules=list(only_rule_paths))
     if inputs.demo:
         click.echo(DEMO_NOTE, err=output_format == "json")
     checked = check_issues(inputs, wanted, now, snapshot=snapshot)

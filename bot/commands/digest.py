@@ -42,7 +42,7 @@ FORMATS = [*RENDERERS, "slack"]  # slack: the Block Kit payloads, exactly as the
               help="Post the Slack messages (needs SLACK_BOT_TOKEN). Without it nothing is posted, "
                    "but the week's figures are still recorded.")
 @handle_errors
-def digest(snapshot, rule_paths, config_path, now_text, output_format, out_path, html_dir, apply):
+def digest(snapshot, rule_paths, only_rule_paths, config_path, now_text, output_format, out_path, html_dir, apply):
     """Weekly hygiene digest, per team and for the whole organisation.
 
     Covers the week ending --now: the Feature Factory Ratio and its trend, open
@@ -65,7 +65,7 @@ def digest(snapshot, rule_paths, config_path, now_text, output_format, out_path,
       govbot digest --apply
     """
     now = parse_now(now_text)
-    inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot)
+    inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot, only_rules=list(only_rule_paths))
     if apply and inputs.demo:
         raise UsageError("the bundled demo never posts: --apply needs a config file, --snapshot or Jira",
                          hint="run `govbot digest` without --apply to see what the demo would post")

@@ -41,7 +41,7 @@ format_option = click.option("--format", "output_format", type=click.Choice(["te
               help="Send even if the circuit breaker would hold this run (after checking `govbot preview`).")
 @click.option("--no-comments", is_flag=True, help="Do not write Jira comments in this run.")
 @handle_errors
-def nudge(apply, snapshot, rule_paths, config_path, now_text, output_format, override_breaker, no_comments):
+def nudge(apply, snapshot, rule_paths, only_rule_paths, config_path, now_text, output_format, override_breaker, no_comments):
     """Nudge owners about their findings on Slack (and comment in Jira where rules opt in).
 
     At most one message per person per run, grouping all of their new or due
@@ -58,7 +58,7 @@ def nudge(apply, snapshot, rule_paths, config_path, now_text, output_format, ove
       govbot nudge --apply
     """
     now = parse_now(now_text)
-    inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot)
+    inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot, only_rules=list(only_rule_paths))
     config = inputs.config
     if apply and inputs.demo:
         raise UsageError("the bundled demo never posts: --apply needs a config file, --snapshot or Jira",
@@ -88,14 +88,14 @@ def nudge(apply, snapshot, rule_paths, config_path, now_text, output_format, ove
 @now_option
 @format_option
 @handle_errors
-def preview(snapshot, rule_paths, config_path, now_text, output_format):
+def preview(snapshot, rule_paths, only_rule_paths, config_path, now_text, output_format):
     """Count the messages a rule set would send today, per person and per rule.
 
     Nothing is sent and nothing is recorded. Use it to try a new rule before it
     speaks: `govbot preview --rules my-new-rule.yaml`.
     """
     now = parse_now(now_text)
-    inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot)
+    inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot, only_rules=list(only_rule_paths))
     store = open_store(inputs.config, dry_run=True)
     try:
         report = preview_run(inputs, now, store, snapshot=snapshot)

@@ -46,9 +46,12 @@ format_option = click.option("--format", "output_format", type=click.Choice(sort
 fail_on_option = click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]),
                               default="error", show_default=True,
                               help="Exit 1 when an unwaived finding is at or above this severity.")
-rules_option = click.option("--rules", "rule_paths", multiple=True, type=click.Path(), metavar="PATH",
-                            help="Rule file or folder (repeatable). Default: the bundled pack plus "
-                                 "rules.paths from config.")
+def rules_option(function):
+    """``--rules PATH`` adds rule files to the bundled pack; ``--only-rules PATH`` replaces the pack."""
+    function = click.option("--only-rules", "only_rule_paths", multiple=True, type=click.Path(), metavar="PATH",
+                            help="Use these rule files or folders instead of the bundled pack (repeatable).")(function)
+    return click.option("--rules", "rule_paths", multiple=True, type=click.Path(), metavar="PATH",
+                        help="Add a rule file or folder to the bundled pack and rules.paths (repeatable).")(function)
 snapshot_option = click.option("--snapshot", type=click.Path(dir_okay=False), metavar="FILE",
                                help="JSON saved from Jira's search API (one response or a list of pages).")
 
@@ -63,7 +66,7 @@ snapshot_option = click.option("--snapshot", type=click.Path(dir_okay=False), me
 @click.option("--jql", default=None, help="Scan this JQL instead of the configured scope (live Jira only).")
 @click.option("--show-waived", is_flag=True, help="List waived findings too (text format).")
 @handle_errors
-def scan(snapshot, rule_paths, config_path, output_format, now_text, fail_on, jql, show_waived):
+def scan(snapshot, rule_paths, only_rule_paths, config_path, output_format, now_text, fail_on, jql, show_waived):
     """Scan issues and report rule findings.
 
     With no --snapshot, no config file and no Jira configured, scans the bundled
@@ -76,10 +79,10 @@ def scan(snapshot, rule_paths, config_path, output_format, now_text, fail_on, jq
     Examples:
       govbot scan
       govbot scan --snapshot export.json --format json --now 2026-03-31
-      govbot scan --rules my-rules/ --fail-on warning
+      govbot scan --rules my-rules/ --fail-on warning    # the bundled pack plus my rules
     """
     now = parse_now(now_text)
-    inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot)
+    inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot, only_rules=list(only_rule_paths))
     if inputs.demo:
         click.echo(DEMO_NOTE, err=output_format == "json")
     status = StatusLine() if is_terminal(sys.stderr) else None

@@ -60,13 +60,20 @@ def jira_configured(config: Config) -> bool:
 
 
 def load_inputs(config_path: str | None, rule_paths: list[str] | None = None, *,
-                snapshot: str | None = None) -> Inputs:
-    """Config and rules for a run; the demo's config when nothing is configured at all."""
+                snapshot: str | None = None, only_rules: list[str] | None = None) -> Inputs:
+    """Config and rules for a run; the demo's config when nothing is configured at all.
+
+    ``rule_paths`` are added to the bundled pack (and ``rules.paths``);
+    ``only_rules`` replace the bundled pack.
+    """
     config = load_config(config_path)
     demo = config.path is None and not snapshot and not jira_configured(config)
     if demo:
         config = load_config(DEMO_CONFIG, env=config.env)
-    ruleset = load_rules(rule_paths or None, config, include_bundled=None)
+    if only_rules:
+        ruleset = load_rules([*only_rules, *(rule_paths or [])], config, include_bundled=False)
+    else:
+        ruleset = load_rules(rule_paths or None, config, include_bundled=True)
     return Inputs(config, ruleset, demo)
 
 

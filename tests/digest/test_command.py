@@ -203,8 +203,8 @@ def test_the_command_and_the_service_job_record_the_same_figures(site):
     assert figures(site["config"])["*"][0][1]["waived"] == 2
 
 
-def test_rules_option_narrows_the_rules(site):
-    result = run(site, "--now", NOW, "--format", "json", "--rules", str(RULES / "anticipated-outcome.yaml"))
+def test_only_rules_option_narrows_the_rules(site):
+    result = run(site, "--now", NOW, "--format", "json", "--only-rules", str(RULES / "anticipated-outcome.yaml"))
     assert result.exit_code == 0, result.output
     rules = {line["rule"] for line in json.loads(result.stdout)["organisation"]["findings"]["by_rule"]}
     assert rules and all(rule.startswith("anticipated-outcome-") for rule in rules)
