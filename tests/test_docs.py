@@ -59,3 +59,20 @@ def test_readme_sample_output_is_what_the_command_prints(monkeypatch):
     printed = CliRunner().invoke(cli, match.group(1).split()).stdout.rstrip("\n").split("\n")
     assert printed[:len(head)] == head
     assert printed[-len(tail):] == tail
+
+
+def test_readme_layout_table_matches_the_tree():
+    """Every path the README's layout table names exists, and every part of bot/ is named there."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = text[text.index("| Path | What |"):]
+    table = table.split("\n\n", 1)[0]
+    named = set()
+    for row in table.splitlines()[2:]:
+        named.update(re.findall(r"`([^`]+)`", row.split("|")[1]))
+    for path in named:
+        assert (ROOT / path).exists(), f"the README's layout table names {path}, which does not exist"
+    parts = {f"bot/{p.name}/" if p.is_dir() else f"bot/{p.name}" for p in (ROOT / "bot").iterdir()
+             if not p.name.startswith(("__", ".")) and p.name != "py.typed" and (p.is_dir() or p.suffix == ".py")}
+    parts = {part for part in parts if not part.endswith("__pycache__/")}
+    unnamed = sorted(part for part in parts if part not in named)
+    assert not unnamed, f"parts of bot/ missing from the README's layout table: {unnamed}"
