@@ -14,6 +14,7 @@ from typing import Any, Iterable
 
 from bot import text
 from bot.config import Config
+from bot.hierarchy import IssueType
 from bot.model import Issue, User, user_from_json
 from bot.workspace import Workspace
 
@@ -23,6 +24,12 @@ EPIC_LINK_TYPE = "com.pyxis.greenhopper.jira:gh-epic-link"
 PARENT_LINK_TYPE = "com.atlassian.jpo:jpo-custom-field-parent"
 EPIC_LINK_NAMES = {"epic link"}
 PARENT_LINK_NAMES = {"parent link"}
+# The Agile API (/rest/agile/1.0/...) puts the epic in a field of its own: a key, or
+# an object {"id", "key", "name", "summary", "done"} (some examples carry no key).
+AGILE_EPIC_FIELD = "epic"
+# Jira's system statuses keep these ids on every site; used only when a status comes
+# without its statusCategory (Jira before 6.1, trimmed exports).
+SYSTEM_STATUS_CATEGORIES = {"1": "new", "3": "indeterminate", "4": "new", "5": "done", "6": "done"}
 
 _KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-\d+$")
 
@@ -65,20 +72,47 @@ class Normalizer:
         self._provisional: list[Issue] = []
         self._strings: dict[str, str] = {}
         self._users: dict[tuple, Any] = {}
+        self._types: dict[tuple, IssueType] = {}
         self._keep: dict[str, bool] = {}  # field id -> keep it? (reset when names are learned)
+        # Epic Link / Parent Link named in govbot.yaml (``fields: {Epic Link: [customfield_10841]}``).
+        self._configured_links(config)
+        # Custom fields holding issue keys, for finding an unnamed Epic Link by its values:
+        # field id -> [(holder key, target key)].
+        self._key_values: dict[str, list[tuple[str, str]]] = {}
+        self._custom_seen: set[str] = set()
+        # Type ids of the site's Epic type (Cloud hierarchyLevel 1, or the type of an
+        # Epic Link's target) and the agile ``epic`` references waiting for finish().
+        self.epic_type_ids: set[str] = set()
+        self._agile_epics: list[tuple[Issue, str]] = []
+        self._epic_targets: set[str] = set()
+        self.inferred: dict[str, str] = {}  # field id -> "Epic Link" / "Parent Link", found by its values
 
     # -- field-id discovery ---------------------------------------------------
+    def _configured_links(self, config: Config) -> None:
+        self._epic_link_names = set(EPIC_LINK_NAMES)
+        self._parent_link_names = set(PARENT_LINK_NAMES)
+        for logical, names, ids in (("Epic Link", self._epic_link_names, self.epic_link_ids),
+                                    ("Parent Link", self._parent_link_names, self.parent_link_ids)):
+            for name in config.synonyms(logical):
+                if not isinstance(name, str) or not name.strip():
+                    continue
+                names.add(name.strip().casefold())
+                if name.strip().startswith("customfield_"):
+                    ids.add(name.strip())
+
     def learn_fields(self, names: dict[str, str] | None = None, schema: dict | None = None) -> None:
         """Record display names and find the Epic Link / Parent Link field ids."""
+        if not names and not schema:
+            return
         self._keep.clear()
-        for field_id, name in (names or {}).items():
+        for field_id, name in (names or {}).items() if isinstance(names, dict) else ():
             if isinstance(field_id, str) and isinstance(name, str):
                 self.names[field_id] = name
-                if name.casefold() in EPIC_LINK_NAMES:
+                if name.strip().casefold() in self._epic_link_names:
                     self.epic_link_ids.add(field_id)
-                elif name.casefold() in PARENT_LINK_NAMES:
+                elif name.strip().casefold() in self._parent_link_names:
                     self.parent_link_ids.add(field_id)
-        for field_id, spec in (schema or {}).items():
+        for field_id, spec in (schema or {}).items() if isinstance(schema, dict) else ():
             custom = spec.get("custom") if isinstance(spec, dict) else None
             if custom == EPIC_LINK_TYPE:
                 self.epic_link_ids.add(field_id)
@@ -137,14 +171,41 @@ class Normalizer:
         if len(self.workspace.problems) < 100:
             self.workspace.problems.append(note)
 
-    def _build(self, raw: dict, key: str, fields: dict) -> Issue:
-        hierarchy = self.config.hierarchy
-        issuetype = _dict(fields.get("issuetype"))
-        type_name = _str(issuetype.get("name")) or "Unknown"
+    def _issue_type(self, value: Any) -> IssueType | None:
+        """What Jira says about a type, one shared object per distinct type (None: no type sent)."""
+        issuetype = _dict(value)
+        name = _str(issuetype.get("name")).strip()
+        untranslated = _str(issuetype.get("untranslatedName")).strip()
+        type_id = _id(issuetype.get("id"))
+        if not (name or untranslated or type_id):
+            return None
+        subtask = issuetype.get("subtask") if isinstance(issuetype.get("subtask"), bool) else None
         jira_level = _int(issuetype.get("hierarchyLevel"))
-        if jira_level is None and issuetype.get("subtask") is True:
-            jira_level = -1
-        level, mapped = hierarchy.level_of(type_name, jira_level)
+        ident = (name, type_id, untranslated, subtask, jira_level)
+        found = self._types.get(ident)
+        if found is None:
+            found = self._types[ident] = IssueType(self._shared(name or untranslated), type_id,
+                                                   untranslated if untranslated != name else "", subtask, jira_level)
+            if jira_level == 1 and type_id:
+                self.epic_type_ids.add(type_id)
+        return found
+
+    def _apply_type(self, issue: Issue) -> None:
+        """Set level, flow item and 'known' from the type and what is known of the Epic type."""
+        issue_type = issue.issue_type
+        if issue_type is None:
+            issue.level, issue.flow_item, issue.type_mapped, issue.jira_level = None, None, True, None
+            return
+        info = self.config.hierarchy.resolve(issue_type, epic_type=bool(issue_type.id)
+                                             and issue_type.id in self.epic_type_ids)
+        issue.level = info.level.name if info.level else None
+        issue.flow_item = info.flow_item
+        issue.type_mapped = info.known
+        issue.jira_level = issue_type.jira_level if issue_type.jira_level is not None else (
+            -1 if issue_type.subtask is True else None)
+
+    def _build(self, raw: dict, key: str, fields: dict) -> Issue:
+        issue_type = self._issue_type(fields.get("issuetype"))
         status = _dict(fields.get("status"))
         category = _dict(status.get("statusCategory"))
         project = _dict(fields.get("project"))
@@ -156,15 +217,12 @@ class Normalizer:
         raw_description = text.compact(fields.get("description"))
         issue = Issue(
             key=key,
-            id=str(raw.get("id") or ""),
+            id=_id(raw.get("id")),
             project=shared(project_key),
-            type=shared(type_name),
-            jira_level=jira_level,
-            level=level.name if level else None,
-            flow_item=hierarchy.flow_item(type_name),
-            type_mapped=mapped and hierarchy.is_mapped(type_name),
+            type=issue_type.name if issue_type else "",
+            issue_type=issue_type,
             status=shared(_str(status.get("name"))),
-            status_category=shared(_str(category.get("key")) or _category_from_name(_str(category.get("name")))),
+            status_category=shared(_status_category(status, category)),
             summary=text.value_to_text(fields.get("summary"))[:2000],
             labels=tuple(shared(label) for label in _list(fields.get("labels")) if isinstance(label, str)),
             components=components,
@@ -181,20 +239,52 @@ class Normalizer:
             names=self.names,
             raw_description=raw_description,
         )
+        self._apply_type(issue)
         if not all(map(self._named, issue.fields)):
             self._provisional.append(issue)
         issue.team = self.config.team_for(issue.project, issue.components)
+        self._remember_key_values(key, fields)
         parent = fields.get("parent")
         if isinstance(parent, dict) and isinstance(parent.get("key"), str):
             stub = self._stub(parent, raw)
             if stub is not None:
                 self.workspace.add(stub, relative=True)
-        elif issue.parent_key and self._via_epic_link(fields) and self.workspace.get(issue.parent_key) is None:
-            # Epic Link always points at an epic, so the level of a parent outside
-            # the scan is known even before (or without) fetching it.
-            self.workspace.add(self._stub({"key": issue.parent_key, "fields": {"issuetype": {"name": "Epic"}}}, raw),
-                               relative=True)
+        elif issue.parent_key and self._via_epic_link(fields):
+            self._epic_stub(issue.parent_key, raw)
+        if issue.parent_key is None:
+            epic = _agile_epic(fields.get(AGILE_EPIC_FIELD))
+            if epic:
+                self._agile_epics.append((issue, epic))
         return issue
+
+    def _epic_stub(self, key: str, raw: dict) -> None:
+        """A relative for an epic known only as an Epic Link's (or Agile epic's) target.
+
+        Epic Link always points at an epic, so the level of a parent outside the scan is
+        known even before (or without) fetching it."""
+        if self.workspace.get(key) is not None:
+            return
+        stub = self._stub({"key": key, "fields": {}}, raw)
+        if stub is not None:
+            epic = self.config.hierarchy.by_name.get("epic")
+            stub.level = epic.name if epic else None
+            stub.type_mapped = True
+            self.workspace.add(stub, relative=True)
+
+    def _remember_key_values(self, key: str, fields: dict) -> None:
+        """Custom fields whose value is an issue key, not yet known as links: an Epic Link saved
+        without ``names`` is found in ``finish`` by the epics its values name."""
+        for field_id, value in fields.items():
+            if not field_id.startswith("customfield_") or value is None:
+                continue
+            self._custom_seen.add(field_id)
+            if isinstance(value, str) and len(value) < 40 and field_id not in self.epic_link_ids \
+                    and field_id not in self.parent_link_ids:
+                target = value.strip()
+                if _KEY.match(target) and target != key:
+                    held = self._key_values.setdefault(field_id, [])
+                    if len(held) < 1_000_000:
+                        held.append((key, target))
 
     def _shared(self, value: str) -> str:
         """One string object per distinct type, status, label...: 200,000 issues share a few hundred."""
@@ -266,19 +356,19 @@ class Normalizer:
         if key in self.workspace.issues or key in self.workspace.relatives:
             return None  # a stub never replaces what is already known
         fields = _dict(parent.get("fields"))
-        issuetype = _dict(fields.get("issuetype"))
-        type_name = _str(issuetype.get("name"))
-        jira_level = _int(issuetype.get("hierarchyLevel"))
-        level, mapped = self.config.hierarchy.level_of(type_name, jira_level) if type_name else (None, False)
+        issue_type = self._issue_type(fields.get("issuetype"))
         status = _dict(fields.get("status"))
-        return Issue(
-            key=key, id=str(parent.get("id") or ""), project=key.rsplit("-", 1)[0],
-            type=type_name, jira_level=jira_level, level=level.name if level else None,
-            type_mapped=mapped, status=_str(status.get("name")),
-            status_category=_str(_dict(status.get("statusCategory")).get("key")),
-            summary=_str(fields.get("summary")), url=self._browse_url(child_raw, key),
+        stub = Issue(
+            key=key, id=_id(parent.get("id")), project=key.rsplit("-", 1)[0],
+            type=issue_type.name if issue_type else "", issue_type=issue_type, status=_str(status.get("name")),
+            status_category=_status_category(status, _dict(status.get("statusCategory"))),
+            summary=text.value_to_text(fields.get("summary"))[:2000], url=self._browse_url(child_raw, key),
             names=self.names, stub=True,
         )
+        self._apply_type(stub)
+        if issue_type is None:
+            stub.type_mapped = False
+        return stub
 
     def _browse_url(self, raw: dict, key: str) -> str | None:
         base = self.base_url
@@ -290,8 +380,127 @@ class Normalizer:
 
     def finish(self) -> Workspace:
         self._settle_provisional()
+        self._resolve_agile_epics()
+        self._learn_epic_types()
+        self._infer_links()
+        self._reapply_types()
+        self._note_unnamed_fields()
         self.workspace.link()
         return self.workspace
+
+    # -- what the data itself says (run once, after every page) -------------------------------
+    def _everyone(self) -> list[Issue]:
+        return list(self.workspace.issues.values()) + list(self.workspace.relatives.values())
+
+    def _resolve_agile_epics(self) -> None:
+        """The Agile ``epic`` field as a parent, for issues no other link placed."""
+        pending, self._agile_epics = self._agile_epics, []
+        if not pending:
+            return
+        by_id = {issue.id: issue.key for issue in self._everyone() if issue.id}
+        for issue, reference in pending:
+            if issue.parent_key is not None:
+                continue
+            if reference.startswith("id:"):
+                key = by_id.get(reference[3:])
+                if key is None:
+                    issue.unresolved_parent = f"epic {reference[3:]} (Agile API)"
+                    continue
+            else:
+                key = reference
+            issue.parent_key = key
+            self._epic_targets.add(key)
+            self._epic_stub(key, {"self": None})
+
+    def _learn_epic_types(self) -> None:
+        """The type of every Epic Link (or Agile epic) target is the site's Epic type."""
+        targets = set(self._epic_targets)
+        for issue in self._everyone():
+            if issue.parent_key and (self._via_epic_link(issue.fields) or issue.parent_key in targets):
+                targets.add(issue.parent_key)
+        hierarchy = self.config.hierarchy
+        for key in targets:
+            target = self.workspace.get(key)
+            issue_type = target.issue_type if target is not None else None
+            # Only a type nothing else places: "エピック" is learned, a "Story" an odd link
+            # points at stays a story.
+            if issue_type is not None and issue_type.id and issue_type.jira_level is None \
+                    and issue_type.subtask is not True \
+                    and not any(hierarchy.is_mapped(name) for name in issue_type.names):
+                self.epic_type_ids.add(issue_type.id)
+
+    def _infer_links(self) -> None:
+        """A custom field whose values are keys of epics in the data (and of nothing else
+        known) is the Epic Link; one whose values are keys of levels above epic, held by
+        epics, is the Parent Link. Said once in the workspace notes."""
+        if not self._key_values:
+            return
+        hierarchy = self.config.hierarchy
+        epic_rank = hierarchy.rank("epic")
+        if epic_rank is None:
+            return
+        for field_id, pairs in sorted(self._key_values.items()):
+            if field_id in self.epic_link_ids or field_id in self.parent_link_ids:
+                continue
+            ranks: set[int] = set()
+            holder_ranks: set[int] = set()
+            for holder_key, target_key in pairs:
+                target = self.workspace.get(target_key)
+                holder = self.workspace.get(holder_key)
+                self._apply_type_if_needed(target)
+                rank = hierarchy.rank(target.level) if target is not None else None
+                if rank is not None:
+                    ranks.add(rank)
+                holder_rank = hierarchy.rank(holder.level) if holder is not None else None
+                if holder_rank is not None:
+                    holder_ranks.add(holder_rank)
+            if ranks == {epic_rank} and not any(r >= epic_rank for r in holder_ranks):
+                kind = "Epic Link"
+            elif ranks and min(ranks) > epic_rank and holder_ranks == {epic_rank}:
+                kind = "Parent Link"
+            else:
+                continue
+            self.inferred[field_id] = kind
+            (self.epic_link_ids if kind == "Epic Link" else self.parent_link_ids).add(field_id)
+            for holder_key, target_key in pairs:
+                holder = self.workspace.get(holder_key)
+                if holder is None or holder.parent_key is not None:
+                    continue
+                holder.parent_key = target_key
+                if kind == "Epic Link":
+                    self._epic_stub(target_key, {"self": None})
+            self.workspace.notes.append(
+                f"{field_id} read as the {kind}: its values are keys of "
+                f"{'epics' if kind == 'Epic Link' else 'initiatives (or higher)'} in this data; "
+                f"say so in govbot.yaml to make it explicit (fields: {{{kind}: [{field_id}]}})")
+
+    def _apply_type_if_needed(self, issue: Issue | None) -> None:
+        if issue is not None and issue.issue_type is not None and issue.issue_type.id in self.epic_type_ids:
+            self._apply_type(issue)
+
+    def _reapply_types(self) -> None:
+        """Levels again, now that the Epic type's id is known from the whole read."""
+        if not self.epic_type_ids:
+            return
+        for issue in self._everyone():
+            if issue.issue_type is not None and issue.issue_type.id in self.epic_type_ids:
+                self._apply_type(issue)
+
+    def _note_unnamed_fields(self) -> None:
+        """One line when custom fields came without display names (a snapshot saved without
+        ``expand=names``): rules asking for "Anticipated Outcome" cannot find them."""
+        unnamed = sorted(f for f in self._custom_seen if f not in self.names
+                         and f not in self.epic_link_ids and f not in self.parent_link_ids)
+        configured = {name.casefold() for logical in self.config.section("fields")
+                      for name in self.config.synonyms(logical)}
+        unnamed = [f for f in unnamed if f.casefold() not in configured]
+        if not unnamed:
+            return
+        shown = ", ".join(unnamed[:5]) + (f" and {len(unnamed) - 5} more" if len(unnamed) > 5 else "")
+        self.workspace.notes.append(
+            f"{len(unnamed)} custom field{'s' if len(unnamed) != 1 else ''} ({shown}) came without names, so "
+            f"rules cannot find them by name: save the snapshot with expand=names, or name them in "
+            f"govbot.yaml (fields: {{Anticipated Outcome: [{unnamed[0]}]}})")
 
     def _settle_provisional(self) -> None:
         """Issues read before a later page named their fields: find Epic/Parent Links named
@@ -301,9 +510,8 @@ class Normalizer:
             fields = issue.fields
             if issue.parent_key is None:
                 issue.parent_key = self._parent_key(fields)
-                if issue.parent_key and self._via_epic_link(fields) and self.workspace.get(issue.parent_key) is None:
-                    self.workspace.add(self._stub({"key": issue.parent_key, "fields": {"issuetype": {"name": "Epic"}}},
-                                                  {}), relative=True)
+                if issue.parent_key and self._via_epic_link(fields):
+                    self._epic_stub(issue.parent_key, {})
             issue.fields = self._kept(fields)
 
 
@@ -328,6 +536,36 @@ def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _id(value: Any) -> str:
+    """An id as Jira sends it (a string, sometimes a number)."""
+    if isinstance(value, bool):
+        return ""
+    if isinstance(value, (str, int)):
+        return str(value).strip()[:64]
+    return ""
+
+
+def _agile_epic(value: Any) -> str | None:
+    """The Agile API ``epic`` field: a key, or "id:<n>" when the object carries only an id."""
+    key = _key_of(value)
+    if key:
+        return key
+    if isinstance(value, dict):
+        ident = _id(value.get("id"))
+        if ident:
+            return f"id:{ident}"
+    return None
+
+
+def _status_category(status: dict, category: dict) -> str:
+    key = _str(category.get("key"))
+    if key in ("new", "indeterminate", "done"):
+        return key
+    return (_category_from_name(_str(category.get("name")))
+            or SYSTEM_STATUS_CATEGORIES.get(_id(status.get("id")), "")
+            or _category_from_name(_str(status.get("name"))))
+
+
 def _int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
@@ -350,7 +588,9 @@ def _key_of(value: Any) -> str | None:
 
 
 def _category_from_name(name: str) -> str:
-    return {"to do": "new", "in progress": "indeterminate", "done": "done"}.get(name.casefold(), "")
+    """Jira's own category names (and its system statuses' names), for statuses without a category key."""
+    return {"to do": "new", "in progress": "indeterminate", "done": "done", "open": "new", "reopened": "new",
+            "closed": "done", "resolved": "done"}.get(name.strip().casefold(), "")
 
 
 # Dates outside these years are typos or hostile (0001-01-01, 9999-12-31): treated as
