@@ -40,7 +40,10 @@ def render_text(result, *, colour: bool = False, show_waived: bool = False) -> s
             continue
         severity = style(f"{finding.severity.value:<7}", fg=SEVERITY_COLOURS[finding.severity.value], bold=True)
         waived = " (waived)" if finding.waived else ""
-        lines.append(f"{terminal_safe(finding.issue):<12} {severity} {finding.rule}{waived}")
+        # A site-setup finding speaks of a project (its issues are in the message and the JSON).
+        subject = finding.project if getattr(finding, "site_setup", False) and finding.project else finding.issue
+        audience = " (for the admins)" if getattr(finding, "site_setup", False) else ""
+        lines.append(f"{terminal_safe(subject):<12} {severity} {finding.rule}{audience}{waived}")
         lines.extend(textwrap.wrap(terminal_safe(finding.message), width, initial_indent="    ",
                                    subsequent_indent="    ", break_on_hyphens=False))
     summary = result.summary()
@@ -51,6 +54,11 @@ def render_text(result, *, colour: bool = False, show_waived: bool = False) -> s
                  f"({by_sev['error']} errors, {by_sev['warning']} warnings, {by_sev['info']} info)"
                  + (f", {summary['waived']} waived" if summary["waived"] else ""))
     lines.extend(textwrap.wrap(_ffr_line(summary), width, subsequent_indent="  "))
+    from bot.engine import coverage
+
+    for note in coverage.notes(result):
+        lines.extend(textwrap.wrap(terminal_safe(f"note: {note}"), width, subsequent_indent="  ",
+                                   break_on_hyphens=False))
     problems = result.workspace.problems + result.problems
     if result.workspace.skipped:
         lines.append(f"{result.workspace.skipped} malformed issues skipped (see --format json for details)")
@@ -76,6 +84,11 @@ def render_markdown(result) -> str:
                        f"{markdown_escape(finding.message)} |")
     else:
         out.append("No findings.")
+    from bot.engine import coverage
+
+    notes = coverage.notes(result)
+    if notes:
+        out += ["", "## Notes", ""] + [f"- {markdown_escape(note)}" for note in notes]
     if not result.complete:
         out += ["", "> Scan incomplete: not every issue in scope could be read."]
     return "\n".join(out) + "\n"

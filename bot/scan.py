@@ -14,7 +14,8 @@ from typing import Any, Callable
 from bot import metrics
 from bot.config import Config
 from bot.engine import templates
-from bot.engine.context import Context
+from bot.engine import coverage, site_setup
+from bot.engine.context import Context, Unjudged
 from bot.engine.loader import RuleSet
 from bot.engine.rule import Rule
 from bot.model import Finding, Issue, Severity, bulk
@@ -39,6 +40,14 @@ class ScanResult:
     findings: list[Finding] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # (rule, issue) pairs with no verdict: the rule failed, or could not judge from a
+    # partial read. Their findings are never resolved on this scan's account.
+    unjudged: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[tuple[str, str]]:
+        return self.failed + self.unjudged
 
     @property
     def complete(self) -> bool:
@@ -74,6 +83,7 @@ class ScanResult:
             "skipped_issues": self.workspace.skipped,
             "source": self.workspace.source,
             "now": self.now.date().isoformat(),
+            **coverage.summary(self),
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -81,6 +91,9 @@ class ScanResult:
         problems = self.workspace.problems + self.problems
         if problems:
             data["problems"] = problems
+        notes = coverage.notes(self)
+        if notes:
+            data["notes"] = notes
         return data
 
 
@@ -125,13 +138,17 @@ def _scan(workspace, ruleset: RuleSet, config: Config, now: datetime, keys: set[
             continue
         labels = {label.casefold() for label in issue.labels}
         for rule in rules:
-            if not rule.applies_to(issue, hierarchy):
+            if not rule.applies_to(issue, hierarchy, context):
                 continue
             try:
                 finding = evaluate_rule(rule, issue, context)
+            except Unjudged:
+                result.unjudged.append((rule.id, issue.key))
+                continue
             except Exception as error:  # noqa: BLE001 - one odd issue must not stop the scan
                 result.problems.append(f"{issue.key}: rule {rule.id} could not be evaluated "
                                        f"({type(error).__name__}: {error})")
+                result.failed.append((rule.id, issue.key))
                 log.debug("rule %s failed on %s", rule.id, issue.key, exc_info=True)
                 continue
             if finding is not None:
@@ -143,4 +160,5 @@ def _scan(workspace, ruleset: RuleSet, config: Config, now: datetime, keys: set[
             result.verdicts.append(Verdict(rule.id, issue.key, finding is not None, finding))
         if progress is not None and count % 500 == 0:
             progress(count)
+    site_setup.aggregate(result, context)
     return result

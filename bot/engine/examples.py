@@ -23,7 +23,7 @@ EXAMPLE_NOW = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)
 _RELATIVE = re.compile(r"^(\d+)\s*(d|w|days?|weeks?)\s*ago$", re.IGNORECASE)
 _SYSTEM = {"key", "type", "summary", "description", "status", "status_category", "labels", "components",
            "project", "priority", "resolution", "fields", "created", "updated", "resolved", "assignee", "reporter",
-           "parent", "children", "note"}
+           "parent", "children", "others", "note"}
 
 
 @dataclass
@@ -86,6 +86,8 @@ class ExampleBuilder:
             child_raw[0]["fields"]["parent"] = {"key": raw["key"], "id": raw["id"],
                                                 "fields": {"issuetype": raw["fields"]["issuetype"]}}
             out.extend(child_raw)
+        for other in example.get("others", []):
+            out.extend(self.build({"project": example.get("project", "EX"), **other}))
         return out
 
     def _issue(self, example: dict) -> dict:
@@ -146,7 +148,7 @@ def run_examples(ruleset, config: Config, now: datetime = EXAMPLE_NOW) -> list[E
             for index, example in enumerate(rule.examples.get(kind, [])):
                 workspace, issue = build_workspace(example, config, now)
                 context = Context(workspace, config, now)
-                in_scope = rule.applies_to(issue, config.hierarchy)
+                in_scope = rule.applies_to(issue, config.hierarchy, context)
                 match = rule.condition.evaluate(issue, context) if in_scope else None
                 fired = match is not None
                 expected = kind == "fires"
