@@ -11,7 +11,8 @@ import sys
 import click
 
 from bot.checking import RENDERERS, check_issues, parse_keys, render_text
-from bot.commands.common import config_option, handle_errors, is_terminal, now_option, parse_now
+from bot.commands.common import (all_history_option, config_option, handle_errors, is_terminal, now_option,
+                                 parse_now)
 from bot.commands.scan import DEMO_NOTE, fail_on_option, format_option, rules_option, snapshot_option
 from bot.errors import EXIT_ERROR
 from bot.pipeline import load_inputs
@@ -26,8 +27,9 @@ from bot.report import exit_code_for
 @format_option
 @now_option
 @fail_on_option
+@all_history_option
 @handle_errors
-def check(keys, snapshot, rule_paths, config_path, output_format, now_text, fail_on):
+def check(keys, snapshot, rule_paths, config_path, output_format, now_text, fail_on, all_history):
     """Check issues now and show every rule's verdict, passes included.
 
     Reads the issues from live Jira with the parents and children the rules
@@ -54,6 +56,7 @@ def check(keys, snapshot, rule_paths, config_path, output_format, now_text, fail
     now = parse_now(now_text)
     wanted = parse_keys(keys)
     inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot)
+    inputs.config.all_history = all_history
     if inputs.demo:
         click.echo(DEMO_NOTE, err=output_format == "json")
     checked = check_issues(inputs, wanted, now, snapshot=snapshot)

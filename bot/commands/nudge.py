@@ -15,7 +15,7 @@ from collections import defaultdict
 
 import click
 
-from bot.commands.common import config_option, handle_errors, now_option, parse_now
+from bot.commands.common import all_history_option, config_option, handle_errors, now_option, parse_now
 from bot.commands.scan import rules_option, snapshot_option
 from bot.deliver.run import DeliveryReport, run_delivery
 from bot.deliver.slack import render_text
@@ -86,8 +86,9 @@ def nudge(apply, snapshot, rule_paths, config_path, now_text, output_format, ove
 @config_option
 @now_option
 @format_option
+@all_history_option
 @handle_errors
-def preview(snapshot, rule_paths, config_path, now_text, output_format):
+def preview(snapshot, rule_paths, config_path, now_text, output_format, all_history):
     """Count the messages a rule set would send today, per person and per rule.
 
     Nothing is sent and nothing is recorded. Use it to try a new rule before it
@@ -95,6 +96,7 @@ def preview(snapshot, rule_paths, config_path, now_text, output_format):
     """
     now = parse_now(now_text)
     inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot)
+    inputs.config.all_history = all_history
     store = open_store(inputs.config, dry_run=True)
     try:
         result = run_pipeline(inputs, now, snapshot=snapshot)

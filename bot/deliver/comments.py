@@ -124,7 +124,9 @@ def content_hash(fingerprints: list[str], state: str) -> str:
 def plan_comments(result, store, config, now: datetime) -> list[Outgoing]:
     """One upsert per issue whose opted-in findings changed since the bot last wrote."""
     rules = {rule.id: rule for rule in getattr(result.ruleset, "rules", [])}
-    opted = {rule_id for rule_id, rule in rules.items() if getattr(rule, "comment", False)}
+    # Site-setup rules (audience: admin) are never commented on an issue, whatever they say.
+    opted = {rule_id for rule_id, rule in rules.items() if getattr(rule, "comment", False)
+             and getattr(rule, "audience", "owner") != "admin"}
     label_prefix = str((config.section("waivers") or {}).get("label_prefix") or "govbot-waive-")
     if not opted or not (config.section("comments") or {}).get("enabled", True):
         return []
