@@ -33,11 +33,20 @@ def test_cloud_issue_fields_by_name_and_parent_stub():
     assert "PAY-1" not in workspace.issues  # relatives are never evaluated
 
 
-def test_unmapped_type_falls_back_to_jira_level_but_is_marked():
+def test_a_type_the_map_does_not_name_takes_jiras_level_and_is_known():
+    # Jira's hierarchyLevel says what the type is: not "unmapped" (issue 10).
     normalizer = Normalizer(CONFIG)
     normalizer.add_page({"issues": [cloud_issue("DATA-1", "Deliverable", 1)]})
     issue = normalizer.finish().issues["DATA-1"]
-    assert issue.level == "epic" and not issue.type_mapped
+    assert issue.level == "epic" and issue.type_mapped
+
+
+def test_a_type_with_no_signal_and_no_name_is_unmapped():
+    normalizer = Normalizer(CONFIG)
+    normalizer.add_page({"issues": [{"key": "DATA-2", "fields": {"issuetype": {"id": "10501", "name": "Deliverable",
+                                                                               "subtask": False}}}]})
+    issue = normalizer.finish().issues["DATA-2"]
+    assert issue.level is None and not issue.type_mapped
 
 
 def test_datacenter_epic_link_and_parent_link():
@@ -81,4 +90,5 @@ def test_malformed_issues_are_skipped_with_a_note():
     workspace = normalizer.finish()
     assert list(workspace.issues) == ["X-2"]
     assert workspace.skipped == 3
-    assert workspace.issues["X-2"].type == "Unknown" and workspace.issues["X-2"].created is None
+    # No type sent: no type invented ("Unknown" would read as a custom type to map).
+    assert workspace.issues["X-2"].type == "" and workspace.issues["X-2"].created is None
