@@ -276,7 +276,7 @@ def hierarchy_block(discovery: Discovery | None) -> str:
     if discovery is None or not discovery.issue_types:
         return HIERARCHY_UNFILLED
     from bot.config import load_config
-    from bot.hierarchy import IssueType, describe
+    from bot.hierarchy import IssueType, defaults, describe
     from bot.sources.normalize import _id, _int
 
     hierarchy = load_config(None, search=False, env={}).hierarchy
@@ -285,6 +285,8 @@ def hierarchy_block(discovery: Discovery | None) -> str:
     flows: dict[str, list[str]] = {}
     not_work: list[str] = []
     unplaced: list[str] = []
+    storyish: list[str] = []
+    standard = defaults()
     seen: set[str] = set()
     for raw in discovery.issue_types:
         name = raw["name"].strip()
@@ -304,6 +306,9 @@ def hierarchy_block(discovery: Discovery | None) -> str:
             by_level.setdefault(info.level.name, []).append((name, describe(info)))
         if info.flow_item:
             flows.setdefault(info.flow_item, []).append(name)
+        elif info.level is not None and info.level.name in ("story", "feature") \
+                and not any(standard.is_mapped(n) for n in issue_type.names):
+            storyish.append(name)  # a level but no flow item kind (a Task is none by design)
     site = _quoted(discovery.site)[1:-1]
     lines = [f"# Work hierarchy: the {len(seen)} issue types of {site} under the level govbot detects (Jira's",
              "# own signals first: sub-task, hierarchyLevel, untranslatedName; then the names). Entries ADD to",
@@ -324,8 +329,6 @@ def hierarchy_block(discovery: Discovery | None) -> str:
                 lines.append(f"    {kind}: [{', '.join(_flow_item(n) for n in flows[kind])}]")
     if not_work:
         lines.append(f"  not_work_items: [{', '.join(_flow_item(n) for n in not_work)}]")
-    storyish = [name for entries in (by_level.get("story", []), by_level.get("feature", []))
-                for name, how in entries if not any(name in names for names in flows.values())]
     if storyish:
         lines.append(f"  # No flow item kind known for {', '.join(_flow_item(n) for n in storyish)}: say which are")
         lines.append("  # features (stories), defects, risks or debt under flow_items, so flow metrics count them.")

@@ -85,6 +85,7 @@ class Normalizer:
         self.epic_type_ids: set[str] = set()
         self._agile_epics: list[tuple[Issue, str]] = []
         self._epic_targets: set[str] = set()
+        self._inferred_holders: set[str] = set()
         self.inferred: dict[str, str] = {}  # field id -> "Epic Link" / "Parent Link", found by its values
 
     # -- field-id discovery ---------------------------------------------------
@@ -383,7 +384,10 @@ class Normalizer:
         self._resolve_agile_epics()
         self._learn_epic_types()
         self._infer_links()
+        if not self.epic_link_ids:
+            self._infer_links_by_shape()
         self._reapply_types()
+        self._place_epic_link_holders()
         self._note_unnamed_fields()
         self.workspace.link()
         return self.workspace
@@ -460,19 +464,80 @@ class Normalizer:
                 kind = "Parent Link"
             else:
                 continue
-            self.inferred[field_id] = kind
-            (self.epic_link_ids if kind == "Epic Link" else self.parent_link_ids).add(field_id)
-            for holder_key, target_key in pairs:
-                holder = self.workspace.get(holder_key)
-                if holder is None or holder.parent_key is not None:
-                    continue
-                holder.parent_key = target_key
-                if kind == "Epic Link":
-                    self._epic_stub(target_key, {"self": None})
+            self._adopt_link(field_id, kind, pairs)
             self.workspace.notes.append(
                 f"{field_id} read as the {kind}: its values are keys of "
                 f"{'epics' if kind == 'Epic Link' else 'initiatives (or higher)'} in this data; "
                 f"say so in govbot.yaml to make it explicit (fields: {{{kind}: [{field_id}]}})")
+
+    def _adopt_link(self, field_id: str, kind: str, pairs: list[tuple[str, str]]) -> None:
+        self.inferred[field_id] = kind
+        if kind == "Epic Link":
+            self._inferred_holders.update(holder for holder, _ in pairs)
+        (self.epic_link_ids if kind == "Epic Link" else self.parent_link_ids).add(field_id)
+        for holder_key, target_key in pairs:
+            holder = self.workspace.get(holder_key)
+            if holder is None:
+                continue
+            if kind == "Parent Link" or holder.parent_key is None:
+                # A Parent Link outranks an Epic Link read earlier (_parent_key's order).
+                holder.parent_key = target_key
+            if kind == "Epic Link":
+                self._epic_stub(target_key, {"self": None})
+
+    def _infer_links_by_shape(self) -> None:
+        """Data Center in another language, saved without names or schema: no type name says
+        which is the Epic. A key-valued custom field held by several standard issues and
+        pointing only at issues of one type that never holds it is the Epic Link, and that type
+        is the Epic type. Chained (stories -> epics -> initiatives), the lower field is the Epic
+        Link, the upper the Parent Link. Anything ambiguous is left alone, with the note about
+        unnamed fields saying how to name them."""
+        if not self._key_values or any(i.issue_type is not None and i.issue_type.jira_level is not None
+                                       for i in self.workspace.issues.values()):
+            return  # Cloud sends levels: pass one decided
+        hierarchy = self.config.hierarchy
+        shapes: dict[str, tuple[str, set[str]]] = {}
+        for field_id, pairs in sorted(self._key_values.items()):
+            if field_id in self.parent_link_ids or field_id in self.epic_link_ids:
+                continue
+            holders = [self.workspace.get(h) for h, _ in pairs]
+            targets = [t for t in (self.workspace.get(k) for _, k in pairs) if t is not None and not t.stub]
+            target_types = {t.issue_type.id for t in targets if t.issue_type is not None and t.issue_type.id}
+            holder_types = {h.issue_type.id for h in holders if h is not None and h.issue_type is not None}
+            if len({h for h, _ in pairs}) < 2 or len(target_types) != 1 or len(targets) != sum(
+                    1 for t in targets if t.issue_type is not None):
+                continue
+            target_type = next(iter(target_types))
+            sample = next(t.issue_type for t in targets if t.issue_type.id == target_type)
+            if target_type in holder_types or sample.subtask is True or any(
+                    h is not None and h.issue_type is not None and h.issue_type.subtask is True for h in holders):
+                continue
+            named = [hierarchy.resolve(IssueType(name=n)).level for n in sample.names if hierarchy.is_mapped(n)]
+            if any(level is None or level.name != "epic" for level in named):
+                continue  # a type the map names (Story, Initiative): not the Epic type
+            shapes[field_id] = (target_type, holder_types)
+        if not shapes:
+            return
+        # Chained, the Epic Link is the lower link: its target type holds another candidate.
+        below = [f for f, (target, _) in shapes.items()
+                 if any(target in holders for other, (_, holders) in shapes.items() if other != f)]
+        epic_fields = below or list(shapes)
+        if len(epic_fields) != 1:
+            return  # two unrelated fields look alike: say nothing rather than guess
+        field_id = epic_fields[0]
+        epic_type = shapes[field_id][0]
+        self.epic_type_ids.add(epic_type)
+        self._adopt_link(field_id, "Epic Link", self._key_values[field_id])
+        type_name = next((t.issue_type.name for _, k in self._key_values[field_id]
+                          if (t := self.workspace.get(k)) is not None and t.issue_type is not None), epic_type)
+        note = (f"{field_id} read as the Epic Link and \"{type_name}\" as the Epic type: the field's values are "
+                f"keys of issues of that one type, which never holds it")
+        for other, (target, holders) in shapes.items():
+            if other != field_id and epic_type in holders:
+                self._adopt_link(other, "Parent Link", self._key_values[other])
+                note += f"; {other} read as the Parent Link (held by those epics)"
+        self.workspace.notes.append(note + f"; name them in govbot.yaml to make it explicit (fields: {{Epic Link: "
+                                    f"[{field_id}]}}, hierarchy: {{levels: [{{name: epic, types: [{type_name}]}}]}})")
 
     def _apply_type_if_needed(self, issue: Issue | None) -> None:
         if issue is not None and issue.issue_type is not None and issue.issue_type.id in self.epic_type_ids:
@@ -485,6 +550,26 @@ class Normalizer:
         for issue in self._everyone():
             if issue.issue_type is not None and issue.issue_type.id in self.epic_type_ids:
                 self._apply_type(issue)
+
+    def _place_epic_link_holders(self) -> None:
+        """Jira lets only standard issues hold an Epic Link, so a type nothing else places
+        ("ストーリー" on a Data Center site in Japanese) is at the standard level when its
+        issues hold one. Still unmapped: no flow item kind is known, the admins hear of it."""
+        if not self.epic_link_ids:
+            return
+        standard = self.config.hierarchy.level_for_jira(0)
+        if standard is None:
+            return
+        held = set(self.epic_link_ids)
+        unplaced = [issue for issue in self._everyone()
+                    if issue.level is None and issue.issue_type is not None and not issue.type_mapped
+                    and issue.issue_type.subtask is not True and issue.issue_type.jira_level is None]
+        standard_types = {issue.issue_type for issue in unplaced
+                          if issue.key in self._inferred_holders
+                          or any(_key_of(issue.fields.get(field_id)) for field_id in held)}
+        for issue in unplaced:
+            if issue.issue_type in standard_types:
+                issue.level = standard.name
 
     def _note_unnamed_fields(self) -> None:
         """One line when custom fields came without display names (a snapshot saved without

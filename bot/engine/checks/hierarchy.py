@@ -114,7 +114,7 @@ class FlowItemKind(_HierarchyCheck):
         if issue.flow_item:
             return Match("") if issue.flow_item == self.params["kind"] else None
         level = self.params.get("infer_from")
-        if not level or issue.issue_type is None or not issue.type_mapped:
+        if not level or issue.issue_type is None or issue.level is None:
             return None
         standard = defaults()
         if any(standard.is_mapped(name) for name in issue.issue_type.names):
