@@ -92,3 +92,27 @@ def test_malformed_issues_are_skipped_with_a_note():
     assert workspace.skipped == 3
     # No type sent: no type invented ("Unknown" would read as a custom type to map).
     assert workspace.issues["X-2"].type == "" and workspace.issues["X-2"].created is None
+
+
+def test_an_epic_link_named_in_config_is_honoured_without_names(tmp_path):
+    path = tmp_path / "govbot.yaml"
+    path.write_text("fields:\n  Epic Link: [customfield_10841]\n")
+    normalizer = Normalizer(load_config(path, env={}))
+    normalizer.add_page({"issues": [
+        {"key": "A-2", "fields": {"issuetype": {"name": "Story"}, "customfield_10841": "A-1"}},
+        {"key": "A-3", "fields": {"issuetype": {"name": "Story"}, "customfield_10841": "B-9"}}]})
+    workspace = normalizer.finish()
+    assert workspace.issues["A-2"].parent_key == "A-1"
+    assert workspace.get("B-9").level == "epic" and not workspace.notes  # named: nothing to infer or say
+
+
+def test_an_unnamed_field_whose_values_are_epic_keys_is_the_epic_link():
+    normalizer = Normalizer(CONFIG)
+    normalizer.add_page({"issues": [
+        {"key": "A-1", "fields": {"issuetype": {"name": "Epic"}}},
+        {"key": "A-2", "fields": {"issuetype": {"name": "Story"}, "customfield_10301": "A-1"}},
+        {"key": "A-3", "fields": {"issuetype": {"name": "Story"}, "customfield_10302": "A-2"}}]})  # a story's key
+    workspace = normalizer.finish()
+    assert workspace.issues["A-2"].parent_key == "A-1"
+    assert workspace.issues["A-3"].parent_key is None  # not every key-valued field is a link
+    assert any(note.startswith("customfield_10301 read as the Epic Link") for note in workspace.notes)
