@@ -198,3 +198,23 @@ def test_abandoned_resolutions_are_wide_by_default_and_configurable(tmp_path):
     custom = load_config(path, env={})
     assert lifecycle.is_abandoned(Issue("A-1", resolution="verworfen"), custom)
     assert not lifecycle.is_abandoned(Issue("A-1", resolution="Duplicate"), custom)
+
+
+def test_a_bot_comment_on_work_that_left_the_window_is_not_rewritten_as_fixed(tmp_path):
+    from bot.deliver.comments import plan_comments
+    from bot.store import Store
+    from types import SimpleNamespace
+    from bot.workspace import Workspace
+
+    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    store.plan_comment("PAY-2", "old-hash", "open", datetime(2017, 4, 1, tzinfo=timezone.utc))
+    store.plan_comment("PAY-7", "old-hash", "open", datetime(2026, 10, 1, tzinfo=timezone.utc))
+    workspace = Workspace()
+    workspace.add(Issue("PAY-2", project="PAY", status_category="done", resolution="Done",
+                        resolved=when("2017-05-01")))
+    workspace.add(Issue("PAY-7", project="PAY", status_category="indeterminate"))
+    rules = [SimpleNamespace(id="anticipated-outcome-missing", comment=True, audience="owner", enabled=True)]
+    result = SimpleNamespace(findings=[], workspace=workspace, ruleset=SimpleNamespace(rules=rules, active=rules))
+    planned = plan_comments(result, store, load_config(None, search=False), when("2026-11-21"))
+    assert [message.recipient for message in planned] == ["PAY-7"]  # fixed: said once; PAY-2 left alone
+    store.close()

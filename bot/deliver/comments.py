@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any, Callable
 from urllib.parse import quote
 
+from bot import lifecycle
 from bot.deliver.policy import DeliveryError, Outgoing
 from bot.errors import GovbotError, NetworkError
 from bot.escape import wiki_escape
@@ -160,6 +161,8 @@ def plan_comments(result, store, config, now: datetime) -> list[Outgoing]:
     for issue, state in sorted(states.items()):
         if state.state != "open" or issue in per_issue or issue not in read:
             continue
+        if not lifecycle.is_active(result.workspace.issues[issue], now, getattr(config, "history_days", None)):
+            continue  # closed outside the active-work window: left as it is, not called fixed
         if opted - evaluated:
             continue  # a --rule subset: we cannot tell the others are fixed
         digest = content_hash([], RESOLVED)

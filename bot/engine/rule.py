@@ -53,10 +53,6 @@ class Scope:
     def from_data(cls, data: dict[str, Any]) -> "Scope":
         return cls(**{key: (value if not isinstance(value, list) else list(value)) for key, value in data.items()})
 
-    def to_json(self) -> dict[str, Any]:
-        return {name: value for name, value in self.__dict__.items()
-                if not name.startswith("_") and value not in (None, [], "")}
-
     @property
     def needs_type(self) -> bool:
         return bool(self._levels or self.min_level or self._types or self._exclude_types or self._flow_items)

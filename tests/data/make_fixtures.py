@@ -780,7 +780,7 @@ def build_cloud() -> tuple[list[dict], dict]:
         "PAY-31": "an epic right under a theme skips the required initiative level (theme and feature are optional)",
         "MOB-2": "the Anticipated Outcome field is an empty ADF doc; the description heading supplies the outcome",
         "MOB-3/MOB-4": "Feature is a standard type in Jira Cloud (hierarchyLevel 0) but the hierarchy map puts it "
-                       "above stories: levels come from the map by type name, not from hierarchyLevel",
+                       "above stories: a name refines Jira's level within its band (feature and story are both 0)",
         "MOB-10": "the Timeline date is an ADF date node (timestamp 2026-06-30)",
         "MOB-11": "the Actual Outcome is an 'Actual Outcome:' line at the top of the description",
         "MOB-17": "description is about 1 MB of ADF",
