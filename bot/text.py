@@ -60,8 +60,8 @@ class Line(tuple):
 
     __slots__ = ()
 
-    def __new__(cls, content: str, kind: int | bool = TEXT):
-        return super().__new__(cls, (content, int(kind)))
+    def __new__(cls, content: str, kind: int = TEXT):
+        return super().__new__(cls, (content, kind))
 
     @property
     def content(self) -> str:
@@ -182,6 +182,7 @@ class _Budget:
 def adf_lines(doc: dict, budget: _Budget | None = None, _in_table: bool = False) -> list[Line]:
     """Flatten an ADF document into lines, marking headings and titled blocks."""
     budget = budget or _Budget()
+    nodes, chars = budget.nodes, budget.chars  # locals in the loop; written back at the end
     lines: list[Line] = []
     current: list[str] = []
     # An explicit stack, so nesting depth never touches Python's stack.
@@ -200,29 +201,35 @@ def adf_lines(doc: dict, budget: _Budget | None = None, _in_table: bool = False)
     while stack:
         node = pop()
         if node.__class__ is _Close:
-            if node.kind == CLOSE:
+            kind = node.kind
+            if kind == CLOSE:
                 if current:
                     flush(TEXT)
                 lines.append(_END)
                 continue
-            flush(node.kind)
+            joined = "".join(current).strip()
+            if "\n" in joined:
+                flush(kind)
+                continue
+            current.clear()
+            lines.append(Line(joined, kind))
             continue
-        budget.nodes += 1
-        if budget.spent:
+        nodes += 1
+        if nodes > MAX_ADF_NODES or chars > MAX_TEXT_CHARS:
             break
-        if not isinstance(node, dict):
+        if node.__class__ is not dict:
             continue
         kind = node.get("type")
         if kind == "text":
             piece = node.get("text")
-            if isinstance(piece, str):
-                room = MAX_TEXT_CHARS - budget.chars
+            if piece.__class__ is str:
+                room = MAX_TEXT_CHARS - chars
                 if len(piece) > room:
                     current.append(piece[:max(0, room)])
-                    budget.chars = MAX_TEXT_CHARS + 1  # cut here: the walk stops at the next node
+                    chars = MAX_TEXT_CHARS + 1  # cut here: the walk stops at the next node
                     continue
                 current.append(piece)
-                budget.chars += len(piece)
+                chars += len(piece)
             continue
         if kind == "hardBreak":
             current.append("\n")
@@ -242,7 +249,9 @@ def adf_lines(doc: dict, budget: _Budget | None = None, _in_table: bool = False)
         if kind == "table" and isinstance(content, list) and not _in_table:
             if current:
                 flush(TEXT)
+            budget.nodes, budget.chars = nodes, chars
             lines.extend(table_lines(_adf_rows(content, budget)))
+            nodes, chars = budget.nodes, budget.chars
             continue
         if kind in _SCOPE_NODES:
             if current:
@@ -263,6 +272,7 @@ def adf_lines(doc: dict, budget: _Budget | None = None, _in_table: bool = False)
             extend(reversed(content))
     if current:
         lines.append(Line("".join(current).strip()))
+    budget.nodes, budget.chars = nodes, chars
     return lines
 
 
@@ -287,8 +297,11 @@ def _adf_rows(rows: list, budget: _Budget) -> list[list[tuple[bool, str]]]:
 
 def _bold_only(content: Any) -> bool:
     """True when a paragraph's content is text, all of it bold (spaces aside), and short."""
-    if not isinstance(content, list) or not content or len(content) > 20:
+    if content.__class__ is not list or not content or len(content) > 20:
         return False
+    first = content[0]
+    if first.__class__ is not dict or not first.get("marks"):
+        return False  # most paragraphs: plain text first
     seen = False
     for node in content:
         if not isinstance(node, dict) or node.get("type") != "text" or not isinstance(node.get("text"), str):

@@ -33,17 +33,23 @@ class Context:
         return self._placeholders
 
     # -- the active-work window --------------------------------------------------------------
+    def __post_init__(self) -> None:
+        # Read once: in_window runs for every (rule, issue) pair in scope.
+        self._all_history = bool(getattr(self.config, "all_history", False))
+        self._history_days = self.config.history_days
+
     @property
     def history_days(self) -> int | None:
         """The window for rules that do not set their own (None: every issue)."""
-        return self.config.history_days
+        return self._history_days
 
     def in_window(self, issue: Issue, days: int | None = None, *, own: bool = False) -> bool:
         """Open, or closed within ``days`` (a rule's own horizon when ``own``, else the scan window).
         ``--all-history`` lifts both."""
-        if getattr(self.config, "all_history", False):
+        if self._all_history:
             return True
-        return lifecycle.is_active(issue, self.now, days if own else self.history_days)
+        limit = days if own else self._history_days
+        return limit is None or lifecycle.is_active(issue, self.now, limit)
 
     # -- values ---------------------------------------------------------------------------------
     def lookup(self, issue: Issue, name: str, sources: tuple[str, ...] = ("field", "section")) -> tuple[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,8 +67,6 @@ class Scope:
         return context.in_window(issue)
 
     def matches(self, issue: Issue, hierarchy, context=None) -> bool:
-        if context is not None and not self.in_window(issue, context):
-            return False
         if self._levels and (issue.level or "").casefold() not in self._levels:
             return False
         if self.min_level:
@@ -96,7 +95,8 @@ class Scope:
             return False
         if self.exclude_abandoned and context is not None and lifecycle.is_abandoned(issue, context.config):
             return False
-        return True
+        # Last: the cheap criteria above leave most (rule, issue) pairs out already.
+        return context is None or self.in_window(issue, context)
 
 
 def _fold(values: list[str]) -> set[str]:
@@ -144,12 +144,12 @@ class Rule:
     def needs_children(self) -> bool:
         return any(check.needs_children for check in self.condition.checks())
 
-    @property
+    @functools.cached_property
     def needs_type(self) -> bool:
         """The rule means nothing for an issue Jira sent without a type."""
         return self.scope.needs_type or any(check.needs_type for check in self.condition.checks())
 
-    @property
+    @functools.cached_property
     def needs_status(self) -> bool:
         return bool(self.scope.status_categories) or any(check.needs_status for check in self.condition.checks())
 
@@ -160,7 +160,7 @@ class Rule:
     def applies_to(self, issue: Issue, hierarchy, context=None) -> bool:
         """In scope: the scope matches, the issue is active work for this rule (given a
         context) and it has the type and status the rule needs."""
-        if self.site_setup and context is not None and getattr(context.workspace, "partial", False):
+        if self.audience == "admin" and context is not None and context.workspace.partial:
             return False  # facts about whole projects: not from a partial read
         if not issue.type and self.needs_type:
             return False

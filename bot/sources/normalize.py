@@ -73,6 +73,7 @@ class Normalizer:
         self._strings: dict[str, str] = {}
         self._users: dict[tuple, Any] = {}
         self._types: dict[tuple, IssueType] = {}
+        self._type_info: dict[tuple[int, bool], Any] = {}
         self._keep: dict[str, bool] = {}  # field id -> keep it? (reset when names are learned)
         # Epic Link / Parent Link named in govbot.yaml (``fields: {Epic Link: [customfield_10841]}``).
         self._configured_links(config)
@@ -197,8 +198,11 @@ class Normalizer:
         if issue_type is None:
             issue.level, issue.flow_item, issue.type_mapped, issue.jira_level = None, None, True, None
             return
-        info = self.config.hierarchy.resolve(issue_type, epic_type=bool(issue_type.id)
-                                             and issue_type.id in self.epic_type_ids)
+        epic = bool(issue_type.id) and issue_type.id in self.epic_type_ids
+        # Types are shared objects (one per distinct type): their resolution is looked up by identity.
+        info = self._type_info.get((id(issue_type), epic))
+        if info is None:
+            info = self._type_info[(id(issue_type), epic)] = self.config.hierarchy.resolve(issue_type, epic_type=epic)
         issue.level = info.level.name if info.level else None
         issue.flow_item = info.flow_item
         issue.type_mapped = info.known
@@ -275,11 +279,12 @@ class Normalizer:
     def _remember_key_values(self, key: str, fields: dict) -> None:
         """Custom fields whose value is an issue key, not yet known as links: an Epic Link saved
         without ``names`` is found in ``finish`` by the epics its values name."""
+        seen = self._custom_seen
         for field_id, value in fields.items():
-            if not field_id.startswith("customfield_") or value is None:
+            if value is None or not field_id.startswith("customfield_"):
                 continue
-            self._custom_seen.add(field_id)
-            if isinstance(value, str) and len(value) < 40 and field_id not in self.epic_link_ids \
+            seen.add(field_id)
+            if value.__class__ is str and len(value) < 40 and "-" in value and field_id not in self.epic_link_ids \
                     and field_id not in self.parent_link_ids:
                 target = value.strip()
                 if _KEY.match(target) and target != key:
