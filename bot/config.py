@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import ConfigError
-from bot.hierarchy import Hierarchy
+from bot.hierarchy import DEFAULT_HIERARCHY, Hierarchy, merge_hierarchy
 from bot.validation import validate
 from bot.yamlfile import DiagnosticError, YamlDocument, load
 
@@ -54,31 +54,24 @@ DEFAULTS: dict[str, Any] = {
         "Timeline": ["Trigger", "Timeline or Trigger", "Timeline/Trigger", "Payback", "Pay-down Timeline"],
         "Key Result": ["Parent OKR", "OKR", "Key Result Link"],
     },
+    # Text that stands in for a value: compared after folding case, spacing and
+    # punctuation (bot.text.placeholder_reason). Text with no letter or digit in any
+    # script ("-", "…", "???") is always a placeholder. A list here replaces this one.
     "placeholders": ["tbd", "tba", "tbc", "n/a", "na", "none", "-", "--", "todo", "to do",
                      "?", "...", "xxx", "placeholder", "fill in", "fill me in", "later",
                      "coming soon", "see above", "same as summary", "nothing", "null", "to be defined",
                      "to be determined", "to be confirmed", "unknown", "pending", "wip", "x"],
-    "hierarchy": {
-        "levels": [
-            {"name": "theme", "types": ["Theme"], "required": False},
-            {"name": "initiative", "types": ["Initiative"]},
-            {"name": "epic", "types": ["Epic"]},
-            {"name": "feature", "types": ["Feature"], "required": False},
-            {"name": "story", "types": ["Story", "User Story", "New Feature", "Bug", "Defect", "Task", "Spike",
-                                        "Improvement", "Technical Debt", "Tech Debt", "Risk", "Incident",
-                                        "Vulnerability"]},
-            {"name": "sub-task", "types": ["Sub-task", "Subtask", "Sub-Task", "Technical Task"]},
-        ],
-        "flow_items": {
-            "feature": ["Story", "User Story", "Feature", "New Feature", "Improvement"],
-            "defect": ["Bug", "Defect", "Incident"],
-            "risk": ["Risk", "Vulnerability", "Security", "Compliance"],
-            "debt": ["Technical Debt", "Tech Debt", "Debt"],
-        },
-        "not_work_items": ["Release"],
-        # Jira Cloud's issuetype.hierarchyLevel -> level name, for types not listed above.
-        "jira_levels": {-1: "sub-task", 0: "story", 1: "epic", 2: "initiative", 3: "theme"},
-    },
+    # Resolutions that close work without delivering it (bot.lifecycle.is_abandoned):
+    # no outcome to record. Compared case-insensitively; a list here replaces this one.
+    "abandoned_resolutions": ["Won't Do", "Won't Fix", "Wont Do", "Wont Fix", "Duplicate", "Duplicated",
+                              "Not A Problem", "Not a Bug", "Invalid", "Incomplete", "Cannot Reproduce",
+                              "Can't Reproduce", "Obsolete", "Auto Closed", "Declined", "Rejected",
+                              "Abandoned", "Cancelled", "Canceled", "Out of Scope", "Not Done"],
+    # Active work (bot.lifecycle.ActiveWindow): rules look at open issues and at issues
+    # closed within this many days; older history is never nudged or commented on.
+    # 0: no window. `--all-history` on scan, check and preview lifts it for one run.
+    "scan": {"history_days": 180},
+    "hierarchy": copy.deepcopy(DEFAULT_HIERARCHY),  # bot/hierarchy.py
     "teams": {},             # name -> {projects, components, channel, timezone}
     "rules": {
         "paths": [],         # extra rule files or folders, relative to this file
@@ -174,16 +167,26 @@ SECTION_SCHEMAS: dict[str, dict] = {
     "fields": {"type": "object", "additionalProperties": {
         "anyOf": [_string_list, {"type": "null"}]}},
     "placeholders": _string_list,
+    "abandoned_resolutions": _string_list,
+    "scan": {"type": "object", "additionalProperties": False,
+             "properties": {"history_days": {"type": "integer", "minimum": 0, "maximum": 36600,
+                                             "description": "days of closed work rules look at; 0: all"}}},
     "hierarchy": {
         "type": "object", "additionalProperties": False,
         "properties": {
-            "levels": {"type": "array", "minItems": 1, "items": {
+            "levels": {"type": "array", "items": {
                 "type": "object", "additionalProperties": False, "required": ["name"],
-                "properties": {"name": {"type": "string"}, "types": _string_list,
-                               "required": {"type": "boolean"}}}},
+                "properties": {"name": {"type": "string", "minLength": 1}, "types": _string_list,
+                               "required": {"type": "boolean"},
+                               "above": {"type": "string", "minLength": 1,
+                                         "description": "for a new level: the level it sits directly above"},
+                               "below": {"type": "string", "minLength": 1,
+                                         "description": "for a new level: the level it sits directly below"}}}},
             "flow_items": {"type": "object", "additionalProperties": False,
                            "properties": {kind: _string_list for kind in ("feature", "defect", "risk", "debt")}},
             "not_work_items": _string_list,
+            "remove_types": {**_string_list, "description": "types taken out of the defaults: levels, "
+                                                            "flow items and not_work_items"},
             "jira_levels": {"type": "object", "additionalProperties": {"type": "string"}},
         },
     },
@@ -311,6 +314,9 @@ class Config:
     path: Path | None = None
     document: YamlDocument | None = None
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    # `--all-history`: this run looks at every issue, whatever scan.history_days and
+    # closing-the-loop's horizon say (an audit).
+    all_history: bool = False
 
     def section(self, name: str) -> dict[str, Any]:
         return self.data.get(name) or {}
@@ -332,6 +338,14 @@ class Config:
         if not hasattr(self, "_hierarchy"):
             self._hierarchy = Hierarchy.from_config(self.section("hierarchy"))
         return self._hierarchy
+
+    @property
+    def history_days(self) -> int | None:
+        """Days of closed work rules look at (None: all, for `--all-history` or history_days 0)."""
+        if self.all_history:
+            return None
+        days = (self.section("scan") or {}).get("history_days", 180)
+        return int(days) if days else None
 
     def synonyms(self, name: str) -> list[str]:
         """``name`` followed by its configured synonyms (case-insensitive lookup)."""
@@ -409,7 +423,16 @@ def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = 
     diagnostics = validate(document, schema(), data, what="config:")
     if diagnostics:
         raise ConfigError("\n".join(d.render() for d in diagnostics))
-    return Config(_merge(DEFAULTS, data), Path(path), document, environment)
+    merged = _merge(DEFAULTS, data)
+    if isinstance(data.get("hierarchy"), dict):
+        # The hierarchy extends the defaults (bot.hierarchy.merge_hierarchy) rather than replacing them.
+        problems = []
+        merged["hierarchy"] = merge_hierarchy(DEFAULTS["hierarchy"], data["hierarchy"], problems)
+        if problems:
+            raise ConfigError("\n".join(document.diagnostic(("hierarchy", *where), f"config: {message}",
+                                                             hint=hint).render()
+                                        for where, message, hint in problems))
+    return Config(merged, Path(path), document, environment)
 
 
 _SECRET_KEYS = {"token", "api_token", "password", "pat", "bot_token", "app_token", "secret", "signing_secret"}

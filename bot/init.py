@@ -44,6 +44,14 @@ teams: {{}}
 #    timezone: Europe/London
 
 {fields}
+{hierarchy}
+# Active work: rules look at open issues and at issues closed within this many days, so
+# years of history are never nudged or commented on (0: no window; `--all-history` on
+# scan, check and preview lifts it for one run).
+scan:
+  history_days: 180
+# abandoned_resolutions: [Won't Do, Duplicate, Not A Problem, Invalid, Obsolete]   # closed, not delivered
+
 rules:
   paths: []        # your own rule files or folders, relative to this file
   enable: []       # rules shipped off that you want, e.g. [flow-item-aging]
@@ -95,6 +103,21 @@ FIELDS_UNFILLED = """\
 # replaces the default synonyms. `govbot init --from-jira` fills the ids from the site's field list.
 fields: {}
 #  Anticipated Outcome: [customfield_10050, Expected Outcome, Outcome Hypothesis, Hypothesis]
+"""
+
+
+HIERARCHY_UNFILLED = """\
+# Work hierarchy: what each issue type is. govbot reads Jira's own signals first (sub-task,
+# hierarchyLevel, untranslatedName, the Epic type), so standard and localised types need
+# nothing here. Entries ADD to the defaults (Theme > Initiative > Epic > Feature > Story >
+# Sub-task); remove_types takes a default type out. `govbot init --from-jira` lists the site's types.
+hierarchy: {}
+#  levels:
+#    - {name: story, types: [Deliverable]}                         # a custom type at story level
+#    - {name: capability, types: [Capability], below: epic, required: false}   # a level of its own
+#  flow_items: {feature: [Deliverable]}                            # so flow metrics can count it
+#  not_work_items: [Milestone]                                     # like Release: not work
+#  remove_types: [Task]                                            # Task is no longer a story
 """
 
 
@@ -167,6 +190,8 @@ class Discovery:
     matches: list[FieldMatch]
     epic_link: list[Any] = field(default_factory=list)
     parent_link: list[Any] = field(default_factory=list)
+    # The site's issue types (/rest/api/2/issuetype), or None when they could not be read.
+    issue_types: list[dict] | None = None
 
     @property
     def found(self) -> list[FieldMatch]:
@@ -226,7 +251,94 @@ def discover_fields(*, jira_url: str | None = None, env: dict[str, str] | None =
         wrapped = GovbotError(f"--from-jira: {error.message}; nothing was written", hint=error.hint)
         wrapped.exit_code = error.exit_code
         raise wrapped from None
-    return match_fields(catalog, config.section("fields"), site=source.site, url=connection.url)
+    discovery = match_fields(catalog, config.section("fields"), site=source.site, url=connection.url)
+    discovery.issue_types = read_issue_types(source)
+    return discovery
+
+
+def read_issue_types(source) -> list[dict] | None:
+    """The site's issue types, for the hierarchy section; None when Jira will not say (the
+    fields are what matter most: the starter is still written, with the commented example)."""
+    transport = getattr(source, "transport", None)
+    if transport is None:
+        return None
+    try:
+        data = transport.get("/rest/api/2/issuetype", what="reading the issue types")
+    except GovbotError:
+        return None
+    if not isinstance(data, list):
+        return None
+    return [item for item in data if isinstance(item, dict) and isinstance(item.get("name"), str)]
+
+
+def hierarchy_block(discovery: Discovery | None) -> str:
+    """The starter's ``hierarchy:`` section: the site's types under their detected level, or an example."""
+    if discovery is None or not discovery.issue_types:
+        return HIERARCHY_UNFILLED
+    from bot.config import load_config
+    from bot.hierarchy import IssueType, defaults, describe
+    from bot.sources.normalize import _id, _int
+
+    hierarchy = load_config(None, search=False, env={}).hierarchy
+    epic_ids = {_id(t.get("id")) for t in discovery.issue_types if _int(t.get("hierarchyLevel")) == 1}
+    by_level: dict[str, list[tuple[str, str]]] = {}
+    flows: dict[str, list[str]] = {}
+    not_work: list[str] = []
+    unplaced: list[str] = []
+    storyish: list[str] = []
+    standard = defaults()
+    seen: set[str] = set()
+    for raw in discovery.issue_types:
+        name = raw["name"].strip()
+        if not name or name.casefold() in seen:
+            continue
+        seen.add(name.casefold())
+        untranslated = raw.get("untranslatedName") if isinstance(raw.get("untranslatedName"), str) else ""
+        issue_type = IssueType(name, _id(raw.get("id")), untranslated if untranslated != name else "",
+                               raw.get("subtask") if isinstance(raw.get("subtask"), bool) else None,
+                               _int(raw.get("hierarchyLevel")))
+        info = hierarchy.resolve(issue_type, epic_type=issue_type.id in epic_ids)
+        if not info.work_item:
+            not_work.append(name)
+        elif info.level is None:
+            unplaced.append(name)
+        else:
+            by_level.setdefault(info.level.name, []).append((name, describe(info)))
+        if info.flow_item:
+            flows.setdefault(info.flow_item, []).append(name)
+        elif info.level is not None and info.level.name in ("story", "feature") \
+                and not any(standard.is_mapped(n) for n in issue_type.names):
+            storyish.append(name)  # a level but no flow item kind (a Task is none by design)
+    site = _quoted(discovery.site)[1:-1]
+    lines = [f"# Work hierarchy: the {len(seen)} issue types of {site} under the level govbot detects (Jira's",
+             "# own signals first: sub-task, hierarchyLevel, untranslatedName; then the names). Entries ADD to",
+             "# the defaults: move a type to change its level, remove_types takes a default type out.",
+             "hierarchy:"]
+    if by_level:
+        lines.append("  levels:")
+        for level in hierarchy.levels:
+            entries = by_level.get(level.name)
+            if entries:
+                how = "; ".join(sorted({h for _, h in entries}))
+                types = ", ".join(_flow_item(n) for n, _ in entries)
+                lines.append(f"    - {{name: {level.name}, types: [{types}]}}  # {how}")
+    if flows:
+        lines.append("  flow_items:")
+        for kind in ("feature", "defect", "risk", "debt"):
+            if flows.get(kind):
+                lines.append(f"    {kind}: [{', '.join(_flow_item(n) for n in flows[kind])}]")
+    if not_work:
+        lines.append(f"  not_work_items: [{', '.join(_flow_item(n) for n in not_work)}]")
+    if storyish:
+        lines.append(f"  # No flow item kind known for {', '.join(_flow_item(n) for n in storyish)}: say which are")
+        lines.append("  # features (stories), defects, risks or debt under flow_items, so flow metrics count them.")
+    if unplaced:
+        lines.append(f"  # Placed by nothing (no Jira level, no name the map knows): "
+                     f"{', '.join(_flow_item(n) for n in unplaced)}.")
+        lines.append(f"  # Give each a level, e.g. - {{name: story, types: [{_flow_item(unplaced[0])}]}}")
+    if not (by_level or flows or not_work):
+        lines[-1] = "hierarchy: {}"
+    return "\n".join(lines) + "\n"
 
 
 def fields_block(discovery: Discovery | None) -> str:
@@ -263,7 +375,8 @@ def starter_config(*, jira_url: str | None = None, projects: tuple[str, ...] | l
                    timezone: str | None = None, discovery: Discovery | None = None) -> str:
     project_list = "[" + ", ".join(_yaml_string(p.strip()) for p in projects if p.strip()) + "]"
     return STARTER.format(jira_url=_yaml_string(jira_url), projects=project_list,
-                          timezone=_yaml_string(timezone or "UTC"), fields=fields_block(discovery))
+                          timezone=_yaml_string(timezone or "UTC"), fields=fields_block(discovery),
+                          hierarchy=hierarchy_block(discovery))
 
 
 def check_target(path: str | Path, *, force: bool = False) -> Path:

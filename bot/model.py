@@ -69,7 +69,8 @@ class Issue:
     ``fields`` holds the raw Jira field values keyed by field id and ``names``
     maps ids to display names, so rules can ask for a field by either.
     ``level`` is the name of the work-hierarchy level (``epic``, ``story``...)
-    assigned from the hierarchy map; ``jira_level`` is Jira's own number.
+    worked out from Jira's signals and the hierarchy map (``bot.hierarchy``);
+    ``jira_level`` is Jira's own number. ``type`` is "" when Jira sent no type.
     """
 
     key: str
@@ -79,7 +80,8 @@ class Issue:
     jira_level: int | None = None
     level: str | None = None
     flow_item: str | None = None
-    type_mapped: bool = True
+    type_mapped: bool = True  # False: nothing says what the type is (work-hierarchy-unmapped-type)
+    issue_type: Any = None    # bot.hierarchy.IssueType: what Jira said about the type (shared per type)
     status: str = ""
     status_category: str = ""  # Jira statusCategory.key: new | indeterminate | done
     summary: str = ""
@@ -104,6 +106,9 @@ class Issue:
     # True for a relative known only from another issue's embedded ``parent``
     # object: enough for hierarchy checks, not for field checks.
     stub: bool = False
+    # A parent known to exist but not by key (the Agile API's ``epic`` object with only
+    # an id): hierarchy checks give no verdict rather than call the issue an orphan.
+    unresolved_parent: str | None = None
     _sections: dict[str, str] | None = field(default=None, repr=False)
     _description: str | None = field(default=None, repr=False)
 
@@ -169,6 +174,12 @@ class Issue:
     def is_done(self) -> bool:
         return self.status_category == "done"
 
+    def is_closed(self) -> bool:
+        """Done, or (when Jira sent no status) resolved."""
+        if self.status_category:
+            return self.status_category == "done"
+        return bool(self.resolution) or self.resolved is not None
+
 
 def user_from_json(value: Any) -> User | None:
     """A User from Jira's user JSON (Cloud or Data Center shapes)."""
@@ -214,10 +225,22 @@ class Finding:
     waived: bool = False
     waiver_reason: str | None = None
     subjects: tuple[str, ...] = ()  # the fields or sections the finding is about (not in the fingerprint)
+    # A site-setup finding (bot.engine.site_setup) is for the admins, never an issue's
+    # owner: one per ``project`` and what was seen, naming every affected issue in
+    # ``issues`` (``issue`` is the first of them, so per-issue tools still see it).
+    issues: list[str] | None = None
+    audience: str = "owner"
+    project: str | None = None
+
+    @property
+    def site_setup(self) -> bool:
+        return self.audience == "admin"
 
     @property
     def fingerprint(self) -> str:
-        """Stable identity: rule + issue + what was seen."""
+        """Stable identity: rule + issue (the project, for a site-setup finding) + what was seen."""
+        if self.site_setup and self.project:
+            return fingerprint(self.rule, f"project:{self.project}", self.evidence)
         return fingerprint(self.rule, self.issue, self.evidence)
 
     def to_json(self) -> dict[str, Any]:
@@ -239,6 +262,9 @@ class Finding:
         }
         if self.waiver_reason:
             data["waiver_reason"] = self.waiver_reason
+        if self.site_setup:
+            data.update({"audience": self.audience, "project": self.project,
+                         "issues": list(self.issues or [self.issue]), "count": len(self.issues or [self.issue])})
         return data
 
 

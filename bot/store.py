@@ -1055,7 +1055,8 @@ def _evaluated_rules(result) -> set[str] | None:
 
 def _failed_pairs(result) -> set[tuple[str, str]]:
     """(rule, issue) pairs the engine could not evaluate: never resolved on their account."""
-    return {(failure.rule, failure.issue) for failure in getattr(result, "failures", None) or []}
+    pairs = {(failure.rule, failure.issue) for failure in getattr(result, "failures", None) or []}
+    return pairs | {tuple(pair) for pair in getattr(result, "unjudged", None) or []}
 
 
 def _finding_values(finding, now: datetime) -> dict[str, Any]:

@@ -24,6 +24,12 @@ class Workspace:
     problems: list[str] = field(default_factory=list)  # issues skipped as malformed, etc.
     source: str = ""  # "snapshot:<path>", "jira:<url>", "demo"
     skipped: int = 0
+    # What the reader worked out about the data, said once in the summary (an Epic Link
+    # field inferred from its values, custom fields without names...).
+    notes: list[str] = field(default_factory=list)
+    # True when only part of the scope was read (changes since the last run, or named
+    # issues): facts about whole projects cannot be judged from it.
+    partial: bool = False
 
     def __iter__(self) -> Iterator[Issue]:
         return iter(self.issues.values())

@@ -78,3 +78,94 @@ def test_value_to_text_shapes():
     assert text.value_to_text(3.5) == "3.5"
     assert text.value_to_text(None) == ""
     assert text.value_to_text({"unknown": 1}) == ""
+
+
+# -- sections wherever people write them (issue 10) -------------------------------------------------
+
+def cell(words, header=False):
+    return {"type": "tableHeader" if header else "tableCell", "attrs": {}, "content": [para(words)]}
+
+
+def table(*rows):
+    return {"type": "table", "content": [{"type": "tableRow", "content": list(row)} for row in rows]}
+
+
+def test_wiki_table_rows_header_cell_and_two_column():
+    wiki = "||Anticipated Outcome|Churn below 2% by Q3|\n|Actual Outcome|Churn 2.4%|\nafter the table"
+    assert text.sections(wiki) == {"anticipated outcome": "Churn below 2% by Q3", "actual outcome": "Churn 2.4%"}
+
+
+def test_wiki_and_markdown_tables_with_a_header_row_name_their_columns():
+    wiki = "||Anticipated Outcome||Actual Outcome||\n|Lift 5%|Rose 3%|"
+    markdown = "| Anticipated Outcome | Actual Outcome |\n|---|---|\n| Lift 5% | Rose 3% |"
+    for value in (wiki, markdown):
+        sections = text.sections(value)
+        assert sections["anticipated outcome"] == "Lift 5%" and sections["actual outcome"] == "Rose 3%"
+    # ||Field||Value|| over label rows: each row is a section too.
+    assert text.sections("||Field||Value||\n|Reason|deadline|")["reason"] == "deadline"
+
+
+def test_wiki_panel_and_expand_titles_are_sections_ending_with_the_block():
+    wiki = ("{panel:title=Anticipated Outcome|borderStyle=dashed}\nLift 5% by Q3\n{panel}\n"
+            "h2. Scope\nall\n{expand:Impact}slower releases{expand}")
+    sections = text.sections(wiki)
+    assert sections["anticipated outcome"] == "Lift 5% by Q3"
+    assert sections["scope"].startswith("all") and sections["impact"] == "slower releases"
+    assert text.to_text("{panel:title=Reason}deadline{panel}") == "Reason\ndeadline"
+
+
+def test_a_pipe_inside_a_link_does_not_split_a_cell():
+    assert text.sections("|Anticipated Outcome|see [the plan|https://x.test/p] 5%|")["anticipated outcome"] \
+        == "see the plan 5%"
+
+
+def test_adf_tables_panels_expands_and_bold_paragraphs():
+    doc = adf(table([cell("Anticipated Outcome", True), cell("Lift 5%")]),
+              {"type": "panel", "attrs": {"panelType": "info"},
+               "content": [heading("Actual Outcome", 3), para("Rose 3%")]},
+              {"type": "expand", "attrs": {"title": "Reason"}, "content": [para("deadline")]},
+              para({"type": "text", "text": "Impact", "marks": [{"type": "strong"}]}), para("slow"))
+    assert text.sections(doc) == {"anticipated outcome": "Lift 5%", "actual outcome": "Rose 3%",
+                                  "reason": "deadline", "impact": "slow"}
+    columns = adf(table([cell("Anticipated Outcome", True), cell("Actual Outcome", True)],
+                        [cell("Lift 5%"), cell("")]))
+    assert text.sections(columns)["anticipated outcome"] == "Lift 5%"
+    assert text.sections(columns)["actual outcome"] == ""
+
+
+def test_a_heading_inside_a_panel_ends_with_the_panel():
+    doc = adf({"type": "panel", "attrs": {}, "content": [heading("Anticipated Outcome"), para("NPS +10")]},
+              para("Unrelated text after the panel"))
+    assert text.sections(doc)["anticipated outcome"] == "NPS +10"
+
+
+def test_labels_in_any_script_with_a_fullwidth_colon():
+    assert text.sections("预期结果：提高留存率")["预期结果"] == "提高留存率"
+    assert text.sections("Ожидаемый результат: меньше оттока")["ожидаемый результат"] == "меньше оттока"
+
+
+def test_hostile_tables_stay_bounded():
+    wide = "|" + "|".join(f"c{i}" for i in range(3000)) + "|"
+    assert "c2999" in text.to_text(wide)
+    nested = {"type": "doc", "content": []}
+    current = nested
+    for _ in range(2000):  # tables in cells (ADF allows none): read as text, no recursion
+        inner = table([{"type": "tableCell", "content": []}])
+        current["content"].append(inner)
+        current = inner["content"][0]["content"][0]
+    current["content"].append(para("bottom"))
+    assert "bottom" in text.to_text(nested) or text.to_text(nested) == ""
+
+
+# -- one definition of a placeholder -------------------------------------------------------------
+
+PLACEHOLDERS = text.normalised_placeholders(["tbd", "n/a", "-", "todo", "..."])
+
+
+def test_placeholders_are_unicode_aware():
+    for real in ("顧客満足度を上げる", "Снизить отток клиентов", "提高留存率", "Kundenzufriedenheit erhöhen", "5"):
+        assert text.placeholder_reason(real, PLACEHOLDERS) is None, real
+    for placeholder in ("TBD", "tbd.", "N/A", "n/a", "-", "—", "…", "...", "???", "<TBD>", "todo!"):
+        assert text.placeholder_reason(placeholder, PLACEHOLDERS) == "placeholder", placeholder
+    assert text.placeholder_reason("   ", PLACEHOLDERS) == "empty"
+    assert text.placeholder_reason("Faster checkout.", PLACEHOLDERS, summary="Faster checkout") == "summary copy"

@@ -370,7 +370,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if stale else 0
     for path in stale:
         path.write_text(outputs[path], encoding="utf-8")
-    missing = [rule for rule in RULES if tally.by_rule[rule] < 2]
+    # Cloud sends every type's hierarchyLevel, so this Cloud demo has no unmapped type (issue 10).
+    missing = [rule for rule in RULES if tally.by_rule[rule] < 2 and rule != "work-hierarchy-unmapped-type"]
     print(f"{len(specs)} issues, {sum(tally.by_rule.values())} seeded findings, "
           f"{len(workspace) / 1e6:.2f} MB; wrote {len(stale)} file(s)", file=sys.stderr)
     if missing:

@@ -37,6 +37,8 @@ CLOUD_SITE = "https://govbot-demo.atlassian.net"
 DATACENTER_SITE = "https://jira.example.com"
 TECH_DEBT_LABEL = "tech-debt-agreement"
 GRACE_DAYS = 30
+WINDOW_DAYS = 180   # active work: rules look at open work and work closed within this many days
+HORIZON_DAYS = 365  # closing the loop's own horizon
 
 # The default rule pack's ids, in the order reports list them.
 ANTICIPATED_MISSING = "anticipated-outcome-missing"
@@ -268,20 +270,27 @@ class Spec:
 MISSING_KINDS = {"placeholder", "empty", "copy", "absent"}
 
 
+def is_active(spec: Spec, now: datetime, days: int = WINDOW_DAYS) -> bool:
+    """Open, or closed within ``days`` (the active-work window rules look at)."""
+    return not spec.done or spec.resolved is None or now - spec.resolved <= timedelta(days=days)
+
+
 def expected_rules(spec: Spec, flavour: str, now: datetime) -> list[str]:
     """The default rules this issue is built to trip, in ``RULES`` order."""
     fired: set[str] = set()
     level = level_of(spec.type, flavour)
+    if (level in LOOP_LEVELS and spec.done and spec.resolved is not None
+            and timedelta(days=GRACE_DAYS) < now - spec.resolved <= timedelta(days=HORIZON_DAYS)
+            and (spec.actual is None or spec.actual.kind != "recorded")):
+        fired.add(ACTUAL_MISSING)
+    if not is_active(spec, now):
+        return [rule for rule in RULES if rule in fired]
     if level in OUTCOME_LEVELS:
         kind = spec.outcome.kind if spec.outcome else "absent"
         if kind in MISSING_KINDS:
             fired.add(ANTICIPATED_MISSING)
         elif kind == "vague":
             fired.add(ANTICIPATED_UNMEASURABLE)
-    if (level in LOOP_LEVELS and spec.done and spec.resolved is not None
-            and now - spec.resolved > timedelta(days=GRACE_DAYS)
-            and (spec.actual is None or spec.actual.kind != "recorded")):
-        fired.add(ACTUAL_MISSING)
     if TECH_DEBT_LABEL in spec.labels:
         if level == "epic":
             agreement = spec.agreement
@@ -313,7 +322,9 @@ def expected_rules(spec: Spec, flavour: str, now: datetime) -> list[str]:
             ancestor, steps = ancestor.parent, steps + 1
         if verdict:
             fired.add(STORY_WITHOUT_EPIC)
-    if not is_mapped(spec.type):
+    # Unmapped only where nothing says what the type is: Cloud always sends hierarchyLevel,
+    # Data Center says subtask: true for sub-tasks.
+    if not is_mapped(spec.type) and flavour != CLOUD and not spec.type.subtask:
         fired.add(UNMAPPED_TYPE)
     return [rule for rule in RULES if rule in fired]
 
@@ -340,7 +351,7 @@ class Tally:
         for rule in fired:
             self.by_rule[rule] += 1
             self.examples[rule].append(spec.key)
-        if level in OUTCOME_LEVELS:
+        if level in OUTCOME_LEVELS and is_active(spec, self.now):  # the current portfolio
             counts = self.top.setdefault(spec.project.key, [0, 0])
             counts[0] += ANTICIPATED_MISSING in fired
             counts[1] += 1

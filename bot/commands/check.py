@@ -10,7 +10,8 @@ import sys
 
 import click
 
-from bot.commands.common import config_option, handle_errors, is_terminal, now_option, parse_now, say_incomplete
+from bot.commands.common import (all_history_option, config_option, handle_errors, is_terminal, now_option,
+                                 parse_now, say_incomplete)
 from bot.commands.scan import DEMO_NOTE, fail_on_option, format_option, rules_option, snapshot_option
 from bot.errors import EXIT_ERROR
 from bot.render.check import RENDERERS, render_text
@@ -26,8 +27,9 @@ from bot.runs.inputs import load_inputs
 @format_option
 @now_option
 @fail_on_option
+@all_history_option
 @handle_errors
-def check(keys, snapshot, rule_paths, only_rule_paths, config_path, output_format, now_text, fail_on):
+def check(keys, snapshot, rule_paths, only_rule_paths, config_path, output_format, now_text, fail_on, all_history):
     """Check issues now and show every rule's verdict, passes included.
 
     Reads the issues from live Jira with the parents and children the rules
@@ -54,6 +56,7 @@ def check(keys, snapshot, rule_paths, only_rule_paths, config_path, output_forma
     now = parse_now(now_text)
     wanted = parse_keys(keys)
     inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot, only_rules=list(only_rule_paths))
+    inputs.config.all_history = all_history
     if inputs.demo:
         click.echo(DEMO_NOTE, err=output_format == "json")
     checked = check_issues(inputs, wanted, now, snapshot=snapshot)

@@ -32,6 +32,10 @@ config_option = click.option(
 now_option = click.option(
     "--now", "now_text", metavar="YYYY-MM-DD", default=None,
     help="Evaluate as if today were this date (reproducible runs).")
+all_history_option = click.option(
+    "--all-history", is_flag=True,
+    help="Look at every issue, however long ago it was closed (an audit); by default rules look at "
+         "open work and work closed within scan.history_days (180).")
 
 
 def handle_errors(function: Callable) -> Callable:

@@ -15,7 +15,7 @@ from collections import defaultdict
 
 import click
 
-from bot.commands.common import config_option, handle_errors, now_option, parse_now
+from bot.commands.common import all_history_option, config_option, handle_errors, now_option, parse_now
 from bot.commands.scan import rules_option, snapshot_option
 from bot.deliver.run import DeliveryReport
 from bot.deliver.slack import render_text
@@ -87,8 +87,9 @@ def nudge(apply, snapshot, rule_paths, only_rule_paths, config_path, now_text, o
 @config_option
 @now_option
 @format_option
+@all_history_option
 @handle_errors
-def preview(snapshot, rule_paths, only_rule_paths, config_path, now_text, output_format):
+def preview(snapshot, rule_paths, only_rule_paths, config_path, now_text, output_format, all_history):
     """Count the messages a rule set would send today, per person and per rule.
 
     Nothing is sent and nothing is recorded. Use it to try a new rule before it
@@ -96,6 +97,7 @@ def preview(snapshot, rule_paths, only_rule_paths, config_path, now_text, output
     """
     now = parse_now(now_text)
     inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot, only_rules=list(only_rule_paths))
+    inputs.config.all_history = all_history
     store = open_store(inputs.config, dry_run=True)
     try:
         report = preview_run(inputs, now, store, snapshot=snapshot)

@@ -7,7 +7,8 @@ import time
 
 import click
 
-from bot.commands.common import config_option, handle_errors, is_terminal, now_option, parse_now, say_incomplete
+from bot.commands.common import (all_history_option, config_option, handle_errors, is_terminal, now_option,
+                                 parse_now, say_incomplete)
 from bot.escape import terminal_safe
 from bot.render.scan import RENDERERS, render_text
 from bot.runs.inputs import load_inputs
@@ -65,8 +66,9 @@ snapshot_option = click.option("--snapshot", type=click.Path(dir_okay=False), me
 @fail_on_option
 @click.option("--jql", default=None, help="Scan this JQL instead of the configured scope (live Jira only).")
 @click.option("--show-waived", is_flag=True, help="List waived findings too (text format).")
+@all_history_option
 @handle_errors
-def scan(snapshot, rule_paths, only_rule_paths, config_path, output_format, now_text, fail_on, jql, show_waived):
+def scan(snapshot, rule_paths, only_rule_paths, config_path, output_format, now_text, fail_on, jql, show_waived, all_history):
     """Scan issues and report rule findings.
 
     With no --snapshot, no config file and no Jira configured, scans the bundled
@@ -80,9 +82,11 @@ def scan(snapshot, rule_paths, only_rule_paths, config_path, output_format, now_
       govbot scan
       govbot scan --snapshot export.json --format json --now 2026-03-31
       govbot scan --rules my-rules/ --fail-on warning    # the bundled pack plus my rules
+      govbot scan --snapshot export.json --all-history
     """
     now = parse_now(now_text)
     inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot, only_rules=list(only_rule_paths))
+    inputs.config.all_history = all_history
     if inputs.demo:
         click.echo(DEMO_NOTE, err=output_format == "json")
     status = StatusLine() if is_terminal(sys.stderr) else None

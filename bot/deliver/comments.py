@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any, Callable
 from urllib.parse import quote
 
+from bot import lifecycle
 from bot.deliver.policy import DeliveryError, Outgoing
 from bot.errors import GovbotError, NetworkError
 from bot.escape import wiki_escape
@@ -124,7 +125,9 @@ def content_hash(fingerprints: list[str], state: str) -> str:
 def plan_comments(result, store, config, now: datetime) -> list[Outgoing]:
     """One upsert per issue whose opted-in findings changed since the bot last wrote."""
     rules = {rule.id: rule for rule in getattr(result.ruleset, "rules", [])}
-    opted = {rule_id for rule_id, rule in rules.items() if getattr(rule, "comment", False)}
+    # Site-setup rules (audience: admin) are never commented on an issue, whatever they say.
+    opted = {rule_id for rule_id, rule in rules.items() if getattr(rule, "comment", False)
+             and getattr(rule, "audience", "owner") != "admin"}
     label_prefix = str((config.section("waivers") or {}).get("label_prefix") or "govbot-waive-")
     if not opted or not (config.section("comments") or {}).get("enabled", True):
         return []
@@ -158,6 +161,8 @@ def plan_comments(result, store, config, now: datetime) -> list[Outgoing]:
     for issue, state in sorted(states.items()):
         if state.state != "open" or issue in per_issue or issue not in read:
             continue
+        if not lifecycle.is_active(result.workspace.issues[issue], now, getattr(config, "history_days", None)):
+            continue  # closed outside the active-work window: left as it is, not called fixed
         if opted - evaluated:
             continue  # a --rule subset: we cannot tell the others are fixed
         digest = content_hash([], RESOLVED)

@@ -190,6 +190,8 @@ def plan_nudges(result, store, config, now: datetime, router, *, settings: Nudge
     states = store.finding_states(list(unique))
     per_person: dict[str, list] = defaultdict(list)
     per_channel: dict[str, dict[str, list]] = defaultdict(lambda: {"unrouted": [], "escalated": []})
+    admin_channel = (config.section("slack") or {}).get("admin_channel")
+    for_admins: list = []
     quiet_cache: dict[str | None, str | None] = {}
     for fingerprint, finding in sorted(unique.items(), key=lambda pair: _sort_key(pair[1])):
         rule = rules.get(finding.rule)
@@ -214,6 +216,15 @@ def plan_nudges(result, store, config, now: datetime, router, *, settings: Nudge
             plan.deferred.append((finding, quiet))
             continue
         reopened = state.reopened if state is not None else 0
+        if getattr(finding, "site_setup", False) or getattr(rule, "audience", "owner") == "admin":
+            # Site setup (bot.engine.site_setup): the admins' to fix, never an issue owner's.
+            if not admin_channel:
+                plan.skipped["site-setup finding (set slack.admin_channel to receive these)"] += 1
+            elif when.kind == "escalate":
+                plan.silent_escalations.append(fingerprint)  # reminders spent: the scan and digest still list it
+            else:
+                for_admins.append((finding, rule, when, reopened))
+            continue
         if when.kind == "escalate":
             channel = router.team_channel(finding.team)
             if settings.escalate == "channel" and channel:
@@ -243,7 +254,26 @@ def plan_nudges(result, store, config, now: datetime, router, *, settings: Nudge
         plan.messages.append(_dm(person, entries, settings))
     for channel, groups in per_channel.items():
         plan.messages.append(_channel(channel, groups, settings))
+    if for_admins:
+        plan.messages.append(_admins(admin_channel, for_admins, settings))
     return plan
+
+
+def _admins(channel: str, entries: list, settings: NudgeSettings) -> Outgoing:
+    """One admin-channel post with this run's new or due site-setup findings."""
+    items = []
+    for finding, rule, when, _ in entries:
+        item = _item(finding, rule, when, settings)
+        item.issue = getattr(finding, "project", None) or item.issue
+        items.append(item)
+    payload = blocks.site_setup_message(items)
+    payload["issues"] = sorted({key for finding, *_ in entries for key in (finding.issues or [finding.issue])})
+    parts = [f"{f.fingerprint}:{reopened}:{w.number}" for f, _, w, reopened in entries]
+    return Outgoing(kind="slack_channel", recipient=channel, dedupe_key=dedupe_key("slack_channel", channel, parts),
+                    payload=payload, fingerprints=[entry[0].fingerprint for entry in entries],
+                    label=f"admin channel {channel}: site setup",
+                    nudges=[(f.fingerprint, w.number) for f, _, w, _ in entries],
+                    by_rule=_by_rule(entry[0] for entry in entries))
 
 
 def _item(finding, rule, when: Due, settings: NudgeSettings) -> blocks.Item:

@@ -220,6 +220,17 @@ def channel_message(team: str, *, unrouted: list[Item], escalated: list[Item], l
                              f"{slack_escape(one_line(team, 80))} need attention", items), blocks)
 
 
+def site_setup_message(items: list[Item]) -> dict[str, Any]:
+    """One admin-channel post about how the site is set up (unmapped types, projects without
+    epics): never sent to an issue's owner. No mentions, no waiver labels."""
+    blocks: list = [_header("govbot: site setup to look at"),
+                    _section("These concern how projects and issue types are set up, not any one issue's "
+                             "owner, so nobody was nudged about them.")]
+    blocks += _item_blocks(items, "", show_waive=False)
+    return _finish(_fallback(f"govbot: {len(items)} site-setup finding{'s' if len(items) != 1 else ''}", items),
+                   blocks)
+
+
 def breaker_alert(*, reason: str, people: int, findings: int, by_rule: dict[str, int],
                   baseline: str) -> dict[str, Any]:
     """The single admin-channel alert when the circuit breaker holds a run's nudges."""

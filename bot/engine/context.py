@@ -5,9 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot import lifecycle, text
 from bot.config import Config
 from bot.model import Issue
 from bot.workspace import Workspace
+
+
+class Unjudged(Exception):
+    """A check cannot give a verdict on this issue from what was read (a fact about a whole
+    project on a partial read). The scan records no finding and resolves none."""
 
 
 @dataclass
@@ -16,16 +22,36 @@ class Context:
     config: Config
     now: datetime
     _placeholders: frozenset | None = field(default=None, repr=False)
+    _projects_at: dict | None = field(default=None, repr=False)
+    _usual: dict | None = field(default=None, repr=False)
 
     @property
     def placeholders(self) -> frozenset:
         """Configured placeholders, normalised once per run."""
         if self._placeholders is None:
-            from bot.text import normalise_for_compare
-
-            self._placeholders = frozenset(normalise_for_compare(p) for p in self.config.section("placeholders"))
+            self._placeholders = text.normalised_placeholders(self.config.section("placeholders"))
         return self._placeholders
 
+    # -- the active-work window --------------------------------------------------------------
+    def __post_init__(self) -> None:
+        # Read once: in_window runs for every (rule, issue) pair in scope.
+        self._all_history = bool(getattr(self.config, "all_history", False))
+        self._history_days = self.config.history_days
+
+    @property
+    def history_days(self) -> int | None:
+        """The window for rules that do not set their own (None: every issue)."""
+        return self._history_days
+
+    def in_window(self, issue: Issue, days: int | None = None, *, own: bool = False) -> bool:
+        """Open, or closed within ``days`` (a rule's own horizon when ``own``, else the scan window).
+        ``--all-history`` lifts both."""
+        if self._all_history:
+            return True
+        limit = days if own else self._history_days
+        return limit is None or lifecycle.is_active(issue, self.now, limit)
+
+    # -- values ---------------------------------------------------------------------------------
     def lookup(self, issue: Issue, name: str, sources: tuple[str, ...] = ("field", "section")) -> tuple[str, str]:
         """(text, where) for a logical field: the Jira field or a description section.
 
@@ -53,12 +79,82 @@ class Context:
         return fallback
 
     def is_placeholder(self, value: str) -> bool:
-        from bot.text import normalise_for_compare
+        """Blank or a placeholder, by the one definition in ``bot.text.placeholder_reason``."""
+        return text.placeholder_reason(value, self.placeholders) is not None
 
-        folded = normalise_for_compare(value)
-        return folded in self.placeholders or not any(ch.isalnum() for ch in folded)
+    def placeholder_reason(self, value: str, issue: Issue | None = None, *, placeholders: bool = True,
+                           summary_copy: bool = True) -> str | None:
+        """'empty', 'placeholder' or 'summary copy' for a value that does not count as written."""
+        summary = issue.summary if (issue is not None and summary_copy) else None
+        reason = text.placeholder_reason(value, self.placeholders, summary=summary)
+        if reason == "placeholder" and not placeholders:
+            # Placeholders switched off: only blank text and a copy of the summary count.
+            folded = text.normalise_for_compare(value)
+            return "summary copy" if summary and folded and folded == text.normalise_for_compare(summary) else None
+        return reason
 
+    # -- the hierarchy ------------------------------------------------------------------------
     def hierarchy_rank(self, issue: Issue | None) -> int | None:
         if issue is None:
             return None
         return self.config.hierarchy.rank(issue.level)
+
+    def project_uses(self, project: str, level: str) -> bool | None:
+        """Whether ``project`` has work at ``level`` or above: an issue of its own at that level,
+        or one of its issues rolling up to one. None when the read was partial and nothing
+        seen says so (the rest of the project was not read)."""
+        if self._projects_at is None:
+            self._projects_at = {}
+        folded = level.casefold()
+        projects = self._projects_at.get(folded)
+        if projects is None:
+            projects = self._projects_at[folded] = self._projects_with(level)
+        if project in projects:
+            return True
+        return None if self.workspace.partial else False
+
+    def type_usually_under(self, project: str, type_name: str, level: str) -> bool:
+        """Whether most issues of ``type_name`` in ``project`` (at least two) roll up to ``level``
+        or above: how the team uses a type no name classifies."""
+        cache = self._usual
+        if cache is None:
+            cache = self._usual = {}
+        folded = level.casefold()
+        counts = cache.get(folded)
+        if counts is None:
+            counts = cache[folded] = self._type_rollups(level)
+        under, total = counts.get((project, type_name), (0, 0))
+        return under >= 2 and under * 2 > total
+
+    def _type_rollups(self, level: str) -> dict[tuple[str, str], tuple[int, int]]:
+        rank = self.config.hierarchy.rank(level)
+        counts: dict[tuple[str, str], list[int]] = {}
+        if rank is None:
+            return {}
+        workspace = self.workspace
+        for issue in list(workspace.issues.values()) + list(workspace.relatives.values()):
+            if issue.stub or not issue.type:
+                continue
+            entry = counts.setdefault((issue.project, issue.type), [0, 0])
+            entry[1] += 1
+            if any((self.hierarchy_rank(a) or -1) >= rank for a in workspace.ancestors(issue)):
+                entry[0] += 1
+        return {key: (value[0], value[1]) for key, value in counts.items()}
+
+    def _projects_with(self, level: str) -> set[str]:
+        rank = self.config.hierarchy.rank(level)
+        found: set[str] = set()
+        if rank is None:
+            return found
+        workspace = self.workspace
+        for issue in list(workspace.issues.values()) + list(workspace.relatives.values()):
+            issue_rank = self.hierarchy_rank(issue)
+            if issue_rank is not None and issue_rank >= rank:
+                found.add(issue.project)
+                continue
+            for ancestor in workspace.ancestors(issue):
+                ancestor_rank = self.hierarchy_rank(ancestor)
+                if ancestor_rank is not None and ancestor_rank >= rank:
+                    found.add(issue.project)
+                    break
+        return found

@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Callable, Iterable
 
 from bot.config import Config
-from bot.engine import templates
-from bot.engine.context import Context
+from bot.engine import site_setup, templates
+from bot.engine.context import Context, Unjudged
 from bot.engine.rule import Rule
 from bot.model import Finding, Issue, bulk
 from bot.workspace import Workspace
@@ -55,6 +55,9 @@ class Evaluation:
     findings: list[Finding] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
+    # (rule, issue) pairs with no verdict because the read cannot say (a fact about a whole
+    # project on a partial read): not a problem to report, but nothing is resolved on them.
+    unjudged: list[tuple[str, str]] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)  # every rule evaluated, reporting or not
 
 
@@ -104,10 +107,13 @@ def _evaluate(workspace: Workspace, reporting: list[Rule], silent: list[Rule], c
         if keys is not None and issue.key not in keys:
             continue
         for rule, reports in rules:
-            if not rule.applies_to(issue, hierarchy):
+            if not rule.applies_to(issue, hierarchy, context):
                 continue
             try:
                 finding = evaluate_rule(rule, issue, context)
+            except Unjudged:
+                evaluation.unjudged.append((rule.id, issue.key))
+                continue
             except Exception as error:  # noqa: BLE001 - one odd issue must not stop the scan
                 evaluation.failures.append(Failure(rule.id, issue.key, f"{type(error).__name__}: {error}"))
                 log.debug("rule %s failed on %s", rule.id, issue.key, exc_info=True)
@@ -117,4 +123,5 @@ def _evaluate(workspace: Workspace, reporting: list[Rule], silent: list[Rule], c
             evaluation.verdicts.append(Verdict(rule.id, issue.key, finding is not None, finding))
         if progress is not None and count % 500 == 0:
             progress(count)
+    site_setup.aggregate(evaluation, reporting, context)
     return evaluation

@@ -22,6 +22,7 @@ from bot.engine.condition import COMBINATORS, All, Any_, Condition, Leaf, Not
 import bot.engine.checks  # noqa: F401 - registers the built-in check kinds
 from bot.engine.registry import kinds, param_schema
 from bot.engine.rule import DOC_SECTIONS, METRICS, REGISTERS, RegisterRole, Rule, Scope
+from bot.engine.site_setup import GROUP_PARAMS
 from bot.errors import ConfigError, RuleError
 from bot.model import Severity
 from bot.validation import validate
@@ -44,6 +45,8 @@ _example = {"type": "object", "additionalProperties": False, "properties": {
     "assignee": {"type": "string"}, "reporter": {"type": "string"},
     "parent": {"anyOf": [{"type": "string"}, {"$ref": "#/$defs/example"}]},
     "children": {"type": "array", "items": {"$ref": "#/$defs/example"}},
+    "others": {"type": "array", "items": {"$ref": "#/$defs/example"},
+               "description": "other issues in the same project, seen as context (an epic elsewhere)"},
     "note": {"type": "string"},
 }}
 
@@ -76,6 +79,12 @@ RULE_SCHEMA: dict[str, Any] = {
             "labels": _names, "exclude_labels": _names, "projects": _names, "teams": _names,
             "flow_items": {"type": "array", "items": {"enum": ["feature", "defect", "risk", "debt"]}},
             "exclude_resolutions": _names,
+            "exclude_abandoned": {"type": "boolean",
+                                  "description": "leave out work closed as not delivered (abandoned_resolutions)"},
+            "resolved_within": {"anyOf": [{"type": "integer", "minimum": 0}, {"const": "all"},
+                                          {"type": "string", "pattern": r"^\$[A-Za-z_][\w.]*$"}],
+                                "description": "closed work older than this many days is out of scope "
+                                               "(default: the scan window, scan.history_days); all: no limit"},
         }},
         "params": {"type": "object"},
         "condition": {"type": "object"},
@@ -83,6 +92,9 @@ RULE_SCHEMA: dict[str, Any] = {
         "owner": _names,
         "nudge": {"type": "boolean"},
         "comment": {"type": "boolean"},
+        "audience": {"enum": ["owner", "admin"],
+                     "description": "owner: the issue's owner is nudged; admin: a site-setup finding, one per "
+                                    "project and what was seen, for slack.admin_channel only"},
         "docs": {"type": "object", "additionalProperties": False,
                  "required": list(DOC_SECTIONS),
                  "properties": {key: {"type": "string", "minLength": 1} for key in DOC_SECTIONS}},
@@ -254,6 +266,12 @@ def _compile_rule(document: YamlDocument, index: int, raw: Any, config: Config,
     params.update(config.section("rules").get("params", {}).get(rule_id, {}))
     condition = _compile_condition(document, at + ("condition",), raw["condition"], params, config, diagnostics, label)
     scope_data = _substitute(raw.get("scope") or {}, params, config)
+    within = scope_data.get("resolved_within")
+    if within is not None and within != "all" and (not isinstance(within, int) or isinstance(within, bool)
+                                                   or within < 0):
+        diagnostics.append(document.diagnostic(at + ("scope", "resolved_within"),
+                                               f"{label} scope.resolved_within must be a number of days or all "
+                                               f"(got {within!r})", hint="define the parameter under `params:`"))
     for key in ("levels", "min_level"):
         values = scope_data.get(key)
         for position, name in enumerate([values] if isinstance(values, str) else (values or [])):
@@ -276,6 +294,16 @@ def _compile_rule(document: YamlDocument, index: int, raw: Any, config: Config,
         return None
     # A rule's family: its own `family:`, else the file's, else the file's name.
     family = raw.get("family") or (document.data or {}).get("family") or Path(document.path).stem
+    audience = raw.get("audience", "owner")
+    if audience == "admin" and raw.get("comment"):
+        diagnostics.append(document.diagnostic(at + ("comment",), f"{label} a site-setup rule (audience: admin) "
+                                               "cannot comment on issues",
+                                               hint="its findings go to slack.admin_channel; drop `comment: true`"))
+        return None
+    if audience == "admin":
+        # What a site-setup message may say about its group (bot.engine.site_setup).
+        for name, sample in GROUP_PARAMS.items():
+            params.setdefault(name, sample)
     line, _ = document.position(at)
     rule = Rule(
         id=rule_id, title=raw["title"], severity=Severity.parse(raw["severity"]),
@@ -283,7 +311,7 @@ def _compile_rule(document: YamlDocument, index: int, raw: Any, config: Config,
         message_source=raw["message"], family=family, code=raw.get("code"), metric=raw.get("metric"),
         register=register,
         enabled=raw.get("enabled", True), owner=list(raw.get("owner") or config.section("owners")),
-        nudge=raw.get("nudge", True), comment=raw.get("comment", False), docs=dict(raw["docs"]),
+        nudge=raw.get("nudge", True), comment=raw.get("comment", False), audience=audience, docs=dict(raw["docs"]),
         examples=copy.deepcopy(raw.get("examples") or {}), params=params, path=document.path, line=line,
     )
     _trial_render(document, at, rule, diagnostics, label)
@@ -316,7 +344,9 @@ def _trial_render(document, at, rule: Rule, diagnostics, label) -> None:
         diagnostics.append(document.diagnostic(at + ("message",), f"{label} message template: {detail}",
                                                hint="available: issue.key, issue.summary, issue.type, issue.level, "
                                                     "issue.status, issue.team, issue.url, issue.field('Name'), "
-                                                    "issue.section('Name'), rule.id, rule.title, evidence, params, now"))
+                                                    "issue.section('Name'), rule.id, rule.title, evidence, params, now"
+                                                    + ("; site-setup rules: params.count, params.examples, "
+                                                       "params.issues" if rule.site_setup else "")))
 
 
 _SAMPLE: tuple | None = None
@@ -435,8 +465,9 @@ def _compile_condition(document, path, node, params, config, diagnostics, label)
     check = cls(resolved)
     for sub_path, message, hint in check.problems():
         diagnostics.append(document.diagnostic(here + tuple(sub_path), f"{label} {key}: {message}", hint=hint))
-    if key == "no-ancestor" and config.hierarchy.rank(resolved["level"]) is None:
-        diagnostics.append(_unknown_level(document, here + ("level",), resolved["level"], config, label))
+    if cls.level_param and config.hierarchy.rank(resolved[cls.level_param]) is None:
+        diagnostics.append(_unknown_level(document, here + (cls.level_param,), resolved[cls.level_param],
+                                          config, label))
     return Leaf(check) if len(diagnostics) == before else None
 
 

@@ -6,6 +6,7 @@ import json
 
 from bot.engine.registry import kinds, param_schema
 from bot.engine.rule import DOC_SECTIONS
+from bot.engine.site_setup import GROUP_PARAMS
 
 
 def render_reference(ruleset) -> str:
@@ -19,12 +20,16 @@ def render_reference(ruleset) -> str:
     for rule in rules:
         out += ["", f"## {rule.id}", "", f"**{rule.title}** ({rule.code + ', ' if rule.code else ''}"
                 f"{rule.severity.value}{'' if rule.enabled else ', disabled by default'})", ""]
+        if rule.site_setup:
+            out += ["*Site setup:* one finding per project and what was seen, naming the issues; it goes to "
+                    "`slack.admin_channel`, never to an issue's owner, and is never a Jira comment.", ""]
         for key, heading in DOC_SECTIONS.items():
             body = rule.docs.get(key, "").strip()
             out += [f"### {heading}", ""]
             out += ["```", body, "```", ""] if key == "example" else [body, ""]
-        if rule.params:
-            out += ["### Parameters", ""] + [f"- `{k}`: `{v}`" for k, v in rule.params.items()] + [""]
+        params = {k: v for k, v in rule.params.items() if not (rule.site_setup and k in GROUP_PARAMS)}
+        if params:
+            out += ["### Parameters", ""] + [f"- `{k}`: `{v}`" for k, v in params.items()] + [""]
     out += ["", "# Check kinds", "",
             "Conditions combine these with `all:`, `any:` and `not:`.", ""]
     for name, cls in kinds().items():

@@ -44,6 +44,12 @@ class Check:
     # True when it reads an issue's children (so a change to a child can change the
     # parent's verdict, and incremental scans must re-evaluate parents).
     needs_children: ClassVar[bool] = False
+    # True when it means nothing without the issue's type (or status): an issue Jira
+    # sent without one is left to the other rules and listed once in the summary.
+    needs_type: ClassVar[bool] = False
+    needs_status: ClassVar[bool] = False
+    # The parameter naming a hierarchy level, checked against config by the loader.
+    level_param: ClassVar[str | None] = None
 
     def __init__(self, params: dict[str, Any]):
         self.params = params

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot import lifecycle
 from bot.engine.checks.attributes import normalise_category
 from bot.engine import templates
 from bot.engine.condition import Condition
@@ -45,6 +47,12 @@ class Scope:
     teams: list[str] = field(default_factory=list)
     flow_items: list[str] = field(default_factory=list)
     exclude_resolutions: list[str] = field(default_factory=list)
+    # Closed work older than this many days is out of scope: the rule's own horizon
+    # (closing the loop) instead of the scan's active-work window (scan.history_days);
+    # "all" looks at every issue whatever its age.
+    resolved_within: int | str | None = None
+    # Leave out work closed as not delivered (abandoned_resolutions: Won't Do, Duplicate...).
+    exclude_abandoned: bool = False
 
     def __post_init__(self) -> None:
         # Folded once here: scope matching runs for every (rule, issue) pair.
@@ -63,7 +71,19 @@ class Scope:
     def from_data(cls, data: dict[str, Any]) -> "Scope":
         return cls(**{key: (value if not isinstance(value, list) else list(value)) for key, value in data.items()})
 
-    def matches(self, issue: Issue, hierarchy) -> bool:
+    @property
+    def needs_type(self) -> bool:
+        return bool(self._levels or self.min_level or self._types or self._exclude_types or self._flow_items)
+
+    def in_window(self, issue: Issue, context) -> bool:
+        """Active work for this rule: open, or closed within its horizon or the scan window."""
+        if self.resolved_within == "all":
+            return True
+        if self.resolved_within is not None:
+            return context.in_window(issue, int(self.resolved_within), own=True)
+        return context.in_window(issue)
+
+    def matches(self, issue: Issue, hierarchy, context=None) -> bool:
         if self._levels and (issue.level or "").casefold() not in self._levels:
             return False
         if self.min_level:
@@ -90,7 +110,10 @@ class Scope:
             return False
         if self._exclude_resolutions and (issue.resolution or "").casefold() in self._exclude_resolutions:
             return False
-        return True
+        if self.exclude_abandoned and context is not None and lifecycle.is_abandoned(issue, context.config):
+            return False
+        # Last: the cheap criteria above leave most (rule, issue) pairs out already.
+        return context is None or self.in_window(issue, context)
 
 
 def _fold(values: list[str]) -> set[str]:
@@ -114,6 +137,10 @@ class Rule:
     owner: list[str] = field(default_factory=list)
     nudge: bool = True
     comment: bool = False
+    # Who acts on a finding: "owner" (the issue's owner: nudges, comments) or "admin"
+    # (a site-setup finding: one per project and what was seen, listing the issues,
+    # delivered to slack.admin_channel only; never to an issue's owner, never commented).
+    audience: str = "owner"
     docs: dict[str, str] = field(default_factory=dict)
     examples: dict[str, list] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
@@ -124,7 +151,7 @@ class Rule:
         names: set[str] = set()
         for check in self.condition.checks():
             names |= check.fields()
-        if self.scope.exclude_resolutions:
+        if self.scope.exclude_resolutions or self.scope.exclude_abandoned:
             names.add("resolution")
         return names | templates.fields_read(self.message_source)
 
@@ -136,13 +163,35 @@ class Rule:
     def needs_children(self) -> bool:
         return any(check.needs_children for check in self.condition.checks())
 
-    def applies_to(self, issue: Issue, hierarchy) -> bool:
-        return self.scope.matches(issue, hierarchy)
+    @functools.cached_property
+    def needs_type(self) -> bool:
+        """The rule means nothing for an issue Jira sent without a type."""
+        return self.scope.needs_type or any(check.needs_type for check in self.condition.checks())
+
+    @functools.cached_property
+    def needs_status(self) -> bool:
+        return bool(self.scope.status_categories) or any(check.needs_status for check in self.condition.checks())
+
+    @property
+    def site_setup(self) -> bool:
+        return self.audience == "admin"
+
+    def applies_to(self, issue: Issue, hierarchy, context=None) -> bool:
+        """In scope: the scope matches, the issue is active work for this rule (given a
+        context) and it has the type and status the rule needs."""
+        if self.audience == "admin" and context is not None and context.workspace.partial:
+            return False  # facts about whole projects: not from a partial read
+        if not issue.type and self.needs_type:
+            return False
+        if not issue.status and self.needs_status:
+            return False
+        return self.scope.matches(issue, hierarchy, context)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id, "title": self.title, "severity": self.severity.value, "family": self.family,
             "code": self.code, "metric": self.metric,
-            "register": ({"name": self.register.name, "flag": self.register.flag} if self.register else None), "enabled": self.enabled, "nudge": self.nudge, "comment": self.comment,
-            "owner": self.owner, "docs": self.docs, "path": self.path, "line": self.line,
+            "register": ({"name": self.register.name, "flag": self.register.flag} if self.register else None),
+            "enabled": self.enabled, "nudge": self.nudge, "comment": self.comment,
+            "audience": self.audience, "owner": self.owner, "docs": self.docs, "path": self.path, "line": self.line,
         }

@@ -27,7 +27,10 @@ def render_text(batch: Batch, *, colour: bool = False, show_waived: bool = False
             continue
         severity = style(f"{finding.severity.value:<7}", fg=SEVERITY_COLOURS[finding.severity.value], bold=True)
         waived = " (waived)" if finding.waived else ""
-        lines.append(f"{terminal_safe(finding.issue):<12} {severity} {finding.rule}{waived}")
+        # A site-setup finding speaks of a project (its issues are in the message and the JSON).
+        subject = finding.project if finding.site_setup and finding.project else finding.issue
+        audience = " (for the admins)" if finding.site_setup else ""
+        lines.append(f"{terminal_safe(subject):<12} {severity} {finding.rule}{audience}{waived}")
         lines.extend(textwrap.wrap(terminal_safe(finding.message), width, initial_indent="    ",
                                    subsequent_indent="    ", break_on_hyphens=False))
     summary = batch.summary()
@@ -38,6 +41,9 @@ def render_text(batch: Batch, *, colour: bool = False, show_waived: bool = False
                  f"({by_sev['error']} errors, {by_sev['warning']} warnings, {by_sev['info']} info)"
                  + (f", {summary['waived']} waived" if summary["waived"] else ""))
     lines.extend(textwrap.wrap(ffr_line(summary["feature_factory_ratio"]), width, subsequent_indent="  "))
+    for note in batch.coverage_notes:
+        lines.extend(textwrap.wrap(terminal_safe(f"note: {note}"), width, subsequent_indent="  ",
+                                   break_on_hyphens=False))
     if batch.workspace.skipped:
         lines.append(f"{batch.workspace.skipped} malformed issues skipped (see --format json for details)")
     elif batch.problems:
@@ -62,6 +68,8 @@ def render_markdown(batch: Batch) -> str:
                        f"{markdown_escape(finding.message)} |")
     else:
         out.append("No findings.")
+    if batch.coverage_notes:
+        out += ["", "## Notes", ""] + [f"- {markdown_escape(note)}" for note in batch.coverage_notes]
     for reason in batch.incomplete_reasons:
         out += ["", f"> Scan incomplete: {reason}."]
     return "\n".join(out) + "\n"

@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator
 
 from bot import ffr
+from bot.engine import coverage
 from bot.engine.evaluate import Evaluation, Failure, Verdict, evaluate
 from bot.errors import EXIT_CLEAN, EXIT_FINDINGS, EXIT_INCOMPLETE, GovbotError
 from bot.model import Finding, Severity, User
@@ -73,6 +74,11 @@ class Batch:
         return self.evaluation.failures
 
     @property
+    def unjudged(self) -> list[tuple[str, str]]:
+        """(rule, issue) pairs this read could not judge: never resolved on its account."""
+        return self.evaluation.unjudged
+
+    @property
     def read_keys(self) -> set[str]:
         """Issues actually read by this run: only their findings may be resolved."""
         keys = set(self.workspace.issues)
@@ -101,7 +107,7 @@ class Batch:
 
     @property
     def problems(self) -> list[str]:
-        """What the source skipped and the engine could not judge, for the JSON ``problems``."""
+        """What the source skipped and the engine failed on, for the JSON ``problems``."""
         return self.workspace.problems + [failure.describe() for failure in self.failures] + self.notes
 
     def exit_code(self, fail_on: str) -> int:
@@ -137,6 +143,7 @@ class Batch:
             "skipped_issues": self.workspace.skipped,
             "source": self.workspace.source,
             "now": self.now.date().isoformat(),
+            **coverage.summary(self),
         }
         if self.incomplete_reasons:
             summary["incomplete"] = self.incomplete_reasons
@@ -146,7 +153,14 @@ class Batch:
         data: dict[str, Any] = {"findings": [f.to_json() for f in self.findings], "summary": self.summary()}
         if self.problems:
             data["problems"] = self.problems
+        if self.coverage_notes:
+            data["notes"] = self.coverage_notes
         return data
+
+    @functools.cached_property
+    def coverage_notes(self) -> list[str]:
+        """What the rules left out or could not judge, and how to fix the input (said once, in the summary)."""
+        return coverage.notes(self)
 
 
 def exit_code_for(findings: Iterable[Finding], fail_on: str, complete: bool = True) -> int:

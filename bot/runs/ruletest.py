@@ -27,7 +27,7 @@ def run_examples(ruleset, config: Config, now: datetime = EXAMPLE_NOW) -> list[E
             for index, example in enumerate(rule.examples.get(kind, [])):
                 workspace, issue = build_workspace(example, config, now)
                 context = Context(workspace, config, now)
-                in_scope = rule.applies_to(issue, config.hierarchy)
+                in_scope = rule.applies_to(issue, config.hierarchy, context)
                 match = rule.condition.evaluate(issue, context) if in_scope else None
                 fired = match is not None
                 expected = kind == "fires"

@@ -21,7 +21,7 @@ EXAMPLE_NOW = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)
 _RELATIVE = re.compile(r"^(\d+)\s*(d|w|days?|weeks?)\s*ago$", re.IGNORECASE)
 _SYSTEM = {"key", "type", "summary", "description", "status", "status_category", "labels", "components",
            "project", "priority", "resolution", "fields", "created", "updated", "resolved", "assignee", "reporter",
-           "parent", "children", "note"}
+           "parent", "children", "others", "note"}
 
 
 def _date(value: str | None, now: datetime) -> str | None:
@@ -75,6 +75,8 @@ class ExampleBuilder:
             child_raw[0]["fields"]["parent"] = {"key": raw["key"], "id": raw["id"],
                                                 "fields": {"issuetype": raw["fields"]["issuetype"]}}
             out.extend(child_raw)
+        for other in example.get("others", []):
+            out.extend(self.build({"project": example.get("project", "EX"), **other}))
         return out
 
     def _issue(self, example: dict) -> dict:

@@ -20,7 +20,11 @@ from bot.sources.vocabulary import ALIASES, EPIC_LINK_TYPE, PARENT_LINK_TYPE  # 
 # reads them (a rule, a message, a team mapped by component): every field asked
 # for is paid for in bytes on every issue of every scan.
 BASE_FIELDS = ("summary", "issuetype", "status", "labels", "parent", "assignee", "reporter", "created",
-               "updated", "resolutiondate", "description")
+               "updated", "resolutiondate", "statuscategorychangedate", "description")
+# JQL clause names Jira gives the hierarchy links whatever the display language, for a
+# catalog whose entries come without their schema type.
+EPIC_LINK_CLAUSE = "epic link"
+PARENT_LINK_CLAUSE = "parent link"
 
 @dataclass(frozen=True)
 class FieldInfo:
@@ -73,19 +77,33 @@ class FieldCatalog:
     def ids_of_type(self, custom_type: str) -> list[str]:
         return [info.id for info in self.fields if info.schema.get("custom") == custom_type]
 
+    def _link_ids(self, custom_type: str, clause: str) -> list[str]:
+        """A hierarchy link's ids: by schema type; failing that, by its JQL clause name or display
+        name (a catalog saved without schemas, a proxy that strips them)."""
+        found = self.ids_of_type(custom_type)
+        if found:
+            return found
+        return [info.id for info in self.fields if info.custom and not info.schema.get("custom")
+                and (clause in (c.casefold() for c in info.clause_names) or info.name.strip().casefold() == clause)]
+
     @property
     def epic_link_ids(self) -> list[str]:
-        return self.ids_of_type(EPIC_LINK_TYPE)
+        return self._link_ids(EPIC_LINK_TYPE, EPIC_LINK_CLAUSE)
 
     @property
     def parent_link_ids(self) -> list[str]:
-        return self.ids_of_type(PARENT_LINK_TYPE)
+        return self._link_ids(PARENT_LINK_TYPE, PARENT_LINK_CLAUSE)
 
     def names(self) -> dict[str, str]:
         return {info.id: info.name for info in self.fields}
 
     def schemas(self) -> dict[str, dict]:
-        return {info.id: info.schema for info in self.fields if info.schema}
+        """Schemas by id, for the normaliser; a link found by clause name reads as its type."""
+        out = {info.id: info.schema for info in self.fields if info.schema}
+        for ids, custom_type in ((self.epic_link_ids, EPIC_LINK_TYPE), (self.parent_link_ids, PARENT_LINK_TYPE)):
+            for field_id in ids:
+                out[field_id] = {**out.get(field_id, {}), "custom": custom_type}
+        return out
 
 
 @dataclass
@@ -140,6 +158,10 @@ def plan_fields(catalog: FieldCatalog, wanted: Iterable[str], config: Config) ->
     if any((spec or {}).get("components") for spec in config.section("teams").values()):
         ids.append("components")  # teams are found by component
     ids += catalog.epic_link_ids + catalog.parent_link_ids
+    for logical in ("Epic Link", "Parent Link"):
+        # Named in govbot.yaml (fields: {Epic Link: [customfield_10841]}): asked for too.
+        for name in config.synonyms(logical)[1:]:
+            ids += catalog.ids_for(name) if catalog.ids_for(name) else ([name] if name.startswith("customfield_") else [])
     mapped: dict[str, list[str]] = {}
     missing: set[str] = set()
     for name in sorted({n for n in wanted if isinstance(n, str) and n.strip()}, key=str.casefold):

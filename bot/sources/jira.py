@@ -648,6 +648,7 @@ class JiraSource:
             except NetworkError as error:
                 reader.incomplete(f"could not read every parent or child: {error.message}")
         workspace = reader.finish()
+        workspace.partial = since is not None  # changes only: whole-project facts cannot be judged
         if workspace.complete and cursor_store is not None:
             cursor_store.set_cursor(key, {
                 "version": CURSOR_VERSION, "site": self.site, "jql": scope,
@@ -667,7 +668,9 @@ class JiraSource:
         if reader.workspace.issues and (ruleset is None or getattr(ruleset, "needs_relatives", True)):
             self._load_children(reader, list(reader.workspace.issues.values()))
             self._load_ancestors(reader)
-        return reader.finish()
+        workspace = reader.finish()
+        workspace.partial = True  # named issues only
+        return workspace
 
     def _incremental_since(self, cursor: dict | None, full: bool, plan: FieldPlan,
                            started: datetime) -> datetime | None:

@@ -14,11 +14,18 @@ from typing import Any, Iterable
 
 from bot import text
 from bot.config import Config
+from bot.hierarchy import IssueType
 from bot.model import Issue, User, user_from_json
 from bot.workspace import Workspace
 from bot.sources.vocabulary import ALIASES, EPIC_LINK_NAMES, EPIC_LINK_TYPE, PARENT_LINK_NAMES, PARENT_LINK_TYPE
 from bot.dates import parse_datetime  # noqa: F401 - read here, and by callers of this module
 
+# The Agile API (/rest/agile/1.0/...) puts the epic in a field of its own: a key, or
+# an object {"id", "key", "name", "summary", "done"} (some examples carry no key).
+AGILE_EPIC_FIELD = "epic"
+# Jira's system statuses keep these ids on every site; used only when a status comes
+# without its statusCategory (Jira before 6.1, trimmed exports).
+SYSTEM_STATUS_CATEGORIES = {"1": "new", "3": "indeterminate", "4": "new", "5": "done", "6": "done"}
 
 _KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-\d+$")
 
@@ -61,20 +68,49 @@ class Normalizer:
         self._provisional: list[Issue] = []
         self._strings: dict[str, str] = {}
         self._users: dict[tuple, Any] = {}
+        self._types: dict[tuple, IssueType] = {}
+        self._type_info: dict[tuple[int, bool], Any] = {}
         self._keep: dict[str, bool] = {}  # field id -> keep it? (reset when names are learned)
+        # Epic Link / Parent Link named in govbot.yaml (``fields: {Epic Link: [customfield_10841]}``).
+        self._configured_links(config)
+        # Custom fields holding issue keys, for finding an unnamed Epic Link by its values:
+        # field id -> [(holder key, target key)].
+        self._key_values: dict[str, list[tuple[str, str]]] = {}
+        self._custom_seen: set[str] = set()
+        # Type ids of the site's Epic type (Cloud hierarchyLevel 1, or the type of an
+        # Epic Link's target) and the agile ``epic`` references waiting for finish().
+        self.epic_type_ids: set[str] = set()
+        self._agile_epics: list[tuple[Issue, str]] = []
+        self._epic_targets: set[str] = set()
+        self._inferred_holders: set[str] = set()
+        self.inferred: dict[str, str] = {}  # field id -> "Epic Link" / "Parent Link", found by its values
 
     # -- field-id discovery ---------------------------------------------------
+    def _configured_links(self, config: Config) -> None:
+        self._epic_link_names = set(EPIC_LINK_NAMES)
+        self._parent_link_names = set(PARENT_LINK_NAMES)
+        for logical, names, ids in (("Epic Link", self._epic_link_names, self.epic_link_ids),
+                                    ("Parent Link", self._parent_link_names, self.parent_link_ids)):
+            for name in config.synonyms(logical):
+                if not isinstance(name, str) or not name.strip():
+                    continue
+                names.add(name.strip().casefold())
+                if name.strip().startswith("customfield_"):
+                    ids.add(name.strip())
+
     def learn_fields(self, names: dict[str, str] | None = None, schema: dict | None = None) -> None:
         """Record display names and find the Epic Link / Parent Link field ids."""
+        if not names and not schema:
+            return
         self._keep.clear()
-        for field_id, name in (names or {}).items():
+        for field_id, name in (names or {}).items() if isinstance(names, dict) else ():
             if isinstance(field_id, str) and isinstance(name, str):
                 self.names[field_id] = name
-                if name.casefold() in EPIC_LINK_NAMES:
+                if name.strip().casefold() in self._epic_link_names:
                     self.epic_link_ids.add(field_id)
-                elif name.casefold() in PARENT_LINK_NAMES:
+                elif name.strip().casefold() in self._parent_link_names:
                     self.parent_link_ids.add(field_id)
-        for field_id, spec in (schema or {}).items():
+        for field_id, spec in (schema or {}).items() if isinstance(schema, dict) else ():
             custom = spec.get("custom") if isinstance(spec, dict) else None
             if custom == EPIC_LINK_TYPE:
                 self.epic_link_ids.add(field_id)
@@ -133,14 +169,44 @@ class Normalizer:
         if len(self.workspace.problems) < 100:
             self.workspace.problems.append(note)
 
-    def _build(self, raw: dict, key: str, fields: dict) -> Issue:
-        hierarchy = self.config.hierarchy
-        issuetype = _dict(fields.get("issuetype"))
-        type_name = _str(issuetype.get("name")) or "Unknown"
+    def _issue_type(self, value: Any) -> IssueType | None:
+        """What Jira says about a type, one shared object per distinct type (None: no type sent)."""
+        issuetype = _dict(value)
+        name = _str(issuetype.get("name")).strip()
+        untranslated = _str(issuetype.get("untranslatedName")).strip()
+        type_id = _id(issuetype.get("id"))
+        if not (name or untranslated or type_id):
+            return None
+        subtask = issuetype.get("subtask") if isinstance(issuetype.get("subtask"), bool) else None
         jira_level = _int(issuetype.get("hierarchyLevel"))
-        if jira_level is None and issuetype.get("subtask") is True:
-            jira_level = -1
-        level, mapped = hierarchy.level_of(type_name, jira_level)
+        ident = (name, type_id, untranslated, subtask, jira_level)
+        found = self._types.get(ident)
+        if found is None:
+            found = self._types[ident] = IssueType(self._shared(name or untranslated), type_id,
+                                                   untranslated if untranslated != name else "", subtask, jira_level)
+            if jira_level == 1 and type_id:
+                self.epic_type_ids.add(type_id)
+        return found
+
+    def _apply_type(self, issue: Issue) -> None:
+        """Set level, flow item and 'known' from the type and what is known of the Epic type."""
+        issue_type = issue.issue_type
+        if issue_type is None:
+            issue.level, issue.flow_item, issue.type_mapped, issue.jira_level = None, None, True, None
+            return
+        epic = bool(issue_type.id) and issue_type.id in self.epic_type_ids
+        # Types are shared objects (one per distinct type): their resolution is looked up by identity.
+        info = self._type_info.get((id(issue_type), epic))
+        if info is None:
+            info = self._type_info[(id(issue_type), epic)] = self.config.hierarchy.resolve(issue_type, epic_type=epic)
+        issue.level = info.level.name if info.level else None
+        issue.flow_item = info.flow_item
+        issue.type_mapped = info.known
+        issue.jira_level = issue_type.jira_level if issue_type.jira_level is not None else (
+            -1 if issue_type.subtask is True else None)
+
+    def _build(self, raw: dict, key: str, fields: dict) -> Issue:
+        issue_type = self._issue_type(fields.get("issuetype"))
         status = _dict(fields.get("status"))
         category = _dict(status.get("statusCategory"))
         project = _dict(fields.get("project"))
@@ -152,15 +218,12 @@ class Normalizer:
         raw_description = text.compact(fields.get("description"))
         issue = Issue(
             key=key,
-            id=str(raw.get("id") or ""),
+            id=_id(raw.get("id")),
             project=shared(project_key),
-            type=shared(type_name),
-            jira_level=jira_level,
-            level=level.name if level else None,
-            flow_item=hierarchy.flow_item(type_name),
-            type_mapped=mapped and hierarchy.is_mapped(type_name),
+            type=issue_type.name if issue_type else "",
+            issue_type=issue_type,
             status=shared(_str(status.get("name"))),
-            status_category=shared(_str(category.get("key")) or _category_from_name(_str(category.get("name")))),
+            status_category=shared(_status_category(status, category)),
             summary=text.value_to_text(fields.get("summary"))[:2000],
             labels=tuple(shared(label) for label in _list(fields.get("labels")) if isinstance(label, str)),
             components=components,
@@ -177,20 +240,53 @@ class Normalizer:
             names=self.names,
             raw_description=raw_description,
         )
+        self._apply_type(issue)
         if not all(map(self._named, issue.fields)):
             self._provisional.append(issue)
         issue.team = self.config.team_for(issue.project, issue.components)
+        self._remember_key_values(key, fields)
         parent = fields.get("parent")
         if isinstance(parent, dict) and isinstance(parent.get("key"), str):
             stub = self._stub(parent, raw)
             if stub is not None:
                 self.workspace.add(stub, relative=True)
-        elif issue.parent_key and self._via_epic_link(fields) and self.workspace.get(issue.parent_key) is None:
-            # Epic Link always points at an epic, so the level of a parent outside
-            # the scan is known even before (or without) fetching it.
-            self.workspace.add(self._stub({"key": issue.parent_key, "fields": {"issuetype": {"name": "Epic"}}}, raw),
-                               relative=True)
+        elif issue.parent_key and self._via_epic_link(fields):
+            self._epic_stub(issue.parent_key, raw)
+        if issue.parent_key is None:
+            epic = _agile_epic(fields.get(AGILE_EPIC_FIELD))
+            if epic:
+                self._agile_epics.append((issue, epic))
         return issue
+
+    def _epic_stub(self, key: str, raw: dict) -> None:
+        """A relative for an epic known only as an Epic Link's (or Agile epic's) target.
+
+        Epic Link always points at an epic, so the level of a parent outside the scan is
+        known even before (or without) fetching it."""
+        if self.workspace.get(key) is not None:
+            return
+        stub = self._stub({"key": key, "fields": {}}, raw)
+        if stub is not None:
+            epic = self.config.hierarchy.by_name.get("epic")
+            stub.level = epic.name if epic else None
+            stub.type_mapped = True
+            self.workspace.add(stub, relative=True)
+
+    def _remember_key_values(self, key: str, fields: dict) -> None:
+        """Custom fields whose value is an issue key, not yet known as links: an Epic Link saved
+        without ``names`` is found in ``finish`` by the epics its values name."""
+        seen = self._custom_seen
+        for field_id, value in fields.items():
+            if value is None or not field_id.startswith("customfield_"):
+                continue
+            seen.add(field_id)
+            if value.__class__ is str and len(value) < 40 and "-" in value and field_id not in self.epic_link_ids \
+                    and field_id not in self.parent_link_ids:
+                target = value.strip()
+                if _KEY.match(target) and target != key:
+                    held = self._key_values.setdefault(field_id, [])
+                    if len(held) < 1_000_000:
+                        held.append((key, target))
 
     def _shared(self, value: str) -> str:
         """One string object per distinct type, status, label...: 200,000 issues share a few hundred."""
@@ -262,19 +358,19 @@ class Normalizer:
         if key in self.workspace.issues or key in self.workspace.relatives:
             return None  # a stub never replaces what is already known
         fields = _dict(parent.get("fields"))
-        issuetype = _dict(fields.get("issuetype"))
-        type_name = _str(issuetype.get("name"))
-        jira_level = _int(issuetype.get("hierarchyLevel"))
-        level, mapped = self.config.hierarchy.level_of(type_name, jira_level) if type_name else (None, False)
+        issue_type = self._issue_type(fields.get("issuetype"))
         status = _dict(fields.get("status"))
-        return Issue(
-            key=key, id=str(parent.get("id") or ""), project=key.rsplit("-", 1)[0],
-            type=type_name, jira_level=jira_level, level=level.name if level else None,
-            type_mapped=mapped, status=_str(status.get("name")),
-            status_category=_str(_dict(status.get("statusCategory")).get("key")),
-            summary=_str(fields.get("summary")), url=self._browse_url(child_raw, key),
+        stub = Issue(
+            key=key, id=_id(parent.get("id")), project=key.rsplit("-", 1)[0],
+            type=issue_type.name if issue_type else "", issue_type=issue_type, status=_str(status.get("name")),
+            status_category=_status_category(status, _dict(status.get("statusCategory"))),
+            summary=text.value_to_text(fields.get("summary"))[:2000], url=self._browse_url(child_raw, key),
             names=self.names, stub=True,
         )
+        self._apply_type(stub)
+        if issue_type is None:
+            stub.type_mapped = False
+        return stub
 
     def _browse_url(self, raw: dict, key: str) -> str | None:
         base = self.base_url
@@ -286,8 +382,211 @@ class Normalizer:
 
     def finish(self) -> Workspace:
         self._settle_provisional()
+        self._resolve_agile_epics()
+        self._learn_epic_types()
+        self._infer_links()
+        if not self.epic_link_ids:
+            self._infer_links_by_shape()
+        self._reapply_types()
+        self._place_epic_link_holders()
+        self._note_unnamed_fields()
         self.workspace.link()
         return self.workspace
+
+    # -- what the data itself says (run once, after every page) -------------------------------
+    def _everyone(self) -> list[Issue]:
+        return list(self.workspace.issues.values()) + list(self.workspace.relatives.values())
+
+    def _resolve_agile_epics(self) -> None:
+        """The Agile ``epic`` field as a parent, for issues no other link placed."""
+        pending, self._agile_epics = self._agile_epics, []
+        if not pending:
+            return
+        by_id = {issue.id: issue.key for issue in self._everyone() if issue.id}
+        for issue, reference in pending:
+            if issue.parent_key is not None:
+                continue
+            if reference.startswith("id:"):
+                key = by_id.get(reference[3:])
+                if key is None:
+                    issue.unresolved_parent = f"epic {reference[3:]} (Agile API)"
+                    continue
+            else:
+                key = reference
+            issue.parent_key = key
+            self._epic_targets.add(key)
+            self._epic_stub(key, {"self": None})
+
+    def _learn_epic_types(self) -> None:
+        """The type of every Epic Link (or Agile epic) target is the site's Epic type."""
+        targets = set(self._epic_targets)
+        for issue in self._everyone():
+            if issue.parent_key and (self._via_epic_link(issue.fields) or issue.parent_key in targets):
+                targets.add(issue.parent_key)
+        hierarchy = self.config.hierarchy
+        for key in targets:
+            target = self.workspace.get(key)
+            issue_type = target.issue_type if target is not None else None
+            # Only a type nothing else places: "エピック" is learned, a "Story" an odd link
+            # points at stays a story.
+            if issue_type is not None and issue_type.id and issue_type.jira_level is None \
+                    and issue_type.subtask is not True \
+                    and not any(hierarchy.is_mapped(name) for name in issue_type.names):
+                self.epic_type_ids.add(issue_type.id)
+
+    def _infer_links(self) -> None:
+        """A custom field whose values are keys of epics in the data (and of nothing else
+        known) is the Epic Link; one whose values are keys of levels above epic, held by
+        epics, is the Parent Link. Said once in the workspace notes."""
+        if not self._key_values:
+            return
+        hierarchy = self.config.hierarchy
+        epic_rank = hierarchy.rank("epic")
+        if epic_rank is None:
+            return
+        for field_id, pairs in sorted(self._key_values.items()):
+            if field_id in self.epic_link_ids or field_id in self.parent_link_ids:
+                continue
+            ranks: set[int] = set()
+            holder_ranks: set[int] = set()
+            for holder_key, target_key in pairs:
+                target = self.workspace.get(target_key)
+                holder = self.workspace.get(holder_key)
+                self._apply_type_if_needed(target)
+                rank = hierarchy.rank(target.level) if target is not None else None
+                if rank is not None:
+                    ranks.add(rank)
+                holder_rank = hierarchy.rank(holder.level) if holder is not None else None
+                if holder_rank is not None:
+                    holder_ranks.add(holder_rank)
+            if ranks == {epic_rank} and not any(r >= epic_rank for r in holder_ranks):
+                kind = "Epic Link"
+            elif ranks and min(ranks) > epic_rank and holder_ranks == {epic_rank}:
+                kind = "Parent Link"
+            else:
+                continue
+            self._adopt_link(field_id, kind, pairs)
+            self.workspace.notes.append(
+                f"{field_id} read as the {kind}: its values are keys of "
+                f"{'epics' if kind == 'Epic Link' else 'initiatives (or higher)'} in this data; "
+                f"say so in govbot.yaml to make it explicit (fields: {{{kind}: [{field_id}]}})")
+
+    def _adopt_link(self, field_id: str, kind: str, pairs: list[tuple[str, str]]) -> None:
+        self.inferred[field_id] = kind
+        if kind == "Epic Link":
+            self._inferred_holders.update(holder for holder, _ in pairs)
+        (self.epic_link_ids if kind == "Epic Link" else self.parent_link_ids).add(field_id)
+        for holder_key, target_key in pairs:
+            holder = self.workspace.get(holder_key)
+            if holder is None:
+                continue
+            if kind == "Parent Link" or holder.parent_key is None:
+                # A Parent Link outranks an Epic Link read earlier (_parent_key's order).
+                holder.parent_key = target_key
+            if kind == "Epic Link":
+                self._epic_stub(target_key, {"self": None})
+
+    def _infer_links_by_shape(self) -> None:
+        """Data Center in another language, saved without names or schema: no type name says
+        which is the Epic. A key-valued custom field held by several standard issues and
+        pointing only at issues of one type that never holds it is the Epic Link, and that type
+        is the Epic type. Chained (stories -> epics -> initiatives), the lower field is the Epic
+        Link, the upper the Parent Link. Anything ambiguous is left alone, with the note about
+        unnamed fields saying how to name them."""
+        if not self._key_values or any(i.issue_type is not None and i.issue_type.jira_level is not None
+                                       for i in self.workspace.issues.values()):
+            return  # Cloud sends levels: pass one decided
+        hierarchy = self.config.hierarchy
+        shapes: dict[str, tuple[str, set[str]]] = {}
+        for field_id, pairs in sorted(self._key_values.items()):
+            if field_id in self.parent_link_ids or field_id in self.epic_link_ids:
+                continue
+            holders = [self.workspace.get(h) for h, _ in pairs]
+            targets = [t for t in (self.workspace.get(k) for _, k in pairs) if t is not None and not t.stub]
+            target_types = {t.issue_type.id for t in targets if t.issue_type is not None and t.issue_type.id}
+            holder_types = {h.issue_type.id for h in holders if h is not None and h.issue_type is not None}
+            if len({h for h, _ in pairs}) < 2 or len(target_types) != 1 or len(targets) != sum(
+                    1 for t in targets if t.issue_type is not None):
+                continue
+            target_type = next(iter(target_types))
+            sample = next(t.issue_type for t in targets if t.issue_type.id == target_type)
+            if target_type in holder_types or sample.subtask is True or any(
+                    h is not None and h.issue_type is not None and h.issue_type.subtask is True for h in holders):
+                continue
+            named = [hierarchy.resolve(IssueType(name=n)).level for n in sample.names if hierarchy.is_mapped(n)]
+            if any(level is None or level.name != "epic" for level in named):
+                continue  # a type the map names (Story, Initiative): not the Epic type
+            shapes[field_id] = (target_type, holder_types)
+        if not shapes:
+            return
+        # Chained, the Epic Link is the lower link: its target type holds another candidate.
+        below = [f for f, (target, _) in shapes.items()
+                 if any(target in holders for other, (_, holders) in shapes.items() if other != f)]
+        epic_fields = below or list(shapes)
+        if len(epic_fields) != 1:
+            return  # two unrelated fields look alike: say nothing rather than guess
+        field_id = epic_fields[0]
+        epic_type = shapes[field_id][0]
+        self.epic_type_ids.add(epic_type)
+        self._adopt_link(field_id, "Epic Link", self._key_values[field_id])
+        type_name = next((t.issue_type.name for _, k in self._key_values[field_id]
+                          if (t := self.workspace.get(k)) is not None and t.issue_type is not None), epic_type)
+        note = (f"{field_id} read as the Epic Link and \"{type_name}\" as the Epic type: the field's values are "
+                f"keys of issues of that one type, which never holds it")
+        for other, (target, holders) in shapes.items():
+            if other != field_id and epic_type in holders:
+                self._adopt_link(other, "Parent Link", self._key_values[other])
+                note += f"; {other} read as the Parent Link (held by those epics)"
+        self.workspace.notes.append(note + f"; name them in govbot.yaml to make it explicit (fields: {{Epic Link: "
+                                    f"[{field_id}]}}, hierarchy: {{levels: [{{name: epic, types: [{type_name}]}}]}})")
+
+    def _apply_type_if_needed(self, issue: Issue | None) -> None:
+        if issue is not None and issue.issue_type is not None and issue.issue_type.id in self.epic_type_ids:
+            self._apply_type(issue)
+
+    def _reapply_types(self) -> None:
+        """Levels again, now that the Epic type's id is known from the whole read."""
+        if not self.epic_type_ids:
+            return
+        for issue in self._everyone():
+            if issue.issue_type is not None and issue.issue_type.id in self.epic_type_ids:
+                self._apply_type(issue)
+
+    def _place_epic_link_holders(self) -> None:
+        """Jira lets only standard issues hold an Epic Link, so a type nothing else places
+        ("ストーリー" on a Data Center site in Japanese) is at the standard level when its
+        issues hold one. Still unmapped: no flow item kind is known, the admins hear of it."""
+        if not self.epic_link_ids:
+            return
+        standard = self.config.hierarchy.level_for_jira(0)
+        if standard is None:
+            return
+        held = set(self.epic_link_ids)
+        unplaced = [issue for issue in self._everyone()
+                    if issue.level is None and issue.issue_type is not None and not issue.type_mapped
+                    and issue.issue_type.subtask is not True and issue.issue_type.jira_level is None]
+        standard_types = {issue.issue_type for issue in unplaced
+                          if issue.key in self._inferred_holders
+                          or any(_key_of(issue.fields.get(field_id)) for field_id in held)}
+        for issue in unplaced:
+            if issue.issue_type in standard_types:
+                issue.level = standard.name
+
+    def _note_unnamed_fields(self) -> None:
+        """One line when custom fields came without display names (a snapshot saved without
+        ``expand=names``): rules asking for "Anticipated Outcome" cannot find them."""
+        unnamed = sorted(f for f in self._custom_seen if f not in self.names
+                         and f not in self.epic_link_ids and f not in self.parent_link_ids)
+        configured = {name.casefold() for logical in self.config.section("fields")
+                      for name in self.config.synonyms(logical)}
+        unnamed = [f for f in unnamed if f.casefold() not in configured]
+        if not unnamed:
+            return
+        shown = ", ".join(unnamed[:5]) + (f" and {len(unnamed) - 5} more" if len(unnamed) > 5 else "")
+        self.workspace.notes.append(
+            f"{len(unnamed)} custom field{'s' if len(unnamed) != 1 else ''} ({shown}) came without names, so "
+            f"rules cannot find them by name: save the snapshot with expand=names, or name them in "
+            f"govbot.yaml (fields: {{Anticipated Outcome: [{unnamed[0]}]}})")
 
     def _settle_provisional(self) -> None:
         """Issues read before a later page named their fields: find Epic/Parent Links named
@@ -297,9 +596,8 @@ class Normalizer:
             fields = issue.fields
             if issue.parent_key is None:
                 issue.parent_key = self._parent_key(fields)
-                if issue.parent_key and self._via_epic_link(fields) and self.workspace.get(issue.parent_key) is None:
-                    self.workspace.add(self._stub({"key": issue.parent_key, "fields": {"issuetype": {"name": "Epic"}}},
-                                                  {}), relative=True)
+                if issue.parent_key and self._via_epic_link(fields):
+                    self._epic_stub(issue.parent_key, {})
             issue.fields = self._kept(fields)
 
 
@@ -320,6 +618,36 @@ def _list(value: Any) -> list:
 
 def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
+
+
+def _id(value: Any) -> str:
+    """An id as Jira sends it (a string, sometimes a number)."""
+    if isinstance(value, bool):
+        return ""
+    if isinstance(value, (str, int)):
+        return str(value).strip()[:64]
+    return ""
+
+
+def _agile_epic(value: Any) -> str | None:
+    """The Agile API ``epic`` field: a key, or "id:<n>" when the object carries only an id."""
+    key = _key_of(value)
+    if key:
+        return key
+    if isinstance(value, dict):
+        ident = _id(value.get("id"))
+        if ident:
+            return f"id:{ident}"
+    return None
+
+
+def _status_category(status: dict, category: dict) -> str:
+    key = _str(category.get("key"))
+    if key in ("new", "indeterminate", "done"):
+        return key
+    return (_category_from_name(_str(category.get("name")))
+            or SYSTEM_STATUS_CATEGORIES.get(_id(status.get("id")), "")
+            or _category_from_name(_str(status.get("name"))))
 
 
 def _int(value: Any) -> int | None:
@@ -344,4 +672,7 @@ def _key_of(value: Any) -> str | None:
 
 
 def _category_from_name(name: str) -> str:
-    return {"to do": "new", "in progress": "indeterminate", "done": "done"}.get(name.casefold(), "")
+    """Jira's own category names (and its system statuses' names), for statuses without a category key."""
+    return {"to do": "new", "in progress": "indeterminate", "done": "done", "open": "new", "reopened": "new",
+            "closed": "done", "resolved": "done"}.get(name.strip().casefold(), "")
+

@@ -375,6 +375,8 @@ def snapshot_fields(ruleset, config: Config) -> set[str]:
     """What an Issue read from a snapshot keeps: the rules' fields, every configured
     logical field and synonym (the digest reads those), and the owner fields."""
     names = set(ruleset.fields_needed(config))
+    # What every rule's scope reads: the active-work window and abandoned resolutions (bot.lifecycle).
+    names.update(("resolution", "resolutiondate", "statuscategorychangedate", "updated"))
     for logical, synonyms in config.section("fields").items():
         names.update([logical, *(synonyms or [])])
     for owner in config.section("owners"):

@@ -39,6 +39,8 @@ SWE = "work-hierarchy-story-without-epic"
 UNM = "work-hierarchy-unmapped-type"
 RULES = (AOM, AOU, CTL, TDI, TDO, TDB, NWI, INV, SKP, SWE, UNM)
 TOP_TYPES = {"Theme", "Initiative", "Epic"}  # what the Feature Factory Ratio counts
+# The active-work window (scan.history_days): the FFR counts epics open or closed within it.
+WINDOW_DAYS = 180
 LABEL = "tech-debt-agreement"
 
 CATEGORY = {"new": (2, "To Do", "blue-gray"), "indeterminate": (4, "In Progress", "yellow"),
@@ -56,6 +58,10 @@ def expected_file(snapshot: str, flavour: str, rows: list[dict], notes: dict) ->
             skipped.append(item["key"])
             continue
         issues[item["key"]] = [rule for rule in RULES if rule in item["expect"]]
+        if item.get("resolved") and (datetime.fromisoformat(NOW + "T12:00:00+00:00")
+                                     - datetime.fromisoformat(item["resolved"].replace("+0000", "+00:00"))).days \
+                > WINDOW_DAYS:
+            continue  # closed before the window: not in the current portfolio
         if item["type"] in TOP_TYPES:
             pair = counts.setdefault(item["key"].split("-")[0], [0, 0])
             pair[0] += AOM in item["expect"]
@@ -607,7 +613,7 @@ def cloud_rows() -> list[dict]:
         row("PAY-26", "Story", "Story directly under an initiative (skips the epic)", "To Do", [SKP],
             parent="PAY-2"),
         row("PAY-27", "Story", "Story with no parent (orphan)", "To Do", [SWE]),
-        row("PAY-28", "Deliverable", "Deliverable: custom type with hierarchyLevel 0", "To Do", [UNM],
+        row("PAY-28", "Deliverable", "Deliverable: custom type with hierarchyLevel 0 (Jira places it)", "To Do", [],
             parent="PAY-3"),
         row("PAY-29", "Epic", "Delivered epic with neither anticipated nor actual outcome (resolved 75 days ago)",
             "Done", [AOM, CTL], resolved="2026-09-02T12:00:00.000+0000"),
@@ -655,7 +661,7 @@ def cloud_rows() -> list[dict]:
         row("MOB-12", "Sub-task", "Sub-task carrying the tech-debt-agreement label", "To Do", [TDB],
             parent="MOB-4", labels=[LABEL]),
         row("MOB-13", "Release", "Release: app 5.2 used as a work item (no parent)", "To Do", [NWI]),
-        row("MOB-14", "Work Package", "Work Package: custom type with hierarchyLevel 0", "To Do", [UNM],
+        row("MOB-14", "Work Package", "Work Package: custom type with hierarchyLevel 0 (Jira places it)", "To Do", [],
             parent="MOB-2"),
         row("MOB-15", "Story", "Story with no parent at all (orphan)", "To Do", [SWE]),
         row("MOB-16", "Epic", "Epic delivered 200 days ago, Actual Outcome says TBD", "Done", [CTL],
@@ -774,7 +780,7 @@ def build_cloud() -> tuple[list[dict], dict]:
         "PAY-31": "an epic right under a theme skips the required initiative level (theme and feature are optional)",
         "MOB-2": "the Anticipated Outcome field is an empty ADF doc; the description heading supplies the outcome",
         "MOB-3/MOB-4": "Feature is a standard type in Jira Cloud (hierarchyLevel 0) but the hierarchy map puts it "
-                       "above stories: levels come from the map by type name, not from hierarchyLevel",
+                       "above stories: a name refines Jira's level within its band (feature and story are both 0)",
         "MOB-10": "the Timeline date is an ADF date node (timestamp 2026-06-30)",
         "MOB-11": "the Actual Outcome is an 'Actual Outcome:' line at the top of the description",
         "MOB-17": "description is about 1 MB of ADF",
@@ -782,6 +788,10 @@ def build_cloud() -> tuple[list[dict], dict]:
         "MOB-19": "tasks and bugs may stand alone: work-hierarchy-story-without-epic covers Story and Feature only",
         "MOB-20": "a placeholder (Impact: TBD) counts as a missing agreement section",
         "PAY-26": "a story right under an initiative is reported by skipped-level only, not also as an orphan",
+        "PAY-28/MOB-14": "custom types Cloud gives hierarchyLevel 0: Jira's own level says what they are, so they "
+                         "are not unmapped (the Data Center twins, sent with no level, are)",
+        "MOB-16": "delivered 200 days ago: its loop is still open (closing the loop keeps a 365-day horizon), but "
+                  "it is outside the 180-day window, so the Feature Factory Ratio does not count it",
     }
     return pages, expected_file("cloud_small.json", "cloud", rows, notes)
 

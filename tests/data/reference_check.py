@@ -35,6 +35,8 @@ RULES = ("anticipated-outcome-missing", "anticipated-outcome-unmeasurable",
          "work-hierarchy-inverted", "work-hierarchy-skipped-level", "work-hierarchy-story-without-epic",
          "work-hierarchy-unmapped-type")
 GRACE = timedelta(days=30)
+WINDOW = timedelta(days=180)   # active work: open, or closed within this (scan.history_days)
+HORIZON = timedelta(days=365)  # closing the loop looks this far back instead
 ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 MEASURE = re.compile(r"\d|%")
 
@@ -70,20 +72,28 @@ class Reference:
         value = self.raw_value(issue, logical)
         return value if self.usable(value, issue.summary) else None
 
+    def active(self, issue, within: timedelta = WINDOW) -> bool:
+        if issue.status_category != "done":
+            return True
+        when = issue.resolved or issue.updated
+        return when is not None and self.now - when <= within
+
     def rules(self, issue, workspace) -> list[str]:
         fired: set[str] = set()
         level = issue.level
         done = issue.status_category == "done"
         top = set(self.hierarchy.at_least("epic"))
+        if (level in top and done and issue.resolved is not None and self.active(issue, HORIZON)
+                and self.now - issue.resolved > GRACE and self.value(issue, "Actual Outcome") is None):
+            fired.add("closing-the-loop-actual-outcome-missing")
+        if not self.active(issue):
+            return [rule for rule in RULES if rule in fired]
         if level in top:
             outcome = self.value(issue, "Anticipated Outcome")
             if outcome is None:
                 fired.add("anticipated-outcome-missing")
             elif not MEASURE.search(outcome):
                 fired.add("anticipated-outcome-unmeasurable")
-        if (level in top and done and issue.resolved is not None
-                and self.now - issue.resolved > GRACE and self.value(issue, "Actual Outcome") is None):
-            fired.add("closing-the-loop-actual-outcome-missing")
         if self.label in issue.labels:
             if level == "epic":
                 if not all(self.value(issue, name) for name in ("Reason", "Impact", "Timeline")):
@@ -106,9 +116,14 @@ class Reference:
             epic_rank = self.hierarchy.rank("epic")
             ranks = [self.hierarchy.rank(a.level) for a in workspace.ancestors(issue)]
             hidden_parent = issue.parent_key and workspace.get(issue.parent_key) is None
-            if not hidden_parent and not any(rank is None or rank >= epic_rank for rank in ranks):
+            project_uses_epics = any(other.project == issue.project and (self.hierarchy.rank(other.level) or 0)
+                                     >= epic_rank for other in list(workspace.issues.values())
+                                     + list(workspace.relatives.values()))
+            if project_uses_epics and not hidden_parent and not any(rank is None or rank >= epic_rank
+                                                                    for rank in ranks):
                 fired.add("work-hierarchy-story-without-epic")
-        if not self.hierarchy.is_mapped(issue.type):
+        # Unmapped: the map names it nowhere and Jira sent no level for it (Cloud always does).
+        if not self.hierarchy.is_mapped(issue.type) and issue.jira_level is None:
             fired.add("work-hierarchy-unmapped-type")
         return [rule for rule in RULES if rule in fired]
 
@@ -124,7 +139,7 @@ def run(snapshot: str, config_path: str | None, now: datetime) -> dict:
         issues[issue.key] = fired
         for rule in fired:
             by_rule[rule] += 1
-        if issue.level in top:
+        if issue.level in top and reference.active(issue):
             pair = counts.setdefault(issue.project, [0, 0])
             pair[0] += "anticipated-outcome-missing" in fired
             pair[1] += 1

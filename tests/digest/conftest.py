@@ -56,14 +56,16 @@ ISSUES = [
     ("PLAT-5", "Chore", "done", "Rotate keys", "", "2026-03-15", "PLAT-1",
      ["govbot-waive-work-hierarchy-unmapped-type"], None),
 ]
-LEVELS = {"Initiative": 2, "Epic": 1, "Sub-task": -1}
+# "Chore" comes with no hierarchyLevel (as from Data Center), so nothing says what it is: unmapped.
+LEVELS = {"Initiative": 2, "Epic": 1, "Sub-task": -1, "Chore": None}
 
 
 def _jira_issue(number: int, spec: tuple) -> dict:
     key, type_name, category, summary, description, resolved, parent, labels, assignee = spec
     fields = {
         "summary": summary,
-        "issuetype": {"name": type_name, "hierarchyLevel": LEVELS.get(type_name, 0)},
+        "issuetype": {"name": type_name, **({} if LEVELS.get(type_name, 0) is None
+                                             else {"hierarchyLevel": LEVELS.get(type_name, 0)})},
         "status": {"name": category.title(), "statusCategory": {"key": category}},
         "project": {"key": key.split("-")[0]},
         "labels": labels,

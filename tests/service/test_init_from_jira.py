@@ -63,8 +63,8 @@ def test_cloud_ids_go_first_with_a_comment_naming_the_jira_field(tmp_path):
         fake = FakeJira([]).install(rsps)
         result, path = init(tmp_path, "--project", "PAY")
     assert result.exit_code == 0, result.output
-    # One request: the field list (no search, no server info).
-    assert [call["path"] for call in fake.calls] == ["/rest/api/2/field"]
+    # Two requests: the field list and the issue types (no search, no server info).
+    assert [call["path"] for call in fake.calls] == ["/rest/api/2/field", "/rest/api/2/issuetype"]
     text = path.read_text()
     lines = fields_lines(text)
     assert lines[0] == ("  Anticipated Outcome: [customfield_10050, Expected Outcome, Outcome Hypothesis, Hypothesis]"
@@ -240,3 +240,49 @@ def test_without_from_jira_the_starter_shows_an_example_and_loads(tmp_path):
     path = tmp_path / "govbot.yaml"
     path.write_text(text)
     assert load_config(path, env={}).section("fields") == DEFAULTS["fields"]
+
+
+def hierarchy_lines(text: str) -> list[str]:
+    block = text.split("\nhierarchy:", 1)[1].split("\n\n", 1)[0]
+    return block.splitlines()
+
+
+def test_cloud_types_are_written_under_their_detected_level_and_load(tmp_path):
+    with mock() as rsps:
+        FakeJira([]).install(rsps)
+        result, path = init(tmp_path)
+    assert result.exit_code == 0, result.output
+    lines = hierarchy_lines(path.read_text())
+    assert "    - {name: epic, types: [Epos]}  # by Jira's untranslated name" in lines
+    assert any(line.startswith("    - {name: story, types: [Story, Aufgabe, Fehler, Deliverable]}") for line in lines)
+    assert any(line.startswith("    - {name: sub-task, types: [Unteraufgabe]}") for line in lines)
+    assert "    feature: [Story]" in lines and "    defect: [Fehler]" in lines
+    assert "  not_work_items: [Release]" in lines
+    assert any("No flow item kind known for Deliverable:" in line for line in lines)  # Aufgabe is a Task
+    config = load_config(path, env={})
+    hierarchy = config.hierarchy
+    assert hierarchy.level_of("Epos", None)[0].name == "epic"
+    assert hierarchy.level_of("Story", None)[0].name == "story"        # the defaults are still there
+    assert hierarchy.level_of("Initiative", None)[0].name == "initiative"
+    assert hierarchy.flow_item("Fehler") == "defect"
+
+
+def test_data_center_types_nothing_places_are_listed_for_the_admin(tmp_path):
+    with mock() as rsps:
+        FakeJira([], cloud=False).install(rsps)
+        result, path = init(tmp_path, env=DC_ENV)
+    assert result.exit_code == 0, result.output
+    lines = hierarchy_lines(path.read_text())
+    assert any("Placed by nothing" in line and "Test Case" in line for line in lines)
+    load_config(path, env={})
+
+
+def test_issue_types_that_cannot_be_read_leave_the_commented_example(tmp_path):
+    with mock() as rsps:
+        fake = FakeJira([]).install(rsps)
+        fake.fail("/rest/api/2/issuetype", 1, status=403)
+        result, path = init(tmp_path)
+    assert result.exit_code == 0, result.output
+    text = path.read_text()
+    assert "hierarchy: {}\n#  levels:" in text
+    load_config(path, env={})

@@ -78,6 +78,25 @@ def adf(*blocks: tuple[str, str]) -> dict:
 _LEVELS = {"Initiative": 2, "Epic": 1, "Story": 0, "Task": 0, "Bug": 0, "Sub-task": -1, "Release": 0}
 
 
+def cloud_issue_types() -> list[dict]:
+    """/rest/api/2/issuetype as a localised Cloud site answers it (names in German)."""
+    return [{"id": "10000", "name": "Epos", "untranslatedName": "Epic", "subtask": False, "hierarchyLevel": 1},
+            {"id": "10001", "name": "Story", "untranslatedName": "Story", "subtask": False, "hierarchyLevel": 0},
+            {"id": "10002", "name": "Aufgabe", "untranslatedName": "Task", "subtask": False, "hierarchyLevel": 0},
+            {"id": "10004", "name": "Fehler", "untranslatedName": "Bug", "subtask": False, "hierarchyLevel": 0},
+            {"id": "10003", "name": "Unteraufgabe", "untranslatedName": "Subtask", "subtask": True,
+             "hierarchyLevel": -1},
+            {"id": "10010", "name": "Deliverable", "untranslatedName": "Deliverable", "subtask": False,
+             "hierarchyLevel": 0},
+            {"id": "10011", "name": "Release", "untranslatedName": "Release", "subtask": False, "hierarchyLevel": 0}]
+
+
+def dc_issue_types() -> list[dict]:
+    """/rest/api/2/issuetype on Data Center: no levels, no untranslated names."""
+    return [{"id": "10000", "name": "Epic", "subtask": False}, {"id": "10001", "name": "Story", "subtask": False},
+            {"id": "5", "name": "Sub-task", "subtask": True}, {"id": "10300", "name": "Test Case", "subtask": False}]
+
+
 def _stamp(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
 
@@ -316,6 +335,7 @@ class FakeJira:
         self.permissions = {"BROWSE_PROJECTS": True, "ADD_COMMENTS": True}
         self.supports_order_by = True
         self.supports_bulkfetch = True
+        self.issue_types = cloud_issue_types() if cloud else dc_issue_types()
 
     # -- setup --------------------------------------------------------------------------------
     def fail(self, path: str, call_number: int, *, status: int | None = None, retry_after: str | None = None,
@@ -370,6 +390,8 @@ class FakeJira:
                          "serverTitle": "Example Jira"}
         if path == "/rest/api/2/field":
             return 200, self.fields
+        if path == "/rest/api/2/issuetype":
+            return 200, self.issue_types
         if path == "/rest/api/2/myself":
             me = {"displayName": "Ada Lovelace", "active": True}
             me.update({"accountId": "acc-ada"} if self.cloud else {"name": "ada", "key": "JIRAUSER1"})

@@ -36,3 +36,22 @@ def test_only_needed_fields_are_requested_and_each_missing_logical_field_warns_o
     assert "description section" in warnings[1] and "'Why'" in warnings[1]
     # Anticipated Outcome exists, so its synonyms being absent is no news.
     assert not any("Expected Outcome" in w for w in warnings)
+
+
+def test_epic_link_by_clause_name_when_the_catalog_has_no_schema_type():
+    # Some proxies and exports drop "schema"; the JQL clause name "Epic Link" stays in English.
+    fields = [{"id": "customfield_10014", "name": "Epic-Verknüpfung", "custom": True,
+               "clauseNames": ["cf[10014]", "Epic Link"]}, {"id": "summary", "name": "Zusammenfassung"}]
+    catalog = FieldCatalog.from_json(fields)
+    assert catalog.epic_link_ids == ["customfield_10014"]
+    assert catalog.schemas()["customfield_10014"]["custom"] == "com.pyxis.greenhopper.jira:gh-epic-link"
+
+
+def test_an_epic_link_named_in_govbot_yaml_is_asked_for(tmp_path):
+    from bot.config import load_config
+
+    path = tmp_path / "govbot.yaml"
+    path.write_text("fields:\n  Epic Link: [customfield_10841]\n")
+    config = load_config(path, env={})
+    plan = plan_fields(FieldCatalog.from_json(cloud_fields()), set(), config)
+    assert "customfield_10841" in plan.ids

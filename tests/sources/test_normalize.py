@@ -33,11 +33,20 @@ def test_cloud_issue_fields_by_name_and_parent_stub():
     assert "PAY-1" not in workspace.issues  # relatives are never evaluated
 
 
-def test_unmapped_type_falls_back_to_jira_level_but_is_marked():
+def test_a_type_the_map_does_not_name_takes_jiras_level_and_is_known():
+    # Jira's hierarchyLevel says what the type is: not "unmapped" (issue 10).
     normalizer = Normalizer(CONFIG)
     normalizer.add_page({"issues": [cloud_issue("DATA-1", "Deliverable", 1)]})
     issue = normalizer.finish().issues["DATA-1"]
-    assert issue.level == "epic" and not issue.type_mapped
+    assert issue.level == "epic" and issue.type_mapped
+
+
+def test_a_type_with_no_signal_and_no_name_is_unmapped():
+    normalizer = Normalizer(CONFIG)
+    normalizer.add_page({"issues": [{"key": "DATA-2", "fields": {"issuetype": {"id": "10501", "name": "Deliverable",
+                                                                               "subtask": False}}}]})
+    issue = normalizer.finish().issues["DATA-2"]
+    assert issue.level is None and not issue.type_mapped
 
 
 def test_datacenter_epic_link_and_parent_link():
@@ -81,4 +90,29 @@ def test_malformed_issues_are_skipped_with_a_note():
     workspace = normalizer.finish()
     assert list(workspace.issues) == ["X-2"]
     assert workspace.skipped == 3
-    assert workspace.issues["X-2"].type == "Unknown" and workspace.issues["X-2"].created is None
+    # No type sent: no type invented ("Unknown" would read as a custom type to map).
+    assert workspace.issues["X-2"].type == "" and workspace.issues["X-2"].created is None
+
+
+def test_an_epic_link_named_in_config_is_honoured_without_names(tmp_path):
+    path = tmp_path / "govbot.yaml"
+    path.write_text("fields:\n  Epic Link: [customfield_10841]\n")
+    normalizer = Normalizer(load_config(path, env={}))
+    normalizer.add_page({"issues": [
+        {"key": "A-2", "fields": {"issuetype": {"name": "Story"}, "customfield_10841": "A-1"}},
+        {"key": "A-3", "fields": {"issuetype": {"name": "Story"}, "customfield_10841": "B-9"}}]})
+    workspace = normalizer.finish()
+    assert workspace.issues["A-2"].parent_key == "A-1"
+    assert workspace.get("B-9").level == "epic" and not workspace.notes  # named: nothing to infer or say
+
+
+def test_an_unnamed_field_whose_values_are_epic_keys_is_the_epic_link():
+    normalizer = Normalizer(CONFIG)
+    normalizer.add_page({"issues": [
+        {"key": "A-1", "fields": {"issuetype": {"name": "Epic"}}},
+        {"key": "A-2", "fields": {"issuetype": {"name": "Story"}, "customfield_10301": "A-1"}},
+        {"key": "A-3", "fields": {"issuetype": {"name": "Story"}, "customfield_10302": "A-2"}}]})  # a story's key
+    workspace = normalizer.finish()
+    assert workspace.issues["A-2"].parent_key == "A-1"
+    assert workspace.issues["A-3"].parent_key is None  # not every key-valued field is a link
+    assert any(note.startswith("customfield_10301 read as the Epic Link") for note in workspace.notes)

@@ -36,6 +36,7 @@ class IsType(Check):
     doc = "Holds when the issue type is one of the names given (case-insensitive)."
     shorthand = "type"
     schema = {"properties": {"type": _NAMES}, "required": ["type"]}
+    needs_type = True
 
     def fields(self):
         return set()
@@ -52,6 +53,7 @@ class StatusCategory(Check):
     shorthand = "in"
     schema = {"properties": {"in": {"type": "array", "minItems": 1, "items": {
         "enum": ["new", "indeterminate", "done", "to do", "in progress"]}}}, "required": ["in"]}
+    needs_status = True
 
     def fields(self):
         return set()

@@ -6,6 +6,7 @@ import calendar
 import re
 from datetime import date, datetime, timedelta, timezone
 
+from bot import lifecycle
 from bot.engine.checks.values import _FIELD, _SOURCES
 from bot.engine.registry import Check, Match, register
 from bot.dates import parse_datetime
@@ -17,43 +18,49 @@ _BUILTIN_DATES = {"created", "updated", "resolved", "resolutiondate", "duedate"}
 class OlderThan(Check):
     kind = "older-than"
     doc = ("Holds when a date (created, updated, resolved, or a date field) is more than `days` "
-           "days before the evaluation date. Quiet when the date is absent.")
+           "days before the evaluation date. Quiet when the date is absent. `resolved` (or `delivered`) "
+           "is the delivered date: the resolution date, else the date the status category changed to "
+           "Done, else the last update; the evidence says which when it is not the resolution date.")
     schema = {"properties": {
         "date": {"type": "string", "minLength": 1,
-                 "description": "created, updated, resolved, or a date field's name"},
+                 "description": "created, updated, resolved (delivered), or a date field's name"},
         "days": {"type": "integer", "minimum": 0},
     }, "required": ["date", "days"]}
 
     def fields(self):
         name = self.params["date"].casefold()
-        if name in ("resolved", "resolutiondate"):
-            return {"resolutiondate", "statuscategorychangedate", "updated"}
+        if name in _DELIVERED:
+            return {"resolutiondate", "statuscategorychangedate", "updated", "status"}
         return {name} if name in _BUILTIN_DATES else {self.params["date"]}
 
     def evaluate(self, issue, context):
-        when = _issue_date(issue, self.params["date"])
+        when, source = _issue_date(issue, self.params["date"])
         if when is None:
             return None
         age = (context.now - when).days
         # Evidence is the threshold crossed, not the age, so the fingerprint
         # stays the same from one day to the next.
-        return Match(f"older than {self.params['days']} days") if age > self.params["days"] else None
+        if age <= self.params["days"]:
+            return None
+        suffix = f" (by the {source})" if source and source != lifecycle.RESOLUTION_DATE else ""
+        return Match(f"older than {self.params['days']} days{suffix}")
 
 
-def _issue_date(issue, name: str) -> datetime | None:
+_DELIVERED = ("resolved", "resolutiondate", "delivered")
+
+
+def _issue_date(issue, name: str) -> tuple[datetime | None, str]:
     folded = name.casefold()
     if folded == "created":
-        return issue.created
+        return issue.created, ""
     if folded == "updated":
-        return issue.updated
-    if folded in ("resolved", "resolutiondate"):
-        # Some workflows reach Done without setting a resolution; the moment the
-        # status category changed is the next best record of delivery.
-        if issue.resolved is not None or not issue.is_done():
-            return issue.resolved
-        return parse_datetime(issue.fields.get("statuscategorychangedate")) or issue.updated
+        return issue.updated, ""
+    if folded in _DELIVERED:
+        # Some workflows reach Done without setting a resolution: the one definition
+        # of the delivered date (bot.lifecycle) says what stands in for it.
+        return lifecycle.delivered_on(issue)
     raw = issue.raw(name)
-    return parse_datetime(raw) if isinstance(raw, str) else None
+    return (parse_datetime(raw) if isinstance(raw, str) else None), ""
 
 
 _MONTHS = {name.casefold(): number for number, name in enumerate(calendar.month_name) if name}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bot.engine.context import Unjudged
+from bot.hierarchy import defaults
 from bot.engine.registry import Check, Match, register
 
 _LEVEL = {"type": "string", "minLength": 1, "description": "a level name from the hierarchy map (epic, initiative...)"}
@@ -9,6 +11,7 @@ _LEVEL = {"type": "string", "minLength": 1, "description": "a level name from th
 
 class _HierarchyCheck(Check):
     needs_relatives = True
+    needs_type = True
 
     def fields(self):
         return set()
@@ -20,12 +23,17 @@ class NotAWorkItem(Check):
     doc = ("Holds when the issue type is listed in `hierarchy.not_work_items` (for example Release: "
            "a scheduled deployment of features, not a level of work).")
     schema = {"properties": {}}
+    needs_type = True
 
     def fields(self):
         return set()
 
     def evaluate(self, issue, context):
-        return Match(issue.type) if issue.type.casefold() in context.config.hierarchy.not_work_items else None
+        if issue.issue_type is None:
+            return None
+        names = issue.issue_type.names or (issue.type,)
+        not_work = context.config.hierarchy.not_work_items
+        return Match(issue.type) if any(name.casefold() in not_work for name in names) else None
 
 
 @register
@@ -68,6 +76,7 @@ class NoAncestor(_HierarchyCheck):
     doc = ("Holds when nothing above the issue (parent, grandparent...) is at or above `level`: "
            "a story that rolls up to no epic. Quiet when a parent exists but its level is unknown.")
     shorthand = "level"
+    level_param = "level"
     schema = {"properties": {"level": _LEVEL}, "required": ["level"]}
 
     def problems(self):
@@ -81,18 +90,69 @@ class NoAncestor(_HierarchyCheck):
                 return None
         if issue.parent_key and context.workspace.get(issue.parent_key) is None:
             return None  # the parent exists in Jira but we could not see it: no verdict
+        if issue.unresolved_parent and context.workspace.parent(issue) is None:
+            return None  # an epic we know of only by id (the Agile API): no verdict
         return Match(f"no {self.params['level']}")
+
+
+@register
+class FlowItemKind(_HierarchyCheck):
+    kind = "flow-item"
+    doc = ("Holds when the issue's flow item kind (feature, defect, risk, debt) is `kind`. With "
+           "`infer_from: <level>`, an issue whose type only Jira's hierarchy places (a localised "
+           "\"Story\" sent without `untranslatedName`, so no name gives its kind) counts too when most "
+           "issues of its type in its project roll up to that level: the team uses the type as a story.")
+    shorthand = "kind"
+    level_param = "infer_from"
+    schema = {"properties": {
+        "kind": {"enum": ["feature", "defect", "risk", "debt"]},
+        "infer_from": {**_LEVEL, "description": "a level; types with no known kind count when most of "
+                                                "their issues in the project roll up to it"},
+    }, "required": ["kind"]}
+
+    def evaluate(self, issue, context):
+        if issue.flow_item:
+            return Match("") if issue.flow_item == self.params["kind"] else None
+        level = self.params.get("infer_from")
+        if not level or issue.issue_type is None or issue.level is None:
+            return None
+        standard = defaults()
+        if any(standard.is_mapped(name) for name in issue.issue_type.names):
+            return None  # a standard type with no flow item (Task, Spike): not a story
+        return Match("") if context.type_usually_under(issue.project, issue.type, level) else None
+
+
+@register
+class ProjectUsesLevel(_HierarchyCheck):
+    kind = "project-uses-level"
+    doc = ("Holds when the issue's project has work at `level` or above: an issue of its own at that "
+           "level, or one of its issues rolling up to one. \"Story without epic\" speaks only where a "
+           "project uses epics; a project with none is a site-setup question. Gives no verdict on a "
+           "partial read (changes only) that shows no such work.")
+    shorthand = "level"
+    level_param = "level"
+    schema = {"properties": {"level": _LEVEL}, "required": ["level"]}
+    needs_type = False
+
+    def evaluate(self, issue, context):
+        uses = context.project_uses(issue.project, self.params["level"])
+        if uses is None:
+            raise Unjudged(f"whether project {issue.project} uses the {self.params['level']} level "
+                           f"cannot be told from a partial read")
+        return Match("") if uses else None
 
 
 @register
 class UnmappedType(Check):
     kind = "unmapped-type"
-    doc = ("Holds when the hierarchy map does not name the issue type, so it has no agreed level "
-           "or flow item kind and flow metrics cannot count it.")
+    doc = ("Holds when nothing says what the issue type is: Jira sent no `subtask`, `hierarchyLevel` "
+           "or `untranslatedName` that places it, it is not the site's Epic type, and the hierarchy map "
+           "does not name it. It has no agreed level or flow item kind, so flow metrics cannot count it.")
     schema = {"properties": {}}
+    needs_type = True
 
     def fields(self):
         return set()
 
     def evaluate(self, issue, context):
-        return None if issue.type_mapped else Match(issue.type)
+        return None if issue.type_mapped or issue.issue_type is None else Match(issue.type)

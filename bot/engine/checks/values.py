@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from bot import text
 from bot.engine.registry import Check, Match, register
 
 _FIELD = {"type": "string", "minLength": 1,
@@ -25,16 +24,10 @@ class _FieldCheck(Check):
 
 def placeholder_reason(value: str, issue, context, *, placeholders: bool = True,
                        summary_copy: bool = True) -> str | None:
-    """Why ``value`` does not count as stated: 'empty', 'placeholder' or 'summary copy'."""
-    folded = text.normalise_for_compare(value)
-    if not folded:
-        return "empty"
-    if placeholders:
-        if folded in context.placeholders or (value.strip() and not re.search(r"[A-Za-z0-9]", value)):
-            return "placeholder"
-    if summary_copy and issue.summary and folded == text.normalise_for_compare(issue.summary):
-        return "summary copy"
-    return None
+    """Why ``value`` does not count as stated: 'empty', 'placeholder' or 'summary copy'.
+
+    The definition is ``bot.text.placeholder_reason`` (Unicode-aware), through the context."""
+    return context.placeholder_reason(value, issue, placeholders=placeholders, summary_copy=summary_copy)
 
 
 @register
