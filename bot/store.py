@@ -188,16 +188,18 @@ def _migration_1(connection: Connection) -> None:
 def _v2_tables(metadata: sa.MetaData) -> None:
     """Added by migration 2. Frozen: add a migration to change it."""
     sa.Table(
-        "slack_dm_channels", metadata,  # Slack user -> the DM conversation id conversations.open gave
-        sa.Column("slack_user", sa.String(64), primary_key=True),
+        # Where govbot posts -> the conversation id Slack uses for it: a Slack user id -> the DM
+        # channel conversations.open gave; a channel name (#team) -> the id a post there returned.
+        "slack_conversations", metadata,
+        sa.Column("target", sa.String(200), primary_key=True),
         sa.Column("channel", sa.String(64), nullable=False),
-        sa.Column("opened_at", UTCDateTime, nullable=False),
+        sa.Column("learned_at", UTCDateTime, nullable=False),
     )
 
 
 def _migration_2(connection: Connection) -> None:
-    # The DM channel is known before a post (so an interrupted post can be looked up in that
-    # conversation's history) without a conversations.open call on every run.
+    # A post's conversation is known before it is made (so an interrupted post can be looked up
+    # in that conversation's history), without a conversations.open call on every run.
     metadata = sa.MetaData()
     _v2_tables(metadata)
     metadata.create_all(connection)
@@ -206,7 +208,7 @@ def _migration_2(connection: Connection) -> None:
 # (version, name, function). Append only.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema", _migration_1),
-    (2, "slack DM channels", _migration_2),
+    (2, "slack conversations", _migration_2),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
@@ -227,7 +229,7 @@ cursors = metadata.tables["cursors"]
 digest_history_table = metadata.tables["digest_history"]
 slack_users = metadata.tables["slack_users"]
 jira_comments = metadata.tables["jira_comments"]
-slack_dm_channels = metadata.tables["slack_dm_channels"]
+slack_conversations = metadata.tables["slack_conversations"]
 
 
 # -- values handed out ---------------------------------------------------------------
@@ -921,19 +923,19 @@ class Store:
         with self.transaction() as connection:
             connection.execute(deliveries.update().where(deliveries.c.id == delivery_id).values(channel=channel))
 
-    # -- Slack DM channels --------------------------------------------------------------------------
+    # -- Slack conversations ------------------------------------------------------------------------
     @_guarded
-    def dm_channel(self, slack_user: str) -> str | None:
-        """The DM conversation id Slack gave for ``slack_user`` (conversations.open), if known."""
+    def conversation(self, target: str) -> str | None:
+        """The conversation id Slack uses for ``target`` (a user's DM, a channel name), if known."""
         with self.transaction() as connection:
-            return connection.execute(sa.select(slack_dm_channels.c.channel)
-                                      .where(slack_dm_channels.c.slack_user == slack_user)).scalar()
+            return connection.execute(sa.select(slack_conversations.c.channel)
+                                      .where(slack_conversations.c.target == target)).scalar()
 
     @_guarded
-    def remember_dm_channel(self, slack_user: str, channel: str, now: datetime) -> None:
+    def remember_conversation(self, target: str, channel: str, now: datetime) -> None:
         with self.transaction() as connection:
-            _upsert(connection, self.dialect, slack_dm_channels,
-                    {"slack_user": slack_user, "channel": channel, "opened_at": now}, ["slack_user"])
+            _upsert(connection, self.dialect, slack_conversations,
+                    {"target": target, "channel": channel, "learned_at": now}, ["target"])
 
     @_guarded
     def finish_delivery(self, delivery_id: int, status: str, now: datetime, *, external_id: str | None = None,
