@@ -43,7 +43,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot import __version__
 from bot.config import Config
-from bot.errors import EXIT_NETWORK, ConfigError, GovbotError, NetworkError
+from bot.errors import EXIT_INCOMPLETE, EXIT_NETWORK, ConfigError, GovbotError, NetworkError
 from bot.health import HealthServer, Metrics
 from bot.pipeline import Inputs, run_pipeline
 
@@ -288,7 +288,7 @@ class JobRun:
 @dataclass
 class JobOutcome:
     job: str
-    status: str  # success | failure | cancelled | skipped
+    status: str  # success | incomplete (done, but the scan could not read everything) | failure | cancelled | skipped
     started: datetime
     duration: float = 0.0
     counts: dict[str, Any] = field(default_factory=dict)
@@ -356,6 +356,8 @@ class Jobs:
         if report.exit_code == EXIT_NETWORK:
             raise NetworkError(f"Slack or Jira was unreachable: {counts['pending']} messages stay queued "
                                "for the next run")
+        if report.incomplete:
+            counts["incomplete"] = f"scan incomplete: {report.incomplete}"  # status "incomplete", exit 4
         if report.held:
             log.warning("scan-and-nudge: the circuit breaker held this run's messages (%s); "
                         "check `govbot preview`, then run `govbot nudge --apply --override-breaker`",
@@ -364,7 +366,7 @@ class Jobs:
 
     def digest(self, run: JobRun) -> dict[str, Any]:
         """What `govbot digest` does: the week's figures per team, recorded; posted to Slack only with apply."""
-        from bot.digesting import NOT_RECORDED, run_digest, slack_client
+        from bot.digesting import NOT_POSTED, NOT_RECORDED, run_digest, slack_client
 
         context = {"job": run.job}
         slack = slack_client(self.config) if run.apply else None  # no token: stop before touching the store
@@ -378,8 +380,11 @@ class Jobs:
             raise NetworkError("Slack was unreachable; the digest stays queued and is posted by the next run")
         if digested.exit_code:
             raise GovbotError("Slack refused some digest messages (see the log above); the others were posted")
-        return {"summary": digested.result.summary(), "messages": len(digested.messages),
-                "posted": digested.posted}
+        counts = {"summary": digested.result.summary(), "messages": len(digested.messages),
+                  "posted": digested.posted}
+        if not digested.result.complete:
+            counts["incomplete"] = NOT_POSTED if run.apply and digested.messages else NOT_RECORDED
+        return counts
 
     def full_rescan(self, run: JobRun) -> dict[str, Any]:
         """Read everything in scope (not only what changed) and bring the findings lifecycle up to date."""
@@ -481,6 +486,11 @@ class Service:
         outcome = JobOutcome(name, "success", started)
         try:
             outcome.counts = self.jobs.run(name, run) or {}
+            if outcome.counts.get("incomplete"):
+                # Done as far as it safely could: what it could not read was left alone (exit 4).
+                outcome.status, outcome.error = "incomplete", str(outcome.counts["incomplete"])
+                outcome.exit_code = EXIT_INCOMPLETE
+                log.warning("%s: %s", name, outcome.error, extra=context)
         except JobCancelled as cancelled:
             outcome.status, outcome.error = "cancelled", str(cancelled)
             log.warning("%s", cancelled, extra=context)
@@ -498,8 +508,9 @@ class Service:
             outcome.duration = time.monotonic() - begun
             self._last[name] = outcome
             self.metrics.job_finished(name, outcome.status, outcome.duration)
-        if outcome.status == "success":
-            self._last_success[name] = self.clock()
+        if outcome.status in ("success", "incomplete"):
+            if outcome.status == "success":
+                self._last_success[name] = self.clock()
             summary = outcome.counts.get("summary") or {}
             if summary:
                 self.metrics.scanned(name, summary)
@@ -554,7 +565,7 @@ class Service:
                 "next_run": _iso(next_runs.get(name)),
                 "running_for_seconds": round(time.monotonic() - begun, 1) if begun is not None else None,
                 "last_status": last.status if last else None,
-                "last_error": last.error if last and last.status == "failure" else None,
+                "last_error": last.error if last and last.status in ("failure", "incomplete") else None,
                 "last_success": _iso(self._last_success.get(name)),
             }
         details = {"status": status, "version": __version__, "mode": self.mode,

@@ -13,7 +13,7 @@ import click
 from bot.checking import RENDERERS, check_issues, parse_keys, render_text
 from bot.commands.common import config_option, handle_errors, is_terminal, now_option, parse_now
 from bot.commands.scan import DEMO_NOTE, fail_on_option, format_option, rules_option, snapshot_option
-from bot.errors import EXIT_ERROR
+from bot.errors import EXIT_ERROR, EXIT_INCOMPLETE
 from bot.pipeline import load_inputs
 from bot.report import exit_code_for
 
@@ -65,4 +65,8 @@ def check(keys, snapshot, rule_paths, config_path, output_format, now_text, fail
     if checked.missing:
         click.echo(f"govbot: {checked.missing_message()}", err=True)
         sys.exit(EXIT_ERROR)
-    sys.exit(exit_code_for(checked.result.findings, fail_on, checked.complete))
+    code = exit_code_for(checked.result.findings, fail_on, checked.complete)
+    if code == EXIT_INCOMPLETE:  # every exit of 2 or more says why on stderr, in one line
+        click.echo("govbot: scan incomplete: not every issue in scope could be read (see the problems listed); "
+                   "nothing is said about the issues it missed", err=True)
+    sys.exit(code)

@@ -10,6 +10,7 @@ import click
 from bot.commands.common import config_option, handle_errors, is_terminal, now_option, parse_now
 from bot.pipeline import load_inputs, run_pipeline
 from bot.waivers import apply_every_waiver
+from bot.errors import EXIT_INCOMPLETE
 from bot.escape import terminal_safe
 from bot.report import RENDERERS, exit_code_for, render_text
 
@@ -94,4 +95,8 @@ def scan(snapshot, rule_paths, config_path, output_format, now_text, fail_on, jq
         click.echo(render_text(result, colour=is_terminal(), show_waived=show_waived))
     else:
         click.echo(RENDERERS[output_format](result), nl=output_format != "markdown")
-    sys.exit(exit_code_for(result.findings, fail_on, result.complete))
+    code = exit_code_for(result.findings, fail_on, result.complete)
+    if code == EXIT_INCOMPLETE:  # every exit of 2 or more says why on stderr, in one line
+        click.echo("govbot: scan incomplete: not every issue in scope could be read (see the problems listed); "
+                   "nothing is said about the issues it missed", err=True)
+    sys.exit(code)

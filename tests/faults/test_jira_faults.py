@@ -140,8 +140,9 @@ def test_cli_exit_4_and_complete_false_when_a_scan_could_not_read_everything(emu
     result = CliRunner().invoke(cli, ["scan", "--format", "json", "--now", "2026-11-16", "--fail-on", "never"],
                                 env={**ENV, "JIRA_URL": emulator.url})
     assert result.exit_code == 4, result.output
-    data = json.loads(result.output[result.output.index("{"):])
+    data = json.loads(result.stdout[result.stdout.index("{"):])
     assert data["summary"]["complete"] is False
+    assert result.stderr.strip().splitlines()[-1].startswith("govbot: scan incomplete: ")
     assert data["summary"]["issues_scanned"] < ISSUES
     assert {finding["issue"] for finding in data["findings"]} <= emulator.keys_delivered
 
