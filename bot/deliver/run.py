@@ -179,7 +179,8 @@ def _run(config, result, *, now, apply, store, slack, comment_writer, audit, ove
                     quiet=_quiet_for(config, store, settings, now))
     if not include_slack:
         report.notes.append("Slack nudges are off for this run")
-    history = store.recent_runs("nudge", BreakerSettings.from_config(config).history_runs)
+    # Enough recent runs to find the last few that sent something (the breaker skips the empty ones).
+    history = store.recent_runs("nudge", BreakerSettings.from_config(config).history_runs * 20)
     if not apply:
         with store.preview():
             report.settled = outbox.settle(now)
@@ -201,6 +202,9 @@ def _run(config, result, *, now, apply, store, slack, comment_writer, audit, ove
         with store.transaction():
             _plan_and_submit(report, result, usable, carried, store, config, now, router, settings, outbox,
                              override_breaker, include_slack, include_comments, history, run_id=run_id)
+            # What this run let through counts for the breaker from now on, even if it dies before
+            # it has sent it all (the counts are completed at the end).
+            store.finish_run(run_id, now, _run_counts(report))
         audit_waivers(audit, report.record, result.findings, waiver_report)
         for message in report.submitted.queued:
             audit.write("delivery.queued", kind=message.kind, recipient=message.recipient, person=message.person,
@@ -221,16 +225,22 @@ def _run(config, result, *, now, apply, store, slack, comment_writer, audit, ove
         if report.plan.unmapped:
             audit.write("routing.unmapped", owners=report.plan.unmapped)
         store.finish_run(run_id, now, {
-            "applied": True, "held": report.held,
-            "people": report.plan.people if not report.held else _people(report.submitted.held),
-            "findings": _findings(report.messages),
-            "queued": len(report.submitted.queued),
+            **_run_counts(report),
             "sent": len(report.settled.sent) + len(report.flushed.sent),
             "pending": len(report.flushed.pending),
             "failed": len(report.flushed.failed),
-            **({"incomplete": True} if report.incomplete else {}),
         })
     return report
+
+
+def _run_counts(report: DeliveryReport) -> dict[str, Any]:
+    """What the breaker's history keeps of a run: who and how much it let through (news only)."""
+    messages = report.submitted.held if report.held else report.plan.messages
+    news = [m for m in messages if not m.breaker_exempt and set(m.fingerprints) - set(m.carried_over)]
+    return {"applied": True, "held": report.held,
+            "people": len({m.person for m in news if m.kind == "slack_dm"}),
+            "findings": len({fp for m in news for fp in m.fingerprints if fp not in set(m.carried_over)}),
+            "queued": len(report.submitted.queued), **({"incomplete": True} if report.incomplete else {})}
 
 
 def _what_can_be_sent(result, report: DeliveryReport, include_comments: bool):
@@ -343,14 +353,6 @@ def carried_findings(result, store, config, now: datetime) -> list:
                 finding.waived, finding.waiver_reason = False, None
         apply_waivers(findings, config, now, store=store)
     return findings
-
-
-def _people(messages: list[Outgoing]) -> int:
-    return len({m.person for m in messages if m.kind == "slack_dm"})
-
-
-def _findings(messages: list[Outgoing]) -> int:
-    return len({fp for m in messages if not m.breaker_exempt for fp in m.fingerprints})
 
 
 def audit_waivers(audit: AuditLog, record: RecordSummary | None, findings, waiver_report: WaiverReport | None) -> None:
