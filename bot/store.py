@@ -834,6 +834,17 @@ class Store:
                                rows)
 
     @_guarded
+    def nudge_delivered(self, fingerprints: Iterable[str], now: datetime) -> None:
+        """A nudge about these findings reached Slack now: the next reminder counts from here, not from
+        when it was queued (a message that waited out an outage is not followed by a reminder at once)."""
+        with self.transaction() as connection:
+            for chunk in _chunks(list(fingerprints)):
+                connection.execute(findings.update().where(
+                    findings.c.fingerprint.in_(chunk), findings.c.nudge_count > 0,
+                    sa.or_(findings.c.last_nudged_at.is_(None), findings.c.last_nudged_at < now))
+                    .values(last_nudged_at=now))
+
+    @_guarded
     def mark_escalated(self, fingerprints: Iterable[str], now: datetime) -> None:
         with self.transaction() as connection:
             for chunk in _chunks(list(fingerprints)):

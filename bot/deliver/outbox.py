@@ -206,7 +206,11 @@ class Outbox:
                 report.in_doubt.append(entry)
                 continue
             if arrived is True:
-                self.store.finish_delivery(entry.id, "sent", now, error="confirmed in Slack after an interrupted run")
+                with self.store.transaction():
+                    self.store.finish_delivery(entry.id, "sent", now,
+                                               error="confirmed in Slack after an interrupted run")
+                    if entry.kind in NUDGE_KINDS:
+                        self.store.nudge_delivered(entry.fingerprints, now)
                 self.audit.write("delivery.sent", **_describe(entry), confirmed_after_interruption=True)
                 report.sent.append(entry)
             elif self._obsolete(entry):
@@ -341,7 +345,10 @@ class Outbox:
             return "skipped"  # another process took it
         except Exception as error:  # noqa: BLE001 - every failure is sorted and recorded
             return self._failure(entry, error, now, report)
-        self.store.finish_delivery(entry.id, "sent", now, external_id=external, channel=channel)
+        with self.store.transaction():
+            self.store.finish_delivery(entry.id, "sent", now, external_id=external, channel=channel)
+            if entry.kind in NUDGE_KINDS:
+                self.store.nudge_delivered(entry.fingerprints, now)
         if channel and channel != entry.recipient and entry.kind != "slack_dm":
             self.store.remember_conversation(entry.recipient, channel, now)  # for a later in-doubt lookup
         entry.status, entry.external_id = "sent", external
