@@ -243,8 +243,12 @@ def preview_table(report: DeliveryReport) -> dict:
                  | {e.person for e in earlier if e.kind == "slack_dm"})
     channels = len({m.recipient for m in report.plan.messages if m.kind == "slack_channel"}
                    | {e.recipient for e in earlier if e.kind == "slack_channel"})
+    by_recipient: dict[str, int] = defaultdict(int)
+    for recipient in [m.recipient for m in report.plan.messages] + [e.recipient for e in earlier]:
+        by_recipient[recipient] += 1
     return {
         "rows": rows,
+        "by_recipient": dict(sorted(by_recipient.items())),  # Slack user id or channel -> messages
         "messages": len([m for m in report.messages if m.is_slack]) + len(earlier),
         "people": people,
         "channels": channels,

@@ -468,3 +468,41 @@ def test_a_digest_post_in_doubt_is_reported_and_checked_before_it_is_sent_again(
         assert fake_slack.calls_to("conversations.history")  # looked before posting again
     finally:
         store.close()
+
+
+def test_an_incomplete_scan_sends_only_what_does_not_depend_on_unread_issues(tmp_path, fake_slack):
+    from types import SimpleNamespace
+
+    from bot.errors import EXIT_INCOMPLETE
+    from tests.deliver.conftest import DEFAULT_RULES
+
+    hierarchy = SimpleNamespace(**{**vars(DEFAULT_RULES[0]), "id": "work-hierarchy-story-without-epic",
+                                   "comment": False, "needs_relatives": True})
+    rules = DEFAULT_RULES + [hierarchy]
+    config = write_config(tmp_path)
+    # A first, complete run: PAY-9 (Bob) has an open finding in the store.
+    deliver(config, result([finding("PAY-9", BOB)], rules=rules), fake=fake_slack, now=NOW - timedelta(days=7))
+    assert len(fake_slack.posts()) == 1
+    # Then Jira fails mid-scan: PAY-1 and PAY-2 were read whole, PAY-9 was not.
+    partial = result([finding("PAY-1", ALICE), finding("PAY-2", CAROL, rule_id="work-hierarchy-story-without-epic")],
+                     read=["PAY-1", "PAY-2"], rules=rules, complete=False)
+    report = deliver(config, partial, fake=fake_slack)
+    assert report.exit_code == EXIT_INCOMPLETE
+    # Alice's finding needs only PAY-1: sent. Carol's needs PAY-2's parents (maybe unread): not sent.
+    # Bob's reminder is due, but PAY-9 was not read this time (it may be fixed): not sent.
+    assert [fake_slack.dm_user(p["channel"]) for p in fake_slack.posts()[1:]] == ["U0ALICE"]
+    assert "work-hierarchy-story-without-epic" in report.incomplete and "not read" in report.incomplete
+    assert report.problem() == report.incomplete
+    store = Store(store_url(config))
+    try:
+        states = {state.issue: state for state in store.finding_states().values()}
+    finally:
+        store.close()
+    assert states["PAY-9"].open and states["PAY-9"].nudge_count == 1  # untouched: reminded when next read
+    assert states["PAY-2"].nudge_count == 0
+    # Jira is back: a complete read sends the rest (Carol's first nudge, Bob's reminder).
+    complete = result([finding("PAY-1", ALICE), finding("PAY-2", CAROL, rule_id="work-hierarchy-story-without-epic"),
+                       finding("PAY-9", BOB)], rules=rules)
+    again = deliver(config, complete, fake=fake_slack, now=NOW + timedelta(hours=1))
+    assert again.exit_code == 0
+    assert sorted(fake_slack.dm_user(p["channel"]) for p in fake_slack.posts()[2:]) == ["U0BOB", "U0CAROL"]

@@ -181,7 +181,17 @@ def test_breaker_via_the_command(tmp_path, slack):
     result = nudge("--apply", "--snapshot", snap, "--now", "2026-03-31", "--config", "govbot.yaml")
     assert result.exit_code == 1, result.output
     assert "HELD by the circuit breaker" in result.output
+    assert "Nothing was sent except one alert to the admin channel." in result.output
     assert [p["channel"] for p in slack.posts()] == ["#govbot-admins"]
+
+
+def test_a_dry_run_held_by_the_breaker_says_what_would_happen_not_that_it_happened(tmp_path, slack):
+    write_config(tmp_path, "nudges:\n  breaker: {max_people: 1}\n")
+    snap = str(snapshot(tmp_path, default_issues()))
+    result = nudge("--snapshot", snap, "--now", "2026-03-31", "--config", "govbot.yaml")
+    assert result.exit_code == 1, result.output
+    assert "Nothing would be sent; one alert would go to the admin channel." in result.output
+    assert "was sent" not in result.output and slack.posts() == []
 
 
 def test_bad_config_values_point_at_the_line(tmp_path, slack):
