@@ -191,7 +191,8 @@ def test_a_dry_run_held_by_the_breaker_says_what_would_happen_not_that_it_happen
     result = nudge("--snapshot", snap, "--now", "2026-03-31", "--config", "govbot.yaml")
     assert result.exit_code == 1, result.output
     assert "Nothing would be sent; one alert would go to the admin channel." in result.output
-    assert "was sent" not in result.output and slack.posts() == []
+    [held] = [line for line in result.output.splitlines() if line.startswith("HELD")]
+    assert "was sent" not in held and slack.posts() == []
 
 
 def test_bad_config_values_point_at_the_line(tmp_path, slack):
