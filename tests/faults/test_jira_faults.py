@@ -254,3 +254,31 @@ def test_nudge_apply_when_jira_dies_mid_scan_exits_4_and_sends_only_what_it_coul
         assert done.exit_code == 0, done.output
         everything = [key for post in slack.posts() for key in re.findall(r"\|(PAY-\d+)>", "\n".join(all_texts(post)))]
         assert sorted(everything) == sorted(issue["key"] for issue in issues)  # each issue exactly once
+
+
+@pytest.mark.parametrize("job", ["scan-and-nudge", "digest"])
+def test_the_service_job_status_is_incomplete_exit_4_when_jira_dies_mid_scan(tmp_path, no_backoff, monkeypatch, job):
+    from tests.deliver.conftest import TOKEN
+    from tests.fakes.jira_server import JiraEmulator
+    from tests.fakes.slack_server import FakeSlack
+
+    monkeypatch.chdir(tmp_path)
+    issues, people = _people_issues()
+    Path("govbot.yaml").write_text(
+        "jira: {projects: [PAY], timeout_seconds: 2, max_retries: 1, page_size: 20}\n"
+        "teams: {payments: {projects: [PAY], channel: '#payments', timezone: Europe/London}}\n"
+        "slack: {seconds_between_posts: 0, max_retries: 1}\n"
+        "store: {url: state.db, audit_file: audit.jsonl}\n"
+        "comments: {enabled: false}\n"
+        "nudges: {breaker: {max_people: 100, max_findings: 1000}}\n")
+    with JiraEmulator([{"issues": issues}], flavour="cloud", faults=Faults(outage_after=1, paths=SEARCH_PATHS)) as jira, \
+            FakeSlack(token=TOKEN, users=dict(people)) as slack:
+        env = {**ENV, "JIRA_URL": jira.url, "SLACK_API_URL": slack.api_url, "SLACK_BOT_TOKEN": TOKEN}
+        result = CliRunner().invoke(cli, ["serve", "--once", job, "--apply", "--now", "2026-03-30T09:00:00",
+                                          "--config", "govbot.yaml"], env=env)
+        assert result.exit_code == 4, (result.output, result.stderr)
+        assert f"govbot: {job} incomplete: " in result.stderr
+        if job == "digest":
+            assert slack.posts() == []  # every figure would be wrong: nothing posted
+        else:
+            assert 0 < len(slack.posts()) <= len(people)
