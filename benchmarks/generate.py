@@ -37,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.demo.synth import CLOUD, DEMO_NOW, FLAVOURS, Tally, generate, workload, write_pages  # noqa: E402
+from tools.synth import CLOUD, DEMO_NOW, FLAVOURS, Tally, generate, workload, write_pages  # noqa: E402
 
 __all__ = ["generate", "write_workspace", "main"]
 

@@ -273,11 +273,11 @@ def _config(url: str, projects: list[str], directory: str, *, deployment: str = 
 
 def govbot_read_and_scan(config, ruleset, *, cursor_store=None, full: bool = True):
     """What a govbot run does against live Jira once its rules are loaded: read, then scan."""
-    from bot.scan import scan
+    from bot.engine.evaluate import evaluate
     from bot.sources.jira import JiraSource
 
     workspace = JiraSource(config).load(ruleset, full=full, cursor_store=cursor_store)
-    result = scan(workspace, ruleset, config, datetime.now(timezone.utc))
+    result = evaluate(workspace, ruleset.active, config, datetime.now(timezone.utc))
     return workspace, result
 
 

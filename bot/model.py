@@ -213,6 +213,7 @@ class Finding:
     summary: str = ""
     waived: bool = False
     waiver_reason: str | None = None
+    subjects: tuple[str, ...] = ()  # the fields or sections the finding is about (not in the fingerprint)
 
     @property
     def fingerprint(self) -> str:
@@ -234,6 +235,7 @@ class Finding:
             "owner": self.owner.to_json() if self.owner else None,
             "owner_role": self.owner_role,
             "waived": self.waived,
+            "subjects": list(self.subjects),
         }
         if self.waiver_reason:
             data["waiver_reason"] = self.waiver_reason

@@ -459,6 +459,7 @@ class Store:
             raise StoreConfigError(f"store.url: {self.dialect!r} databases are not supported",
                                    hint="use SQLite (a file path) or PostgreSQL (postgresql+psycopg://...)")
         self._local = threading.local()
+        self.dry_run = False  # set by ``for_dry_run``: every write then happens inside ``preview``
         self.busy_timeout = busy_timeout
         self.lock_holders: dict[str, str | None] = {}  # lock name -> who held it when try_lock failed
         self.engine = self._create_engine(parsed, busy_timeout, copy_of)
@@ -509,6 +510,12 @@ class Store:
         ``preview``, which rolls back); with no govbot tables yet the dry run uses
         an empty in-memory store; an older schema is a clear error, never migrated.
         """
+        store = cls._dry_run_store(url, busy_timeout)
+        store.dry_run = True
+        return store
+
+    @classmethod
+    def _dry_run_store(cls, url: str, busy_timeout: float) -> "Store":
         path = sqlite_path(url)
         if path is not None:
             if not path.exists():
@@ -610,6 +617,12 @@ class Store:
         except (exc.SQLAlchemyError, OSError):
             return None  # the explanation is a courtesy: the lock error itself still stands
         return _describe_session(row) if row is not None else None
+
+    def writing(self) -> contextlib.AbstractContextManager[Connection]:
+        """The transaction a run writes in: committed, or for a dry-run store always rolled back."""
+        if self.dry_run and getattr(self._local, "connection", None) is None:
+            return self.preview()
+        return self.transaction()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -1202,16 +1215,7 @@ def _evaluated_rules(result) -> set[str] | None:
 
 def _failed_pairs(result) -> set[tuple[str, str]]:
     """(rule, issue) pairs the engine could not evaluate: never resolved on their account."""
-    explicit = getattr(result, "failures", None)
-    if explicit:
-        return {tuple(pair) for pair in explicit}
-    pairs = set()
-    for problem in getattr(result, "problems", []) or []:
-        # "PROJ-1: rule some-rule could not be evaluated (...)" - see bot.scan.scan
-        head, _, rest = str(problem).partition(": rule ")
-        if rest and " could not be evaluated" in rest:
-            pairs.add((rest.split(" ", 1)[0], head.strip()))
-    return pairs
+    return {(failure.rule, failure.issue) for failure in getattr(result, "failures", None) or []}
 
 
 def _finding_values(finding, now: datetime) -> dict[str, Any]:

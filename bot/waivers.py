@@ -60,7 +60,9 @@ class Waiver:
             parts.append(f"by {self.by}")
         if self.until:
             parts.append(f"until {self.until.isoformat()}")
-        return "; ".join(parts) + f" ({self.source})" if self.source else "; ".join(parts)
+        # A label explains itself ("label govbot-waive-..."); other sources say where the waiver is written.
+        shown = self.source and self.source != "label"
+        return "; ".join(parts) + f" ({self.source})" if shown else "; ".join(parts)
 
     def to_json(self) -> dict[str, Any]:
         return {"issue": self.issue, "rule": self.rule, "reason": self.reason,

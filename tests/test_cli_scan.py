@@ -110,7 +110,56 @@ def test_waiver_file_applies_to_scan_as_to_check_and_nudge(snapshot, tmp_path):
 ])
 def test_exit_code_table(fail_on, complete, with_finding, code):
     from bot.model import Finding, Severity
-    from bot.report import exit_code_for
+    from bot.runs.batch import exit_code_for
 
     findings = [Finding("r", "A-1", Severity.WARNING, "m")] if with_finding else []
     assert exit_code_for(findings, fail_on, complete) == code
+
+
+# -- a scan that judged nothing is not clean ----------------------------------------------------------------
+
+def test_an_empty_rule_folder_is_not_a_clean_scan(snapshot, tmp_path):
+    empty = tmp_path / "no-rules"
+    empty.mkdir()
+    result = CliRunner().invoke(cli, ["scan", "--snapshot", str(snapshot), "--only-rules", str(empty),
+                                      "--format", "json", "--now", "2026-06-01"])
+    assert result.exit_code == 4, result.output
+    assert result.stderr.strip() == ("govbot: scan incomplete: no rule was evaluated (the rule set is empty "
+                                     "or every rule is disabled)")
+    assert json.loads(result.stdout)["summary"]["complete"] is False
+
+
+@pytest.mark.parametrize("body", [{"issues": [1]}, {"issues": [{"key": "PAY-1"}, {"key": "PAY-2"}]}])
+def test_a_snapshot_whose_every_issue_was_skipped_is_not_a_clean_scan(tmp_path, body):
+    path = tmp_path / "skipped.json"
+    path.write_text(json.dumps(body))
+    result = CliRunner().invoke(cli, ["scan", "--snapshot", str(path), "--format", "json", "--now", "2026-06-01"])
+    assert result.exit_code == 4, result.output
+    summary = json.loads(result.stdout)["summary"]
+    assert summary["complete"] is False and summary["issues_scanned"] == 0
+    assert "no issue could be read" in result.stderr
+
+
+def test_the_ffr_says_when_no_rule_defines_it(snapshot, tmp_path):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("""rules:
+  - id: epic-summary-wip
+    title: Epic summary says WIP
+    severity: info
+    scope: {levels: [epic]}
+    condition: {matches: {field: summary, pattern: WIP}}
+    message: "{{ issue.key }} is marked WIP."
+    docs: {what: w, why: y, example: e, fix: f}
+""")
+    result = run("scan", "--snapshot", str(snapshot), "--only-rules", str(rules), "--now", "2026-06-01")
+    assert ("Feature Factory Ratio: not computed (no loaded rule carries `metric: feature-factory-ratio`)"
+            in result.output)
+
+
+def test_the_ffr_is_computed_when_the_rule_that_defines_it_is_disabled(snapshot, tmp_path):
+    config = tmp_path / "govbot.yaml"
+    config.write_text("rules: {disable: [anticipated-outcome-missing]}\n")
+    data = json.loads(run("scan", "--snapshot", str(snapshot), "--config", str(config), "--format", "json",
+                          "--now", "2026-06-01", "--fail-on", "never").output)
+    assert "anticipated-outcome-missing" not in data["summary"]["by_rule"]
+    assert data["summary"]["feature_factory_ratio"]["counts"]["total"] == 4

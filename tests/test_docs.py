@@ -8,7 +8,7 @@ import pytest
 
 from bot.config import load_config
 from bot.engine import load_rules
-from bot.engine.examples import run_examples
+from bot.runs.ruletest import run_examples
 from bot.engine.reference import render_reference
 from tests.conftest import ROOT
 
@@ -42,3 +42,37 @@ def test_yaml_examples_in_docs_load(path, block, tmp_path):
         config_file = tmp_path / "govbot.yaml"
         config_file.write_text(block)
         load_rules(None, load_config(config_file))
+
+
+def test_readme_sample_output_is_what_the_command_prints(monkeypatch):
+    """The README's `$ govbot scan --now ...` block: its lines before `...` open the output, those after close it."""
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"```\n\$ govbot (scan --now \S+)\n(.*?)```", text, re.DOTALL)
+    assert match, "the README shows a sample `$ govbot scan --now YYYY-MM-DD` with its output"
+    shown = match.group(2).rstrip("\n").split("\n")
+    head, tail = shown[:shown.index("...")], shown[shown.index("...") + 1:]
+    monkeypatch.setenv("COLUMNS", "100")
+    printed = CliRunner().invoke(cli, match.group(1).split()).stdout.rstrip("\n").split("\n")
+    assert printed[:len(head)] == head
+    assert printed[-len(tail):] == tail
+
+
+def test_readme_layout_table_matches_the_tree():
+    """Every path the README's layout table names exists, and every part of bot/ is named there."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = text[text.index("| Path | What |"):]
+    table = table.split("\n\n", 1)[0]
+    named = set()
+    for row in table.splitlines()[2:]:
+        named.update(re.findall(r"`([^`]+)`", row.split("|")[1]))
+    for path in named:
+        assert (ROOT / path).exists(), f"the README's layout table names {path}, which does not exist"
+    parts = {f"bot/{p.name}/" if p.is_dir() else f"bot/{p.name}" for p in (ROOT / "bot").iterdir()
+             if not p.name.startswith(("__", ".")) and p.name != "py.typed" and (p.is_dir() or p.suffix == ".py")}
+    parts = {part for part in parts if not part.endswith("__pycache__/")}
+    unnamed = sorted(part for part in parts if part not in named)
+    assert not unnamed, f"parts of bot/ missing from the README's layout table: {unnamed}"

@@ -17,6 +17,7 @@ from bot.config import load_config
 from bot.model import Finding, Issue, Severity, User
 from bot.store import (LATEST_VERSION, MIGRATIONS, Store, StoreConfigError, StoreError, metadata, open_store,
                        schema_version, store_url)
+from bot.engine.evaluate import Failure
 from bot.workspace import Workspace
 
 NOW = datetime(2026, 3, 31, 12, 0, tzinfo=timezone.utc)
@@ -52,7 +53,7 @@ def make_finding(issue="PAY-1", rule="anticipated-outcome-missing", evidence="mi
 
 
 class FakeResult:
-    def __init__(self, findings, read, rules=("anticipated-outcome-missing", "other-rule"), problems=()):
+    def __init__(self, findings, read, rules=("anticipated-outcome-missing", "other-rule"), failures=()):
         self.findings = list(findings)
         self.workspace = Workspace()
         for key in read:
@@ -64,7 +65,7 @@ class FakeResult:
                 self.id = rule_id
 
         self.ruleset = type("RuleSet", (), {"active": [Rule(r) for r in rules], "rules": [Rule(r) for r in rules]})()
-        self.problems = list(problems)
+        self.failures = list(failures)
 
 
 # -- migrations ----------------------------------------------------------------------------------------
@@ -146,8 +147,8 @@ def test_findings_resolve_only_for_issues_read_and_rules_evaluated(store):
                                 NOW + timedelta(hours=2))
     assert summary.resolved == [a.fingerprint]
     # A rule that crashed on an issue does not count as "fixed".
-    summary = store.record_scan(FakeResult([], read=["PAY-2"], problems=[
-        "PAY-2: rule other-rule could not be evaluated (KeyError: 'x')"]), NOW + timedelta(hours=3))
+    summary = store.record_scan(FakeResult([], read=["PAY-2"], failures=[
+        Failure("other-rule", "PAY-2", "KeyError: 'x'")]), NOW + timedelta(hours=3))
     assert summary.resolved == []
 
 

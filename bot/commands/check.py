@@ -1,7 +1,7 @@
 """`govbot check KEY...`: every rule's verdict on a few issues, now, passes included.
 
-The reading, verdicts and rendering live in ``bot.checking``, shared with
-``/govbot check`` in Slack; this module parses the arguments and picks the exit code.
+The run lives in ``bot.runs.check`` and its rendering in ``bot.render.check``,
+shared with ``/govbot check`` in Slack; this module parses the arguments and picks the exit code.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ import sys
 
 import click
 
-from bot.checking import RENDERERS, check_issues, parse_keys, render_text
-from bot.commands.common import config_option, handle_errors, is_terminal, now_option, parse_now
+from bot.commands.common import config_option, handle_errors, is_terminal, now_option, parse_now, say_incomplete
 from bot.commands.scan import DEMO_NOTE, fail_on_option, format_option, rules_option, snapshot_option
-from bot.errors import EXIT_ERROR, EXIT_INCOMPLETE
-from bot.pipeline import load_inputs
-from bot.report import exit_code_for
+from bot.errors import EXIT_ERROR
+from bot.render.check import RENDERERS, render_text
+from bot.runs.check import check_issues, parse_keys
+from bot.runs.inputs import load_inputs
 
 
 @click.command(short_help="Show every rule's verdict on some issues, passes included.")
@@ -27,7 +27,7 @@ from bot.report import exit_code_for
 @now_option
 @fail_on_option
 @handle_errors
-def check(keys, snapshot, rule_paths, config_path, output_format, now_text, fail_on):
+def check(keys, snapshot, rule_paths, only_rule_paths, config_path, output_format, now_text, fail_on):
     """Check issues now and show every rule's verdict, passes included.
 
     Reads the issues from live Jira with the parents and children the rules
@@ -53,7 +53,7 @@ def check(keys, snapshot, rule_paths, config_path, output_format, now_text, fail
     """
     now = parse_now(now_text)
     wanted = parse_keys(keys)
-    inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot)
+    inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot, only_rules=list(only_rule_paths))
     if inputs.demo:
         click.echo(DEMO_NOTE, err=output_format == "json")
     checked = check_issues(inputs, wanted, now, snapshot=snapshot)
@@ -65,8 +65,6 @@ def check(keys, snapshot, rule_paths, config_path, output_format, now_text, fail
     if checked.missing:
         click.echo(f"govbot: {checked.missing_message()}", err=True)
         sys.exit(EXIT_ERROR)
-    code = exit_code_for(checked.result.findings, fail_on, checked.complete)
-    if code == EXIT_INCOMPLETE:  # every exit of 2 or more says why on stderr, in one line
-        click.echo("govbot: scan incomplete: not every issue in scope could be read (see the problems listed); "
-                   "nothing is said about the issues it missed", err=True)
+    code = checked.batch.exit_code(fail_on)
+    say_incomplete("check", checked.batch, code)
     sys.exit(code)

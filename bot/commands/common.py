@@ -58,3 +58,11 @@ def get_config(path: str | None) -> Config:
 def is_terminal(stream=None) -> bool:
     stream = stream or sys.stdout
     return hasattr(stream, "isatty") and stream.isatty()
+
+
+def say_incomplete(what: str, batch, code: int) -> None:
+    """Exit 4 says why on stderr, in one ``govbot:`` line."""
+    from bot.errors import EXIT_INCOMPLETE
+
+    if code == EXIT_INCOMPLETE:
+        click.echo(f"govbot: {what} incomplete: {'; '.join(batch.incomplete_reasons)}", err=True)

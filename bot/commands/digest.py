@@ -1,6 +1,6 @@
 """`govbot digest`: the weekly hygiene digest per team and for the organisation.
 
-The run itself (scan, record, dashboard, post) is ``bot.digesting.run_digest``,
+The run itself (scan, record, dashboard, post) is ``bot.runs.digest.run_digest``,
 shared with the service's weekly job; this module adds the options and the output.
 """
 
@@ -12,14 +12,14 @@ from pathlib import Path
 
 import click
 
-from bot.commands.common import config_option, handle_errors, now_option, parse_now
+from bot.commands.common import config_option, handle_errors, now_option, parse_now, say_incomplete
 from bot.commands.scan import DEMO_NOTE, rules_option, snapshot_option
 from bot.digest import render
-from bot.digest.metrics import Digests
+from bot.digest.figures import Digests
 from bot.digest.slack import SlackMessage
-from bot.digesting import NOT_RECORDED, DigestRun, run_digest, slack_client
-from bot.errors import EXIT_INCOMPLETE, UsageError
-from bot.pipeline import load_inputs
+from bot.errors import UsageError
+from bot.runs.digest import NOT_RECORDED, DigestRun, run_digest, slack_client
+from bot.runs.inputs import load_inputs
 from bot.store import Store, open_store
 
 RENDERERS = {"text": render.render_text, "markdown": render.render_markdown, "json": render.render_json}
@@ -42,7 +42,7 @@ FORMATS = [*RENDERERS, "slack"]  # slack: the Block Kit payloads, exactly as the
               help="Post the Slack messages (needs SLACK_BOT_TOKEN). Without it nothing is posted, "
                    "but the week's figures are still recorded.")
 @handle_errors
-def digest(snapshot, rule_paths, config_path, now_text, output_format, out_path, html_dir, apply):
+def digest(snapshot, rule_paths, only_rule_paths, config_path, now_text, output_format, out_path, html_dir, apply):
     """Weekly hygiene digest, per team and for the whole organisation.
 
     Covers the week ending --now: the Feature Factory Ratio and its trend, open
@@ -65,7 +65,7 @@ def digest(snapshot, rule_paths, config_path, now_text, output_format, out_path,
       govbot digest --apply
     """
     now = parse_now(now_text)
-    inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot)
+    inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot, only_rules=list(only_rule_paths))
     if apply and inputs.demo:
         raise UsageError("the bundled demo never posts: --apply needs a config file, --snapshot or Jira",
                          hint="run `govbot digest` without --apply to see what the demo would post")
@@ -86,7 +86,8 @@ def digest(snapshot, rule_paths, config_path, now_text, output_format, out_path,
                          say=say, on_built=print_output)
     if run.messages and not apply:
         say("dry run: nothing was posted; add --apply to post to Slack.")
-    sys.exit(run.exit_code or (0 if run.result.complete else EXIT_INCOMPLETE))
+    say_incomplete("digest", run.batch, run.exit_code)
+    sys.exit(run.exit_code)
 
 
 def _open_store(config, *, demo: bool) -> Store:

@@ -17,12 +17,13 @@ import click
 
 from bot.commands.common import config_option, handle_errors, now_option, parse_now
 from bot.commands.scan import rules_option, snapshot_option
-from bot.deliver.run import DeliveryReport, run_delivery
+from bot.deliver.run import DeliveryReport
 from bot.deliver.slack import render_text
 from bot.errors import UsageError
 from bot.escape import terminal_safe, terminal_safe_json
-from bot.nudging import raise_for_credentials, scan_and_nudge
-from bot.pipeline import load_inputs, run_pipeline
+from bot.runs.inputs import load_inputs
+from bot.runs.nudge import preview as preview_run
+from bot.runs.nudge import raise_for_credentials, scan_and_nudge
 from bot.store import open_store
 
 format_option = click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
@@ -40,7 +41,7 @@ format_option = click.option("--format", "output_format", type=click.Choice(["te
               help="Send even if the circuit breaker would hold this run (after checking `govbot preview`).")
 @click.option("--no-comments", is_flag=True, help="Do not write Jira comments in this run.")
 @handle_errors
-def nudge(apply, snapshot, rule_paths, config_path, now_text, output_format, override_breaker, no_comments):
+def nudge(apply, snapshot, rule_paths, only_rule_paths, config_path, now_text, output_format, override_breaker, no_comments):
     """Nudge owners about their findings on Slack (and comment in Jira where rules opt in).
 
     At most one message per person per run, grouping all of their new or due
@@ -58,7 +59,7 @@ def nudge(apply, snapshot, rule_paths, config_path, now_text, output_format, ove
       govbot nudge --apply
     """
     now = parse_now(now_text)
-    inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot)
+    inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot, only_rules=list(only_rule_paths))
     config = inputs.config
     if apply and inputs.demo:
         raise UsageError("the bundled demo never posts: --apply needs a config file, --snapshot or Jira",
@@ -91,18 +92,17 @@ def nudge(apply, snapshot, rule_paths, config_path, now_text, output_format, ove
 @now_option
 @format_option
 @handle_errors
-def preview(snapshot, rule_paths, config_path, now_text, output_format):
+def preview(snapshot, rule_paths, only_rule_paths, config_path, now_text, output_format):
     """Count the messages a rule set would send today, per person and per rule.
 
     Nothing is sent and nothing is recorded. Use it to try a new rule before it
     speaks: `govbot preview --rules my-new-rule.yaml`.
     """
     now = parse_now(now_text)
-    inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot)
+    inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot, only_rules=list(only_rule_paths))
     store = open_store(inputs.config, dry_run=True)
     try:
-        result = run_pipeline(inputs, now, snapshot=snapshot)
-        report = run_delivery(inputs.config, result, now=now, apply=False, store=store)
+        report = preview_run(inputs, now, store, snapshot=snapshot)
     finally:
         store.close()
     table = preview_table(report)

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
-import textwrap
 
 import click
 
 from bot.commands.common import config_option, handle_errors, is_terminal
 from bot.config import load_config
 from bot.engine import load_rules
-from bot.engine.rule import DOC_SECTIONS
 from bot.errors import UsageError
+from bot.render.rules import explain_text
 
 paths_argument = click.argument("paths", nargs=-1, type=click.Path())
 bundled_option = click.option("--bundled/--no-bundled", default=None,
@@ -64,22 +63,6 @@ def explain(rule_id, paths, config_path, bundled):
     click.echo(explain_text(rule))
 
 
-def explain_text(rule) -> str:
-    out = [f"{rule.id}{f' ({rule.code})' if rule.code else ''}: {rule.title}",
-           f"severity: {rule.severity.value}; {'enabled' if rule.enabled else 'disabled by default'}; "
-           f"defined in {rule.path}:{rule.line}", ""]
-    for key, heading in DOC_SECTIONS.items():
-        out.append(heading)
-        body = rule.docs.get(key, "").strip()
-        out.extend("    " + line if line else "" for line in
-                   (body.splitlines() if key == "example" else textwrap.wrap(body, 88)))
-        out.append("")
-    if rule.params:
-        out.append("Parameters (override with rules.params in govbot.yaml)")
-        out.extend(f"    {name}: {value}" for name, value in rule.params.items())
-    return "\n".join(out).rstrip()
-
-
 @rules.command(short_help="Check rule files; every error with file:line:col.")
 @paths_argument
 @config_option
@@ -99,7 +82,7 @@ def validate(paths, config_path, bundled):
 @handle_errors
 def test_rules(paths, config_path, bundled, verbose):
     """Run every rule's examples: `fires` must fire, `ok` must stay quiet."""
-    from bot.engine.examples import run_examples
+    from bot.runs.ruletest import run_examples
 
     config, ruleset = _load(paths, config_path, bundled)
     results = run_examples(ruleset, config)

@@ -7,12 +7,12 @@ import time
 
 import click
 
-from bot.commands.common import config_option, handle_errors, is_terminal, now_option, parse_now
-from bot.pipeline import load_inputs, run_pipeline
-from bot.waivers import apply_every_waiver
-from bot.errors import EXIT_INCOMPLETE
+from bot.commands.common import config_option, handle_errors, is_terminal, now_option, parse_now, say_incomplete
 from bot.escape import terminal_safe
-from bot.report import RENDERERS, exit_code_for, render_text
+from bot.render.scan import RENDERERS, render_text
+from bot.runs.inputs import load_inputs
+from bot.runs.scan import run_scan
+
 
 class StatusLine:
     """Progress of a long read, rewritten in place on a terminal's stderr (never on a pipe or in CI logs)."""
@@ -46,9 +46,12 @@ format_option = click.option("--format", "output_format", type=click.Choice(sort
 fail_on_option = click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]),
                               default="error", show_default=True,
                               help="Exit 1 when an unwaived finding is at or above this severity.")
-rules_option = click.option("--rules", "rule_paths", multiple=True, type=click.Path(), metavar="PATH",
-                            help="Rule file or folder (repeatable). Default: the bundled pack plus "
-                                 "rules.paths from config.")
+def rules_option(function):
+    """``--rules PATH`` adds rule files to the bundled pack; ``--only-rules PATH`` replaces the pack."""
+    function = click.option("--only-rules", "only_rule_paths", multiple=True, type=click.Path(), metavar="PATH",
+                            help="Use these rule files or folders instead of the bundled pack (repeatable).")(function)
+    return click.option("--rules", "rule_paths", multiple=True, type=click.Path(), metavar="PATH",
+                        help="Add a rule file or folder to the bundled pack and rules.paths (repeatable).")(function)
 snapshot_option = click.option("--snapshot", type=click.Path(dir_okay=False), metavar="FILE",
                                help="JSON saved from Jira's search API (one response or a list of pages).")
 
@@ -63,7 +66,7 @@ snapshot_option = click.option("--snapshot", type=click.Path(dir_okay=False), me
 @click.option("--jql", default=None, help="Scan this JQL instead of the configured scope (live Jira only).")
 @click.option("--show-waived", is_flag=True, help="List waived findings too (text format).")
 @handle_errors
-def scan(snapshot, rule_paths, config_path, output_format, now_text, fail_on, jql, show_waived):
+def scan(snapshot, rule_paths, only_rule_paths, config_path, output_format, now_text, fail_on, jql, show_waived):
     """Scan issues and report rule findings.
 
     With no --snapshot, no config file and no Jira configured, scans the bundled
@@ -76,27 +79,22 @@ def scan(snapshot, rule_paths, config_path, output_format, now_text, fail_on, jq
     Examples:
       govbot scan
       govbot scan --snapshot export.json --format json --now 2026-03-31
-      govbot scan --rules my-rules/ --fail-on warning
+      govbot scan --rules my-rules/ --fail-on warning    # the bundled pack plus my rules
     """
     now = parse_now(now_text)
-    inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot)
+    inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot, only_rules=list(only_rule_paths))
     if inputs.demo:
         click.echo(DEMO_NOTE, err=output_format == "json")
     status = StatusLine() if is_terminal(sys.stderr) else None
     try:
-        result = run_pipeline(inputs, now, snapshot=snapshot, jql=jql, progress=status)
-        note = apply_every_waiver(result, inputs.config, now)
-        if note:
-            result.problems.append(note)
+        batch = run_scan(inputs, now, snapshot=snapshot, jql=jql, progress=status)
     finally:
         if status is not None:
             status.close()
     if output_format == "text":
-        click.echo(render_text(result, colour=is_terminal(), show_waived=show_waived))
+        click.echo(render_text(batch, colour=is_terminal(), show_waived=show_waived))
     else:
-        click.echo(RENDERERS[output_format](result), nl=output_format != "markdown")
-    code = exit_code_for(result.findings, fail_on, result.complete)
-    if code == EXIT_INCOMPLETE:  # every exit of 2 or more says why on stderr, in one line
-        click.echo("govbot: scan incomplete: not every issue in scope could be read (see the problems listed); "
-                   "nothing is said about the issues it missed", err=True)
+        click.echo(RENDERERS[output_format](batch), nl=output_format != "markdown")
+    code = batch.exit_code(fail_on)
+    say_incomplete("scan", batch, code)
     sys.exit(code)

@@ -10,7 +10,7 @@ import click
 from bot.commands.common import config_option, handle_errors, now_option, parse_now
 from bot.commands.scan import DEMO_NOTE, rules_option, snapshot_option
 from bot.errors import EXIT_CLEAN, UsageError
-from bot.pipeline import load_inputs
+from bot.runs.inputs import load_inputs
 
 log = logging.getLogger("govbot.service")
 
@@ -32,7 +32,7 @@ EXIT_JOB_CANCELLED = 130
 @click.option("--show-schedule", is_flag=True, help="Print the time zone and the next runs of each job, then exit.")
 @now_option
 @handle_errors
-def serve(config_path, snapshot, rule_paths, once, dry_run, show_schedule, now_text):
+def serve(config_path, snapshot, rule_paths, only_rule_paths, once, dry_run, show_schedule, now_text):
     """Run govbot as a service: scheduled jobs, /govbot in Slack, /healthz and /metrics.
 
     \b
@@ -54,7 +54,7 @@ def serve(config_path, snapshot, rule_paths, once, dry_run, show_schedule, now_t
     from bot.logs import register_config_secrets, setup_logging
     from bot.service import Service, describe_schedule, load_settings
 
-    inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot)
+    inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot, only_rules=list(only_rule_paths))
     config = inputs.config
     settings = load_settings(config)
     now = parse_now(now_text)

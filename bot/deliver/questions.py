@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from bot.engine.loader import FAMILIES
-
 QUESTIONS: dict[str, tuple[str, ...]] = {
     "anticipated-outcome": ("What are we hoping to achieve?",
                             "How will it affect the customer, the business or the platform?"),
@@ -24,8 +22,11 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+FAMILIES = tuple(QUESTIONS)
+
+
 def family_of(rule_id: str, rule=None) -> str:
-    """The rule's family: its own ``family``, else the known family its id starts with."""
+    """The rule's family: its own ``family`` (from its YAML), else the known family its id starts with."""
     family = getattr(rule, "family", "") or ""
     if family:
         return family

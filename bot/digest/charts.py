@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from bot.digest.metrics import Flow, RuleLine, TrendPoint
+from bot.digest.figures import Flow, RuleLine, TrendPoint
 from bot.hierarchy import FLOW_ITEMS
 
 

@@ -17,7 +17,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from bot.digest import charts
-from bot.digest.metrics import Digest, Digests, plural
+from bot.digest.figures import Digest, Digests
+from bot.prose import plural
 from bot.escape import markdown_escape, terminal_safe, web_url
 from bot.hierarchy import FLOW_ITEMS
 

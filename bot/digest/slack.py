@@ -20,7 +20,8 @@ from bot.deliver.policy import Outgoing, dedupe_key
 from bot.deliver.slack import (MAX_BLOCKS, MAX_HEADER_CHARS, MAX_SECTION_CHARS, code, issue_link, one_line,
                                truncate)
 from bot.escape import slack_escape, web_url
-from bot.digest.metrics import Agreement, Digest, Digests, FindingItem, Loop, RuleLine, TeamLine, plural
+from bot.digest.figures import Agreement, Digest, Digests, FindingItem, Loop, RuleLine, TeamLine
+from bot.prose import plural
 from bot.digest.render import FLOW_NAMES, ffr_change, page_names, percent, short_date
 from bot.hierarchy import FLOW_ITEMS
 

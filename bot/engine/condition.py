@@ -23,7 +23,10 @@ class Leaf(Condition):
     check: Check
 
     def evaluate(self, issue, context):
-        return self.check.evaluate(issue, context)
+        match = self.check.evaluate(issue, context)
+        if match is not None and not match.subjects:
+            return Match(match.evidence, tuple(sorted(self.check.fields())))
+        return match
 
     def checks(self):
         yield self.check
@@ -34,14 +37,15 @@ class All(Condition):
     parts: list[Condition]
 
     def evaluate(self, issue, context):
-        evidence = []
+        evidence, subjects = [], []
         for part in self.parts:
             match = part.evaluate(issue, context)
             if match is None:
                 return None
             if match.evidence:
                 evidence.append(match.evidence)
-        return Match("; ".join(evidence))
+            subjects.extend(s for s in match.subjects if s not in subjects)
+        return Match("; ".join(evidence), tuple(subjects))
 
     def checks(self):
         for part in self.parts:
@@ -53,11 +57,16 @@ class Any_(Condition):
     parts: list[Condition]
 
     def evaluate(self, issue, context):
+        # Every part is evaluated, so the match names all that hold (an agreement missing
+        # both its impact and its timeline); the evidence stays the first part's.
+        first, subjects = None, []
         for part in self.parts:
             match = part.evaluate(issue, context)
-            if match is not None:
-                return match
-        return None
+            if match is None:
+                continue
+            first = first or match
+            subjects.extend(s for s in match.subjects if s not in subjects)
+        return None if first is None else Match(first.evidence, tuple(subjects))
 
     def checks(self):
         for part in self.parts:

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.config import Config
+from bot.config import Config, load_config
 from bot.diagnostics import Diagnostic
 from bot.engine import templates
 from bot.engine.condition import COMBINATORS, All, Any_, Condition, Leaf, Not
+import bot.engine.checks  # noqa: F401 - registers the built-in check kinds
 from bot.engine.registry import kinds, param_schema
-from bot.engine.rule import DOC_SECTIONS, Rule, Scope
+from bot.engine.rule import DOC_SECTIONS, METRICS, REGISTERS, RegisterRole, Rule, Scope
 from bot.errors import ConfigError, RuleError
 from bot.model import Severity
 from bot.validation import validate
@@ -29,7 +30,6 @@ from bot.yamlfile import DiagnosticError, YamlDocument, load
 BUNDLED_RULES = Path(__file__).resolve().parent.parent.parent / "rules"
 _PACKAGED_RULES = Path(__file__).resolve().parent.parent / "rules"
 RULE_ID = r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$"
-FAMILIES = ("anticipated-outcome", "closing-the-loop", "tech-debt-agreement", "work-hierarchy")
 
 _names = {"type": "array", "items": {"type": "string", "minLength": 1}}
 _example = {"type": "object", "additionalProperties": False, "properties": {
@@ -59,7 +59,15 @@ RULE_SCHEMA: dict[str, Any] = {
                  "description": "a short code like GB101"},
         "title": {"type": "string", "minLength": 3, "maxLength": 120},
         "severity": {"enum": ["error", "warning", "info"]},
-        "family": {"type": "string"},
+        "family": {"type": "string", "pattern": r"^[a-z][a-z0-9-]*$",
+                   "description": "the family the rule belongs to, like tech-debt-agreement"},
+        "metric": {"enum": list(METRICS),
+                   "description": "a metric computed from this rule's verdicts"},
+        "register": {"anyOf": [
+            {"enum": list(REGISTERS)},
+            {"type": "object", "additionalProperties": False, "required": ["name"], "properties": {
+                "name": {"enum": list(REGISTERS)}, "flag": {"type": "string"}}}],
+            "description": "a digest register this rule's scope fills, like tech-debt-agreements"},
         "enabled": {"type": "boolean"},
         "scope": {"type": "object", "additionalProperties": False, "properties": {
             "levels": _names, "min_level": {"type": "string"}, "types": _names, "exclude_types": _names,
@@ -86,7 +94,7 @@ RULE_SCHEMA: dict[str, Any] = {
 }
 
 FILE_SCHEMA = {"type": "object", "additionalProperties": False, "required": ["rules"],
-               "properties": {"rules": {"type": "array"}}}
+               "properties": {"family": RULE_SCHEMA["properties"]["family"], "rules": {"type": "array"}}}
 
 
 @dataclass
@@ -137,9 +145,7 @@ def rule_files(paths: list[Path]) -> list[Path]:
 def load_rules(paths: list[str | Path] | None = None, config: Config | None = None, *,
                include_bundled: bool | None = None) -> RuleSet:
     """Load, validate and compile rules; RuleError lists every problem found."""
-    config = config or Config({})
-    from bot.config import load_config
-    if not config.data:
+    if config is None or not config.data:
         config = load_config(None, search=False)
     chosen = [Path(p) for p in (paths or [])]
     if include_bundled is None:
@@ -265,12 +271,17 @@ def _compile_rule(document: YamlDocument, index: int, raw: Any, config: Config,
                                       source=document.text))
     if diagnostics or condition is None:
         return None
-    family = raw.get("family") or next((f for f in FAMILIES if rule_id.startswith(f + "-")), rule_id.split("-")[0])
+    register = _register_role(document, at, raw.get("register"), diagnostics, label)
+    if diagnostics:
+        return None
+    # A rule's family: its own `family:`, else the file's, else the file's name.
+    family = raw.get("family") or (document.data or {}).get("family") or Path(document.path).stem
     line, _ = document.position(at)
     rule = Rule(
         id=rule_id, title=raw["title"], severity=Severity.parse(raw["severity"]),
         scope=Scope.from_data(scope_data), condition=condition, message=message,
-        message_source=raw["message"], family=family, code=raw.get("code"),
+        message_source=raw["message"], family=family, code=raw.get("code"), metric=raw.get("metric"),
+        register=register,
         enabled=raw.get("enabled", True), owner=list(raw.get("owner") or config.section("owners")),
         nudge=raw.get("nudge", True), comment=raw.get("comment", False), docs=dict(raw["docs"]),
         examples=copy.deepcopy(raw.get("examples") or {}), params=params, path=document.path, line=line,
@@ -279,11 +290,22 @@ def _compile_rule(document: YamlDocument, index: int, raw: Any, config: Config,
     return None if diagnostics else rule
 
 
+def _register_role(document, at, value, diagnostics, label) -> RegisterRole | None:
+    if value is None:
+        return None
+    role = RegisterRole(value) if isinstance(value, str) else RegisterRole(value["name"], value.get("flag"))
+    flags = REGISTERS[role.name]
+    if role.flag is not None and role.flag not in flags:
+        path = at + ("register",) + (("flag",) if isinstance(value, dict) else ())
+        diagnostics.append(document.diagnostic(
+            path, f"{label} register {role.name!r} has no flag {role.flag!r}",
+            hint=f"its flags: {', '.join(flags)}" if flags else "this register takes no flag"))
+    return role
+
+
 def _trial_render(document, at, rule: Rule, diagnostics, label) -> None:
     """Render the message once against a sample issue so a typo'd variable fails now."""
-    from bot.engine.examples import sample_context
-
-    issue, context = sample_context()
+    issue, context = _sample_context()
     try:
         templates.render(rule.message, issue=issue, rule=rule, evidence="", params=rule.params, context=context)
     except Exception as error:  # noqa: BLE001 - any template failure is the rule author's to fix
@@ -295,6 +317,32 @@ def _trial_render(document, at, rule: Rule, diagnostics, label) -> None:
                                                hint="available: issue.key, issue.summary, issue.type, issue.level, "
                                                     "issue.status, issue.team, issue.url, issue.field('Name'), "
                                                     "issue.section('Name'), rule.id, rule.title, evidence, params, now"))
+
+
+_SAMPLE: tuple | None = None
+
+
+def _sample_context():
+    """A plain epic under an initiative, to trial-render message templates at load time."""
+    global _SAMPLE
+    if _SAMPLE is None:
+        from datetime import datetime, timezone
+
+        from bot.engine.context import Context
+        from bot.model import Issue
+        from bot.workspace import Workspace
+
+        now = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)
+        workspace = Workspace()
+        workspace.add(Issue(key="EX-2", project="EX", type="Initiative", level="initiative",
+                            status="In Progress", status_category="indeterminate", summary="Sample initiative"),
+                      relative=True)
+        workspace.add(Issue(key="EX-1", project="EX", type="Epic", level="epic", status="In Progress",
+                            status_category="indeterminate", summary="Sample epic", parent_key="EX-2",
+                            created=now, updated=now, url="https://example.atlassian.net/browse/EX-1"))
+        workspace.link()
+        _SAMPLE = (workspace.issues["EX-1"], Context(workspace, load_config(None, search=False), now))
+    return _SAMPLE
 
 
 def _unknown_level(document, path, name, config, label) -> Diagnostic:

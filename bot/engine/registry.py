@@ -18,9 +18,15 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Match:
-    """A check that holds, with what was seen (part of the finding's fingerprint)."""
+    """A check that holds, with what was seen (part of the finding's fingerprint).
+
+    ``subjects`` names the fields or sections the match is about (the ones a
+    ``missing`` check found empty, say), so a register can tell which parts of
+    an agreement are undocumented without judging them again.
+    """
 
     evidence: str = ""
+    subjects: tuple[str, ...] = ()
 
 
 class Check:
@@ -76,7 +82,5 @@ def param_schema(cls: type[Check]) -> dict:
 
 
 def kinds() -> dict[str, type[Check]]:
-    # Importing the package registers every built-in kind.
-    import bot.engine.checks  # noqa: F401
-
+    """Every registered check kind, by name (``bot.engine`` imports the built-in ones)."""
     return dict(sorted(REGISTRY.items()))

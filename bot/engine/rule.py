@@ -12,6 +12,23 @@ from bot.model import Issue, Severity
 
 DOC_SECTIONS = {"what": "What it checks", "why": "Why it matters", "example": "Example", "fix": "How to fix"}
 
+# The roles a rule can play beyond its own findings, named in its YAML. A metric
+# is computed from the verdicts of the rule that carries it; a register lists the
+# issues in its rules' scope, flagged by which of them fired.
+METRICS = ("feature-factory-ratio",)
+REGISTERS = {
+    "tech-debt-agreements": ("undocumented", "overdue"),  # open agreements, as reviewed at grooming
+    "unclosed-loops": (),                                 # delivered work waiting for its actual outcome
+}
+
+
+@dataclass(frozen=True)
+class RegisterRole:
+    """``register: {name: tech-debt-agreements, flag: overdue}`` in a rule."""
+
+    name: str
+    flag: str | None = None
+
 
 @dataclass
 class Scope:
@@ -91,6 +108,8 @@ class Rule:
     message_source: str
     family: str = ""
     code: str | None = None
+    metric: str | None = None
+    register: RegisterRole | None = None
     enabled: bool = True
     owner: list[str] = field(default_factory=list)
     nudge: bool = True
@@ -123,6 +142,7 @@ class Rule:
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id, "title": self.title, "severity": self.severity.value, "family": self.family,
-            "code": self.code, "enabled": self.enabled, "nudge": self.nudge, "comment": self.comment,
+            "code": self.code, "metric": self.metric,
+            "register": ({"name": self.register.name, "flag": self.register.flag} if self.register else None), "enabled": self.enabled, "nudge": self.nudge, "comment": self.comment,
             "owner": self.owner, "docs": self.docs, "path": self.path, "line": self.line,
         }

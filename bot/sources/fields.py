@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from bot.config import Config
-from bot.sources.normalize import EPIC_LINK_TYPE, PARENT_LINK_TYPE
+from bot.sources.vocabulary import ALIASES, EPIC_LINK_TYPE, PARENT_LINK_TYPE  # noqa: F401
 
 # What the normalizer reads for every issue, whatever the rules need. The project
 # comes from the key; components, priority and resolution only when something
@@ -21,16 +21,6 @@ from bot.sources.normalize import EPIC_LINK_TYPE, PARENT_LINK_TYPE
 # for is paid for in bytes on every issue of every scan.
 BASE_FIELDS = ("summary", "issuetype", "status", "labels", "parent", "assignee", "reporter", "created",
                "updated", "resolutiondate", "description")
-
-# Names rules may use for Issue attributes, and the system field behind each
-# (None: computed by govbot, nothing to ask Jira for).
-ALIASES: dict[str, str | None] = {
-    "type": "issuetype", "issue type": "issuetype", "resolved": "resolutiondate",
-    "resolution date": "resolutiondate", "key": None, "id": None, "level": None, "team": None,
-    "children": None, "flow item": None, "flow_item": None, "parent_key": "parent",
-    "status category": "status", "status_category": "status",
-}
-
 
 @dataclass(frozen=True)
 class FieldInfo:

@@ -16,13 +16,9 @@ from bot import text
 from bot.config import Config
 from bot.model import Issue, User, user_from_json
 from bot.workspace import Workspace
+from bot.sources.vocabulary import ALIASES, EPIC_LINK_NAMES, EPIC_LINK_TYPE, PARENT_LINK_NAMES, PARENT_LINK_TYPE
+from bot.dates import parse_datetime  # noqa: F401 - read here, and by callers of this module
 
-# Data Center custom field types for the hierarchy. Names are localisable,
-# schema types are not, so the schema wins when a page carries it.
-EPIC_LINK_TYPE = "com.pyxis.greenhopper.jira:gh-epic-link"
-PARENT_LINK_TYPE = "com.atlassian.jpo:jpo-custom-field-parent"
-EPIC_LINK_NAMES = {"epic link"}
-PARENT_LINK_NAMES = {"parent link"}
 
 _KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-\d+$")
 
@@ -310,8 +306,6 @@ class Normalizer:
 def wanted_fields(names: Iterable[str]) -> frozenset[str]:
     """Case-folded field names and ids to keep, with the system id behind each alias
     (``resolved`` -> ``resolutiondate``)."""
-    from bot.sources.fields import ALIASES
-
     folded = {str(name).strip().casefold() for name in names if isinstance(name, str) and name.strip()}
     return frozenset(folded | {ALIASES[name] for name in folded if ALIASES.get(name)})
 
@@ -351,23 +345,3 @@ def _key_of(value: Any) -> str | None:
 
 def _category_from_name(name: str) -> str:
     return {"to do": "new", "in progress": "indeterminate", "done": "done"}.get(name.casefold(), "")
-
-
-# Dates outside these years are typos or hostile (0001-01-01, 9999-12-31): treated as
-# absent, so no rule computes an age from them and no time-zone arithmetic overflows.
-MIN_YEAR, MAX_YEAR = 1900, 2200
-
-
-def parse_datetime(value: Any) -> datetime | None:
-    """Jira timestamps ('2024-05-01T10:00:00.000+0000') or dates; None if absurd."""
-    if not isinstance(value, str) or not value or len(value) > 64:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
-        return None
-    return parsed

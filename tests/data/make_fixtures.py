@@ -12,7 +12,7 @@
 
 Every issue below is written out by hand, its summary says what it tests, and
 its expected rules are typed in next to it, not computed. This file shares no
-code with ``bot/demo/synth.py`` on purpose: the fixtures check the engine, so
+code with ``tools/synth.py`` on purpose: the fixtures check the engine, so
 they must not inherit the generator's mistakes. The only derived numbers are
 the counts and the FFR, summed from the hand-typed expectations.
 """

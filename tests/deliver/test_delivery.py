@@ -423,7 +423,7 @@ def digest_messages():
 def test_a_digest_run_sends_only_the_digest_not_nudges_left_queued(tmp_path, fake_slack):
     from bot.deliver.audit import NullAudit
     from bot.deliver.outbox import Outbox
-    from bot.digest.run import send_digest_messages
+    from bot.digest.post import send_digest_messages
 
     config = write_config(tmp_path)
     # A nudge run queued Alice's DM, but Slack was down; it must wait for the next nudge run
@@ -449,7 +449,7 @@ def test_a_digest_run_sends_only_the_digest_not_nudges_left_queued(tmp_path, fak
 
 
 def test_a_digest_post_in_doubt_is_reported_and_checked_before_it_is_sent_again(tmp_path, fake_slack):
-    from bot.digest.run import send_digest_messages
+    from bot.digest.post import send_digest_messages
     from bot.errors import EXIT_NETWORK
 
     config = write_config(tmp_path)

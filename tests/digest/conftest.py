@@ -99,12 +99,13 @@ def at(day: str) -> datetime:
 
 @pytest.fixture
 def scan_site(site):
-    """scan(day) -> ScanResult for the fixture site, through the real pipeline."""
-    from bot.pipeline import load_inputs, run_pipeline
+    """scan(day) -> the batch for the fixture site, through the real run."""
+    from bot.runs.inputs import load_inputs
+    from bot.runs.scan import run_scan
 
     def run(day: str = NOW):
         inputs = load_inputs(str(site["config"]), snapshot=str(site["snapshot"]))
-        return run_pipeline(inputs, at(day), snapshot=str(site["snapshot"]))
+        return run_scan(inputs, at(day), snapshot=str(site["snapshot"]))
 
     return run
 
@@ -139,7 +140,7 @@ def seeded_history() -> MemoryHistory:
 
 @pytest.fixture
 def week_of_changes():
-    from bot.digest.metrics import Change, WeekChanges
+    from bot.digest.figures import Change, WeekChanges
 
     return WeekChanges(
         new=[Change("tech-debt-agreement-overdue", "PAY-4", "payments", "Technical debt agreement is past "
@@ -152,9 +153,9 @@ def week_of_changes():
 def digests(scan_site, site, seeded_history, week_of_changes):
     """The fixture site's digests for the week of 2026-03-30, with history and changes."""
     from bot.config import load_config
-    from bot.digest.metrics import build_digests
+    from bot.digest.figures import build_digests
 
-    from bot.digest.metrics import Change
+    from bot.digest.figures import Change
 
     result = scan_site()
     loop = next(f for f in result.findings if f.issue == "PAY-5")  # reminded three times, still open

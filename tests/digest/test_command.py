@@ -174,8 +174,8 @@ def test_apply_without_a_slack_token_stops_before_reading_or_writing(site):
 
 
 def test_the_command_and_the_service_job_record_the_same_figures(site):
-    """Both run bot.digesting.run_digest: the waiver file counts in both (it used to count only in the job)."""
-    from bot.pipeline import load_inputs
+    """Both run bot.runs.digest.run_digest: the waiver file counts in both (it used to count only in the job)."""
+    from bot.runs.inputs import load_inputs
     from bot.service import JobRun, Jobs
 
     from .conftest import at
@@ -203,8 +203,8 @@ def test_the_command_and_the_service_job_record_the_same_figures(site):
     assert figures(site["config"])["*"][0][1]["waived"] == 2
 
 
-def test_rules_option_narrows_the_rules(site):
-    result = run(site, "--now", NOW, "--format", "json", "--rules", str(RULES / "anticipated-outcome.yaml"))
+def test_only_rules_option_narrows_the_rules(site):
+    result = run(site, "--now", NOW, "--format", "json", "--only-rules", str(RULES / "anticipated-outcome.yaml"))
     assert result.exit_code == 0, result.output
     rules = {line["rule"] for line in json.loads(result.stdout)["organisation"]["findings"]["by_rule"]}
     assert rules and all(rule.startswith("anticipated-outcome-") for rule in rules)

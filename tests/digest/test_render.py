@@ -87,7 +87,7 @@ def test_html_pages_have_charts_and_numbers(digests):
 
 def test_first_run_says_there_is_no_history(scan_site, site):
     from bot.config import load_config
-    from bot.digest.metrics import build_digests
+    from bot.digest.figures import build_digests
 
     from .conftest import NOW, at
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from bot.config import load_config
 from bot.deliver.slack import all_texts
-from bot.digest.metrics import Agreement
+from bot.digest.figures import Agreement
 from bot.digest.slack import build_messages, digest_payload
 
 from .conftest import GOLDEN

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from bot.config import load_config
-from bot.demo.synth import generate
+from tools.synth import generate
 from bot.engine import load_rules
 from bot.sources.jira import JiraSource
 from tests.fakes.jira_server import Faults, JiraEmulator

@@ -34,7 +34,7 @@ def _warm() -> None:
     import bot.deliver.comments  # noqa: F401
     import bot.deliver.run  # noqa: F401
     import bot.deliver.slack_client  # noqa: F401
-    import bot.nudging  # noqa: F401
+    import bot.runs.nudge  # noqa: F401
     import bot.sources.jira  # noqa: F401
     import bot.store  # noqa: F401
     import slack_sdk.web  # noqa: F401

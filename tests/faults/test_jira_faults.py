@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.errors import NetworkError
-from bot.scan import scan
+from tests.batches import scan
 from bot.sources import http as http_module
 from tests.faults.conftest import ENV, ISSUES, Sleeps, all_keys, source_for, write_config
 from tests.fakes.jira_server import Faults
@@ -145,6 +145,7 @@ def test_cli_exit_4_and_complete_false_when_a_scan_could_not_read_everything(emu
     assert data["summary"]["complete"] is False
     assert result.stderr.strip().splitlines()[-1].startswith("govbot: scan incomplete: ")
     assert data["summary"]["issues_scanned"] < ISSUES
+    assert result.stderr.strip().splitlines()[-1].startswith("govbot: scan incomplete: not every issue")
     assert {finding["issue"] for finding in data["findings"]} <= emulator.keys_delivered
 
 

@@ -25,7 +25,7 @@ from bot import text
 from bot.cli import cli
 from bot.config import load_config
 from bot.engine import load_rules
-from bot.scan import scan
+from tests.batches import scan
 from bot.sources.normalize import Normalizer, parse_datetime
 from bot.sources.snapshot import load_snapshot
 from tests.hostile.corpus import adf, issue, write_snapshot

@@ -21,7 +21,7 @@ from bot.cli import cli
 from bot.config import load_config
 from bot.engine import load_rules, templates
 from bot.errors import RuleError
-from bot.scan import scan
+from tests.batches import scan
 from bot.workspace import Workspace
 from tests.hostile.corpus import issue
 

@@ -11,7 +11,7 @@ import pytest
 
 from bot.config import load_config
 from bot.engine import load_rules
-from bot.engine.examples import run_examples
+from bot.runs.ruletest import run_examples
 from bot.engine.rule import DOC_SECTIONS
 
 CONFIG = load_config(None, search=False)

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from bot.pipeline import load_inputs
+from bot.runs.inputs import load_inputs
 
 SITE = "https://acme.atlassian.net"
 

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from slack_bolt.request import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
-from bot.chat import ChatCommands, build_app
-from bot.checking import check_issues
+from bot.service.chat import ChatCommands, build_app
+from bot.runs.check import check_issues
 from bot.cli import cli
 
 NOW = datetime(2026, 3, 30, 9, 0, tzinfo=timezone.utc)
@@ -148,7 +148,7 @@ def test_waive_mistakes_write_nothing(commands, text, message, tmp_path):
 def fake_service(inputs, env: dict, chat="auto"):
     from types import SimpleNamespace
 
-    from bot.health import Metrics
+    from bot.service.health import Metrics
     from bot.service import load_settings
 
     inputs.config.env = env
@@ -159,7 +159,7 @@ def fake_service(inputs, env: dict, chat="auto"):
 
 
 def test_chat_stays_off_without_tokens_unless_required(inputs):
-    from bot.chat import start_chat
+    from bot.service.chat import start_chat
     from bot.errors import ConfigError
 
     assert start_chat(fake_service(inputs, {})) is None
@@ -171,7 +171,7 @@ def test_chat_stays_off_without_tokens_unless_required(inputs):
 
 
 def test_a_rejected_bot_token_stops_the_start(inputs, fake_slack):
-    from bot.chat import start_chat
+    from bot.service.chat import start_chat
     from bot.errors import ConfigError
 
     fake_slack.answer = lambda method: {"ok": False, "error": "invalid_auth"}
@@ -181,7 +181,7 @@ def test_a_rejected_bot_token_stops_the_start(inputs, fake_slack):
 
 
 def test_slack_unreachable_for_socket_mode_is_retried_not_fatal(inputs, fake_slack):
-    from bot.chat import start_chat
+    from bot.service.chat import start_chat
 
     fake_slack.answer = lambda method: ({"ok": False, "error": "service_unavailable"}
                                         if method == "apps.connections.open" else FakeAnswers.auth)
@@ -203,7 +203,7 @@ class FakeAnswers:
 
 
 def test_a_key_missing_from_the_demo_says_so_as_the_command_does():
-    from bot.pipeline import load_inputs
+    from bot.runs.inputs import load_inputs
 
     demo = load_inputs(None)
     assert demo.demo

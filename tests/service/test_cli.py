@@ -10,7 +10,7 @@ from bot.cli import cli
 from bot.config import load_config
 from bot.engine import load_rules
 from bot.init import starter_config
-from bot.pipeline import DEMO_WORKSPACE
+from bot.runs.inputs import DEMO_WORKSPACE
 from bot.service import load_settings
 
 
@@ -120,7 +120,7 @@ def test_serve_takes_rules(tmp_path):
     path = tmp_path / "govbot.yaml"
     path.write_text(f"store:\n  url: {tmp_path / 'state.db'}\nservice: {{health_port: false, chat: false}}\n")
     result = CliRunner().invoke(cli, ["serve", "--config", str(path), "--snapshot", str(DEMO_WORKSPACE),
-                                      "--rules", str(rules), "--once", "full-rescan"])
+                                      "--only-rules", str(rules), "--once", "full-rescan"])
     assert result.exit_code == 0, result.stderr
     with Store(f"sqlite:///{tmp_path / 'state.db'}") as store:
         recorded = {state.rule for state in store.finding_states().values()}

@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from bot.health import CONTENT_TYPE_METRICS, HealthServer, Metrics
+from bot.service.health import CONTENT_TYPE_METRICS, HealthServer, Metrics
 
 # One sample line of the exposition format: name, optional labels, a number.
 SAMPLE = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*",?)*\})? -?[0-9.e+-]+$')

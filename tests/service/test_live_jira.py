@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bot.chat import ChatCommands
+from bot.service.chat import ChatCommands
 from bot.engine import load_rules
-from bot.pipeline import Inputs
+from bot.runs.inputs import Inputs
 from bot.service import JobCancelled, JobRun, Jobs
 from tests.sources.fakejira import FakeJira, adf, cloud_issue, make_config, mock
 

@@ -14,7 +14,7 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES
 from bot.config import load_config
 from bot.errors import NetworkError
 from bot.logs import JsonFormatter
-from bot.pipeline import DEMO_WORKSPACE, load_inputs
+from bot.runs.inputs import DEMO_WORKSPACE, load_inputs
 from bot.service import Jobs, JobRun, Service, load_settings
 
 NOW = datetime(2026, 3, 30, 8, 30, tzinfo=timezone.utc)
@@ -213,7 +213,7 @@ def test_a_stopping_service_cancels_a_real_job_before_it_writes(real_jobs, tmp_p
 
 
 def test_the_demo_keeps_its_state_out_of_the_package(monkeypatch):
-    from bot.pipeline import DEMO_DIR
+    from bot.runs.inputs import DEMO_DIR
 
     inputs = load_inputs(None)
     assert inputs.demo
@@ -252,7 +252,7 @@ def test_digest_with_apply_but_no_slack_token_fails_before_it_reads_or_writes(re
     from bot.errors import ConfigError
 
     _, jobs = real_jobs
-    monkeypatch.setattr("bot.digesting.run_pipeline", lambda *args, **kwargs: pytest.fail("scanned"))
+    monkeypatch.setattr("bot.runs.digest.build_batch", lambda *args, **kwargs: pytest.fail("scanned"))
     with pytest.raises(ConfigError, match="SLACK_BOT_TOKEN is not set"):
         jobs.digest(JobRun("digest", NOW, apply=True, stopping=threading.Event()))
     assert not (tmp_path / "state.db").exists()  # the store was not even opened

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.pipeline import DEMO_WORKSPACE
+from bot.runs.inputs import DEMO_WORKSPACE
 from tests.conftest import ROOT
 
 HELPER = Path(__file__).with_name("serve_with_slow_write.py")

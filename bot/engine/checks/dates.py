@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from bot.engine.checks.values import _FIELD, _SOURCES
 from bot.engine.registry import Check, Match, register
-from bot.sources.normalize import parse_datetime
+from bot.dates import parse_datetime
 
 _BUILTIN_DATES = {"created", "updated", "resolved", "resolutiondate", "duedate"}
 

@@ -1,28 +1,28 @@
-"""One digest run, shared by `govbot digest` and the service's weekly job.
+"""A digest run, shared by `govbot digest` and the service's weekly job.
 
-Scan the configured source, apply every waiver, bring the findings lifecycle
-up to date, build the week's digests, store the week's figures (so trends
-build up), write the dashboard if asked, and post to Slack only when
-``apply`` is true. A dry run posts nothing but still records the figures and
-the lifecycle: the trends and the HTML dashboard are what most people run the
-digest for, and they need that history whether or not Slack is used.
+The batch reads the configured source, applies every waiver and brings the
+findings lifecycle up to date; this run builds the week's digests from it,
+stores the week's figures (so trends build up), writes the dashboard if
+asked, and posts to Slack only when ``apply`` is true. A dry run posts nothing
+but still records the figures and the lifecycle: the trends and the HTML
+dashboard are what most people run the digest for, and they need that history
+whether or not Slack is used.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable
 
 from bot.digest import render
-from bot.digest.metrics import Digests, build_digests
-from bot.digest.run import send_digest_messages, track_findings
+from bot.digest.figures import Digests, build_digests, week_changes
+from bot.digest.post import send_digest_messages
 from bot.digest.slack import SlackMessage, build_messages
-from bot.errors import EXIT_CLEAN, UsageError
-from bot.pipeline import Inputs, run_pipeline
-from bot.scan import ScanResult
-from bot.waivers import apply_waivers
+from bot.errors import EXIT_CLEAN, EXIT_INCOMPLETE, UsageError
+from bot.runs.batch import IF_CURRENT, Batch, build_batch
+from bot.runs.inputs import Inputs, Read
 
 NOT_RECORDED = "the scan could not read every issue; this week's figures were shown but not stored"
 NOT_POSTED = ("the scan could not read every issue; the digest was not posted to Slack (its figures would be "
@@ -31,23 +31,28 @@ NOT_POSTED = ("the scan could not read every issue; the digest was not posted to
 
 @dataclass
 class DigestRun:
-    result: ScanResult
+    batch: Batch
     digests: Digests
     messages: list[SlackMessage]
     notes: list[str] = field(default_factory=list)   # digests with no channel, and the like
     pages: list[Path] = field(default_factory=list)  # dashboard pages written, index first
     applied: bool = False        # posted (or tried to), rather than a dry run
-    exit_code: int = EXIT_CLEAN  # after posting: EXIT_NETWORK when queued for later, EXIT_ERROR when refused
+    post_code: int = EXIT_CLEAN  # after posting: EXIT_NETWORK when queued for later, EXIT_ERROR when refused
 
     @property
     def recorded(self) -> bool:
         """Whether this week's figures were stored (only a complete scan's are)."""
-        return self.result.complete
+        return self.batch.complete
+
+    @property
+    def exit_code(self) -> int:
+        """Posting problems first; then 4 when the scan could not read or judge everything."""
+        return self.post_code or (EXIT_CLEAN if self.batch.complete else EXIT_INCOMPLETE)
 
     @property
     def posted(self) -> int:
         """Messages posted by this run or an earlier one this week; 0 in a dry run or on failure."""
-        return len(self.messages) if self.exit_code == EXIT_CLEAN and self.applied else 0
+        return len(self.messages) if self.post_code == EXIT_CLEAN and self.applied else 0
 
 
 def run_digest(inputs: Inputs, now: datetime, store, *, apply: bool, snapshot: str | None = None,
@@ -68,16 +73,14 @@ def run_digest(inputs: Inputs, now: datetime, store, *, apply: bool, snapshot: s
     config = inputs.config
     if apply and slack is None:
         slack = slack_client(config)
-    result = run_pipeline(inputs, now, snapshot=snapshot, progress=progress)
-    apply_waivers(result.findings, config, now, workspace=result.workspace, store=store)
-    if checkpoint is not None:
-        checkpoint()
-    changes = track_findings(store, result, now)
-    digests = build_digests(result, config, now, history=store, changes=changes)
-    if result.complete:
+    batch = build_batch(inputs, now, read=Read(snapshot=snapshot, progress=progress), store=store,
+                        record=IF_CURRENT, before_record=checkpoint)
+    changes = week_changes(store.finding_states().values(), now - timedelta(days=7), now)
+    digests = build_digests(batch, config, now, history=store, changes=changes)
+    if batch.complete:
         digests.record(store)
     messages, notes = build_messages(digests, config)
-    run = DigestRun(result, digests, messages, notes, applied=apply)
+    run = DigestRun(batch, digests, messages, notes, applied=apply)
     if html_dir:
         run.pages = write_dashboard(digests, html_dir)
         say(f"wrote the dashboard: {run.pages[0]} and {len(run.pages) - 1} team pages")
@@ -92,13 +95,13 @@ def run_digest(inputs: Inputs, now: datetime, store, *, apply: bool, snapshot: s
             say(f"dry run: would post the {message.name} digest to {message.channel} "
                 f"({len(message.payload['blocks'])} blocks)")
         return run
-    if not result.complete:
+    if not batch.complete:
         say(NOT_POSTED)  # every figure depends on issues it could not read: exit 4, nothing posted
         run.applied = False
         return run
     if checkpoint is not None:
         checkpoint()
-    run.exit_code = send_digest_messages(messages, store, config, week_start=digests.week_start, now=digests.now,
+    run.post_code = send_digest_messages(messages, store, config, week_start=digests.week_start, now=digests.now,
                                          slack=slack, say=say)
     return run
 

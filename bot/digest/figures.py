@@ -1,8 +1,12 @@
 """The weekly digest's figures, per team and for the whole organisation.
 
-Everything is computed from one scan result plus what the store remembers
+Everything is computed from one run's batch plus what the store remembers
 (earlier weeks' figures, when findings appeared and were fixed); nothing here
-reads Jira or writes anywhere. Figures describe teams and the system, never
+reads Jira, judges an issue or writes anywhere. What a register or a metric
+means comes from the rules that carry it (``register:`` and ``metric:`` in
+their YAML): the unclosed loops are the findings of the ``unclosed-loops``
+rule, the debt register lists the open issues in the scope of the
+``tech-debt-agreements`` rules, flagged by which of them fired. Figures describe teams and the system, never
 people: nothing counts or ranks individuals, and an item names its owner only
 in its own team's digest (the organisation's digest drops owners).
 """
@@ -17,13 +21,15 @@ from typing import Any, Iterable, Iterator, Protocol
 from bot.config import Config
 from bot.engine.context import Context
 from bot.hierarchy import FLOW_ITEMS
-from bot.metrics import feature_factory_ratio
 from bot.model import Finding, Issue
+from bot.prose import plural
 
 ORGANISATION = "*"  # the history key of the organisation-wide digest
-LOOP_RULE = "closing-the-loop-actual-outcome-missing"
-OVERDUE_RULE = "tech-debt-agreement-overdue"
 UNASSIGNED = "unassigned"
+LOOPS = "unclosed-loops"
+AGREEMENTS = "tech-debt-agreements"
+# The parts of a technical debt agreement, as the register shows them (logical field names).
+AGREEMENT_PARTS = {"reason": "Reason", "impact": "Impact", "timeline or trigger": "Timeline"}
 
 
 class History(Protocol):
@@ -128,11 +134,7 @@ class Agreement:
     timeline: str
     overdue: bool
     owner: str | None = None
-
-    @property
-    def undocumented(self) -> list[str]:
-        return [name for name, value in (("reason", self.reason), ("impact", self.impact),
-                                         ("timeline or trigger", self.timeline)) if not value]
+    undocumented: list[str] = field(default_factory=list)  # the parts the register's rule found missing
 
 
 @dataclass
@@ -342,19 +344,19 @@ def week_start_of(now: datetime) -> date:
     return today - timedelta(days=today.weekday())
 
 
-def build_digests(result: Any, config: Config, now: datetime, *,
+def build_digests(batch: Any, config: Config, now: datetime, *,
                   history: History | None = None, changes: WeekChanges | None = None) -> Digests:
     """Every team's digest and the organisation's, for the week ending ``now``.
 
-    ``result`` is a ``bot.scan.ScanResult``.
+    ``batch`` is a ``bot.runs.batch.Batch``.
     Without ``history`` there is no trend; without ``changes`` new/fixed are
     reported as not tracked rather than guessed.
     """
     now = now.astimezone(timezone.utc)  # weeks and "as of" times are UTC
     settings = config.section("digest")
-    workspace = result.workspace
+    workspace = batch.workspace
     context = Context(workspace, config, now)
-    ratio = feature_factory_ratio(result)  # the engine's own figure, so digest and scan agree
+    ratio = batch.feature_factory_ratio  # the engine's own figure, so digest and scan agree
 
     def team_of_issue(key: str) -> str:
         issue = workspace.get(key)
@@ -363,18 +365,11 @@ def build_digests(result: Any, config: Config, now: datetime, *,
     def team_of(finding: Finding) -> str:
         return finding.team or team_of_issue(finding.issue)
 
-    findings_by_issue: dict[str, list[Finding]] = {}
-    for finding in result.findings:
-        findings_by_issue.setdefault(finding.issue, []).append(finding)
-
+    loop_rules = _register_rules(batch, LOOPS)
     loops = [_loop(workspace.get(f.issue), f, team_of(f), now, settings["loop_age_days"])
-             for f in result.findings if f.rule == LOOP_RULE and not f.waived]
+             for f in batch.findings if f.rule in loop_rules and not f.waived]
     loops.sort(key=lambda loop: (-(loop.age_days or 0), loop.key))
-    debt_label = config.section("tech_debt")["label"].casefold()
-    agreements = [_agreement(issue, context, findings_by_issue.get(issue.key, []))
-                  for issue in workspace
-                  if issue.level == "epic" and not issue.is_done()
-                  and debt_label in (label.casefold() for label in issue.labels)]
+    agreements = _agreements(batch, context)
     agreements.sort(key=lambda a: (not a.overdue, not a.undocumented, _key_order(a.key)))
     escalated_prints = {change.fingerprint for change in changes.escalated} if changes else set()
 
@@ -382,14 +377,14 @@ def build_digests(result: Any, config: Config, now: datetime, *,
         return FindingItem(finding.issue, finding.summary, finding.url, team_of(finding), finding.rule,
                            finding.title, note)
 
-    escalated = [item(f) for f in result.findings if not f.waived and f.fingerprint in escalated_prints]
-    waived = [item(f, f.waiver_reason or "") for f in result.findings if f.waived]
+    escalated = [item(f) for f in batch.findings if not f.waived and f.fingerprint in escalated_prints]
+    waived = [item(f, f.waiver_reason or "") for f in batch.findings if f.waived]
 
     issues_by_team: dict[str, list[Issue]] = {}
     for issue in workspace:
         issues_by_team.setdefault(issue.team or UNASSIGNED, []).append(issue)
     findings_by_team: dict[str, list[Finding]] = {}
-    for finding in result.findings:
+    for finding in batch.findings:
         findings_by_team.setdefault(team_of(finding), []).append(finding)
     teams_config = config.section("teams")
     week_start = week_start_of(now)
@@ -437,7 +432,7 @@ def build_digests(result: Any, config: Config, now: datetime, *,
         spec = teams_config.get(team) or {}
         team_digests.append(make(team, spec.get("name") or team, issues_by_team.get(team, []),
                                  findings_by_team.get(team, []), changes_for(team), spec.get("channel")))
-    organisation = make(None, settings["organisation"], list(workspace), list(result.findings),
+    organisation = make(None, settings["organisation"], list(workspace), list(batch.findings),
                         changes, config.section("slack").get("org_channel"))
     organisation.teams = [TeamLine(d.team, d.name, d.issues, d.ffr, d.open_findings, len(d.loops), d.overdue)
                           for d in team_digests]
@@ -509,14 +504,55 @@ def _loop(issue: Issue | None, finding: Finding, team: str, now: datetime, bound
                 band=_band(age, bounds), owner=_owner_name(finding))
 
 
-def _agreement(issue: Issue, context: Context, findings: list[Finding]) -> Agreement:
-    overdue = next((f for f in findings if f.rule == OVERDUE_RULE), None)
-    owned = overdue or next((f for f in findings if f.owner), None)
-    return Agreement(
-        key=issue.key, summary=issue.summary, url=issue.url, team=issue.team or UNASSIGNED,
-        status=issue.status, reason=context.lookup(issue, "Reason")[0],
-        impact=context.lookup(issue, "Impact")[0], timeline=context.lookup(issue, "Timeline")[0],
-        overdue=overdue is not None, owner=_owner_name(owned))
+def _register_rules(batch: Any, name: str, flag: str | None = None) -> set[str]:
+    """Ids of the evaluated rules that fill the register ``name`` (with ``flag``, if given)."""
+    return {rule.id for rule in batch.evaluated_rules
+            if rule.register is not None and rule.register.name == name
+            and (flag is None or rule.register.flag == flag)}
+
+
+def _agreements(batch: Any, context: Context) -> list[Agreement]:
+    """The open issues in the scope of the register's rules, flagged by the findings of those rules.
+
+    Membership is the rules' scope (every issue they gave a verdict on), so the
+    register and the rules cannot disagree on what an agreement is; an
+    agreement is undocumented exactly where the rule flagged ``undocumented``
+    fired, and in the parts its finding names.
+    """
+    members = _register_rules(batch, AGREEMENTS)
+    if not members:
+        return []
+    undocumented_rules = _register_rules(batch, AGREEMENTS, "undocumented")
+    overdue_rules = _register_rules(batch, AGREEMENTS, "overdue")
+    keys: dict[str, None] = {}
+    findings: dict[str, list[Finding]] = {}
+    for verdict in batch.verdicts:
+        if verdict.rule in members:
+            keys.setdefault(verdict.issue)
+            if verdict.finding is not None:
+                findings.setdefault(verdict.issue, []).append(verdict.finding)
+    out = []
+    for key in keys:
+        issue = context.workspace.get(key)
+        if issue is None or issue.is_done():
+            continue
+        mine = findings.get(key, [])
+        overdue = next((f for f in mine if f.rule in overdue_rules), None)
+        incomplete = [f for f in mine if f.rule in undocumented_rules]
+        missing = {subject.casefold() for f in incomplete for subject in f.subjects}
+        parts = {label: ("" if name.casefold() in missing else context.lookup(issue, name)[0])
+                 for label, name in AGREEMENT_PARTS.items()}
+        undocumented = [label for label, name in AGREEMENT_PARTS.items() if name.casefold() in missing]
+        if incomplete and not undocumented:
+            # The rule fired on parts the register does not show by name: say so, never hide it.
+            undocumented = sorted(missing) or ["details"]
+        owned = overdue or next((f for f in mine if f.owner), None)
+        out.append(Agreement(
+            key=issue.key, summary=issue.summary, url=issue.url, team=issue.team or UNASSIGNED,
+            status=issue.status, reason=parts["reason"], impact=parts["impact"],
+            timeline=parts["timeline or trigger"], overdue=overdue is not None, owner=_owner_name(owned),
+            undocumented=undocumented))
+    return out
 
 
 def _key_order(key: str) -> tuple[str, int]:
@@ -572,8 +608,3 @@ def look_first(digest: Digest, settings: dict[str, Any]) -> str:
         return (f"The most frequent open finding is {digest.rules[0].rule}: is there a habit or a "
                 "template that would prevent it?")
     return "Nothing stands out this week: is there an outcome worth sharing at the next review?"
-
-
-def plural(count: int, singular: str, many: str | None = None) -> str:
-    """'1 loop', '2 loops'; ``many`` for irregular plurals."""
-    return f"{count} {singular if count == 1 else (many or singular + 's')}"

@@ -1,7 +1,9 @@
-"""Build the bundled demo workspace (``workspace.json``) and the tables in its README.
+"""Build the bundled demo workspace (``bot/demo/workspace.json``) and the tables in its README.
 
-    python bot/demo/build.py            # rewrite workspace.json and README tables
-    python bot/demo/build.py --check    # exit 1 if either is out of date
+The generator lives outside the package: the wheel ships only the workspace it writes.
+
+    python tools/build_demo.py            # rewrite workspace.json and README tables
+    python tools/build_demo.py --check    # exit 1 if either is out of date
 
 Four teams (Payments, Mobile, Platform, Data) in one Jira Cloud site, dated
 relative to Monday 2026-11-16. Most issues are clean; a few dozen are placed
@@ -21,17 +23,18 @@ from datetime import date, timedelta
 from pathlib import Path
 
 if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.demo.synth import (  # noqa: E402
+from tools.synth import (  # noqa: E402
     CLOUD, DEMO_NOW, RULES, TECH_DEBT_LABEL, Builder, Project, Spec, Tally, Text, make_projects,
     write_pages,
 )
 
-HERE = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[1]
+HERE = ROOT / "bot" / "demo"
 WORKSPACE = HERE / "workspace.json"
 README = HERE / "README.md"
-EXPECTED = HERE.parents[1] / "tests" / "data" / "demo_workspace.expected.json"
+EXPECTED = ROOT / "tests" / "data" / "demo_workspace.expected.json"
 SEED = 20261116
 PAGE_SIZE = 100
 TEAMS = {"PAY": "payments", "MOB": "mobile", "PLAT": "platform", "DATA": "data"}
@@ -363,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
              if not path.exists() or path.read_text(encoding="utf-8") != text]
     if args.check:
         for path in stale:
-            print(f"{path} is out of date; run python bot/demo/build.py", file=sys.stderr)
+            print(f"{path} is out of date; run python tools/build_demo.py", file=sys.stderr)
         return 1 if stale else 0
     for path in stale:
         path.write_text(outputs[path], encoding="utf-8")

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 from types import SimpleNamespace
 
 from bot.config import load_config
-from bot.digest.metrics import ORGANISATION, build_digests, week_changes, week_start_of
+from bot.digest.figures import ORGANISATION, build_digests, week_changes, week_start_of
 
 from .conftest import NOW, MemoryHistory, at
 

@@ -1,6 +1,7 @@
-"""One scan-and-nudge run, shared by `govbot nudge` and the service's scheduled job.
+"""A nudge run, shared by `govbot nudge`, `govbot preview` and the service's scheduled job.
 
-Scan the configured source, record the findings, and hand them to delivery:
+The batch reads the configured source (incrementally when a cursor store is
+given), evaluates and waives; delivery records the findings and plans:
 Slack nudges, and Jira comments for rules that opt in. Messages are sent only
 when ``apply`` is true; the Jira cursor moves only after the run's state is
 recorded, so a crash never skips issues next time.
@@ -14,16 +15,22 @@ from typing import Callable
 
 from bot.deliver.run import DeliveryReport, run_delivery
 from bot.errors import ConfigError
-from bot.pipeline import Inputs, jira_configured, run_pipeline
-from bot.scan import ScanResult
+from bot.runs.batch import Batch, build_batch
+from bot.runs.inputs import Inputs, Read, jira_configured
 from bot.store import DeferredCursors
 
 
 @dataclass
 class NudgeRun:
-    result: ScanResult
+    batch: Batch
     report: DeliveryReport
     notes: list[str] = field(default_factory=list)
+
+
+def preview(inputs: Inputs, now: datetime, store, *, snapshot: str | None = None) -> DeliveryReport:
+    """What a nudge run would send today, counted; nothing is sent or recorded."""
+    batch = build_batch(inputs, now, read=Read(snapshot=snapshot), store=store)
+    return run_delivery(inputs.config, batch, now=now, apply=False, store=store)
 
 
 def scan_and_nudge(inputs: Inputs, now: datetime, store, *, apply: bool, snapshot: str | None = None,
@@ -46,20 +53,19 @@ def scan_and_nudge(inputs: Inputs, now: datetime, store, *, apply: bool, snapsho
                 include_comments = False
                 notes.append("Jira comments skipped: Jira is not configured (jira.url / JIRA_URL)")
     cursors = DeferredCursors(store) if apply else None
-    result = run_pipeline(inputs, now, snapshot=snapshot, cursor_store=cursors, progress=progress)
-    if checkpoint is not None:
-        checkpoint()
+    batch = build_batch(inputs, now, read=Read(snapshot=snapshot, cursors=cursors, progress=progress),
+                        store=store, before_record=checkpoint)
     comment_writer = None
     if jira_client is not None:
         from bot.deliver.comments import CommentWriter
 
         comment_writer = CommentWriter(jira_client, store)
-    report = run_delivery(config, result, now=now, apply=apply, store=store, slack=slack,
+    report = run_delivery(config, batch, now=now, apply=apply, store=store, slack=slack,
                           comment_writer=comment_writer, override_breaker=override_breaker,
                           include_comments=include_comments)
     if cursors is not None:
         cursors.commit()
-    return NudgeRun(result, report, notes)
+    return NudgeRun(batch, report, notes)
 
 
 def raise_for_credentials(report: DeliveryReport) -> None:

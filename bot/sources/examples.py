@@ -1,20 +1,18 @@
-"""Rule examples: the issues each rule must fire on, or stay quiet on.
+"""Rule examples as a source: the short form a rule's `fires` / `ok` examples are written in.
 
-Examples are written in a short form and turned into real Jira JSON (the Cloud
-search-response shape), then read through the same normaliser as live data,
-so a passing example means the rule works on what Jira actually sends.
+Examples are turned into real Jira JSON (the Cloud search-response shape),
+then read through the same normaliser as live data, so a passing example
+means the rule works on what Jira actually sends. ``bot.runs.ruletest`` runs them.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from bot.config import Config, load_config
-from bot.engine.context import Context
+from bot.config import Config
 from bot.model import Issue
 from bot.sources.normalize import Normalizer
 from bot.workspace import Workspace
@@ -24,15 +22,6 @@ _RELATIVE = re.compile(r"^(\d+)\s*(d|w|days?|weeks?)\s*ago$", re.IGNORECASE)
 _SYSTEM = {"key", "type", "summary", "description", "status", "status_category", "labels", "components",
            "project", "priority", "resolution", "fields", "created", "updated", "resolved", "assignee", "reporter",
            "parent", "children", "note"}
-
-
-@dataclass
-class ExampleResult:
-    rule: str
-    kind: str  # "fires" or "ok"
-    index: int
-    passed: bool
-    detail: str
 
 
 def _date(value: str | None, now: datetime) -> str | None:
@@ -135,44 +124,3 @@ def build_workspace(example: dict, config: Config, now: datetime = EXAMPLE_NOW) 
     normalizer.add_issues(raws[1:], relative=True)
     workspace = normalizer.finish()
     return workspace, workspace.issues[raws[0]["key"]]
-
-
-def run_examples(ruleset, config: Config, now: datetime = EXAMPLE_NOW) -> list[ExampleResult]:
-    from bot.scan import evaluate_rule
-
-    results = []
-    for rule in ruleset.rules:
-        for kind in ("fires", "ok"):
-            for index, example in enumerate(rule.examples.get(kind, [])):
-                workspace, issue = build_workspace(example, config, now)
-                context = Context(workspace, config, now)
-                in_scope = rule.applies_to(issue, config.hierarchy)
-                match = rule.condition.evaluate(issue, context) if in_scope else None
-                fired = match is not None
-                expected = kind == "fires"
-                if fired == expected:
-                    detail = "fires" if fired else "quiet"
-                    if fired:
-                        evaluate_rule(rule, issue, context)  # the message must render on it
-                elif not in_scope:
-                    detail = "expected to fire, but the example is outside the rule's scope"
-                else:
-                    detail = ("expected to fire, but the condition did not hold" if expected
-                              else f"expected to stay quiet, but it fired ({match.evidence or 'no evidence'})")
-                note = example.get("note") or example.get("summary") or ""
-                results.append(ExampleResult(rule.id, kind, index, fired == expected,
-                                             detail + (f" - {note}" if note else "")))
-    return results
-
-
-_SAMPLE: tuple[Issue, Context] | None = None
-
-
-def sample_context() -> tuple[Issue, Context]:
-    """A plain epic, used to trial-render message templates at load time."""
-    global _SAMPLE
-    if _SAMPLE is None:
-        config = load_config(None, search=False)
-        workspace, issue = build_workspace({"type": "Epic", "summary": "Sample epic", "parent": "Initiative"}, config)
-        _SAMPLE = (issue, Context(workspace, config, EXAMPLE_NOW))
-    return _SAMPLE

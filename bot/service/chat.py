@@ -6,7 +6,7 @@ answer within 3 seconds) and the verdict follows through the command's
 ``response_url`` as an *ephemeral* message: only the person who asked sees it.
 
 The command logic (``ChatCommands``) knows nothing about Bolt, and the verdict
-on an issue comes from ``bot.checking``, exactly as for ``govbot check``, so
+on an issue comes from ``bot.runs.check``, exactly as for ``govbot check``, so
 chat and the command line give the same answer.
 Everything taken from Jira is escaped for Slack mrkdwn (``&``, ``<``, ``>``).
 """
@@ -22,17 +22,18 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from bot.checking import ISSUE_KEY, NOT_FOUND, CheckResult, check_issues
-from bot.deliver.slack import issue_link, one_line, truncate
+from bot.deliver.slack import one_line, truncate
 from bot.errors import ConfigError, GovbotError, UsageError
 from bot.escape import slack_escape
-from bot.pipeline import Inputs, load_workspace
+from bot.render.check import render_slack
+from bot.render.rules import explain_text
+from bot.runs.check import ISSUE_KEY, check_issues
+from bot.runs.inputs import DEMO_WORKSPACE, Inputs, load_workspace
 
 log = logging.getLogger("govbot.chat")
 
 MAX_ANSWER_CHARS = 3900
 _WAIVE_FOR = re.compile(r"^(\d+)\s*([dw])$", re.IGNORECASE)
-_SEVERITY_MARK = {"error": ":red_circle:", "warning": ":large_yellow_circle:", "info": ":large_blue_circle:"}
 
 
 # -- one issue's verdict, as `govbot check` gives it ---------------------------------------------------------
@@ -42,39 +43,6 @@ def normalise_key(text: str) -> str:
     if not ISSUE_KEY.match(key):
         raise UsageError(f"{text!r} is not an issue key", hint="give a key like PROJ-123")
     return key
-
-
-def render_check_slack(check: CheckResult) -> str:
-    """The verdict on the one issue checked, as Slack mrkdwn; everything from Jira escaped."""
-    [verdict] = check.verdicts.values()
-    if not verdict.found:
-        note = "" if check.complete else " (Jira could not be read completely; try again shortly)"
-        hint = " Check the key, or whether govbot may read that project." if check.source == "jira" else ""
-        return f":mag: *{slack_escape(verdict.key)}*: {NOT_FOUND[check.source]}{note}.{hint}"
-    issue = verdict.issue
-    fails, waived, passes = (verdict.with_status(status) for status in ("fail", "waived", "pass"))
-    mark = ":white_check_mark: " if not fails else ""
-    lines = [f"{mark}{issue_link(issue.url, issue.key)} · {slack_escape(issue.type)} · "
-             f"{slack_escape(one_line(issue.summary, 200))}"]
-    for row in fails:
-        lines.append(f"{_SEVERITY_MARK.get(row['severity'], ':white_circle:')} *{row['severity']}* "
-                     f"`{slack_escape(row['rule'])}`: {slack_escape(one_line(row['message'], 600))}")
-    for row in waived:
-        reason = verdict.waivers.get(row["rule"], "")
-        because = f": {slack_escape(one_line(reason, 300))}" if reason else ""
-        lines.append(f":zzz: waived `{slack_escape(row['rule'])}`{because}")
-    if not verdict.rows:
-        lines.append(f"No rule applies to a {slack_escape(issue.type) or 'issue of this type'}.")
-    elif passes:
-        names = ", ".join(f"`{slack_escape(row['rule'])}`" for row in passes)
-        lines.append(f"Passes {len(passes)} rule{'s' if len(passes) != 1 else ''}: {names}")
-    if fails:
-        lines.append(f"_Why and how to fix:_ `/govbot explain {slack_escape(fails[0]['rule'])}`")
-    for problem in check.notes[:3]:
-        lines.append(f":warning: {slack_escape(one_line(problem, 300))}")
-    if not check.complete:
-        lines.append(":warning: some relatives of this issue could not be read; the verdict may be incomplete")
-    return "\n".join(lines)
 
 
 # -- the slash command, without Bolt --------------------------------------------------------------------------
@@ -144,10 +112,9 @@ class ChatCommands:
         key = normalise_key(words[0])
         checked = check_issues(self.inputs, [key], self.clock(), snapshot=self.snapshot,
                                workspace_loader=self._local_workspace(), open_store=self._store)
-        return render_check_slack(checked)
+        return render_slack(checked)
 
     def explain(self, words: list[str], _user: dict) -> str:
-        from bot.commands.rules import explain_text
 
         if len(words) != 1:
             raise UsageError("explain needs one rule id", hint=f"for example: {self.command} explain "
@@ -204,8 +171,6 @@ class ChatCommands:
 
     def _local_workspace(self) -> Callable[[], Any] | None:
         """A cached loader for a snapshot or the demo (re-read when the file changes); None for live Jira."""
-        from bot.pipeline import DEMO_WORKSPACE
-
         if self.snapshot is None and not self.inputs.demo:
             return None
         path = Path(self.snapshot) if self.snapshot else DEMO_WORKSPACE

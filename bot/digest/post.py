@@ -1,8 +1,7 @@
-"""The digest's side of the state store and the outbox, shared by `govbot digest` and the service.
+"""Posting the digest: its Slack messages go through the outbox, like nudges.
 
-``track_findings`` brings the findings lifecycle up to date and reads the
-week's new and fixed findings; ``send_digest_messages`` queues the Slack
-messages in the outbox and sends them, so a Slack failure leaves them queued
+``send_digest_messages`` queues the Slack messages in the outbox and sends
+them, so a Slack failure leaves them queued
 for the next run and a rerun in the same week never posts twice. A digest run
 sends only digest messages: nudges an earlier ``nudge`` left queued follow the
 nudge timing rules (quiet days and hours) and go with the next nudge run.
@@ -12,12 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Callable
 
 from bot.deliver.audit import AuditLog
 from bot.deliver.outbox import Outbox
-from bot.digest.metrics import WeekChanges, week_changes
 from bot.digest.slack import SlackMessage, outgoing
 from bot.errors import EXIT_ERROR, EXIT_NETWORK, ConfigError
 
@@ -25,19 +23,6 @@ log = logging.getLogger(__name__)
 
 # The outbox kind of digest posts, so a digest run flushes only its own entries.
 DIGEST_KIND = "slack_digest"
-
-
-def track_findings(store, result, now: datetime) -> WeekChanges | None:
-    """Record this scan in the findings lifecycle, then read the week's new and fixed.
-
-    A digest regenerated for a past week must not rewrite the lifecycle, so the
-    scan is recorded only when it is complete and not older than the latest
-    recorded one. None while the store has no scan from before the week.
-    """
-    latest = store.recent_runs("scan", limit=1)
-    if result.complete and (not latest or latest[0]["started"] <= now):
-        store.record_scan(result, now)
-    return week_changes(store.finding_states().values(), now - timedelta(days=7), now)
 
 
 def send_digest_messages(messages: list[SlackMessage], store, config, *, week_start: date, now: datetime,

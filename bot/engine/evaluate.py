@@ -1,0 +1,120 @@
+"""Apply a rule set to a workspace: every (rule, issue) pair in scope gets a verdict.
+
+The pure core of every run (scan, check, nudge, digest, the service): it reads
+nothing, writes nothing and waives nothing. Waivers, recording and delivery
+happen downstream, in ``bot.runs.batch``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, Iterable
+
+from bot.config import Config
+from bot.engine import templates
+from bot.engine.context import Context
+from bot.engine.rule import Rule
+from bot.model import Finding, Issue, bulk
+from bot.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)  # one per (rule, issue in scope): a million at 200,000 issues
+class Verdict:
+    rule: str
+    issue: str
+    fired: bool
+    finding: Finding | None = None
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A (rule, issue) pair the engine could not judge, and why: never resolved on its account."""
+
+    rule: str
+    issue: str
+    reason: str
+
+    def describe(self) -> str:
+        return f"{self.issue}: rule {self.rule} could not be evaluated ({self.reason})"
+
+
+@dataclass
+class Evaluation:
+    """What the rules said about a workspace.
+
+    ``findings`` are the findings of the rules that report (enabled ones);
+    ``verdicts`` cover every rule evaluated, including rules evaluated only
+    because a metric is defined by them (``metric_only``), whose findings are
+    kept on their verdicts and nowhere else.
+    """
+
+    findings: list[Finding] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)  # every rule evaluated, reporting or not
+
+
+def owner_of(rule: Rule, issue: Issue, config: Config):
+    """(user, role): the first of the rule's owner fields that names someone."""
+    for name in rule.owner:
+        for candidate in config.synonyms(name):
+            user = issue.user(candidate)
+            if user is not None:
+                return user, candidate
+    return None, None
+
+
+def evaluate_rule(rule: Rule, issue: Issue, context: Context) -> Finding | None:
+    match = rule.condition.evaluate(issue, context)
+    if match is None:
+        return None
+    owner, role = owner_of(rule, issue, context.config)
+    message = templates.render(rule.message, issue=issue, rule=rule, evidence=match.evidence,
+                               params=rule.params, context=context)
+    return Finding(rule=rule.id, issue=issue.key, severity=rule.severity, message=message, title=rule.title,
+                   evidence=match.evidence, team=issue.team, owner=owner, owner_role=role, url=issue.url,
+                   summary=issue.summary, subjects=match.subjects)
+
+
+def evaluate(workspace: Workspace, rules: Iterable[Rule], config: Config, now: datetime, *,
+             metric_only: Iterable[Rule] = (), keys: set[str] | None = None,
+             progress: Callable[[int], None] | None = None) -> Evaluation:
+    """Evaluate ``rules`` (and ``metric_only`` rules, for their verdicts) on every issue in scope.
+
+    ``keys`` narrows the evaluation to those issues (a check of a few issues).
+    One rule failing on one odd issue is a ``Failure``, never a crash.
+    """
+    reporting = list(rules)
+    silent = [rule for rule in metric_only if rule not in reporting]
+    with bulk():
+        return _evaluate(workspace, reporting, silent, config, now, keys, progress)
+
+
+def _evaluate(workspace: Workspace, reporting: list[Rule], silent: list[Rule], config: Config, now: datetime,
+              keys: set[str] | None, progress: Callable[[int], None] | None) -> Evaluation:
+    context = Context(workspace, config, now)
+    evaluation = Evaluation(rules=reporting + silent)
+    hierarchy = config.hierarchy
+    rules = [(rule, True) for rule in reporting] + [(rule, False) for rule in silent]
+    for count, issue in enumerate(workspace.issues.values(), 1):
+        if keys is not None and issue.key not in keys:
+            continue
+        for rule, reports in rules:
+            if not rule.applies_to(issue, hierarchy):
+                continue
+            try:
+                finding = evaluate_rule(rule, issue, context)
+            except Exception as error:  # noqa: BLE001 - one odd issue must not stop the scan
+                evaluation.failures.append(Failure(rule.id, issue.key, f"{type(error).__name__}: {error}"))
+                log.debug("rule %s failed on %s", rule.id, issue.key, exc_info=True)
+                continue
+            if finding is not None and reports:
+                evaluation.findings.append(finding)
+            evaluation.verdicts.append(Verdict(rule.id, issue.key, finding is not None, finding))
+        if progress is not None and count % 500 == 0:
+            progress(count)
+    return evaluation

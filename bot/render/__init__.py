@@ -1,0 +1,1 @@
+"""What people and machines read of a run: terminal text, Markdown, JSON, Slack mrkdwn."""

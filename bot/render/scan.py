@@ -1,0 +1,70 @@
+"""A scan's findings for people and machines: text (terminal), Markdown, JSON."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import textwrap
+
+import click
+
+from bot.escape import markdown_escape, markdown_link, terminal_safe
+from bot.render.common import SEVERITY_COLOURS, ffr_line
+from bot.runs.batch import Batch
+
+
+def render_json(batch: Batch) -> str:
+    return json.dumps(batch.to_json(), indent=2, ensure_ascii=False, sort_keys=False)
+
+
+def render_text(batch: Batch, *, colour: bool = False, show_waived: bool = False) -> str:
+    lines = []
+    style = (lambda text, **kw: click.style(text, **kw)) if colour else (lambda text, **kw: text)
+    findings = sorted(batch.findings, key=lambda f: (-f.severity.rank, f.issue, f.rule))
+    width = min(shutil.get_terminal_size((100, 24)).columns, 120)
+    for finding in findings:
+        if finding.waived and not show_waived:
+            continue
+        severity = style(f"{finding.severity.value:<7}", fg=SEVERITY_COLOURS[finding.severity.value], bold=True)
+        waived = " (waived)" if finding.waived else ""
+        lines.append(f"{terminal_safe(finding.issue):<12} {severity} {finding.rule}{waived}")
+        lines.extend(textwrap.wrap(terminal_safe(finding.message), width, initial_indent="    ",
+                                   subsequent_indent="    ", break_on_hyphens=False))
+    summary = batch.summary()
+    if lines:
+        lines.append("")
+    by_sev = summary["by_severity"]
+    lines.append(f"{summary['issues_scanned']} issues scanned, {summary['findings']} findings "
+                 f"({by_sev['error']} errors, {by_sev['warning']} warnings, {by_sev['info']} info)"
+                 + (f", {summary['waived']} waived" if summary["waived"] else ""))
+    lines.extend(textwrap.wrap(ffr_line(summary["feature_factory_ratio"]), width, subsequent_indent="  "))
+    if batch.workspace.skipped:
+        lines.append(f"{batch.workspace.skipped} malformed issues skipped (see --format json for details)")
+    elif batch.problems:
+        lines.append(f"{len(batch.problems)} problems while scanning (see --format json)")
+    for reason in batch.incomplete_reasons:
+        lines.append(style(f"scan incomplete: {reason}", fg="yellow"))
+    return "\n".join(lines)
+
+
+def render_markdown(batch: Batch) -> str:
+    summary = batch.summary()
+    out = ["# govbot scan", "", f"*{summary['issues_scanned']} issues scanned on {summary['now']}; "
+           f"{summary['findings']} findings.*", "", f"**{ffr_line(summary['feature_factory_ratio'])}**", ""]
+    if summary["by_rule"]:
+        out += ["## Findings by rule", "", "| Rule | Findings |", "| --- | ---: |"]
+        out += [f"| `{rule}` | {count} |" for rule, count in summary["by_rule"].items()]
+        out.append("")
+        out += ["## Findings", "", "| Issue | Severity | Rule | Message |", "| --- | --- | --- | --- |"]
+        for finding in sorted(batch.open_findings(), key=lambda f: (-f.severity.rank, f.issue, f.rule)):
+            issue = markdown_link(markdown_escape(finding.issue), finding.url)
+            out.append(f"| {issue} | {finding.severity.value} | `{finding.rule}` | "
+                       f"{markdown_escape(finding.message)} |")
+    else:
+        out.append("No findings.")
+    for reason in batch.incomplete_reasons:
+        out += ["", f"> Scan incomplete: {reason}."]
+    return "\n".join(out) + "\n"
+
+
+RENDERERS = {"text": render_text, "json": render_json, "markdown": render_markdown}

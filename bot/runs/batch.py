@@ -1,0 +1,271 @@
+"""One run's batch: read, evaluate, waive, record, in one place.
+
+Every run, whatever starts it (a command, a scheduled job, a chat command), is
+the same two moves::
+
+    with open_batch(inputs, now, read=..., store=..., record=...) as batch:
+        consumer(batch)          # render | deliver | digest | answer in chat
+
+``open_batch`` reads the issues (source), evaluates the rules (engine),
+applies every waiver once (labels, the waiver file, snoozes from chat), and,
+when the run may write, records the findings lifecycle in the store. The
+record's transaction stays open while the ``with`` block runs, so a consumer
+that queues messages does it atomically with the record (and a dry run's
+store rolls both back). ``build_batch`` is the same for consumers that need
+no transaction. Consumers never evaluate rules, apply waivers or record scans
+on their own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Iterable, Iterator
+
+from bot import ffr
+from bot.engine.evaluate import Evaluation, Failure, Verdict, evaluate
+from bot.errors import EXIT_CLEAN, EXIT_FINDINGS, EXIT_INCOMPLETE, GovbotError
+from bot.model import Finding, Severity, User
+from bot.runs.inputs import Inputs, Read, read_workspace
+from bot.waivers import WaiverReport, apply_waivers
+from bot.workspace import Workspace
+
+# How a run may write the findings lifecycle.
+ALWAYS = "always"          # nudges, the nightly rescan: partial reads are safe (only what was read resolves)
+IF_CURRENT = "if-current"  # the digest: only a complete read, and never older than the latest recorded scan
+
+
+@dataclass
+class Batch:
+    """A run's findings with their waiver state, and everything a consumer needs to know about them."""
+
+    inputs: Inputs
+    now: datetime
+    workspace: Workspace
+    evaluation: Evaluation
+    keys: list[str] | None = None          # the issues asked for (check); None: everything read
+    waivers: WaiverReport = field(default_factory=WaiverReport)
+    carried: list[Finding] = field(default_factory=list)  # open findings kept from the store (see ``carry``)
+    record: Any = None                     # bot.store.RecordSummary when the lifecycle was recorded
+    notes: list[str] = field(default_factory=list)         # worth a line in the summary
+
+    # -- what was read and judged ----------------------------------------------------------
+    @property
+    def config(self):
+        return self.inputs.config
+
+    @property
+    def ruleset(self):
+        return self.inputs.ruleset
+
+    @property
+    def findings(self) -> list[Finding]:
+        return self.evaluation.findings
+
+    @property
+    def verdicts(self) -> list[Verdict]:
+        return self.evaluation.verdicts
+
+    @property
+    def failures(self) -> list[Failure]:
+        return self.evaluation.failures
+
+    @property
+    def read_keys(self) -> set[str]:
+        """Issues actually read by this run: only their findings may be resolved."""
+        keys = set(self.workspace.issues)
+        return keys & {key.upper() for key in self.keys} if self.keys is not None else keys
+
+    @property
+    def evaluated_rules(self) -> list:
+        """The reporting rules evaluated in this run (a rule's findings resolve only if it ran)."""
+        return list(self.ruleset.active)
+
+    @property
+    def incomplete_reasons(self) -> list[str]:
+        """Why this run cannot vouch for a clean tracker; empty when it can."""
+        reasons = []
+        if not self.workspace.complete:
+            reasons.append("not every issue in scope could be read")
+        if not self.evaluated_rules:
+            reasons.append("no rule was evaluated (the rule set is empty or every rule is disabled)")
+        if not self.workspace.issues and self.workspace.skipped:
+            reasons.append(f"no issue could be read: all {self.workspace.skipped} were malformed and skipped")
+        return reasons
+
+    @property
+    def complete(self) -> bool:
+        return not self.incomplete_reasons
+
+    @property
+    def problems(self) -> list[str]:
+        """What the source skipped and the engine could not judge, for the JSON ``problems``."""
+        return self.workspace.problems + [failure.describe() for failure in self.failures] + self.notes
+
+    def exit_code(self, fail_on: str) -> int:
+        return exit_code_for(self.findings, fail_on, self.complete)
+
+    def open_findings(self, threshold: Severity | None = None) -> list[Finding]:
+        return [f for f in self.findings if not f.waived and (threshold is None or f.severity.rank >= threshold.rank)]
+
+    @functools.cached_property
+    def feature_factory_ratio(self) -> dict[str, Any]:
+        return ffr.feature_factory_ratio(self.verdicts, self.evaluation.rules, self.workspace)
+
+    # -- for people and machines ------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        by_rule: dict[str, int] = {}
+        by_severity = {severity.value: 0 for severity in Severity}
+        waived = 0
+        for finding in self.findings:
+            if finding.waived:
+                waived += 1
+                continue
+            by_rule[finding.rule] = by_rule.get(finding.rule, 0) + 1
+            by_severity[finding.severity.value] += 1
+        summary = {
+            "issues_scanned": len(self.read_keys),
+            "findings": sum(by_rule.values()),
+            "waived": waived,
+            "by_rule": dict(sorted(by_rule.items())),
+            "by_severity": by_severity,
+            "feature_factory_ratio": self.feature_factory_ratio,
+            "rules_evaluated": [rule.id for rule in self.evaluated_rules],
+            "complete": self.complete,
+            "skipped_issues": self.workspace.skipped,
+            "source": self.workspace.source,
+            "now": self.now.date().isoformat(),
+        }
+        if self.incomplete_reasons:
+            summary["incomplete"] = self.incomplete_reasons
+        return summary
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"findings": [f.to_json() for f in self.findings], "summary": self.summary()}
+        if self.problems:
+            data["problems"] = self.problems
+        return data
+
+
+def exit_code_for(findings: Iterable[Finding], fail_on: str, complete: bool = True) -> int:
+    """0 clean, 1 an unwaived finding at or above ``fail_on``, 4 clean but not everything was read or judged."""
+    failing = False
+    if fail_on != "never":
+        threshold = Severity.parse(fail_on)
+        failing = any(not f.waived and f.severity.rank >= threshold.rank for f in findings)
+    if failing:
+        return EXIT_FINDINGS
+    # Clean only as far as we could see: say so rather than claim a clean tracker.
+    return EXIT_CLEAN if complete else EXIT_INCOMPLETE
+
+
+@contextlib.contextmanager
+def open_batch(inputs: Inputs, now: datetime, *, read: Read | None = None, store=None,
+               record: str | None = None, carry: bool = False,
+               open_store: Callable[..., Any] | None = None,
+               before_record: Callable[[], None] | None = None) -> Iterator[Batch]:
+    """Read, evaluate, waive and (with ``record``) record; the record's transaction is open inside.
+
+    ``store``: the run's store (waivers from chat, the lifecycle). Without one,
+    chat waivers are read from the configured store opened read-only
+    (``open_store``), and a store that cannot be opened costs only those
+    waivers, with a note. ``carry``: include the open findings of issues this
+    run did not read (an incremental read), so they stay due for reminders.
+    ``before_record`` is called once the batch is built and before anything
+    is written: the service stops a job there when it is shutting down.
+    """
+    read = read or Read()
+    workspace = read_workspace(inputs, read)
+    wanted = {key.upper() for key in read.keys} if read.keys is not None else None
+    ruleset = inputs.ruleset
+    evaluation = evaluate(workspace, ruleset.active, inputs.config, now,
+                          metric_only=[rule for rule in ruleset.rules if rule.metric],
+                          keys=wanted, progress=read.progress)
+    batch = Batch(inputs, now, workspace, evaluation, keys=read.keys)
+    if carry and store is not None:
+        batch.carried = _carried(batch, store)
+    _waive(batch, store, open_store)
+    if before_record is not None:
+        before_record()
+    if record is None or store is None or not _may_record(batch, store, record):
+        yield batch
+        return
+    with store.writing():
+        batch.record = store.record_scan(batch, now)
+        yield batch
+
+
+def build_batch(inputs: Inputs, now: datetime, **options) -> Batch:
+    """``open_batch`` for a consumer that needs no open transaction."""
+    with open_batch(inputs, now, **options) as batch:
+        return batch
+
+
+def _may_record(batch: Batch, store, record: str) -> bool:
+    if record == ALWAYS:
+        return True
+    if record != IF_CURRENT:
+        raise ValueError(f"unknown record policy {record!r}")
+    if not batch.complete:
+        return False
+    latest = store.recent_runs("scan", limit=1)
+    # A digest regenerated for a past week must not rewrite the lifecycle.
+    return not latest or latest[0]["started"] <= batch.now
+
+
+def _waive(batch: Batch, store, open_store: Callable[..., Any] | None) -> None:
+    """Every waiver source, once, over this run's findings and the carried ones."""
+    findings = batch.findings + batch.carried
+    if not findings:
+        return
+    if store is not None:
+        batch.waivers = apply_waivers(findings, batch.config, batch.now, workspace=batch.workspace, store=store)
+        return
+    if open_store is None:
+        from bot.store import open_store as open_configured
+
+        open_store = functools.partial(open_configured, batch.config)
+    try:
+        readonly = open_store(dry_run=True)
+    except GovbotError as error:
+        batch.waivers = apply_waivers(findings, batch.config, batch.now, workspace=batch.workspace)
+        batch.notes.append(f"waivers from chat could not be read ({error.message}); they are not shown")
+        return
+    try:
+        batch.waivers = apply_waivers(findings, batch.config, batch.now, workspace=batch.workspace,
+                                      store=readonly)
+    finally:
+        readonly.close()
+
+
+def _carried(batch: Batch, store) -> list[Finding]:
+    """Open findings from earlier runs on issues this run did not read, as Findings.
+
+    An incremental or partial read only sees changed issues; their unchanged
+    neighbours still have open findings that may be due for a reminder. A
+    label waiver seen when the finding was recorded still holds (the issue was
+    not re-read, so its labels are as they were); every other waiver is
+    applied afresh with this run's.
+    """
+    read = batch.read_keys
+    active = {rule.id for rule in batch.evaluated_rules}
+    carried = []
+    for state in store.finding_states(open_only=True).values():
+        if state.issue in read or state.rule not in active:
+            continue
+        finding = _finding_from_state(state)
+        if not (finding.waiver_reason or "").startswith("label "):
+            finding.waived, finding.waiver_reason = False, None
+        carried.append(finding)
+    return carried
+
+
+def _finding_from_state(state) -> Finding:
+    owner = User(**{k: v for k, v in state.owner.items()
+                    if k in ("account_id", "name", "display_name", "email")}) if state.owner else None
+    return Finding(rule=state.rule, issue=state.issue, severity=Severity.parse(state.severity),
+                   message=state.message, title=state.title, evidence=state.evidence or "",
+                   team=state.team, owner=owner, url=state.url, summary=state.summary,
+                   waived=bool(state.waived), waiver_reason=state.waiver_reason)

@@ -1,0 +1,136 @@
+"""The inputs of a run, and reading its issues.
+
+Every run (scan, check, nudge, digest, the service, chat) agrees on what "the
+configured source" means: an explicit snapshot, else live Jira when
+configured, else the bundled demo.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+from bot.config import Config, load_config
+from bot.engine import RuleSet, load_rules
+from bot.errors import ConfigError
+from bot.sources.snapshot import load_snapshot
+from bot.workspace import Workspace
+
+DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
+DEMO_CONFIG = DEMO_DIR / "govbot.yaml"
+DEMO_WORKSPACE = DEMO_DIR / "workspace.json"
+
+NOTHING_TO_READ = "nothing to scan: give --snapshot FILE, or set jira.url in the config (or JIRA_URL)"
+
+
+@dataclass
+class Inputs:
+    config: Config
+    ruleset: RuleSet
+    demo: bool = False
+
+
+@dataclass
+class Read:
+    """What a run reads. The default: everything in the configured scope.
+
+    ``keys`` reads only those issues (with the relatives their rules need);
+    ``workspace`` hands over issues already read (a cached snapshot, a test).
+    ``full`` ignores the incremental cursor, which ``cursors`` keeps.
+    """
+
+    snapshot: str | None = None
+    jql: str | None = None
+    keys: list[str] | None = None
+    full: bool = False
+    cursors: object | None = None
+    workspace: Workspace | None = None
+    progress: Callable | None = None
+
+    def source_kind(self, inputs: Inputs) -> str:
+        """``snapshot``, ``demo`` or ``jira``: where the issues come from."""
+        if self.snapshot is not None:
+            return "snapshot"
+        return "demo" if inputs.demo else "jira"
+
+
+def jira_configured(config: Config) -> bool:
+    return bool(config.section("jira").get("url") or config.env.get("JIRA_URL"))
+
+
+def load_inputs(config_path: str | None, rule_paths: list[str] | None = None, *,
+                snapshot: str | None = None, only_rules: list[str] | None = None) -> Inputs:
+    """Config and rules for a run; the demo's config when nothing is configured at all.
+
+    ``rule_paths`` are added to the bundled pack (and ``rules.paths``);
+    ``only_rules`` replace the bundled pack.
+    """
+    config = load_config(config_path)
+    demo = config.path is None and not snapshot and not jira_configured(config)
+    if demo:
+        config = load_config(DEMO_CONFIG, env=config.env)
+    if only_rules:
+        ruleset = load_rules([*only_rules, *(rule_paths or [])], config, include_bundled=False)
+    else:
+        ruleset = load_rules(rule_paths or None, config, include_bundled=True)
+    return Inputs(config, ruleset, demo)
+
+
+def read_workspace(inputs: Inputs, read: Read) -> Workspace:
+    """The issues of a run, as ``read`` asks: everything in scope, or only ``read.keys`` (with relatives)."""
+    if read.keys is not None:
+        return _read_keys(inputs, read)
+    if read.workspace is not None:
+        return read.workspace
+    return load_workspace(inputs, snapshot=read.snapshot, jql=read.jql, full=read.full,
+                          cursor_store=read.cursors, progress=read.progress)
+
+
+def load_workspace(inputs: Inputs, *, snapshot: str | None = None, jql: str | None = None,
+                   full: bool = False, cursor_store=None, progress: Callable | None = None) -> Workspace:
+    if snapshot:
+        return load_snapshot(snapshot, inputs.config, inputs.ruleset, progress=progress)
+    if inputs.demo:
+        workspace = load_snapshot(DEMO_WORKSPACE, inputs.config, inputs.ruleset)
+        workspace.source = "demo"
+        return workspace
+    if jira_configured(inputs.config):
+        from bot.sources.jira import load_workspace_from_jira
+
+        return load_workspace_from_jira(inputs.config, inputs.ruleset, jql=jql, full=full,
+                                        cursor_store=cursor_store, progress=progress)
+    raise ConfigError(NOTHING_TO_READ)
+
+
+def _read_keys(inputs: Inputs, read: Read) -> Workspace:
+    """The issues ``read.keys`` with their relatives; every other issue known only as context.
+
+    A snapshot or the demo is read whole (or taken from ``read.workspace``) and
+    narrowed to the keys; live Jira is asked for the keys and their parents,
+    ancestors and children only.
+    """
+    if read.source_kind(inputs) in ("snapshot", "demo"):
+        full = read.workspace if read.workspace is not None else load_workspace(inputs, snapshot=read.snapshot)
+        return narrow(full, read.keys)
+    if jira_configured(inputs.config):
+        from bot.sources.jira import load_issues_from_jira
+
+        return load_issues_from_jira(inputs.config, read.keys, inputs.ruleset)
+    raise ConfigError("nothing to check against: give --snapshot FILE, or set jira.url in the config "
+                      "(or JIRA_URL)")
+
+
+def narrow(workspace: Workspace, keys: Iterable[str]) -> Workspace:
+    """The same issues with only ``keys`` in scope; every other issue stays as a relative (context)."""
+    wanted = {key.upper() for key in keys}
+    narrowed = Workspace(complete=workspace.complete, problems=list(workspace.problems),
+                         source=workspace.source, skipped=workspace.skipped)
+    for issue in list(workspace.issues.values()) + list(workspace.relatives.values()):
+        # A stub (known only from a child's embedded parent) has no fields to check.
+        if issue.key.upper() in wanted and not issue.stub:
+            narrowed.issues[issue.key] = issue
+        else:
+            narrowed.relatives[issue.key] = issue
+    narrowed.link()
+    return narrowed
