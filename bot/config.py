@@ -98,7 +98,8 @@ DEFAULTS: dict[str, Any] = {
         "timeout_seconds": 20,
         "max_retries": 4,
         "seconds_between_posts": 1.0,  # per channel (Slack allows about one post per second)
-        "resend_unconfirmed": False,   # after a crash, resend messages Slack cannot confirm (risks duplicates)
+        "resend_unconfirmed": True,    # a post left in doubt that Slack's history cannot settle: resend it once,
+                                       # marked "in case you missed this" (false: count it as sent; may lose it)
     },
     "nudges": {
         "enabled": True,

@@ -1,4 +1,4 @@
-"""`govbot doctor`: can govbot read this Jira the way the config says?
+"""`govbot doctor`: can govbot read this Jira the way the config says, and use Slack?
 
 Each step is one line: ok, warn (works, with a caveat) or fail (will not
 work; says what to do). Later steps that depend on a failed one are skipped
@@ -201,3 +201,69 @@ def _scope(source: JiraSource, config: Config) -> Step:
 def problems(steps: list[Step]) -> int:
     return sum(1 for step in steps if step.status == FAIL)
 
+
+
+# -- Slack -------------------------------------------------------------------------------------------
+
+# The bot scopes govbot needs to send at all, and why (deploy/slack-app-manifest.yaml asks for them).
+SLACK_SCOPES = {"chat:write": "post nudges, escalations and the digest",
+                "im:write": "open the private conversation a nudge goes to",
+                "users:read": "needed with users:read.email",
+                "users:read.email": "find a Jira user's Slack account by e-mail"}
+# What settles a post left in doubt by an interrupted run: reading back that one conversation.
+HISTORY_SCOPES = {"im:history": "direct messages", "channels:history": "public team channels",
+                  "groups:history": "private team channels"}
+
+
+def slack_doctor(config: Config, *, client=None) -> list[Step]:
+    """Slack: the token, its scopes, and how a post left in doubt by an interrupted run is settled."""
+    from bot.deliver.slack_client import SlackClient, SlackError
+
+    resend = bool((config.section("slack") or {}).get("resend_unconfirmed", True))
+    if client is None:
+        if not config.secret("SLACK_BOT_TOKEN"):
+            return [Step("slack", SKIP, "SLACK_BOT_TOKEN is not set: Slack was not checked "
+                                        f"(in-doubt posts without history: {_fallback_mode(resend)})")]
+        try:
+            client = SlackClient.from_config(config, max_retries=1, max_wait_seconds=5)
+        except GovbotError as error:
+            return [_failure("slack", error)]
+    try:
+        identity = client.auth_test()
+        scopes = client.scopes()
+    except SlackError as error:
+        hint = "check SLACK_BOT_TOKEN (and SLACK_API_URL)" if error.fatal else "is Slack reachable from here?"
+        return [Step("slack", FAIL, f"Slack refused or did not answer auth.test: {error}", hint)]
+    who = identity.get("user") or identity.get("user_id") or "the bot"
+    steps = [Step("slack", OK, f"signed in as {who}" + (f" in {identity['team']}" if identity.get("team") else ""))]
+    if scopes is None:
+        steps.append(Step("slack scopes", WARN, "Slack did not list the token's scopes (no X-OAuth-Scopes header)",
+                          "compare the app's scopes with deploy/slack-app-manifest.yaml"))
+        return steps
+    missing = [scope for scope in SLACK_SCOPES if scope not in scopes]
+    if missing:
+        steps.append(Step("slack scopes", FAIL, "missing " + "; ".join(f"{s} ({SLACK_SCOPES[s]})" for s in missing),
+                          "add them to the Slack app (deploy/slack-app-manifest.yaml) and reinstall it"))
+    else:
+        steps.append(Step("slack scopes", OK, ", ".join(sorted(SLACK_SCOPES))))
+    steps.append(in_doubt_mode(scopes, resend))
+    return steps
+
+
+def _fallback_mode(resend: bool) -> str:
+    return ('resent once, marked "in case you missed this"' if resend else
+            "counted as sent without proof (slack.resend_unconfirmed: false): a nudge may be lost")
+
+
+def in_doubt_mode(scopes: set[str], resend: bool) -> Step:
+    """Which in-doubt mode the site is in: proof from Slack's history, or the fallback where it is missing."""
+    absent = [scope for scope in HISTORY_SCOPES if scope not in scopes]
+    if not absent:
+        return Step("in-doubt posts", OK, "proved from Slack's history (" + ", ".join(HISTORY_SCOPES) + "): a post "
+                    "an interrupted run left in doubt is found by its metadata, never sent twice, never lost")
+    where = ", ".join(f"{HISTORY_SCOPES[scope]} ({scope} missing)" for scope in absent)
+    proved = [HISTORY_SCOPES[scope] for scope in HISTORY_SCOPES if scope in scopes]
+    detail = (f"no proof for {where}: such posts are {_fallback_mode(resend)}"
+              + (f"; proved from history for {', '.join(proved)}" if proved else ""))
+    return Step("in-doubt posts", WARN, detail,
+                "add " + ", ".join(absent) + " to the Slack app (deploy/slack-app-manifest.yaml) and reinstall it")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import os
 import sqlite3
 import threading
 from dataclasses import dataclass, field
@@ -184,14 +185,36 @@ def _migration_1(connection: Connection) -> None:
     metadata.create_all(connection)
 
 
+def _v2_tables(metadata: sa.MetaData) -> None:
+    """Added by migration 2. Frozen: add a migration to change it."""
+    sa.Table(
+        # Where govbot posts -> the conversation id Slack uses for it: a Slack user id -> the DM
+        # channel conversations.open gave; a channel name (#team) -> the id a post there returned.
+        "slack_conversations", metadata,
+        sa.Column("target", sa.String(200), primary_key=True),
+        sa.Column("channel", sa.String(64), nullable=False),
+        sa.Column("learned_at", UTCDateTime, nullable=False),
+    )
+
+
+def _migration_2(connection: Connection) -> None:
+    # A post's conversation is known before it is made (so an interrupted post can be looked up
+    # in that conversation's history), without a conversations.open call on every run.
+    metadata = sa.MetaData()
+    _v2_tables(metadata)
+    metadata.create_all(connection)
+
+
 # (version, name, function). Append only.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema", _migration_1),
+    (2, "slack conversations", _migration_2),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
 metadata = sa.MetaData()
 _v1_tables(metadata)
+_v2_tables(metadata)
 schema_version = sa.Table(
     "schema_version", metadata,
     sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
@@ -206,6 +229,7 @@ cursors = metadata.tables["cursors"]
 digest_history_table = metadata.tables["digest_history"]
 slack_users = metadata.tables["slack_users"]
 jira_comments = metadata.tables["jira_comments"]
+slack_conversations = metadata.tables["slack_conversations"]
 
 
 # -- values handed out ---------------------------------------------------------------
@@ -297,7 +321,8 @@ class CommentState:
     written_at: datetime | None
 
 
-DELIVERY_STATUSES = ("queued", "sending", "sent", "failed", "cancelled")
+# merged: folded into a later message to the same recipient (one message per person per run).
+DELIVERY_STATUSES = ("queued", "sending", "sent", "failed", "cancelled", "merged")
 
 
 # -- URL resolution --------------------------------------------------------------------
@@ -348,12 +373,33 @@ def sqlite_path(url: str) -> Path | None:
 
 # -- error translation ------------------------------------------------------------------
 
-def _translate(error: Exception, where: str) -> StoreError:
+# PostgreSQL error codes (SQLSTATE) for a lock wait cut short by lock_timeout, and a statement
+# stopped by statement_timeout.
+PG_LOCK_NOT_AVAILABLE = "55P03"
+PG_QUERY_CANCELED = "57014"
+
+
+def _sqlstate(error: Exception) -> str | None:
+    return getattr(getattr(error, "orig", None), "sqlstate", None) or getattr(error, "sqlstate", None)
+
+
+def _translate(error: Exception, where: str, *, busy_timeout: float | None = None,
+               holder: str | None = None) -> StoreError:
     text = str(getattr(error, "orig", None) or error)
     lowered = text.lower()
+    waited = f"waited {busy_timeout:g} s (store.busy_timeout_seconds)" if busy_timeout else ""
     if "database is locked" in lowered or "database table is locked" in lowered:
         return StoreError(f"store {where} is locked by another process",
                           hint="another govbot run is writing; retry shortly, or raise store.busy_timeout_seconds")
+    if _sqlstate(error) == PG_LOCK_NOT_AVAILABLE or "canceling statement due to lock timeout" in lowered:
+        who = f": held by {holder}" if holder else ""
+        return StoreError(f"store {where} is locked by another session{who}",
+                          hint=(waited + "; " if waited else "") + "wait for that session to finish (or end it), "
+                               "or raise store.busy_timeout_seconds")
+    if _sqlstate(error) == PG_QUERY_CANCELED and "statement timeout" in lowered:
+        return StoreError(f"store {where}: a query ran past its time limit and was stopped; nothing was written",
+                          hint="the database is overloaded or a table is locked; retry later, or raise "
+                               "store.busy_timeout_seconds (the limit is twice that)")
     if "disk is full" in lowered or "database or disk is full" in lowered or "no space left" in lowered:
         return StoreError(f"store {where}: the disk is full; nothing was written",
                           hint="free some space and run again")
@@ -387,7 +433,7 @@ def _guarded(method):
         except StoreError:
             raise
         except (exc.SQLAlchemyError, OSError) as error:
-            raise _translate(error, self.display) from None
+            raise self._error(error) from None
 
     return wrapper
 
@@ -414,8 +460,9 @@ class Store:
                                    hint="use SQLite (a file path) or PostgreSQL (postgresql+psycopg://...)")
         self._local = threading.local()
         self.dry_run = False  # set by ``for_dry_run``: every write then happens inside ``preview``
-        self.engine = self._create_engine(parsed, busy_timeout, copy_of)
         self.busy_timeout = busy_timeout
+        self.lock_holders: dict[str, str | None] = {}  # lock name -> who held it when try_lock failed
+        self.engine = self._create_engine(parsed, busy_timeout, copy_of)
         if migrate:
             self.migrate()
 
@@ -434,8 +481,13 @@ class Store:
                 engine = sa.create_engine(parsed, connect_args={"timeout": busy_timeout})
                 _sqlite_transactions(engine, busy_timeout)
             else:
-                engine = sa.create_engine(parsed, pool_pre_ping=True,
-                                          connect_args={"connect_timeout": int(max(1, busy_timeout))})
+                # The same patience as SQLite's busy timeout: a lock another session holds
+                # (a row, a table, the migration lock) is waited for that long, then one
+                # clear error; no statement runs for more than twice that.
+                wait_ms = max(1, int(busy_timeout * 1000))
+                engine = sa.create_engine(parsed, pool_pre_ping=True, connect_args={
+                    "connect_timeout": int(max(1, busy_timeout)), "application_name": "govbot",
+                    "options": f"-c lock_timeout={wait_ms} -c statement_timeout={2 * wait_ms}"})
         except StoreError:
             raise
         except (exc.ArgumentError, exc.NoSuchModuleError, ImportError) as error:
@@ -509,7 +561,7 @@ class Store:
         except StoreError:
             raise
         except (exc.SQLAlchemyError, OSError) as error:
-            raise _translate(error, self.display) from None
+            raise self._error(error) from None
 
     @contextlib.contextmanager
     def preview(self) -> Iterator[Connection]:
@@ -528,7 +580,43 @@ class Store:
         except StoreError:
             raise
         except (exc.SQLAlchemyError, OSError) as error:
-            raise _translate(error, self.display) from None
+            raise self._error(error) from None
+
+    def _error(self, error: Exception) -> StoreError:
+        """One StoreError for a database failure; a PostgreSQL lock timeout names the session holding the lock."""
+        holder = None
+        if self.dialect == "postgresql" and (_sqlstate(error) == PG_LOCK_NOT_AVAILABLE
+                                             or "lock timeout" in str(error).lower()):
+            holder = self._lock_holder()
+        return _translate(error, self.display, busy_timeout=getattr(self, "busy_timeout", None), holder=holder)
+
+    def _lock_holder(self, advisory_key: int | None = None) -> str | None:
+        """Who holds a lock on govbot's tables (or the advisory lock ``advisory_key``), as PostgreSQL tells it."""
+        if advisory_key is None:
+            condition = ("(l.locktype = 'relation' AND l.relation IN "
+                         "(SELECT c.oid FROM pg_class c WHERE c.relname = ANY(:tables))) "
+                         "OR l.locktype = 'advisory'")
+            params: dict[str, Any] = {"tables": sorted(metadata.tables) + ["schema_version"]}
+        else:
+            unsigned = advisory_key & 0xFFFFFFFFFFFFFFFF
+            condition = "l.locktype = 'advisory' AND l.classid::bigint = :high AND l.objid::bigint = :low"
+            params = {"high": unsigned >> 32, "low": unsigned & 0xFFFFFFFF}
+        query = sa.text(
+            "SELECT a.pid, a.usename, a.application_name, host(a.client_addr) AS client, a.xact_start, a.state, "
+            "bool_or(l.mode <> 'AccessShareLock') AS strong "
+            "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.granted AND l.pid <> pg_backend_pid() AND a.datname = current_database() "
+            f"AND ({condition}) "
+            "GROUP BY a.pid, a.usename, a.application_name, a.client_addr, a.xact_start, a.state "
+            "ORDER BY strong DESC, a.xact_start NULLS LAST LIMIT 1")
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(sa.text("SET LOCAL statement_timeout = 2000"))
+                row = connection.execute(query, params).first()
+                connection.rollback()
+        except (exc.SQLAlchemyError, OSError):
+            return None  # the explanation is a courtesy: the lock error itself still stands
+        return _describe_session(row) if row is not None else None
 
     def writing(self) -> contextlib.AbstractContextManager[Connection]:
         """The transaction a run writes in: committed, or for a dry-run store always rolled back."""
@@ -593,7 +681,9 @@ class Store:
         """Only one run of ``name`` at a time. Released when the holder exits or dies."""
         with self.try_lock(name) as acquired:
             if not acquired:
-                raise StoreError(f"another govbot {name} run is in progress on {self.display}",
+                holder = self.lock_holders.get(name)
+                raise StoreError(f"another govbot {name} run is in progress on {self.display}"
+                                 + (f", held by {holder}" if holder else ""),
                                  hint="wait for it to finish; a crashed run releases the lock by itself")
             yield
 
@@ -609,11 +699,13 @@ class Store:
             try:
                 connection = self.engine.connect()
             except exc.SQLAlchemyError as error:
-                raise _translate(error, self.display) from None
+                raise self._error(error) from None
             try:
                 got = bool(connection.execute(sa.text("SELECT pg_try_advisory_lock(:key)"),
                                               {"key": _lock_key(name)}).scalar())
                 connection.commit()
+                if not got:
+                    self.lock_holders[name] = self._lock_holder(_lock_key(name))
                 try:
                     yield got
                 finally:
@@ -637,9 +729,18 @@ class Store:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
+                handle.seek(0)
+                written = handle.read(200).strip()
+                self.lock_holders[name] = written if written.startswith("process ") else None
                 yield False
                 return
             try:
+                # SQLite cannot say who holds a lock: the holder writes it down itself.
+                handle.seek(0)
+                handle.truncate()
+                handle.write(f"process {os.getpid()} since "
+                             f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC\n")
+                handle.flush()
                 yield True
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
@@ -746,6 +847,17 @@ class Store:
                                rows)
 
     @_guarded
+    def nudge_delivered(self, fingerprints: Iterable[str], now: datetime) -> None:
+        """A nudge about these findings reached Slack now: the next reminder counts from here, not from
+        when it was queued (a message that waited out an outage is not followed by a reminder at once)."""
+        with self.transaction() as connection:
+            for chunk in _chunks(list(fingerprints)):
+                connection.execute(findings.update().where(
+                    findings.c.fingerprint.in_(chunk), findings.c.nudge_count > 0,
+                    sa.or_(findings.c.last_nudged_at.is_(None), findings.c.last_nudged_at < now))
+                    .values(last_nudged_at=now))
+
+    @_guarded
     def mark_escalated(self, fingerprints: Iterable[str], now: datetime) -> None:
         with self.transaction() as connection:
             for chunk in _chunks(list(fingerprints)):
@@ -797,9 +909,57 @@ class Store:
             return result.rowcount == 1
 
     @_guarded
+    def release(self, delivery_id: int, *, error: str | None = None) -> bool:
+        """Undo a claim whose send certainly did not reach the other side (a 429, a refused connection).
+
+        Committed before any wait, so a run killed while it waits leaves the message
+        plainly queued, never in doubt.
+        """
+        with self.transaction() as connection:
+            return connection.execute(
+                deliveries.update().where(deliveries.c.id == delivery_id, deliveries.c.status == "sending")
+                .values(status="queued", last_error=error)).rowcount == 1
+
+    @_guarded
+    def requeue(self, delivery_id: int, *, payload: dict | None = None, error: str | None = None) -> None:
+        """Put a message back in the queue (an in-doubt post settled as "send it"), optionally re-worded."""
+        values: dict[str, Any] = {"status": "queued", "last_error": error}
+        if payload is not None:
+            values["payload"] = payload
+        with self.transaction() as connection:
+            connection.execute(deliveries.update().where(deliveries.c.id == delivery_id).values(**values))
+
+    @_guarded
+    def supersede(self, delivery_ids: Iterable[int], into: str, now: datetime) -> list[int]:
+        """Mark queued messages as merged into the message ``into`` (a dedupe key); returns the ids merged."""
+        merged = []
+        with self.transaction() as connection:
+            for delivery_id in delivery_ids:
+                done = connection.execute(
+                    deliveries.update().where(deliveries.c.id == delivery_id, deliveries.c.status == "queued")
+                    .values(status="merged", last_error=f"merged into {into}")).rowcount
+                if done:
+                    merged.append(delivery_id)
+        return merged
+
+    @_guarded
     def set_delivery_channel(self, delivery_id: int, channel: str) -> None:
         with self.transaction() as connection:
             connection.execute(deliveries.update().where(deliveries.c.id == delivery_id).values(channel=channel))
+
+    # -- Slack conversations ------------------------------------------------------------------------
+    @_guarded
+    def conversation(self, target: str) -> str | None:
+        """The conversation id Slack uses for ``target`` (a user's DM, a channel name), if known."""
+        with self.transaction() as connection:
+            return connection.execute(sa.select(slack_conversations.c.channel)
+                                      .where(slack_conversations.c.target == target)).scalar()
+
+    @_guarded
+    def remember_conversation(self, target: str, channel: str, now: datetime) -> None:
+        with self.transaction() as connection:
+            _upsert(connection, self.dialect, slack_conversations,
+                    {"target": target, "channel": channel, "learned_at": now}, ["target"])
 
     @_guarded
     def finish_delivery(self, delivery_id: int, status: str, now: datetime, *, external_id: str | None = None,
@@ -1079,6 +1239,20 @@ def _finding_state(row) -> FindingState:
         last_nudged_at=row.last_nudged_at, escalated_at=row.escalated_at, owner_id=row.owner_id,
         title=row.title, message=row.message, summary=row.summary, url=row.url, evidence=row.evidence,
         owner=row.owner, waiver_reason=row.waiver_reason)
+
+
+def _describe_session(row) -> str:
+    """A PostgreSQL session in a few words: pid, user, application, where from, since when."""
+    parts = [f"user {row.usename}" if row.usename else None,
+             f"application {row.application_name}" if row.application_name else None,
+             f"from {row.client}" if row.client else "over a local socket"]
+    text = f"PostgreSQL session {row.pid} (" + ", ".join(part for part in parts if part) + ")"
+    if row.xact_start is not None:
+        started = row.xact_start.astimezone(timezone.utc) if row.xact_start.tzinfo else row.xact_start
+        text += f", in a transaction since {started:%Y-%m-%d %H:%M:%S} UTC"
+    if row.state == "idle in transaction":
+        text += " and idle"
+    return text
 
 
 def _delivery(row) -> Delivery:

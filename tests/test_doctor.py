@@ -108,4 +108,4 @@ def test_command_prints_a_list_and_exits_by_outcome():
     assert "\x1b[" not in ok.output
     assert bad.exit_code == 2
     data = json.loads(bad.stdout)
-    assert data["ok"] is False and data["checks"][-1]["status"] == "fail"
+    assert data["ok"] is False and [c["status"] for c in data["checks"] if c["name"] == "credentials"] == ["fail"]

@@ -1,4 +1,4 @@
-"""`govbot doctor`: check the Jira connection, credentials, permissions, fields and scope."""
+"""`govbot doctor`: check the Jira connection, credentials, permissions, fields and scope; then Slack."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 import click
 
 from bot.commands.common import config_option, get_config, handle_errors, is_terminal
-from bot.doctor import FAIL, OK, SKIP, WARN, problems, run_doctor
+from bot.doctor import FAIL, OK, SKIP, WARN, problems, run_doctor, slack_doctor
 from bot.errors import EXIT_CLEAN, EXIT_ERROR, GovbotError
 from bot.escape import terminal_safe as safe_text
 
@@ -24,8 +24,10 @@ def doctor(config_path, output_format):
 
     URL reachable, credentials accepted, Browse and Add Comments permissions,
     the projects, the fields the rules read (and their ids), and how many
-    issues the scope holds. Exit 0 when everything works, 2 when something
-    must be fixed first.
+    issues the scope holds. With SLACK_BOT_TOKEN set, Slack too: the token, its
+    scopes, and which mode settles a post an interrupted run left in doubt
+    (proof from Slack's history, or a resend marked "in case you missed this").
+    Exit 0 when everything works, 2 when something must be fixed first.
     """
     config = get_config(config_path)
     try:
@@ -34,7 +36,7 @@ def doctor(config_path, output_format):
         ruleset = load_rules(None, config)
     except GovbotError:
         ruleset = None  # `govbot rules validate` reports rule errors; here they only narrow the field list
-    steps = run_doctor(config, ruleset)
+    steps = run_doctor(config, ruleset) + slack_doctor(config)
     failed = problems(steps)
     if output_format == "json":
         click.echo(json.dumps({"ok": failed == 0, "checks": [step.to_json() for step in steps]}, indent=2))

@@ -50,7 +50,8 @@ def nudge(apply, snapshot, rule_paths, only_rule_paths, config_path, now_text, o
 
     \b
     Exit codes: 0 done, 1 held by the circuit breaker, 2 usage, configuration or
-    credential error, 3 Slack or Jira unreachable (messages stay queued for the next run).
+    credential error, 3 Slack or Jira unreachable (messages stay queued for the next run),
+    4 the scan could not read everything (what it could was sent; it says what was not).
 
     \b
     Examples:
@@ -78,6 +79,9 @@ def nudge(apply, snapshot, rule_paths, only_rule_paths, config_path, now_text, o
     else:
         click.echo(render_nudge_report(report, store_display=store.display))
     raise_for_credentials(report)
+    problem = report.problem()
+    if problem:
+        click.echo(f"govbot: {terminal_safe(problem)}", err=True)
     sys.exit(report.exit_code)
 
 
@@ -129,11 +133,15 @@ def render_nudge_report(report: DeliveryReport, *, store_display: str = "") -> s
     slack_messages = [m for m in report.messages if m.is_slack]
     comments = [m for m in report.messages if m.kind == "jira_comment"]
     verb = "Would send" if report.dry_run else "Queued"
+    if report.incomplete:
+        out.append(f"note: scan incomplete: {report.incomplete}.")
     if report.held:
+        alert = ("; one alert would go to the admin channel." if report.dry_run else
+                 " except one alert to the admin channel.")
         out.append(f"HELD by the circuit breaker: {report.submitted.trip.reason} "
-                   f"(usual: {report.submitted.trip.baseline}). Nothing was sent"
-                   + (" except one alert to the admin channel." if report.submitted.alert else
-                      "; set slack.admin_channel to be alerted."))
+                   f"(usual: {report.submitted.trip.baseline}). "
+                   + ("Nothing would be sent" if report.dry_run else "Nothing was sent")
+                   + (alert if report.submitted.alert else "; set slack.admin_channel to be alerted."))
         out.append("Check with `govbot preview`; if this is expected, run `govbot nudge --apply --override-breaker`.")
     else:
         out.append(f"{verb} {_plural(len(slack_messages), 'Slack message')} and "
@@ -156,8 +164,29 @@ def render_nudge_report(report: DeliveryReport, *, store_display: str = "") -> s
     if leftovers:
         out.append("")
         out.append(f"{_plural(len(leftovers), 'message')} queued by an earlier run would also be sent.")
+    merged = sum(len(ids) for _, ids in report.submitted.merged)
+    if merged:
+        out.append(f"{_plural(merged, 'message')} queued by an earlier run "
+                   f"{'would be' if report.dry_run else 'were'} folded into this run's (one message per person).")
+    settled = report.settled
+    if settled.sent:
+        out.append(f"{_plural(len(settled.sent), 'message')} an interrupted run left in doubt "
+                   f"{'was' if len(settled.sent) == 1 else 'were'} found in Slack's history: not sent again.")
+    proved = [entry for entry in settled.resent if entry not in settled.repeats]
+    if proved:
+        out.append(f"{_plural(len(proved), 'message')} an interrupted run left in doubt "
+                   f"{'is' if len(proved) == 1 else 'are'} not in Slack's history: "
+                   f"{'would be sent' if report.dry_run else 'sent'} now.")
+    if settled.repeats:
+        out.append(f"{_plural(len(settled.repeats), 'message')} an interrupted run left in doubt could not be "
+                   f"checked ({safe('; '.join(settled.history_problem) or 'no Slack history')}): "
+                   f"{'would be resent' if report.dry_run else 'resent'} once, marked \"in case you missed this\".")
+    waiting = report.leftovers.deferred + report.flushed.deferred
+    if waiting:
+        out.append(f"{_plural(len(waiting), 'queued message')} wait for the end of quiet time: "
+                   + "; ".join(sorted({safe(why) for _, why in waiting})) + ".")
     if not report.dry_run:
-        sent = report.leftovers.sent + report.flushed.sent
+        sent = report.flushed.sent
         out.append("")
         queued = (len(report.leftovers.pending) + len(report.flushed.pending) + len(report.leftovers.blocked)
                   + len(report.flushed.blocked))
@@ -169,9 +198,9 @@ def render_nudge_report(report: DeliveryReport, *, store_display: str = "") -> s
         for entry, error in report.leftovers.blocked + report.flushed.blocked:
             out.append(f"  kept queued, Slack refused the channel: {entry.kind} to {safe(entry.recipient)}: "
                        f"{safe(error)}")
-        for problem in report.leftovers.unreachable + report.flushed.unreachable:
+        for problem in report.settled.unreachable + report.flushed.unreachable:
             out.append(f"  not sent now (will retry next run): {safe(problem)}")
-        unconfirmed = report.leftovers.unconfirmed + report.flushed.unconfirmed
+        unconfirmed = report.settled.unconfirmed + report.flushed.unconfirmed
         if unconfirmed:
             out.append(f"  {_plural(len(unconfirmed), 'message')} from an interrupted run could not be "
                        "confirmed and were not resent.")
@@ -207,11 +236,22 @@ def preview_table(report: DeliveryReport) -> dict:
     for message in report.messages:
         for rule, count in sorted(message.by_rule.items()):
             rows.append({"to": message.label, "kind": message.kind, "rule": rule, "findings": count})
-    people = report.plan.people
-    channels = len({m.recipient for m in report.plan.messages if m.kind == "slack_channel"})
+    # Messages an earlier run queued go too, as they are (unless merged into this run's above).
+    earlier = [entry for entry in report.leftovers.would_send if entry.kind in ("slack_dm", "slack_channel")]
+    for entry in earlier:
+        rows.append({"to": f"{entry.recipient} (queued earlier)", "kind": entry.kind, "rule": "(queued earlier)",
+                     "findings": len(entry.fingerprints)})
+    people = len({m.person for m in report.plan.messages if m.kind == "slack_dm"}
+                 | {e.person for e in earlier if e.kind == "slack_dm"})
+    channels = len({m.recipient for m in report.plan.messages if m.kind == "slack_channel"}
+                   | {e.recipient for e in earlier if e.kind == "slack_channel"})
+    by_recipient: dict[str, int] = defaultdict(int)
+    for recipient in [m.recipient for m in report.plan.messages] + [e.recipient for e in earlier]:
+        by_recipient[recipient] += 1
     return {
         "rows": rows,
-        "messages": len([m for m in report.messages if m.is_slack]),
+        "by_recipient": dict(sorted(by_recipient.items())),  # Slack user id or channel -> messages
+        "messages": len([m for m in report.messages if m.is_slack]) + len(earlier),
         "people": people,
         "channels": channels,
         "jira_comments": len([m for m in report.messages if m.kind == "jira_comment"]),

@@ -79,5 +79,8 @@ def serve(config_path, snapshot, rule_paths, only_rule_paths, once, dry_run, sho
             service.close()
         if outcome.status == "success":
             sys.exit(EXIT_CLEAN)
-        sys.exit(EXIT_JOB_CANCELLED if outcome.status == "cancelled" else outcome.exit_code or EXIT_JOB_FAILED)
+        code = EXIT_JOB_CANCELLED if outcome.status == "cancelled" else outcome.exit_code or EXIT_JOB_FAILED
+        if code >= 2:  # the log said it already; one plain line for scripts and people, as every command does
+            click.echo(f"govbot: {outcome.job} {outcome.status}: {outcome.error}", err=True)
+        sys.exit(code)
     sys.exit(service.serve_forever())

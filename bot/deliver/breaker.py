@@ -39,10 +39,17 @@ class Trip:
     baseline: str
 
 
-def usual(history: list[dict]) -> tuple[int, int] | None:
-    """The largest (people, findings) among recent delivered runs, or None with no history."""
+def usual(history: list[dict], runs: int | None = None) -> tuple[int, int] | None:
+    """The largest (people, findings) among the last ``runs`` delivered runs that sent something, or None.
+
+    Runs that had nothing to send (nothing due: most runs between two reminder
+    days) say nothing about the usual volume and are skipped, so a service that
+    runs every half hour still compares a reminder day with the last ones.
+    """
     delivered = [run["counts"] for run in history
-                 if run.get("counts", {}).get("applied") and not run["counts"].get("held")]
+                 if run.get("counts", {}).get("applied") and not run["counts"].get("held")
+                 and (int(run["counts"].get("people", 0)) or int(run["counts"].get("findings", 0)))]
+    delivered = delivered[:runs] if runs else delivered
     if not delivered:
         return None
     return (max(int(c.get("people", 0)) for c in delivered), max(int(c.get("findings", 0)) for c in delivered))
@@ -50,9 +57,12 @@ def usual(history: list[dict]) -> tuple[int, int] | None:
 
 def check(people: int, findings: int, history: list[dict], settings: BreakerSettings) -> Trip | None:
     """A Trip explaining why this run must be held, or None when it may go ahead."""
-    baseline = usual(history)
-    described = (f"at most {baseline[0]} people / {baseline[1]} findings in the last {len(history)} runs"
-                 if baseline else "no earlier runs")
+    baseline = usual(history, settings.history_runs)
+    counted = min(settings.history_runs, len([run for run in history if run.get("counts", {}).get("applied")
+                                              and not run["counts"].get("held")
+                                              and (run["counts"].get("people") or run["counts"].get("findings"))]))
+    described = (f"at most {baseline[0]} people / {baseline[1]} findings in the last {counted} runs that sent "
+                 "something" if baseline else "no earlier runs")
     if people > settings.max_people:
         return Trip(f"{people} people is over nudges.breaker.max_people ({settings.max_people})", described)
     if findings > settings.max_findings:

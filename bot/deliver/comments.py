@@ -1,7 +1,9 @@
 """Jira comments, opt-in per rule (``comment: true``): one bot comment per issue.
 
 The comment lists the issue's open findings from opted-in rules, is updated in
-place as they change, and says "all fixed" once they are. There is never a
+place as they change, says which are waived (until when, by whom) and which are
+fixed, and says "all pass" once every one is fixed - never while one is only
+waived. There is never a
 second comment: the bot's own comment is the one written by govbot's Jira user
 that carries a marker in its body (a person quoting it is never edited), and
 its id is remembered in the store. Bodies are wiki markup on Data Center (REST v2, with
@@ -26,6 +28,7 @@ from urllib.parse import quote
 
 from bot import lifecycle
 from bot.deliver.policy import DeliveryError, Outgoing
+from bot.deliver.questions import family_of, questions_for
 from bot.errors import GovbotError, NetworkError
 from bot.escape import wiki_escape
 from bot.sources.http import JiraHTTPError, Transport
@@ -43,6 +46,22 @@ class CommentItem:
     title: str
     message: str
     fix: str
+    family: str = ""
+
+
+@dataclasses.dataclass
+class WaivedItem:
+    """An opted-in finding on the issue that a waiver silences, and what the waiver says."""
+
+    rule: str
+    title: str
+    waiver: str   # "waived until 2026-12-10 by Alice: reason", "waived by the label ..."
+
+
+@dataclasses.dataclass
+class FixedItem:
+    rule: str
+    title: str
 
 
 def _items(findings, rules) -> list[CommentItem]:
@@ -51,32 +70,70 @@ def _items(findings, rules) -> list[CommentItem]:
         rule = rules.get(finding.rule)
         docs = getattr(rule, "docs", None) or {}
         out.append(CommentItem(rule=finding.rule, title=finding.title or getattr(rule, "title", finding.rule),
-                               message=finding.message, fix=str(docs.get("fix", "")).strip().split("\n\n")[0]))
+                               message=finding.message, fix=str(docs.get("fix", "")).strip().split("\n\n")[0],
+                               family=family_of(finding.rule, rule)))
     return out
+
+
+def describe_waiver(finding, waiver=None) -> str:
+    """What silences a finding, in words: "waived until 2026-12-10 by Alice: reason" (who, until when, why)."""
+    if waiver is not None and (waiver.source in ("label", "engine") or (waiver.reason or "").startswith("label ")):
+        label = (waiver.reason or "").removeprefix("label ") or "a waiver label"
+        return f"waived by the label {label} on this issue (remove it to bring the check back)"
+    if waiver is None:
+        reason = finding.waiver_reason or ""
+        if reason.startswith("label "):
+            return f"waived by the label {reason.removeprefix('label ')} on this issue (remove it to bring the check back)"
+        return f"waived: {reason}" if reason else "waived"
+    text = "waived"
+    if waiver.until:
+        text += f" until {waiver.until.isoformat()}"
+    if waiver.by:
+        text += f" by {waiver.by}"
+    return text + (f": {waiver.reason}" if waiver.reason else "")
 
 
 INTRO = ("govbot (an automated check that our work says why it matters) found something worth a look "
          "on this issue:")
+WAIVED_INTRO = "Nothing to fix on this issue for now: govbot's remaining checks here are waived."
 RESOLVED_TEXT = "All govbot checks on this issue pass now. Thank you for the update!"
 FOOTER = ("This comment is updated in place by govbot; it will not post again. Not applicable? Add the "
           "label {label} to this issue.")
+FOOTER_PLAIN = "This comment is updated in place by govbot; it will not post again."
 
 
-def wiki_body(items: list[CommentItem], *, resolved: bool, label_prefix: str) -> str:
+def _questions(items: list[CommentItem]) -> list[str]:
+    return questions_for(item.family or family_of(item.rule) for item in items)
+
+
+def wiki_body(items: list[CommentItem], *, resolved: bool, label_prefix: str,
+              waived: list[WaivedItem] | None = None, fixed: list[FixedItem] | None = None) -> str:
+    waived, fixed = waived or [], fixed or []
     if resolved:
-        return f"(/) {RESOLVED_TEXT}\n\n_{MARKER}_"
-    lines = [INTRO, ""]
+        lines = [f"(/) {RESOLVED_TEXT}"]
+    elif items:
+        lines = [INTRO, ""]
+    else:
+        lines = [WAIVED_INTRO, ""]
     for item in items:
         line = f"* *{wiki_escape(item.title)}*: {wiki_escape(item.message)}"
         if item.fix:
             line += f" _How to fix:_ {wiki_escape(item.fix)}"
         lines.append(line)
+    if waived:
+        lines += ["", "Waived:"] if items else []
+        lines += [f"* *{wiki_escape(item.title)}*: {wiki_escape(item.waiver)}" for item in waived]
+    if fixed:
+        lines += ["", "Fixed:"] + [f"* (/) *{wiki_escape(item.title)}*" for item in fixed]
+    questions = _questions(items)
+    if questions:
+        lines += ["", "Questions that help: _" + wiki_escape(" ".join(questions)) + "_"]
     lines.append("")
-    lines.append("Questions that help: _What are we hoping to achieve? How will it affect the customer, the "
-                 "business or the platform?_")
-    labels = ", ".join("{{" + wiki_escape(label_prefix + item.rule).replace("\\-", "-") + "}}" for item in items)
-    lines.append("")
-    lines.append(FOOTER.format(label=labels) + f" _{MARKER}_")
+    if items:
+        labels = ", ".join("{{" + wiki_escape(label_prefix + item.rule).replace("\\-", "-") + "}}" for item in items)
+        lines.append(FOOTER.format(label=labels) + f" _{MARKER}_")
+    else:
+        lines.append(f"_{MARKER}_" if resolved and not (waived or fixed) else f"{FOOTER_PLAIN} _{MARKER}_")
     return "\n".join(lines)
 
 
@@ -91,24 +148,43 @@ def _paragraph(*nodes: dict) -> dict:
     return {"type": "paragraph", "content": [node for node in nodes if node.get("text")]}
 
 
-def adf_body(items: list[CommentItem], *, resolved: bool, label_prefix: str) -> dict:
+def _bullets(rows: list[list[dict]]) -> dict:
+    return {"type": "bulletList", "content": [{"type": "listItem", "content": [_paragraph(*row)]} for row in rows]}
+
+
+def adf_body(items: list[CommentItem], *, resolved: bool, label_prefix: str,
+             waived: list[WaivedItem] | None = None, fixed: list[FixedItem] | None = None) -> dict:
+    waived, fixed = waived or [], fixed or []
     if resolved:
-        content = [_paragraph(_text("✅ " + RESOLVED_TEXT)), _paragraph(_text(MARKER, "em"))]
-        return {"type": "doc", "version": 1, "content": content}
-    bullets = []
+        content = [_paragraph(_text("✅ " + RESOLVED_TEXT))]
+    else:
+        content = [_paragraph(_text(INTRO if items else WAIVED_INTRO))]
+    rows = []
     for item in items:
         nodes = [_text(_one_line(item.title), "strong"), _text(": " + _one_line(item.message))]
         if item.fix:
             nodes += [_text(" How to fix: ", "em"), _text(_one_line(item.fix))]
-        bullets.append({"type": "listItem", "content": [_paragraph(*nodes)]})
-    labels = ", ".join(label_prefix + item.rule for item in items)
-    content = [
-        _paragraph(_text(INTRO)),
-        {"type": "bulletList", "content": bullets},
-        _paragraph(_text("Questions that help: "), _text("What are we hoping to achieve? How will it affect the "
-                                                          "customer, the business or the platform?", "em")),
-        _paragraph(_text(FOOTER.format(label=labels) + " "), _text(MARKER, "em")),
-    ]
+        rows.append(nodes)
+    if rows:
+        content.append(_bullets(rows))
+    if waived:
+        if items:
+            content.append(_paragraph(_text("Waived:", "strong")))
+        content.append(_bullets([[_text(_one_line(item.title), "strong"), _text(": " + _one_line(item.waiver))]
+                                 for item in waived]))
+    if fixed:
+        content.append(_paragraph(_text("Fixed:", "strong")))
+        content.append(_bullets([[_text("✅ "), _text(_one_line(item.title), "strong")] for item in fixed]))
+    questions = _questions(items)
+    if questions:
+        content.append(_paragraph(_text("Questions that help: "), _text(" ".join(questions), "em")))
+    if items:
+        labels = ", ".join(label_prefix + item.rule for item in items)
+        content.append(_paragraph(_text(FOOTER.format(label=labels) + " "), _text(MARKER, "em")))
+    elif resolved and not (waived or fixed):
+        content.append(_paragraph(_text(MARKER, "em")))
+    else:
+        content.append(_paragraph(_text(FOOTER_PLAIN + " "), _text(MARKER, "em")))
     return {"type": "doc", "version": 1, "content": content}
 
 
@@ -116,14 +192,27 @@ def _one_line(text: Any) -> str:
     return re.sub(r"\s+", " ", str(text or "")).strip()
 
 
-def content_hash(fingerprints: list[str], state: str) -> str:
-    return hashlib.sha256("\x1f".join([state, *sorted(fingerprints)]).encode()).hexdigest()[:32]
+def content_hash(fingerprints: list[str], state: str, extra: list[str] | None = None) -> str:
+    """What the comment says, in a hash: its state, the open findings, and what is waived or fixed."""
+    parts = [state, *sorted(fingerprints)]
+    if extra:
+        parts += ["--", *sorted(extra)]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
 # -- planning --------------------------------------------------------------------------------------
 
-def plan_comments(result, store, config, now: datetime) -> list[Outgoing]:
-    """One upsert per issue whose opted-in findings changed since the bot last wrote."""
+WAIVED = "waived"
+
+
+def plan_comments(result, store, config, now: datetime, *, waivers=None) -> list[Outgoing]:
+    """One upsert per issue whose opted-in findings changed since the bot last wrote.
+
+    The comment says what happened to each opted-in check on the issue: still
+    open (with how to fix it), waived (until when, by whom, why), or fixed. A
+    waived finding never makes the comment say the checks pass. ``waivers``: the
+    run's ``WaiverReport``, for who waived what until when.
+    """
     rules = {rule.id: rule for rule in getattr(result.ruleset, "rules", [])}
     # Site-setup rules (audience: admin) are never commented on an issue, whatever they say.
     opted = {rule_id for rule_id, rule in rules.items() if getattr(rule, "comment", False)
@@ -132,43 +221,64 @@ def plan_comments(result, store, config, now: datetime) -> list[Outgoing]:
     if not opted or not (config.section("comments") or {}).get("enabled", True):
         return []
     evaluated = {rule.id for rule in getattr(result.ruleset, "active", rules.values())}
-    per_issue: dict[str, list] = defaultdict(list)
+    chosen = {id(finding): waiver for finding, waiver in (waivers.applied if waivers is not None else [])}
+    open_by_issue: dict[str, list] = defaultdict(list)
+    waived_by_issue: dict[str, list] = defaultdict(list)
     seen: set[str] = set()
     for finding in result.findings:
-        if finding.rule in opted and not finding.waived and finding.fingerprint not in seen:
-            seen.add(finding.fingerprint)
-            per_issue[finding.issue].append(finding)
+        if finding.rule not in opted or finding.fingerprint in seen:
+            continue
+        seen.add(finding.fingerprint)
+        (waived_by_issue if finding.waived else open_by_issue)[finding.issue].append(finding)
     read = set(result.workspace.issues)
     states = store.comment_states()
+    fixed_by_issue: dict[str, list[FixedItem]] = defaultdict(list)
+    if states:
+        for state in store.finding_states().values():
+            if state.issue in states and state.rule in opted and not state.open:
+                fixed_by_issue[state.issue].append(FixedItem(state.rule, state.title or state.rule))
     outgoing = []
-    for issue, found in sorted(per_issue.items()):
-        fingerprints = [f.fingerprint for f in found]
-        digest = content_hash(fingerprints, "open")
+    for issue in sorted(set(open_by_issue) | set(waived_by_issue)):
+        found = open_by_issue.get(issue, [])
         state = states.get(issue)
+        if not found and (state is None or issue not in read):
+            continue  # only waived, and the bot never commented here: nothing to say
+        if not found and opted - evaluated:
+            continue  # a --rule subset: other opted-in checks may still be open
+        waived = sorted((WaivedItem(f.rule, f.title or getattr(rules.get(f.rule), "title", f.rule),
+                                    describe_waiver(f, chosen.get(id(f)))) for f in waived_by_issue.get(issue, [])),
+                        key=lambda item: item.rule)
+        fixed = sorted(fixed_by_issue.get(issue, []), key=lambda item: item.rule) if state is not None else []
+        kind = "open" if found else WAIVED
+        extra = [f"waived:{item.rule}:{item.waiver}" for item in waived] + [f"fixed:{item.rule}" for item in fixed]
+        digest = content_hash([f.fingerprint for f in found], kind, extra)
         if state is not None and state.content_hash == digest:
             continue
         items = _items(found, rules)
-        payload = {"issue": issue, "state": "open",
-                   "wiki": wiki_body(items, resolved=False, label_prefix=label_prefix),
-                   "adf": adf_body(items, resolved=False, label_prefix=label_prefix)}
+        payload = {"issue": issue, "state": kind,
+                   "wiki": wiki_body(items, resolved=False, label_prefix=label_prefix, waived=waived, fixed=fixed),
+                   "adf": adf_body(items, resolved=False, label_prefix=label_prefix, waived=waived, fixed=fixed)}
         revision = (state.revision if state else 0) + 1
+        label = f"Jira comment on {issue}" + (" (all waived)" if not found else "")
         outgoing.append(Outgoing(kind="jira_comment", recipient=issue,
                                  dedupe_key=f"jira_comment:{issue}:{revision}:{digest}", payload=payload,
-                                 fingerprints=fingerprints, label=f"Jira comment on {issue}",
-                                 comment=(issue, digest, "open"),
-                                 by_rule={f.rule: 1 for f in found}))
-    # Issues the bot commented on whose opted-in findings are all gone: say so, once.
+                                 fingerprints=[f.fingerprint for f in found], label=label,
+                                 comment=(issue, digest, kind), by_rule={f.rule: 1 for f in found}))
+    # Issues the bot commented on whose opted-in findings are all gone (none open, none waived): say so, once.
     for issue, state in sorted(states.items()):
-        if state.state != "open" or issue in per_issue or issue not in read:
+        if state.state == RESOLVED or issue in open_by_issue or issue in waived_by_issue or issue not in read:
             continue
         if not lifecycle.is_active(result.workspace.issues[issue], now, getattr(config, "history_days", None)):
             continue  # closed outside the active-work window: left as it is, not called fixed
         if opted - evaluated:
             continue  # a --rule subset: we cannot tell the others are fixed
-        digest = content_hash([], RESOLVED)
+        fixed = sorted(fixed_by_issue.get(issue, []), key=lambda item: item.rule)
+        digest = content_hash([], RESOLVED, [f"fixed:{item.rule}" for item in fixed])
+        if state.content_hash == digest:
+            continue
         payload = {"issue": issue, "state": RESOLVED,
-                   "wiki": wiki_body([], resolved=True, label_prefix=label_prefix),
-                   "adf": adf_body([], resolved=True, label_prefix=label_prefix)}
+                   "wiki": wiki_body([], resolved=True, label_prefix=label_prefix, fixed=fixed),
+                   "adf": adf_body([], resolved=True, label_prefix=label_prefix, fixed=fixed)}
         outgoing.append(Outgoing(kind="jira_comment", recipient=issue,
                                  dedupe_key=f"jira_comment:{issue}:{state.revision + 1}:{digest}",
                                  payload=payload, fingerprints=[], label=f"Jira comment on {issue} (all fixed)",

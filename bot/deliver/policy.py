@@ -1,7 +1,7 @@
 """Who is nudged about what, and when: defaults that respect people.
 
 - At most one Slack message per person per run, grouping all of that person's
-  new or due findings.
+  new or due findings, and whatever an earlier run left queued for them.
 - A finding is nudged when it is new, then reminded every ``interval`` (7 days)
   up to ``reminder_cap`` times (3); after that it escalates once to the team
   channel (or only to the digest), and the bot stops asking.
@@ -131,6 +131,8 @@ class Outgoing:
     comment: tuple[str, str, str] | None = None                   # (issue, content hash, state) for Jira comments
     by_rule: dict[str, int] = field(default_factory=dict)
     breaker_exempt: bool = False
+    supersedes: list[int] = field(default_factory=list)    # queued deliveries this message folds in (merged)
+    carried_over: list[str] = field(default_factory=list)  # fingerprints from those: approved in an earlier run
 
     @property
     def is_slack(self) -> bool:
@@ -172,11 +174,100 @@ def _sort_key(finding):
     return (-finding.severity.rank, finding.issue, finding.rule)
 
 
+@dataclass
+class _Entry:
+    """One finding in one message: how it is shown (first nudge, reminder n, escalation) and where from."""
+
+    finding: Any
+    rule: Any
+    when: Due
+    reopened: int
+    group: str = "dm"           # dm | unrouted | escalated
+    leftover: bool = False      # from a message an earlier run left queued
+
+    @property
+    def part(self) -> str:
+        number = "escalate" if self.group == "escalated" else self.when.number
+        return f"{self.finding.fingerprint}:{self.reopened}:{number}"
+
+
+@dataclass
+class _Bucket:
+    """Everything one recipient (a person's DM, a channel) hears in this run."""
+
+    route: Any = None
+    entries: dict[str, _Entry] = field(default_factory=dict)
+    supersedes: list = field(default_factory=list)   # earlier queued deliveries folded in
+    repeat: bool = False                              # one of them was resent without proof
+
+
+def _consider(finding, rule, state, settings: NudgeSettings, now: datetime, quiet) -> tuple[str, Any]:
+    """("skip", why) | ("defer", why) | ("escalate", Due) | ("nudge", Due): the one decision per finding."""
+    if finding.waived:
+        return "skip", "waived"
+    if rule is not None and not getattr(rule, "nudge", True):
+        return "skip", "rule opted out of nudges"
+    if finding.severity.rank < settings.min_severity.rank:
+        return "skip", f"below nudges.min_severity ({settings.min_severity.value})"
+    when = due(state, settings, now)
+    if when is None:
+        return "skip", "not due yet" if state is None or state.escalated_at is None else "already escalated"
+    why = quiet(finding.team)
+    if why:
+        return "defer", why
+    return ("escalate" if when.kind == "escalate" else "nudge"), when
+
+
+def _quiet_lookup(config, settings: NudgeSettings, now: datetime):
+    cache: dict[str | None, str | None] = {}
+
+    def quiet(team: str | None) -> str | None:
+        if team not in cache:
+            cache[team] = quiet_reason(config, team, settings, now)
+        return cache[team]
+
+    return quiet
+
+
+def findings_to_route(result, store, config, now: datetime, *, settings: NudgeSettings | None = None,
+                      extra: list | None = None) -> list:
+    """The findings this run may DM about, so their owners' Slack accounts can be looked up first.
+
+    The same decisions as ``plan_nudges`` (so no lookup is made for a rule that opted
+    out, a waived finding or one not due), taken on the state before this run's scan
+    is recorded: a finding fixed earlier and back now counts as new.
+    """
+    settings = settings or NudgeSettings.from_config(config)
+    if not settings.enabled:
+        return []
+    rules = {rule.id: rule for rule in getattr(result.ruleset, "rules", [])}
+    unique: dict[str, Any] = {}
+    for finding in list(result.findings) + list(extra or []):
+        unique.setdefault(finding.fingerprint, finding)
+    states = store.finding_states(list(unique))
+    quiet = _quiet_lookup(config, settings, now)
+    wanted = []
+    for fingerprint, finding in unique.items():
+        state = states.get(fingerprint)
+        if state is not None and not state.open:
+            state = None  # it reopens when this scan is recorded: a first nudge again
+        rule = rules.get(finding.rule)
+        if getattr(finding, "site_setup", False) or getattr(rule, "audience", "owner") == "admin":
+            continue  # for the admin channel: no owner to look up
+        verdict, _ = _consider(finding, rule, state, settings, now, quiet)
+        if verdict == "nudge":
+            wanted.append(finding)
+    return wanted
+
+
 def plan_nudges(result, store, config, now: datetime, router, *, settings: NudgeSettings | None = None,
-                extra: list | None = None) -> Plan:
+                extra: list | None = None, leftovers: list | None = None) -> Plan:
     """Decide every Slack nudge of this run from the scan result and the stored state.
 
     ``extra``: open findings carried over from the store for issues this scan did not read.
+    ``leftovers``: Slack nudges earlier runs left queued (a Slack outage, quiet time). A
+    recipient who would hear twice in this run (a leftover and this run's news, or two
+    leftovers) gets one message with all of it instead, which supersedes the leftovers.
     """
     settings = settings or NudgeSettings.from_config(config)
     plan = Plan()
@@ -188,97 +279,149 @@ def plan_nudges(result, store, config, now: datetime, router, *, settings: Nudge
     for finding in list(result.findings) + list(extra or []):
         unique.setdefault(finding.fingerprint, finding)
     states = store.finding_states(list(unique))
-    per_person: dict[str, list] = defaultdict(list)
-    per_channel: dict[str, dict[str, list]] = defaultdict(lambda: {"unrouted": [], "escalated": []})
+    people: dict[str, _Bucket] = {}
+    channels: dict[str, _Bucket] = {}
+    quiet = _quiet_lookup(config, settings, now)
     admin_channel = (config.section("slack") or {}).get("admin_channel")
-    for_admins: list = []
-    quiet_cache: dict[str | None, str | None] = {}
+    admins = _Bucket()
     for fingerprint, finding in sorted(unique.items(), key=lambda pair: _sort_key(pair[1])):
         rule = rules.get(finding.rule)
-        if finding.waived:
-            plan.skipped["waived"] += 1
-            continue
-        if rule is not None and not getattr(rule, "nudge", True):
-            plan.skipped["rule opted out of nudges"] += 1
-            continue
-        if finding.severity.rank < settings.min_severity.rank:
-            plan.skipped[f"below nudges.min_severity ({settings.min_severity.value})"] += 1
-            continue
         state = states.get(fingerprint)
-        when = due(state, settings, now)
-        if when is None:
-            plan.skipped["not due yet" if state is None or state.escalated_at is None else "already escalated"] += 1
+        verdict, detail = _consider(finding, rule, state, settings, now, quiet)
+        if verdict == "skip":
+            plan.skipped[detail] += 1
             continue
-        if finding.team not in quiet_cache:
-            quiet_cache[finding.team] = quiet_reason(config, finding.team, settings, now)
-        quiet = quiet_cache[finding.team]
-        if quiet:
-            plan.deferred.append((finding, quiet))
+        if verdict == "defer":
+            plan.deferred.append((finding, detail))
             continue
         reopened = state.reopened if state is not None else 0
         if getattr(finding, "site_setup", False) or getattr(rule, "audience", "owner") == "admin":
             # Site setup (bot.engine.site_setup): the admins' to fix, never an issue owner's.
             if not admin_channel:
                 plan.skipped["site-setup finding (set slack.admin_channel to receive these)"] += 1
-            elif when.kind == "escalate":
+            elif verdict == "escalate":
                 plan.silent_escalations.append(fingerprint)  # reminders spent: the scan and digest still list it
             else:
-                for_admins.append((finding, rule, when, reopened))
+                admins.entries[fingerprint] = _Entry(finding, rule, detail, reopened, "admin")
             continue
-        if when.kind == "escalate":
+        if verdict == "escalate":
             channel = router.team_channel(finding.team)
             if settings.escalate == "channel" and channel:
-                per_channel[channel]["escalated"].append((finding, rule, when, reopened))
+                bucket = channels.setdefault(channel, _Bucket())
+                bucket.entries[fingerprint] = _Entry(finding, rule, detail, reopened, "escalated")
             else:
                 plan.silent_escalations.append(fingerprint)
             continue
         route = router.route(finding)
         if route.kind == "dm":
-            per_person[route.person].append((finding, rule, when, reopened, route))
-        elif route.kind == "channel":
-            per_channel[route.target]["unrouted"].append((finding, rule, when, reopened))
-            if finding.owner is not None and finding.owner.id in router.unmapped:
-                entry = plan.unmapped.setdefault(finding.owner.id, {
-                    "name": finding.owner.display_name or finding.owner.id,
-                    "why": router.unmapped[finding.owner.id], "findings": 0})
-                entry["findings"] += 1
+            bucket = people.setdefault(route.person, _Bucket(route=route))
+            bucket.entries[fingerprint] = _Entry(finding, rule, detail, reopened, "dm")
+            continue
+        if route.kind == "channel":
+            bucket = channels.setdefault(route.target, _Bucket())
+            bucket.entries[fingerprint] = _Entry(finding, rule, detail, reopened, "unrouted")
         else:
             plan.undeliverable.append((finding, route.via))
-            if finding.owner is not None and finding.owner.id in router.unmapped:
-                entry = plan.unmapped.setdefault(finding.owner.id, {
-                    "name": finding.owner.display_name or finding.owner.id,
-                    "why": router.unmapped[finding.owner.id], "findings": 0})
-                entry["findings"] += 1
-            continue
-    for person, entries in per_person.items():
-        plan.messages.append(_dm(person, entries, settings))
-    for channel, groups in per_channel.items():
-        plan.messages.append(_channel(channel, groups, settings))
-    if for_admins:
-        plan.messages.append(_admins(admin_channel, for_admins, settings))
+        if finding.owner is not None and finding.owner.id in router.unmapped:
+            entry = plan.unmapped.setdefault(finding.owner.id, {
+                "name": finding.owner.display_name or finding.owner.id,
+                "why": router.unmapped[finding.owner.id], "findings": 0})
+            entry["findings"] += 1
+    _fold_leftovers(leftovers or [], people, channels, unique, store, rules)
+    for person, bucket in people.items():
+        plan.messages.append(_dm(person, bucket, settings))
+    for channel, bucket in channels.items():
+        plan.messages.append(_channel(channel, bucket, settings))
+    if admins.entries:
+        plan.messages.append(_admins(admin_channel, admins, settings))
     return plan
 
 
-def _admins(channel: str, entries: list, settings: NudgeSettings) -> Outgoing:
+def _admins(channel: str, bucket: _Bucket, settings: NudgeSettings) -> Outgoing:
     """One admin-channel post with this run's new or due site-setup findings."""
+    entries = _ordered(bucket)
     items = []
-    for finding, rule, when, _ in entries:
-        item = _item(finding, rule, when, settings)
-        item.issue = getattr(finding, "project", None) or item.issue
+    for entry in entries:
+        item = _item(entry, settings)
+        item.issue = getattr(entry.finding, "project", None) or item.issue
         items.append(item)
     payload = blocks.site_setup_message(items)
-    payload["issues"] = sorted({key for finding, *_ in entries for key in (finding.issues or [finding.issue])})
-    parts = [f"{f.fingerprint}:{reopened}:{w.number}" for f, _, w, reopened in entries]
-    return Outgoing(kind="slack_channel", recipient=channel, dedupe_key=dedupe_key("slack_channel", channel, parts),
-                    payload=payload, fingerprints=[entry[0].fingerprint for entry in entries],
-                    label=f"admin channel {channel}: site setup",
-                    nudges=[(f.fingerprint, w.number) for f, _, w, _ in entries],
-                    by_rule=_by_rule(entry[0] for entry in entries))
+    payload["issues"] = sorted({key for e in entries for key in (e.finding.issues or [e.finding.issue])})
+    nudges, _ = _marks(entries)
+    return Outgoing(kind="slack_channel", recipient=channel,
+                    dedupe_key=dedupe_key("slack_channel", channel, [entry.part for entry in entries]),
+                    payload=payload, fingerprints=[entry.finding.fingerprint for entry in entries],
+                    label=f"admin channel {channel}: site setup", nudges=nudges,
+                    by_rule=_by_rule(entry.finding for entry in entries))
 
 
-def _item(finding, rule, when: Due, settings: NudgeSettings) -> blocks.Item:
-    return blocks.Item.from_finding(finding, rule, reminder=when.number if when.kind == "reminder" else 0,
-                                    reminder_cap=settings.reminder_cap)
+def _fold_leftovers(leftovers: list, people: dict, channels: dict, unique: dict, store, rules: dict) -> None:
+    """Merge queued leftovers into this run's message for the same recipient (see ``plan_nudges``)."""
+    from bot.deliver.routing import Route
+
+    by_recipient: dict[tuple[str, str], list] = defaultdict(list)
+    for delivery in leftovers:
+        if delivery.kind == "slack_dm" and delivery.person:
+            by_recipient[("dm", delivery.person)].append(delivery)
+        elif delivery.kind == "slack_channel":
+            by_recipient[("channel", delivery.recipient)].append(delivery)
+    for (kind, who), queued in by_recipient.items():
+        buckets = people if kind == "dm" else channels
+        if who not in buckets and len(queued) == 1:
+            continue  # nothing else for them this run: it goes as it was queued
+        fingerprints = [fp for delivery in queued for fp in delivery.fingerprints]
+        states = store.finding_states(fingerprints)
+        bucket = buckets.get(who)
+        if bucket is None:
+            route = Route("dm", queued[0].recipient, who, "queued earlier") if kind == "dm" else None
+            bucket = buckets[who] = _Bucket(route=route)
+        for delivery in queued:
+            bucket.supersedes.append(delivery.id)
+            bucket.repeat = bucket.repeat or bool((delivery.payload or {}).get("possible_repeat"))
+            for entry in _leftover_entries(delivery, states, unique, rules):
+                # The earlier message never reached them: its version of an item wins (a first
+                # nudge stays a first nudge), and is marked nudged again now it is sent.
+                bucket.entries[entry.finding.fingerprint] = entry
+        if not bucket.entries:
+            # Everything in them is fixed or waived since: nothing to say (the outbox cancels them).
+            buckets.pop(who)
+
+
+def _leftover_entries(delivery, states: dict, unique: dict, rules: dict) -> list[_Entry]:
+    """The still-open items of a queued message, as they were planned."""
+    recorded = {item[0]: item for item in (delivery.payload or {}).get("items") or [] if len(item) == 4}
+    entries = []
+    for fingerprint in delivery.fingerprints:
+        state = states.get(fingerprint)
+        finding = unique.get(fingerprint)
+        if state is None or not state.open or state.waived or (finding is not None and finding.waived):
+            continue  # fixed or waived since it was queued
+        if finding is None:
+            finding = finding_from_state(state)
+        _, number, reopened, group = recorded.get(fingerprint) or (
+            fingerprint, max(0, state.nudge_count - 1), state.reopened,
+            "dm" if delivery.kind == "slack_dm" else ("escalated" if state.escalated_at else "unrouted"))
+        kind = "escalate" if group == "escalated" else ("reminder" if number else "first")
+        entries.append(_Entry(finding, rules.get(finding.rule), Due(kind, int(number)), int(reopened), group,
+                              leftover=True))
+    return entries
+
+
+def finding_from_state(state):
+    """A Finding rebuilt from its stored state (an issue not read this run, a queued message's item)."""
+    from bot.model import Finding, User
+
+    owner = User(**{k: v for k, v in state.owner.items()
+                    if k in ("account_id", "name", "display_name", "email")}) if state.owner else None
+    return Finding(rule=state.rule, issue=state.issue, severity=Severity.parse(state.severity),
+                   message=state.message, title=state.title, evidence=state.evidence or "",
+                   team=state.team, owner=owner, url=state.url, summary=state.summary,
+                   waived=bool(state.waived), waiver_reason=state.waiver_reason)
+
+
+def _item(entry: _Entry, settings: NudgeSettings) -> blocks.Item:
+    reminder = entry.when.number if entry.when.kind == "reminder" else 0
+    return blocks.Item.from_finding(entry.finding, entry.rule, reminder=reminder, reminder_cap=settings.reminder_cap)
 
 
 def _by_rule(findings) -> dict[str, int]:
@@ -288,41 +431,66 @@ def _by_rule(findings) -> dict[str, int]:
     return dict(counts)
 
 
-def _dm(person: str, entries: list, settings: NudgeSettings) -> Outgoing:
-    route = entries[0][4]
-    items = [_item(finding, rule, when, settings) for finding, rule, when, _, _ in entries]
-    payload = blocks.nudge_message(items, label_prefix=settings.label_prefix,
+def _ordered(bucket: _Bucket) -> list[_Entry]:
+    return sorted(bucket.entries.values(), key=lambda entry: _sort_key(entry.finding))
+
+
+def _record(entries: list[_Entry]) -> dict[str, Any]:
+    """What a queued message keeps about its items, so a later run can merge it: items, issues, teams."""
+    return {"items": [[e.finding.fingerprint, e.when.number, e.reopened, e.group] for e in entries],
+            "issues": sorted({e.finding.issue for e in entries}),
+            "teams": sorted({e.finding.team or "" for e in entries})}
+
+
+def _marks(entries: list[_Entry]) -> tuple[list[tuple[str, int]], list[str]]:
+    nudges = [(e.finding.fingerprint, e.when.number) for e in entries if e.group != "escalated"]
+    escalations = [e.finding.fingerprint for e in entries if e.group == "escalated"]
+    return nudges, escalations
+
+
+def _dm(person: str, bucket: _Bucket, settings: NudgeSettings) -> Outgoing:
+    route = bucket.route
+    entries = _ordered(bucket)
+    payload = blocks.nudge_message([_item(entry, settings) for entry in entries], label_prefix=settings.label_prefix,
                                    interval_days=int(settings.interval.total_seconds() // 86400),
                                    reminder_cap=settings.reminder_cap, waiver_hint=settings.waiver_hint)
-    payload["issues"] = sorted({finding.issue for finding, *_ in entries})
-    parts = [f"{finding.fingerprint}:{reopened}:{when.number}" for finding, _, when, reopened, _ in entries]
-    owner = entries[0][0].owner
+    if bucket.repeat:
+        payload = blocks.mark_possible_repeat(payload, partial=any(not entry.leftover for entry in entries))
+    payload.update(_record(entries))
+    owner = entries[0].finding.owner
     name = (owner.display_name or owner.id) if owner else person
     target = route.target or f"email:{route.email}"
-    return Outgoing(kind="slack_dm", recipient=target, dedupe_key=dedupe_key("slack_dm", person, parts),
-                    payload=payload, fingerprints=[entry[0].fingerprint for entry in entries],
-                    label=f"{name}: {route.label}", person=person,
-                    nudges=[(entry[0].fingerprint, entry[2].number) for entry in entries],
-                    by_rule=_by_rule(entry[0] for entry in entries))
+    nudges, _ = _marks(entries)
+    label = f"{name}: {route.label}" + (" (with messages queued earlier)" if bucket.supersedes else "")
+    return Outgoing(kind="slack_dm", recipient=target,
+                    dedupe_key=dedupe_key("slack_dm", person, [entry.part for entry in entries]),
+                    payload=payload, fingerprints=[entry.finding.fingerprint for entry in entries],
+                    label=label, person=person, nudges=nudges,
+                    by_rule=_by_rule(entry.finding for entry in entries), supersedes=list(bucket.supersedes),
+                    carried_over=[e.finding.fingerprint for e in entries if e.leftover])
 
 
-def _channel(channel: str, groups: dict[str, list], settings: NudgeSettings) -> Outgoing:
-    unrouted = groups["unrouted"]
-    escalated = groups["escalated"]
-    teams = sorted({entry[0].team or "unassigned" for entry in unrouted + escalated})
+def _channel(channel: str, bucket: _Bucket, settings: NudgeSettings) -> Outgoing:
+    entries = _ordered(bucket)
+    unrouted = [entry for entry in entries if entry.group != "escalated"]
+    escalated = [entry for entry in entries if entry.group == "escalated"]
+    teams = sorted({entry.finding.team or "unassigned" for entry in entries})
     payload = blocks.channel_message(", ".join(teams), label_prefix=settings.label_prefix,
                                      reminder_cap=settings.reminder_cap,
-                                     unrouted=[_item(f, r, w, settings) for f, r, w, _ in unrouted],
-                                     escalated=[_item(f, r, w, settings) for f, r, w, _ in escalated])
-    payload["issues"] = sorted({entry[0].issue for entry in unrouted + escalated})
-    parts = [f"{f.fingerprint}:{reopened}:{w.number}" for f, _, w, reopened in unrouted]
-    parts += [f"{f.fingerprint}:{reopened}:escalate" for f, _, _, reopened in escalated]
-    everything = [entry[0] for entry in unrouted + escalated]
-    return Outgoing(kind="slack_channel", recipient=channel, dedupe_key=dedupe_key("slack_channel", channel, parts),
-                    payload=payload, fingerprints=[f.fingerprint for f in everything],
-                    label=f"channel {channel}: team {', '.join(teams)}",
-                    nudges=[(f.fingerprint, w.number) for f, _, w, _ in unrouted],
-                    escalations=[f.fingerprint for f, _, _, _ in escalated], by_rule=_by_rule(everything))
+                                     unrouted=[_item(entry, settings) for entry in unrouted],
+                                     escalated=[_item(entry, settings) for entry in escalated])
+    if bucket.repeat:
+        payload = blocks.mark_possible_repeat(payload, partial=any(not entry.leftover for entry in entries))
+    payload.update(_record(unrouted + escalated))
+    nudges, escalations = _marks(entries)
+    label = f"channel {channel}: team {', '.join(teams)}" + (" (with messages queued earlier)"
+                                                              if bucket.supersedes else "")
+    return Outgoing(kind="slack_channel", recipient=channel,
+                    dedupe_key=dedupe_key("slack_channel", channel, [entry.part for entry in unrouted + escalated]),
+                    payload=payload, fingerprints=[entry.finding.fingerprint for entry in unrouted + escalated],
+                    label=label, nudges=nudges, escalations=escalations,
+                    by_rule=_by_rule(entry.finding for entry in entries), supersedes=list(bucket.supersedes),
+                    carried_over=[e.finding.fingerprint for e in entries if e.leftover])
 
 
 class DeliveryError(Exception):

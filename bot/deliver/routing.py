@@ -76,11 +76,12 @@ class Router:
     """Routes findings to Slack users or team channels, remembering email lookups."""
 
     def __init__(self, config, *, store=None, lookup: Callable[[str], str | None] | None = None,
-                 user_map: dict[str, str] | None = None, now: datetime | None = None):
+                 user_map: dict[str, str] | None = None, now: datetime | None = None, remember: bool = True):
         self.config = config
         self.store = store
         self.lookup = lookup
         self.now = now
+        self.remember = remember  # keep email lookups in the store's cache (not in dry runs: they write nothing)
         if user_map is None:
             path = config.resolve_path((config.section("slack") or {}).get("user_map_file"))
             if path is not None and not path.exists():
@@ -140,7 +141,7 @@ class Router:
         if self.lookup is None:
             return None, "lookup at send time"
         slack_id = self.lookup(owner.email)
-        if self.store is not None and now is not None:
+        if self.store is not None and now is not None and self.remember:
             self.store.cache_slack_user(owner.id, owner.email, slack_id, now)
         return (slack_id, "email") if slack_id else (None, "email not found in Slack")
 

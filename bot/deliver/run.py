@@ -2,7 +2,8 @@
 
 Shared by ``govbot nudge``, ``govbot preview`` and the scheduler. Dry run is
 the default: the whole run happens inside a transaction that is rolled back,
-so what it prints is exactly what ``--apply`` would queue and send.
+and resolves owners and settles interrupted posts with the same (read-only)
+Slack calls, so what it prints is exactly what ``--apply`` would queue and send.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from typing import Any
 from bot.deliver.audit import AuditLog, NullAudit
 from bot.deliver.breaker import BreakerSettings
 from bot.deliver.comments import plan_comments
-from bot.deliver.outbox import FlushReport, Outbox, SubmitReport
-from bot.deliver.policy import NudgeSettings, Outgoing, Plan, plan_nudges
+from bot.deliver.outbox import NUDGE_KINDS, FlushReport, Outbox, SubmitReport
+from bot.deliver.policy import (NudgeSettings, Outgoing, Plan, finding_from_state, findings_to_route, plan_nudges,
+                                quiet_reason)
 from bot.deliver.routing import Router
 from bot.deliver.slack_client import SlackError
-from bot.errors import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_NETWORK, ConfigError, NetworkError
-from bot.model import Finding, Severity, User
+from bot.errors import (EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_NETWORK, ConfigError,
+                        NetworkError)
 from bot.store import RecordSummary, Store, open_store
 from bot.waivers import WaiverReport, apply_waivers
 
@@ -30,12 +32,14 @@ class DeliveryReport:
     plan: Plan
     comments: list[Outgoing] = field(default_factory=list)
     submitted: SubmitReport = field(default_factory=SubmitReport)
-    leftovers: FlushReport = field(default_factory=FlushReport)   # dry run: queued by earlier runs
+    settled: FlushReport = field(default_factory=FlushReport)     # messages an interrupted run left in doubt
+    leftovers: FlushReport = field(default_factory=FlushReport)   # dry run: queued by earlier runs, as they are
     flushed: FlushReport = field(default_factory=FlushReport)
     record: RecordSummary | None = None
     waivers: WaiverReport | None = None
     notes: list[str] = field(default_factory=list)
     unmapped_all: dict[str, str] = field(default_factory=dict)
+    incomplete: str | None = None  # the scan could not read everything: what was held back, and why
 
     @property
     def held(self) -> bool:
@@ -46,15 +50,42 @@ class DeliveryReport:
         return self.plan.messages + self.comments
 
     @property
+    def reports(self) -> tuple[FlushReport, ...]:
+        return self.settled, self.leftovers, self.flushed
+
+    @property
     def exit_code(self) -> int:
-        both = (self.leftovers, self.flushed)
-        if any(report.fatal or report.blocked for report in both):
+        """2 a channel or the credentials refused, 3 Slack or Jira unreachable, 4 the scan was incomplete,
+        1 held by the circuit breaker, else 0."""
+        if any(report.fatal or report.blocked for report in self.reports):
             return EXIT_ERROR
-        if any(report.unreachable or report.pending for report in both):
+        if any(report.unreachable or report.pending for report in self.reports):
             return EXIT_NETWORK
+        if self.incomplete:
+            return EXIT_INCOMPLETE
         if self.held:
             return EXIT_FINDINGS
         return EXIT_CLEAN
+
+    def problem(self) -> str | None:
+        """One line for standard error when the run exits 2 or more, saying why."""
+        code = self.exit_code
+        if code == EXIT_ERROR:
+            fatal = [line for report in self.reports for line in report.fatal]
+            if fatal:
+                return f"Slack or Jira refused govbot's credentials: {fatal[0]}; queued messages are kept"
+            blocked = [(entry, error) for report in self.reports for entry, error in report.blocked]
+            entry, error = blocked[0]
+            more = f" (and {len(blocked) - 1} more)" if len(blocked) > 1 else ""
+            return f"Slack refused {entry.recipient}{more}: {error}; the message stays queued"
+        if code == EXIT_NETWORK:
+            waiting = sum(len(report.pending) + len(report.in_doubt) for report in self.reports)
+            first = next((line for report in self.reports for line in report.unreachable), "no answer")
+            return (f"Slack or Jira is unreachable ({first}); {waiting} message{'s' if waiting != 1 else ''} "
+                    "wait for the next run")
+        if code == EXIT_INCOMPLETE:
+            return self.incomplete
+        return None
 
     def to_json(self) -> dict[str, Any]:
         def entry(message: Outgoing) -> dict:
@@ -62,21 +93,28 @@ class DeliveryReport:
                     "dedupe_key": message.dedupe_key, "findings": message.fingerprints,
                     "by_rule": message.by_rule, "text": message.payload.get("text"),
                     "blocks": message.payload.get("blocks"), "comment": message.payload.get("wiki")}
+        both = self.reports
         return {
             "dry_run": self.dry_run,
             "held_by_breaker": self.submitted.trip.reason if self.submitted.trip else None,
             "messages": [entry(m) for m in self.messages],
             "queued": [m.dedupe_key for m in self.submitted.queued],
             "already_queued": [m.dedupe_key for m in self.submitted.duplicate],
-            "sent": [d.dedupe_key for d in self.leftovers.sent + self.flushed.sent],
-            "failed": [{"key": d.dedupe_key, "error": e} for d, e in self.leftovers.failed + self.flushed.failed],
-            "pending": [d.dedupe_key for d in self.leftovers.pending + self.flushed.pending],
-            "blocked": [{"key": d.dedupe_key, "error": e} for d, e in self.leftovers.blocked + self.flushed.blocked],
-            "in_doubt": [d.dedupe_key for d in self.leftovers.in_doubt + self.flushed.in_doubt],
+            "merged": [{"into": m.dedupe_key, "earlier": ids} for m, ids in self.submitted.merged],
+            "queued_earlier": [d.dedupe_key for d in self.leftovers.would_send],
+            "sent": [d.dedupe_key for r in both for d in r.sent],
+            "failed": [{"key": d.dedupe_key, "error": e} for r in both for d, e in r.failed],
+            "pending": [d.dedupe_key for r in both for d in r.pending],
+            "blocked": [{"key": d.dedupe_key, "error": e} for r in both for d, e in r.blocked],
+            "in_doubt": [d.dedupe_key for r in both for d in r.in_doubt],
+            "resent_after_interruption": [d.dedupe_key for r in both for d in r.resent],
+            "marked_possible_repeat": [d.dedupe_key for r in both for d in r.repeats],
+            "waiting_for_quiet_time": [{"key": d.dedupe_key, "why": why} for r in both for d, why in r.deferred],
             "deferred": [{"issue": f.issue, "rule": f.rule, "why": why} for f, why in self.plan.deferred],
             "undeliverable": [{"issue": f.issue, "rule": f.rule, "why": why} for f, why in self.plan.undeliverable],
             "unmapped_owners": self.plan.unmapped,
             "skipped": dict(self.plan.skipped),
+            "incomplete": self.incomplete,
             "notes": self.notes,
         }
 
@@ -85,102 +123,209 @@ def run_delivery(config, result, *, now: datetime, apply: bool = False, store: S
                  slack=None, comment_writer=None, audit: AuditLog | None = None,
                  override_breaker: bool = False, include_slack: bool = True,
                  include_comments: bool = True) -> DeliveryReport:
-    """Plan and (with ``apply``) deliver this run's nudges and comments."""
+    """Plan and (with ``apply``) deliver this run's nudges and comments.
+
+    A dry run decides exactly as ``apply`` would: owners are resolved through the
+    Slack lookup cache and, when SLACK_BOT_TOKEN is set, read-only
+    ``users.lookupByEmail``; messages an interrupted run left in doubt are looked
+    up in Slack's history the same way; leftovers are merged the same way. Its
+    writes happen inside ``store.preview()`` and are rolled back.
+    """
     settings = NudgeSettings.from_config(config)
     audit = audit or (AuditLog.from_config(config) if apply else NullAudit())
     if apply:
         audit.check_writable()
     own_store = store is None
     store = store or open_store(config, dry_run=not apply)
+    include_slack = include_slack and settings.enabled
+    if slack is None and not apply and include_slack and getattr(result.workspace, "source", "") != "demo":
+        slack = read_only_slack(config)  # the bundled demo never talks to Slack at all
     try:
         # Applying without a Jira writer must not queue comments nobody will send.
         include_comments = include_comments and (comment_writer is not None or not apply)
         return _run(config, result, now=now, apply=apply, store=store, slack=slack,
                     comment_writer=comment_writer, audit=audit, override_breaker=override_breaker,
-                    include_slack=include_slack and settings.enabled, include_comments=include_comments,
-                    settings=settings)
+                    include_slack=include_slack, include_comments=include_comments, settings=settings)
     finally:
         if own_store:
             store.close()
+
+
+def read_only_slack(config):
+    """For dry runs: the Slack lookups apply would make (users by email, history), never a post; None without a token."""
+    if not config.secret("SLACK_BOT_TOKEN"):
+        return None
+    from bot.deliver.slack_client import ReadOnlySlack, SlackClient
+
+    return ReadOnlySlack(SlackClient.from_config(config))
 
 
 def _run(config, result, *, now, apply, store, slack, comment_writer, audit, override_breaker,
          include_slack, include_comments, settings) -> DeliveryReport:
     slack_section = config.section("slack") or {}
     waiver_report = apply_waivers(result.findings, config, now, workspace=result.workspace, store=store)
-    router = Router(config, store=store, now=now,
-                    lookup=slack.lookup_user_by_email if (slack is not None and apply) else None)
+    report = DeliveryReport(dry_run=not apply, plan=Plan(), waivers=waiver_report)
+    usable, include_comments = _what_can_be_sent(result, report, include_comments)
+    carried = carried_findings(result, store, config, now) if include_slack and result.workspace.complete else []
+    router = Router(config, store=store, now=now, remember=apply,
+                    lookup=slack.lookup_user_by_email if slack is not None else None)
     if include_slack:
-        # Resolve Slack users before the planning transaction: network calls must
-        # not run while the database is locked for writing.
-        try:
-            for finding in result.findings:
-                if not finding.waived:
-                    router.route(finding)
-        except SlackError as error:
+        _resolve_owners(report, router, findings_to_route(usable, store, config, now, settings=settings,
+                                                          extra=carried), apply=apply)
+    outbox = Outbox(store, audit=audit, dry_run=not apply, slack=slack, comments=comment_writer,
+                    resend_unconfirmed=bool(slack_section.get("resend_unconfirmed", True)),
+                    breaker_settings=BreakerSettings.from_config(config),
+                    admin_channel=slack_section.get("admin_channel"), keep_blocked=True,
+                    quiet=_quiet_for(config, store, settings, now))
+    if not include_slack:
+        report.notes.append("Slack nudges are off for this run")
+    # Enough recent runs to find the last few that sent something (the breaker skips the empty ones).
+    history = store.recent_runs("nudge", BreakerSettings.from_config(config).history_runs * 20)
+    if not apply:
+        with store.preview():
+            report.settled = outbox.settle(now)
+            _plan_and_submit(report, result, usable, carried, store, config, now, router, settings, outbox,
+                             override_breaker, include_slack, include_comments, history, run_id=None)
+            planned = {m.dedupe_key for m in report.submitted.queued}
+            leftovers = outbox.flush(now)
+            report.leftovers.would_send = [e for e in leftovers.would_send if e.dedupe_key not in planned]
+            report.leftovers.deferred = [(e, why) for e, why in leftovers.deferred if e.dedupe_key not in planned]
+        report.unmapped_all = dict(router.unmapped)
+        return report
+    with store.run_lock("deliver"):
+        # First settle what an interrupted run left in doubt, so a message to resend is merged
+        # with this run's news for the same person (one message per person per run).
+        report.settled = outbox.settle(now)
+        run_id = store.start_run("nudge", now, source=getattr(result.workspace, "source", "") or "")
+        # Record and plan, then one flush sends what earlier runs left queued (unless its
+        # findings were fixed meanwhile, or merged into this run's message) and this run's.
+        with store.transaction():
+            _plan_and_submit(report, result, usable, carried, store, config, now, router, settings, outbox,
+                             override_breaker, include_slack, include_comments, history, run_id=run_id)
+            # What this run let through counts for the breaker from now on, even if it dies before
+            # it has sent it all (the counts are completed at the end).
+            store.finish_run(run_id, now, _run_counts(report))
+        audit_waivers(audit, report.record, result.findings, waiver_report)
+        for message in report.submitted.queued:
+            audit.write("delivery.queued", kind=message.kind, recipient=message.recipient, person=message.person,
+                        dedupe_key=message.dedupe_key, fingerprints=message.fingerprints,
+                        issues=message.payload.get("issues") or ([message.recipient] if message.comment else []))
+        for message, merged in report.submitted.merged:
+            if merged:
+                audit.write("delivery.merged", kind=message.kind, recipient=message.recipient,
+                            person=message.person, into=message.dedupe_key, merged=merged,
+                            carried_over=message.carried_over,
+                            why="one message per person per run: queued earlier, sent with this run's")
+        if report.submitted.trip is not None:
+            audit.write("breaker.tripped", reason=report.submitted.trip.reason,
+                        baseline=report.submitted.trip.baseline,
+                        held=[m.dedupe_key for m in report.submitted.held])
+        report.flushed = outbox.flush(now, settle=False)
+        report.unmapped_all = dict(router.unmapped)
+        if report.plan.unmapped:
+            audit.write("routing.unmapped", owners=report.plan.unmapped)
+        store.finish_run(run_id, now, {
+            **_run_counts(report),
+            "sent": len(report.settled.sent) + len(report.flushed.sent),
+            "pending": len(report.flushed.pending),
+            "failed": len(report.flushed.failed),
+        })
+    return report
+
+
+def _run_counts(report: DeliveryReport) -> dict[str, Any]:
+    """What the breaker's history keeps of a run: who and how much it let through (news only)."""
+    messages = report.submitted.held if report.held else report.plan.messages
+    news = [m for m in messages if not m.breaker_exempt and set(m.fingerprints) - set(m.carried_over)]
+    return {"applied": True, "held": report.held,
+            "people": len({m.person for m in news if m.kind == "slack_dm"}),
+            "findings": len({fp for m in news for fp in m.fingerprints if fp not in set(m.carried_over)}),
+            "queued": len(report.submitted.queued), **({"incomplete": True} if report.incomplete else {})}
+
+
+def _what_can_be_sent(result, report: DeliveryReport, include_comments: bool):
+    """This scan's findings that are safe to deliver, and whether comments are.
+
+    A scan that could not read everything (Jira failed mid-scan) still read some
+    issues whole: findings on them from rules that look only at the issue itself
+    are sound. Findings from rules that look at parents or children, and open
+    findings carried from the store for issues not read, may be wrong: they are
+    not sent this run (the run exits 4 and says so).
+    """
+    if result.workspace.complete:
+        return result, include_comments
+    active = getattr(result.ruleset, "active", getattr(result.ruleset, "rules", []))
+    relatives = {rule.id for rule in active if getattr(rule, "needs_relatives", False)}
+    kept = [finding for finding in result.findings if finding.rule not in relatives]
+    held = len(result.findings) - len(kept)
+    said = ["the scan could not read every issue in scope"]
+    if held:
+        said.append(f"{held} finding{'s' if held != 1 else ''} from rules that look at parents or children "
+                    f"({', '.join(sorted({f.rule for f in result.findings if f.rule in relatives}))}) not sent")
+    said.append("open findings on issues not read this run not sent; findings on the issues read were")
+    commenting = {rule.id for rule in active if getattr(rule, "comment", False)}
+    if include_comments and commenting & relatives:
+        include_comments = False
+        said.append("no Jira comments this run (a comment rule looks at parents or children)")
+    report.incomplete = "; ".join(said)
+    return _Findings(result, kept), include_comments
+
+
+class _Findings:
+    """A scan result with only some of its findings (the rest cannot be sent this run)."""
+
+    def __init__(self, result, findings: list):
+        self._result = result
+        self.findings = findings
+
+    def __getattr__(self, name: str):
+        return getattr(self._result, name)
+
+
+def _resolve_owners(report: DeliveryReport, router: Router, findings: list, *, apply: bool) -> None:
+    """Look up the Slack users of the findings this run may DM about, before the planning transaction:
+    network calls must not run while the database is locked for writing."""
+    try:
+        for finding in findings:
+            router.route(finding)
+    except SlackError as error:
+        if apply or error.fatal:
             if error.fatal:
                 raise ConfigError(f"Slack refused govbot's token: {error}",
                                   hint="check SLACK_BOT_TOKEN and the app's scopes "
                                        "(chat:write, im:write, users:read, users:read.email)") from None
             raise NetworkError(f"Slack is unreachable (looking up users by email): {error}",
                                hint="nothing was sent or recorded; queued messages wait for the next run") from None
-    outbox = Outbox(store, audit=audit, dry_run=not apply, slack=slack, comments=comment_writer,
-                    resend_unconfirmed=bool(slack_section.get("resend_unconfirmed", False)),
-                    breaker_settings=BreakerSettings.from_config(config),
-                    admin_channel=slack_section.get("admin_channel"), keep_blocked=True)
-    report = DeliveryReport(dry_run=not apply, plan=Plan(), waivers=waiver_report)
-    if not include_slack:
-        report.notes.append("Slack nudges are off for this run")
-    history = store.recent_runs("nudge", BreakerSettings.from_config(config).history_runs)
-    if not apply:
-        report.leftovers = outbox.flush(now)
-        with store.preview():
-            _plan_and_submit(report, result, store, config, now, router, settings, outbox, override_breaker,
-                             include_slack, include_comments, history, run_id=None)
-        report.unmapped_all = dict(router.unmapped)
-        return report
-    with store.run_lock("deliver"):
-        run_id = store.start_run("nudge", now, source=getattr(result.workspace, "source", "") or "")
-        # Record and plan first, then one flush sends what earlier runs left queued
-        # (unless its findings were fixed meanwhile) and this run's messages.
-        with store.transaction():
-            _plan_and_submit(report, result, store, config, now, router, settings, outbox, override_breaker,
-                             include_slack, include_comments, history, run_id=run_id)
-        audit_waivers(audit, report.record, result.findings, waiver_report)
-        for message in report.submitted.queued:
-            audit.write("delivery.queued", kind=message.kind, recipient=message.recipient, person=message.person,
-                        dedupe_key=message.dedupe_key, fingerprints=message.fingerprints,
-                        issues=message.payload.get("issues") or ([message.recipient] if message.comment else []))
-        if report.submitted.trip is not None:
-            audit.write("breaker.tripped", reason=report.submitted.trip.reason,
-                        baseline=report.submitted.trip.baseline,
-                        held=[m.dedupe_key for m in report.submitted.held])
-        report.flushed = outbox.flush(now)
-        report.unmapped_all = dict(router.unmapped)
-        if report.plan.unmapped:
-            audit.write("routing.unmapped", owners=report.plan.unmapped)
-        store.finish_run(run_id, now, {
-            "applied": True, "held": report.held,
-            "people": report.plan.people if not report.held else _people(report.submitted.held),
-            "findings": _findings(report.messages),
-            "queued": len(report.submitted.queued),
-            "sent": len(report.leftovers.sent) + len(report.flushed.sent),
-            "pending": len(report.flushed.pending),
-            "failed": len(report.leftovers.failed) + len(report.flushed.failed),
-        })
-    return report
+        router.lookup = None  # a dry run goes on with what the cache knows, and says so
+        report.notes.append(f"Slack could not be reached to look up owners ({error}); owners not in the "
+                            "lookup cache are counted as DMs here")
 
 
-def _plan_and_submit(report, result, store, config, now, router, settings, outbox, override_breaker,
-                     include_slack, include_comments, history, *, run_id) -> None:
+def _quiet_for(config, store, settings: NudgeSettings, now: datetime):
+    """Why now is quiet time for a queued nudge (any of its teams, in their time zones), or None."""
+    def quiet(entry) -> str | None:
+        teams = (entry.payload or {}).get("teams")
+        if teams is None:
+            teams = sorted({state.team or "" for state in store.finding_states(entry.fingerprints).values()})
+        for team in teams or [""]:
+            why = quiet_reason(config, team or None, settings, now)
+            if why:
+                return why
+        return None
+
+    return quiet
+
+
+def _plan_and_submit(report, result, usable, carried, store, config, now, router, settings, outbox,
+                     override_breaker, include_slack, include_comments, history, *, run_id) -> None:
     report.record = store.record_scan(result, now)
-    carried = carried_findings(result, store, config, now) if include_slack else []
     if carried:
         report.notes.append(f"{len(carried)} open findings on issues not read this run are included "
                             "from the store (incremental or partial read)")
-    report.plan = plan_nudges(result, store, config, now, router, settings=settings,
-                              extra=carried) if include_slack else Plan()
-    report.comments = plan_comments(result, store, config, now) if include_comments else []
+    leftovers = store.deliveries(status="queued", kinds=NUDGE_KINDS) if include_slack else []
+    report.plan = plan_nudges(usable, store, config, now, router, settings=settings, extra=carried,
+                              leftovers=leftovers) if include_slack else Plan()
+    report.comments = plan_comments(usable, store, config, now, waivers=report.waivers) if include_comments else []
     report.submitted = outbox.submit(report.plan.messages + report.comments, now, run_id=run_id,
                                      override_breaker=override_breaker, history=history)
     if report.submitted.trip is None and report.plan.silent_escalations:
@@ -190,8 +335,9 @@ def _plan_and_submit(report, result, store, config, now, router, settings, outbo
 def carried_findings(result, store, config, now: datetime) -> list:
     """Open findings from earlier scans on issues this scan did not read, as Findings.
 
-    An incremental or partial read only sees changed issues; their unchanged
-    neighbours still have open findings that may be due for a reminder.
+    An incremental read only sees changed issues; their unchanged neighbours
+    still have open findings that may be due for a reminder. (Not after an
+    incomplete read: an issue it missed may have changed.)
     """
     read = set(result.workspace.issues)
     active = {rule.id for rule in getattr(result.ruleset, "active", getattr(result.ruleset, "rules", []))}
@@ -199,7 +345,7 @@ def carried_findings(result, store, config, now: datetime) -> list:
     for state in store.finding_states(open_only=True).values():
         if state.issue in read or state.rule not in active:
             continue
-        findings.append(_finding_from_state(state))
+        findings.append(finding_from_state(state))
     if findings:
         labelled = {id(f) for f in findings if (f.waiver_reason or "").startswith("label ")}
         for finding in findings:
@@ -207,23 +353,6 @@ def carried_findings(result, store, config, now: datetime) -> list:
                 finding.waived, finding.waiver_reason = False, None
         apply_waivers(findings, config, now, store=store)
     return findings
-
-
-def _finding_from_state(state):
-    owner = User(**{k: v for k, v in state.owner.items()
-                    if k in ("account_id", "name", "display_name", "email")}) if state.owner else None
-    return Finding(rule=state.rule, issue=state.issue, severity=Severity.parse(state.severity),
-                   message=state.message, title=state.title, evidence=state.evidence or "",
-                   team=state.team, owner=owner, url=state.url, summary=state.summary,
-                   waived=bool(state.waived), waiver_reason=state.waiver_reason)
-
-
-def _people(messages: list[Outgoing]) -> int:
-    return len({m.person for m in messages if m.kind == "slack_dm"})
-
-
-def _findings(messages: list[Outgoing]) -> int:
-    return len({fp for m in messages if not m.breaker_exempt for fp in m.fingerprints})
 
 
 def audit_waivers(audit: AuditLog, record: RecordSummary | None, findings, waiver_report: WaiverReport | None) -> None:

@@ -19,6 +19,7 @@ from typing import Any, Iterable
 from slack_sdk.models.blocks import (ContextBlock, DividerBlock, HeaderBlock, MarkdownTextObject,
                                      PlainTextObject, SectionBlock)
 
+from bot.deliver.questions import family_of, questions_for
 from bot.escape import slack_escape, web_url
 
 MAX_BLOCKS = 50
@@ -29,9 +30,14 @@ MAX_FALLBACK_CHARS = 3000
 MAX_ITEMS = 10  # item sections per message; the rest become "and N more"
 MAX_FIX_CHARS = 400
 
-GUIDING_QUESTIONS = ("What are we hoping to achieve?",
-                     "How will it affect the customer, the business or the platform?")
-
+# Said at the top of a message resent after an interruption that left no proof of whether
+# the first one arrived (no Slack history to check): one possible duplicate, marked as such.
+REPEAT_NOTE = (":repeat: *In case you missed this:* an interruption stopped me from checking whether "
+               "this message reached you, so I'm sending it again. If you already have it, there's "
+               "nothing new here.")
+REPEAT_NOTE_PARTIAL = (":repeat: *In case you missed this:* an interruption stopped me from checking whether "
+                       "my last message reached you, so some of these may be a repeat.")
+REPEAT_PREFIX = "(in case you missed this) "
 
 
 def truncate(text: str, limit: int) -> str:
@@ -74,6 +80,7 @@ class Item:
     fix: str = ""
     reminder: int = 0        # 0: first nudge; n: reminder n
     reminder_cap: int = 0
+    family: str = ""         # the rule's family: which questions help (bot/deliver/questions.py)
 
     @classmethod
     def from_finding(cls, finding, rule=None, *, reminder: int = 0, reminder_cap: int = 0) -> "Item":
@@ -81,7 +88,15 @@ class Item:
         return cls(rule=finding.rule, issue=finding.issue, summary=finding.summary or "",
                    title=finding.title or getattr(rule, "title", "") or finding.rule,
                    message=finding.message or "", url=finding.url, fix=_first_paragraph(docs.get("fix", "")),
-                   reminder=reminder, reminder_cap=reminder_cap)
+                   reminder=reminder, reminder_cap=reminder_cap, family=family_of(finding.rule, rule))
+
+
+def _questions(items: list[Item]) -> list:
+    """The questions of the families these items belong to (none for families govbot has no questions for)."""
+    questions = questions_for(item.family or family_of(item.rule) for item in items)
+    if not questions:
+        return []
+    return [_context(":bulb: Questions that help: " + " ".join(f"*{q}*" for q in questions))]
 
 
 def _first_paragraph(text: str) -> str:
@@ -172,8 +187,8 @@ def nudge_message(items: list[Item], *, label_prefix: str, interval_days: int, r
     all_reminders = all(item.reminder for item in items)
     if all_reminders:
         header = f"A gentle reminder about {count} Jira {noun}"
-        intro = ("Hi :wave: these still need a quick update. If now isn't the right time, that's fine: "
-                 "you can waive an item with a reason (see below) and I'll stop asking.")
+        intro = ("Hi :wave: these still need a quick update. If now isn't the right time, or an item "
+                 "doesn't apply, that's fine: add the label shown with its rule and I'll stop asking.")
     else:
         header = f"{count} Jira {noun} could use your help"
         intro = ("Hi :wave: I'm govbot. I check that our work in Jira says *why* it matters, so everyone can see "
@@ -182,7 +197,7 @@ def nudge_message(items: list[Item], *, label_prefix: str, interval_days: int, r
     blocks: list = [_header(header), _section(intro), DividerBlock()]
     blocks += _item_blocks(items, label_prefix)
     blocks.append(DividerBlock())
-    blocks.append(_context(":bulb: Questions that help: " + " ".join(f"*{q}*" for q in GUIDING_QUESTIONS)))
+    blocks += _questions(items)
     how_often = (f"I remind you about an item at most {reminder_cap} "
                  f"time{'s' if reminder_cap != 1 else ''}, {interval_days} days apart, and send you at most "
                  "one message at a time." if reminder_cap else "I won't remind you about these.")
@@ -214,8 +229,8 @@ def channel_message(team: str, *, unrouted: list[Item], escalated: list[Item], l
         blocks += _item_blocks(escalated[:budget] if len(escalated) > budget else escalated, label_prefix)
         if len(escalated) > budget:
             blocks.append(_context(f"…and {len(escalated) - budget} more in this week's digest."))
-    blocks.append(_context(":bulb: Questions that help: " + " ".join(f"*{q}*" for q in GUIDING_QUESTIONS)))
     items = unrouted + escalated
+    blocks += _questions(items)
     return _finish(_fallback(f"govbot: {len(items)} Jira item{'s' if len(items) != 1 else ''} for "
                              f"{slack_escape(one_line(team, 80))} need attention", items), blocks)
 
@@ -246,6 +261,23 @@ def breaker_alert(*, reason: str, people: int, findings: int, by_rule: dict[str,
                            "`govbot nudge --apply --override-breaker` once."))
     return _finish(truncate(f"govbot held this run's nudges: {people} people, {findings} findings "
                             f"({slack_escape(reason)})", MAX_FALLBACK_CHARS), blocks)
+
+
+def mark_possible_repeat(payload: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
+    """The same message, saying at the top that it may be a repeat ("in case you missed this").
+
+    ``partial``: only some of its items may have been sent before (a message merged with news).
+    """
+    if payload.get("possible_repeat"):
+        return payload
+    marked = dict(payload)
+    blocks = list(payload.get("blocks") or [])
+    at = 1 if blocks and blocks[0].get("type") == "header" else 0
+    blocks.insert(at, _context(REPEAT_NOTE_PARTIAL if partial else REPEAT_NOTE).to_dict())
+    marked["blocks"] = blocks[:MAX_BLOCKS]
+    marked["text"] = truncate(REPEAT_PREFIX + str(payload.get("text") or ""), MAX_FALLBACK_CHARS)
+    marked["possible_repeat"] = True
+    return marked
 
 
 def render_text(payload: dict[str, Any]) -> str:

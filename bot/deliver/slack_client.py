@@ -4,9 +4,12 @@ What it adds: Slack's 429 ``Retry-After`` honoured; at most about one post per
 second per channel; errors sorted into what the outbox needs to know - retry
 later (Slack down), give up on this message (channel gone), stop the run (bad
 token), or *in doubt* (the request may have reached Slack: never blindly
-resend, reconcile first). Sleeping and the clock are injectable so tests never
-wait for real. The API base URL comes from ``SLACK_API_URL`` / ``slack.api_url``
-so tests (and proxies) can stand in for slack.com.
+resend, reconcile first). A post is claimed in the outbox just before each
+attempt and released before any wait, so a message is never "sending" while
+govbot sleeps on a 429 or a refused connection (Slack has certainly not posted
+it then). Sleeping and the clock are injectable so tests never wait for real.
+The API base URL comes from ``SLACK_API_URL`` / ``slack.api_url`` so tests (and
+proxies) can stand in for slack.com.
 """
 
 from __future__ import annotations
@@ -35,8 +38,17 @@ TRANSIENT_ERRORS = {"internal_error", "fatal_error", "service_unavailable", "req
                     "team_added_to_org", "rate_limited"}
 
 
+# conversations.history, for finding an interrupted post by its metadata: one scope per kind of conversation.
+HISTORY_SCOPES = {"im": "im:history", "public": "channels:history", "private": "groups:history"}
+# Permanent answers to a history lookup: Slack cannot tell us, now or on a retry.
+HISTORY_UNAVAILABLE = {"missing_scope", "not_in_channel", "channel_not_found", "unknown_method",
+                       "method_deprecated", "not_allowed_token_type", "no_permission"}
+
+
 class SlackError(DeliveryError):
     """A Slack call failed. ``code`` is Slack's error string (or a description)."""
+
+    needed: str | None = None  # the scope Slack said it needs (``missing_scope``)
 
 
 class SlackUnavailable(SlackError):
@@ -56,6 +68,22 @@ class SlackChannelError(SlackError):
     """Slack refused the channel (not found, app not in it, archived): kept queued, the admin must act."""
 
     blocked = True
+
+
+class ClaimLost(SlackError):
+    """Another process claimed the message between two attempts: it is theirs to send."""
+
+
+class Claim:
+    """What ``post_message`` calls around each attempt: ``take()`` just before the request
+    (False: someone else has it), ``release(why)`` after an attempt that certainly did not
+    reach Slack, before any wait."""
+
+    def take(self) -> bool:  # pragma: no cover - interface
+        return True
+
+    def release(self, why: str) -> None:  # pragma: no cover - interface
+        pass
 
 
 def api_url(config=None, env: dict[str, str] | None = None) -> str:
@@ -90,6 +118,7 @@ class SlackClient:
         self.clock = clock
         self._last_post: dict[str, float] = {}
         self.calls = 0
+        self.history_problem: str | None = None  # why the last find_message could not tell
 
     @classmethod
     def from_config(cls, config, **overrides) -> "SlackClient":
@@ -106,15 +135,25 @@ class SlackClient:
 
     # -- calls -------------------------------------------------------------------------------------
     def post_message(self, channel: str, text: str, blocks: list[dict], *,
-                     metadata: dict | None = None) -> tuple[str, str]:
+                     metadata: dict | None = None, claim: Claim | None = None) -> tuple[str, str]:
         """Post once; returns (channel id, ts). Never retried after the request may have landed:
-        a server error or a lost answer raises ``SlackInDoubt``."""
+        a server error or a lost answer raises ``SlackInDoubt``.
+
+        ``claim`` is taken just before each attempt and released after one Slack
+        certainly did not act on (429, connection refused), before the wait.
+        """
         self._pace(channel)
         kwargs: dict[str, Any] = {"channel": channel, "text": text, "blocks": blocks,
                                   "unfurl_links": False, "unfurl_media": False}
         if metadata:
             kwargs["metadata"] = metadata
-        response = self._call(self.web.chat_postMessage, idempotent=False, **kwargs)
+
+        def before() -> None:
+            if claim is not None and not claim.take():
+                raise ClaimLost("claimed", "another govbot process is sending this message")
+
+        response = self._call(self.web.chat_postMessage, idempotent=False, before=before,
+                              not_sent=claim.release if claim is not None else None, **kwargs)
         self._last_post[channel] = self.clock()
         return str(response.get("channel") or channel), str(response.get("ts") or "")
 
@@ -141,14 +180,18 @@ class SlackClient:
         return str((response.get("channel") or {}).get("id") or user_id)
 
     def find_message(self, channel: str, oldest: float, event_type: str, key: str) -> bool | None:
-        """Whether a message carrying our metadata key is in ``channel`` since ``oldest``.
+        """Whether a message carrying our metadata (``event_type``, ``key``) is in ``channel`` since ``oldest``.
 
-        None when Slack cannot tell us (method unavailable, missing scope...):
-        the caller must then decide without knowing.
+        Reads that one conversation's history, with ``include_all_metadata``.
+        None when Slack cannot tell us, now or later (a missing history scope, a
+        conversation the app cannot read): the caller decides without proof, and
+        ``history_problem`` says why. Slack down or busy raises ``SlackUnavailable``:
+        ask again on the next run. A revoked token raises ``SlackAuthError``.
         """
         cursor = None
+        self.history_problem = None
         try:
-            for _ in range(10):
+            for _ in range(20):
                 response = self._call(self.web.conversations_history, idempotent=True, channel=channel,
                                       oldest=f"{max(0.0, oldest):.6f}", include_all_metadata=True, limit=200,
                                       cursor=cursor)
@@ -160,9 +203,26 @@ class SlackClient:
                 cursor = ((response.get("response_metadata") or {}).get("next_cursor")) or None
                 if not cursor:
                     return False
-        except SlackError:
+        except (SlackUnavailable, ClaimLost):
+            raise
+        except SlackError as error:
+            if error.code not in HISTORY_UNAVAILABLE and error.fatal:
+                raise
+            self.history_problem = error.code + (f" (needs {error.needed})" if error.needed else "")
             return None
+        self.history_problem = "history too long to search"
         return None
+
+    def scopes(self) -> set[str] | None:
+        """The bot token's scopes, from the ``X-OAuth-Scopes`` header Slack sends; None if it sends none."""
+        response = self._call(self.web.auth_test, idempotent=True)
+        headers = {str(name).lower(): value for name, value in (getattr(response, "headers", None) or {}).items()}
+        value = headers.get("x-oauth-scopes")
+        if isinstance(value, list):
+            value = ",".join(value)
+        if value is None:
+            return None
+        return {scope.strip() for scope in str(value).split(",") if scope.strip()}
 
     def auth_test(self) -> dict:
         return dict(self._call(self.web.auth_test, idempotent=True).data)
@@ -175,19 +235,24 @@ class SlackClient:
             if wait > 0:
                 self.sleep(wait)
 
-    def _call(self, method: Callable, *, idempotent: bool, **kwargs):
+    def _call(self, method: Callable, *, idempotent: bool, before: Callable[[], None] | None = None,
+              not_sent: Callable[[str], None] | None = None, **kwargs):
         """Call ``method``, retrying what is safe to retry.
 
         Rate limits (Slack refused before doing anything) and connections that
         never reached Slack are retried for every call. Server errors and lost
         answers are retried only for ``idempotent`` calls; for the others they
-        raise ``SlackInDoubt``, never a blind second attempt.
+        raise ``SlackInDoubt``, never a blind second attempt. ``before`` runs just
+        before each attempt; ``not_sent`` after an attempt Slack certainly did not
+        act on, before waiting or giving up.
         """
         kwargs = {key: value for key, value in kwargs.items() if value is not None}
         attempt = 0
         while True:
             attempt += 1
             self.calls += 1
+            if before is not None:
+                before()
             try:
                 return method(**kwargs)
             except SlackApiError as error:
@@ -196,6 +261,8 @@ class SlackClient:
                 code = _error_code(response)
                 if status == 429 or code in ("ratelimited", "rate_limited"):
                     wait = _retry_after(response)
+                    if not_sent is not None:
+                        not_sent(f"rate limited: Slack asked to wait {wait:g}s")
                     if wait > self.max_wait_seconds or attempt > self.max_retries:
                         raise SlackUnavailable("rate_limited", f"Slack asked to wait {wait:.0f}s") from None
                     self.sleep(wait)
@@ -212,12 +279,16 @@ class SlackClient:
                     self.sleep(min(2 ** attempt, 30))
                     continue
                 if code in AUTH_ERRORS or status in (401, 403):
-                    raise SlackAuthError(code or f"http_{status}", _auth_hint(code)) from None
+                    failure = SlackAuthError(code or f"http_{status}", _auth_hint(code, _needed(response)))
+                    failure.needed = _needed(response)
+                    raise failure from None
                 if code in CHANNEL_ERRORS:
                     raise SlackChannelError(code, _channel_hint(code, kwargs.get("channel"))) from None
                 raise SlackError(code or f"http_{status}") from None
             except (URLError, OSError, http.client.HTTPException) as error:
                 if _never_sent(error):
+                    if not_sent is not None:
+                        not_sent(f"not sent: {_describe(error)}")
                     if attempt > self.max_retries:
                         raise SlackUnavailable("unreachable", f"cannot reach {self.base_url}: "
                                                               f"{_describe(error)}") from None
@@ -230,6 +301,31 @@ class SlackClient:
                     raise SlackUnavailable("unreachable", _describe(error)) from None
                 raise SlackInDoubt("no_response", f"{_describe(error)}; the message may or may not have "
                                                   "been posted") from None
+
+
+class ReadOnlySlack:
+    """The calls a dry run may make: look users up, read history, read scopes. It cannot post."""
+
+    def __init__(self, client: SlackClient):
+        self.client = client
+
+    @property
+    def history_problem(self) -> str | None:
+        return self.client.history_problem
+
+    def lookup_user_by_email(self, email: str) -> str | None:
+        return self.client.lookup_user_by_email(email)
+
+    def find_message(self, channel: str, oldest: float, event_type: str, key: str) -> bool | None:
+        return self.client.find_message(channel, oldest, event_type, key)
+
+    def scopes(self) -> set[str] | None:
+        return self.client.scopes()
+
+    def post_message(self, *args, **kwargs):
+        raise RuntimeError("a dry run never posts to Slack")
+
+    update_message = open_dm = post_message
 
 
 def _error_code(response) -> str:
@@ -277,7 +373,17 @@ def _channel_hint(code: str, channel) -> str:
     return f"{where} does not exist or is private; check teams.<name>.channel / slack.admin_channel"
 
 
-def _auth_hint(code: str) -> str:
+def _needed(response) -> str | None:
+    try:
+        data = response.data if hasattr(response, "data") else response
+        return str(data.get("needed")) if isinstance(data, dict) and data.get("needed") else None
+    except Exception:  # noqa: BLE001 - odd bodies name no scope
+        return None
+
+
+def _auth_hint(code: str, needed: str | None = None) -> str:
     if code == "missing_scope":
+        if needed:
+            return f"the Slack app lacks the scope {needed}; add it in deploy/slack-app-manifest.yaml and reinstall"
         return "the Slack app lacks a scope it needs (chat:write, im:write, users:read.email)"
     return "check SLACK_BOT_TOKEN: it is missing, wrong or revoked"

@@ -25,6 +25,8 @@ from bot.runs.batch import IF_CURRENT, Batch, build_batch
 from bot.runs.inputs import Inputs, Read
 
 NOT_RECORDED = "the scan could not read every issue; this week's figures were shown but not stored"
+NOT_POSTED = ("the scan could not read every issue; the digest was not posted to Slack (its figures would be "
+              "wrong) and this week's figures were not stored")
 
 
 @dataclass
@@ -92,6 +94,10 @@ def run_digest(inputs: Inputs, now: datetime, store, *, apply: bool, snapshot: s
         for message in messages:
             say(f"dry run: would post the {message.name} digest to {message.channel} "
                 f"({len(message.payload['blocks'])} blocks)")
+        return run
+    if not batch.complete:
+        say(NOT_POSTED)  # every figure depends on issues it could not read: exit 4, nothing posted
+        run.applied = False
         return run
     if checkpoint is not None:
         checkpoint()

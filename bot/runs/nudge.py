@@ -70,7 +70,7 @@ def scan_and_nudge(inputs: Inputs, now: datetime, store, *, apply: bool, snapsho
 
 def raise_for_credentials(report: DeliveryReport) -> None:
     """Slack or Jira refusing our token is the operator's to fix: one clear error."""
-    fatal = report.leftovers.fatal + report.flushed.fatal
+    fatal = report.settled.fatal + report.leftovers.fatal + report.flushed.fatal
     if fatal:
         raise ConfigError(f"Slack or Jira refused govbot's credentials: {fatal[0]}",
                           hint="check SLACK_BOT_TOKEN (and its scopes: chat:write, im:write, users:read.email) "

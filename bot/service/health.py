@@ -68,7 +68,8 @@ class Metrics:
         self._declare("govbot_findings_waived", "gauge", "Waived findings in the latest scan.")
         self._declare("govbot_nudges_sent_total", "counter", "Nudge messages sent (dry runs send none).")
         self._declare("govbot_job_runs_total", "counter",
-                      "Job runs by outcome: success, failure, cancelled (stopped at shutdown), skipped.")
+                      "Job runs by outcome: success, incomplete (the scan could not read everything), failure, "
+                      "cancelled (stopped at shutdown), skipped.")
         self._declare("govbot_job_failures_total", "counter", "Job runs that failed, by job.")
         self._declare("govbot_job_last_success_timestamp_seconds", "gauge",
                       "When each job last succeeded (Unix time); 0 when it has not yet.")
@@ -85,7 +86,7 @@ class Metrics:
 
     def register_job(self, job: str) -> None:
         """Give a job its series at zero, so dashboards and alerts see it before its first run."""
-        for outcome in ("success", "failure", "cancelled", "skipped"):
+        for outcome in ("success", "incomplete", "failure", "cancelled", "skipped"):
             self.inc("govbot_job_runs_total", 0, job=job, outcome=outcome)
         self.inc("govbot_job_failures_total", 0, job=job)
         self.set("govbot_job_last_success_timestamp_seconds", 0, job=job)

@@ -45,7 +45,7 @@ class JobRun:
 @dataclass
 class JobOutcome:
     job: str
-    status: str  # success | failure | cancelled | skipped
+    status: str  # success | incomplete (done, but the scan could not read everything) | failure | cancelled | skipped
     started: datetime
     duration: float = 0.0
     counts: dict[str, Any] = field(default_factory=dict)
@@ -104,6 +104,8 @@ class Jobs:
         if report.exit_code == EXIT_NETWORK:
             raise NetworkError(f"Slack or Jira was unreachable: {counts['pending']} messages stay queued "
                                "for the next run")
+        if report.incomplete:
+            counts["incomplete"] = f"scan incomplete: {report.incomplete}"  # status "incomplete", exit 4
         if report.held:
             log.warning("scan-and-nudge: the circuit breaker held this run's messages (%s); "
                         "check `govbot preview`, then run `govbot nudge --apply --override-breaker`",
@@ -112,7 +114,7 @@ class Jobs:
 
     def digest(self, run: JobRun) -> dict[str, Any]:
         """What `govbot digest` does: the week's figures per team, recorded; posted to Slack only with apply."""
-        from bot.runs.digest import NOT_RECORDED, run_digest, slack_client
+        from bot.runs.digest import NOT_POSTED, NOT_RECORDED, run_digest, slack_client
 
         context = {"job": run.job}
         slack = slack_client(self.config) if run.apply else None  # no token: stop before touching the store
@@ -126,8 +128,11 @@ class Jobs:
             raise NetworkError("Slack was unreachable; the digest stays queued and is posted by the next run")
         if digested.post_code:
             raise GovbotError("Slack refused some digest messages (see the log above); the others were posted")
-        return {"summary": digested.batch.summary(), "messages": len(digested.messages),
-                "posted": digested.posted}
+        counts = {"summary": digested.batch.summary(), "messages": len(digested.messages),
+                  "posted": digested.posted}
+        if not digested.batch.complete:
+            counts["incomplete"] = NOT_POSTED if run.apply and digested.messages else NOT_RECORDED
+        return counts
 
     def full_rescan(self, run: JobRun) -> dict[str, Any]:
         """Read everything in scope (not only what changed) and bring the findings lifecycle up to date."""

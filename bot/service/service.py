@@ -34,7 +34,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot import __version__
-from bot.errors import GovbotError
+from bot.errors import EXIT_INCOMPLETE, GovbotError
 from bot.runs.inputs import Inputs
 from bot.service.health import HealthServer, Metrics
 from bot.service.jobs import JobCancelled, JobOutcome, JobRun, Jobs
@@ -88,6 +88,11 @@ class Service:
         outcome = JobOutcome(name, "success", started)
         try:
             outcome.counts = self.jobs.run(name, run) or {}
+            if outcome.counts.get("incomplete"):
+                # Done as far as it safely could: what it could not read was left alone (exit 4).
+                outcome.status, outcome.error = "incomplete", str(outcome.counts["incomplete"])
+                outcome.exit_code = EXIT_INCOMPLETE
+                log.warning("%s: %s", name, outcome.error, extra=context)
         except JobCancelled as cancelled:
             outcome.status, outcome.error = "cancelled", str(cancelled)
             log.warning("%s", cancelled, extra=context)
@@ -105,8 +110,9 @@ class Service:
             outcome.duration = time.monotonic() - begun
             self._last[name] = outcome
             self.metrics.job_finished(name, outcome.status, outcome.duration)
-        if outcome.status == "success":
-            self._last_success[name] = self.clock()
+        if outcome.status in ("success", "incomplete"):
+            if outcome.status == "success":
+                self._last_success[name] = self.clock()
             summary = outcome.counts.get("summary") or {}
             if summary:
                 self.metrics.scanned(name, summary)
@@ -161,7 +167,7 @@ class Service:
                 "next_run": _iso(next_runs.get(name)),
                 "running_for_seconds": round(time.monotonic() - begun, 1) if begun is not None else None,
                 "last_status": last.status if last else None,
-                "last_error": last.error if last and last.status == "failure" else None,
+                "last_error": last.error if last and last.status in ("failure", "incomplete") else None,
                 "last_success": _iso(self._last_success.get(name)),
             }
         details = {"status": status, "version": __version__, "mode": self.mode,

@@ -414,3 +414,57 @@ def test_auto_deployment_is_the_source_detection(tmp_path, base, server_info, ve
     client = JiraCommentClient(JiraSource(config, session=requests.Session(), sleep=lambda seconds: None))
     assert client.version == version and client.version == version
     assert len(responses.calls) == 1  # asked once
+
+
+@responses.activate
+def test_the_comment_says_what_happened_waived_fixed_or_still_open(tmp_path):
+    waivers = tmp_path / "waivers.yaml"
+    config = jira_config(tmp_path)
+    jira = FakeComments(DC)
+    both = [finding("PAY-1", ALICE), finding("PAY-1", ALICE, rule_id="tech-debt-agreement-incomplete")]
+    run(config, result(both, rules=RULES))
+    (post,) = jira.calls("POST")
+    body = body_of(post)
+    # Each family asks its own questions: the purpose of the epic, and the shortcut taken.
+    assert "What are we hoping to achieve?" in body and "Why did we take this shortcut?" in body
+
+    # The outcome check is waived; the tech-debt agreement was completed.
+    waivers.write_text("waivers:\n  - issue: PAY-1\n    rule: anticipated-outcome-missing\n"
+                       "    reason: Discovery spike; outcome after user research\n    until: 2026-12-10\n"
+                       "    by: alice\n")
+    config = write_config(tmp_path, {"jira": {"deployment": "datacenter", "max_retries": 2},
+                                    "waivers": {"file": str(waivers)}},
+                         env={"JIRA_URL": DC, "JIRA_PAT": PAT})
+    run(config, result([finding("PAY-1", ALICE)], rules=RULES), now=NOW + timedelta(days=1))
+    (put,) = jira.calls("PUT")
+    body = body_of(put)
+    assert "pass now" not in body, body  # nothing was fixed about the outcome: it is waived
+    assert "waived until 2026-12-10 by alice: Discovery spike; outcome after user research" in body
+    assert "Fixed:\n* (/) *Epic has no outcome*" in body  # the tech-debt finding's title, in this fixture
+    assert "What are we hoping to achieve?" not in body  # nothing open to ask about
+
+    # The same again: not a single request.
+    before = len(responses.calls)
+    run(config, result([finding("PAY-1", ALICE)], rules=RULES), now=NOW + timedelta(days=2))
+    assert len(responses.calls) == before
+
+    # The outcome is written after all: every check passes now, and the comment says so once.
+    run(config, result([], read=["PAY-1"], rules=RULES), now=NOW + timedelta(days=3))
+    puts = jira.calls("PUT")
+    assert len(puts) == 2 and "pass now" in body_of(puts[1]) and "waived" not in body_of(puts[1])
+    assert len(jira.comments["PAY-1"]) == 1
+
+
+def test_waivers_are_described_with_who_until_when_and_why():
+    from datetime import date
+
+    from bot.deliver.comments import describe_waiver
+    from bot.waivers import Waiver
+
+    waived = finding("PAY-1", ALICE, waived=True)
+    assert describe_waiver(waived, Waiver("PAY-1", "r", "spike", until=date(2026, 12, 10), by="alice",
+                                          source="waivers.yaml:3")) == "waived until 2026-12-10 by alice: spike"
+    assert describe_waiver(waived, Waiver("PAY-1", "r", "snoozed in chat", by="U0BOB", source="snooze #4")) == \
+        "waived by U0BOB: snoozed in chat"
+    assert describe_waiver(waived, Waiver("", "r", "label govbot-waive-r", source="label")).startswith(
+        "waived by the label govbot-waive-r on this issue")

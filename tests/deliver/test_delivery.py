@@ -150,7 +150,13 @@ def test_dry_run_sends_nothing_and_records_nothing(tmp_path, fake_slack):
     config = write_config(tmp_path)
     report = deliver(config, result(three_owners()), fake=fake_slack, apply=False)
     assert len(report.plan.messages) == 3
-    assert fake_slack.calls == []  # not even a lookup
+    # Owners are resolved as --apply would (read-only lookups), and nothing else is asked.
+    assert {call.method for call in fake_slack.calls} == {"users.lookupByEmail"} and fake_slack.posts() == []
+    store = Store(store_url(config))
+    try:
+        assert store.cached_slack_user("acc-alice") is None and store.deliveries() == []  # nothing recorded
+    finally:
+        store.close()
     report = deliver(config, result(three_owners()), fake=fake_slack)
     assert len(fake_slack.posts()) == 3  # the dry run did not use up the first nudges
 
@@ -175,8 +181,9 @@ def test_killed_mid_run_then_rerun_sends_each_message_exactly_once(tmp_path, fak
     users = sorted(fake_slack.dm_user(p["channel"]) for p in fake_slack.posts())
     assert users == ["U0ALICE", "U0BOB", "U0CAROL"]
     assert report.plan.messages == []  # nothing new planned: the rerun only finished the queue
-    # The one killed mid-request was in doubt: Slack's history showed it had not arrived, so it went now.
-    assert len(report.flushed.resent) == 1
+    # Killed before its request went out: it was claimed only at the request, so it was plainly
+    # queued, not in doubt, and simply went now.
+    assert report.settled.resent == [] and len(report.flushed.sent) == 2
 
 
 def test_in_doubt_message_that_arrived_is_not_sent_again(tmp_path, fake_slack):
@@ -193,12 +200,13 @@ def test_in_doubt_message_that_arrived_is_not_sent_again(tmp_path, fake_slack):
         deliver(config, result([finding("PAY-1", ALICE)]), slack=slack)
     report = deliver(config, result([finding("PAY-1", ALICE)]), fake=fake_slack)
     assert len(fake_slack.posts()) == 1
-    assert len(report.flushed.sent) == 1  # confirmed through conversations.history metadata
+    assert len(report.settled.sent) == 1  # confirmed through conversations.history metadata
 
 
-def test_in_doubt_without_history_access_is_not_resent(tmp_path, fake_slack):
-    fake_slack.unsupported.add("conversations.history")
-    config = write_config(tmp_path)
+@pytest.mark.parametrize("resend", [True, False])
+def test_in_doubt_without_history_access_is_resent_once_marked_unless_told_not_to(tmp_path, fake_slack, resend):
+    fake_slack.scopes.discard("im:history")  # the app was installed without the history scopes
+    config = write_config(tmp_path, {"slack": {"resend_unconfirmed": resend}})
     slack = SlackClient(TOKEN, fake_slack.api_url, sleep=lambda s: None, timeout=5, channel_interval=0)
     real_post = slack.post_message
 
@@ -210,9 +218,21 @@ def test_in_doubt_without_history_access_is_not_resent(tmp_path, fake_slack):
     with pytest.raises(KeyboardInterrupt):
         deliver(config, result([finding("PAY-1", ALICE)]), slack=slack)
     report = deliver(config, result([finding("PAY-1", ALICE)]), fake=fake_slack)
-    assert len(fake_slack.posts()) == 1
-    assert len(report.flushed.unconfirmed) == 1
-    assert "delivery.unconfirmed" in [e["event"] for e in audit_events(tmp_path)]
+    assert report.settled.history_problem == ["missing_scope (needs im:history)"]
+    events = [e["event"] for e in audit_events(tmp_path)]
+    if not resend:
+        assert len(fake_slack.posts()) == 1 and len(report.settled.unconfirmed) == 1
+        assert "delivery.unconfirmed" in events
+        return
+    # One possible duplicate that says so beats a silent loss.
+    first, again = fake_slack.posts()
+    assert len(report.settled.repeats) == 1 and report.exit_code == 0
+    assert "In case you missed this" not in "\n".join(all_texts(first))
+    assert "In case you missed this" in "\n".join(all_texts(again)) and again["text"].startswith("(in case")
+    assert first["metadata"] == again["metadata"]
+    assert "delivery.requeued" in events
+    follow = deliver(config, result([finding("PAY-1", ALICE)]), fake=fake_slack, now=NOW + timedelta(hours=1))
+    assert len(fake_slack.posts()) == 2 and follow.plan.messages == []  # once, not again and again
 
 
 def test_slack_down_keeps_messages_queued_for_the_next_run(tmp_path, fake_slack):
@@ -227,7 +247,8 @@ def test_slack_down_keeps_messages_queued_for_the_next_run(tmp_path, fake_slack)
     fake_slack.clear_faults()
     report = deliver(config, result(three_owners()), fake=fake_slack, now=NOW + timedelta(hours=1))
     assert report.exit_code == 0
-    assert len(report.flushed.resent) == 1  # Slack's history showed the one in doubt had not arrived
+    assert len(report.settled.resent) == 1  # Slack's history showed the one in doubt had not arrived
+    assert report.settled.repeats == []     # proved absent: resent as it was, unmarked
     assert sorted(fake_slack.dm_user(p["channel"]) for p in fake_slack.posts()) == ["U0ALICE", "U0BOB", "U0CAROL"]
 
 
@@ -247,14 +268,33 @@ def test_a_post_slack_made_but_answered_with_a_server_error_is_sent_once(tmp_pat
         raise SlackApiError("internal_error", SlackResponse(client=slack.web, http_verb="POST", api_url="",
                                                             req_args={}, data=data, headers={}, status_code=500))
 
+    owner = ALICE if kind == "dm" else DAVE_NO_EMAIL
+    before = []
+    if kind == "channel":
+        # A channel named #payments in config: its conversation id is learnt from the first post there.
+        deliver(config, result([finding("PAY-9", owner)]), fake=fake_slack, now=NOW - timedelta(days=1))
+        before = fake_slack.posts()
     slack.web.chat_postMessage = posted_then_500
-    scan = result([finding("PAY-1", ALICE if kind == "dm" else DAVE_NO_EMAIL)])
+    scan = result([finding("PAY-1", owner)] + ([finding("PAY-9", owner)] if before else []))
     report = deliver(config, scan, slack=slack)
-    assert report.exit_code == 3 and len(fake_slack.posts()) == 1  # never posted a second time blindly
+    assert report.exit_code == 3 and len(fake_slack.posts()) == len(before) + 1  # never posted twice blindly
     report = deliver(config, scan, fake=fake_slack, now=NOW + timedelta(minutes=5))
-    assert report.exit_code == 0 and len(fake_slack.posts()) == 1
-    assert len(report.flushed.sent) == 1  # confirmed through conversations.history metadata
-    assert fake_slack.calls_to("conversations.history")
+    assert report.exit_code == 0 and len(fake_slack.posts()) == len(before) + 1
+    assert len(report.settled.sent) == 1  # confirmed through conversations.history metadata
+    [lookup] = fake_slack.calls_to("conversations.history")
+    assert lookup.params["channel"] == ("D0ALICE" if kind == "dm" else "CPAYMENTS")  # an id, never a #name
+
+
+def test_a_first_post_to_a_channel_known_only_by_name_is_resent_once_marked_when_in_doubt(tmp_path, fake_slack):
+    """Slack's history needs a channel id; #payments has none yet before govbot first posts there."""
+    config = write_config(tmp_path)
+    fake_slack.fail("chat.postMessage", status=500)  # Slack took it, then answered with an error?
+    scan = result([finding("PAY-1", DAVE_NO_EMAIL)])
+    assert deliver(config, scan, fake=fake_slack).exit_code == 3
+    report = deliver(config, scan, fake=fake_slack, now=NOW + timedelta(minutes=5))
+    assert report.exit_code == 0 and len(report.settled.repeats) == 1
+    [post] = fake_slack.posts()  # (the fake really had not posted it: the one post says it may be a repeat)
+    assert post["text"].startswith("(in case you missed this)")
 
 
 def test_slack_unreachable_is_exit_3_and_nothing_lost(tmp_path, fake_slack):
@@ -428,3 +468,41 @@ def test_a_digest_post_in_doubt_is_reported_and_checked_before_it_is_sent_again(
         assert fake_slack.calls_to("conversations.history")  # looked before posting again
     finally:
         store.close()
+
+
+def test_an_incomplete_scan_sends_only_what_does_not_depend_on_unread_issues(tmp_path, fake_slack):
+    from types import SimpleNamespace
+
+    from bot.errors import EXIT_INCOMPLETE
+    from tests.deliver.conftest import DEFAULT_RULES
+
+    hierarchy = SimpleNamespace(**{**vars(DEFAULT_RULES[0]), "id": "work-hierarchy-story-without-epic",
+                                   "comment": False, "needs_relatives": True})
+    rules = DEFAULT_RULES + [hierarchy]
+    config = write_config(tmp_path)
+    # A first, complete run: PAY-9 (Bob) has an open finding in the store.
+    deliver(config, result([finding("PAY-9", BOB)], rules=rules), fake=fake_slack, now=NOW - timedelta(days=7))
+    assert len(fake_slack.posts()) == 1
+    # Then Jira fails mid-scan: PAY-1 and PAY-2 were read whole, PAY-9 was not.
+    partial = result([finding("PAY-1", ALICE), finding("PAY-2", CAROL, rule_id="work-hierarchy-story-without-epic")],
+                     read=["PAY-1", "PAY-2"], rules=rules, complete=False)
+    report = deliver(config, partial, fake=fake_slack)
+    assert report.exit_code == EXIT_INCOMPLETE
+    # Alice's finding needs only PAY-1: sent. Carol's needs PAY-2's parents (maybe unread): not sent.
+    # Bob's reminder is due, but PAY-9 was not read this time (it may be fixed): not sent.
+    assert [fake_slack.dm_user(p["channel"]) for p in fake_slack.posts()[1:]] == ["U0ALICE"]
+    assert "work-hierarchy-story-without-epic" in report.incomplete and "not read" in report.incomplete
+    assert report.problem() == report.incomplete
+    store = Store(store_url(config))
+    try:
+        states = {state.issue: state for state in store.finding_states().values()}
+    finally:
+        store.close()
+    assert states["PAY-9"].open and states["PAY-9"].nudge_count == 1  # untouched: reminded when next read
+    assert states["PAY-2"].nudge_count == 0
+    # Jira is back: a complete read sends the rest (Carol's first nudge, Bob's reminder).
+    complete = result([finding("PAY-1", ALICE), finding("PAY-2", CAROL, rule_id="work-hierarchy-story-without-epic"),
+                       finding("PAY-9", BOB)], rules=rules)
+    again = deliver(config, complete, fake=fake_slack, now=NOW + timedelta(hours=1))
+    assert again.exit_code == 0
+    assert sorted(fake_slack.dm_user(p["channel"]) for p in fake_slack.posts()[2:]) == ["U0BOB", "U0CAROL"]

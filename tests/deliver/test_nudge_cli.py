@@ -181,7 +181,18 @@ def test_breaker_via_the_command(tmp_path, slack):
     result = nudge("--apply", "--snapshot", snap, "--now", "2026-03-31", "--config", "govbot.yaml")
     assert result.exit_code == 1, result.output
     assert "HELD by the circuit breaker" in result.output
+    assert "Nothing was sent except one alert to the admin channel." in result.output
     assert [p["channel"] for p in slack.posts()] == ["#govbot-admins"]
+
+
+def test_a_dry_run_held_by_the_breaker_says_what_would_happen_not_that_it_happened(tmp_path, slack):
+    write_config(tmp_path, "nudges:\n  breaker: {max_people: 1}\n")
+    snap = str(snapshot(tmp_path, default_issues()))
+    result = nudge("--snapshot", snap, "--now", "2026-03-31", "--config", "govbot.yaml")
+    assert result.exit_code == 1, result.output
+    assert "Nothing would be sent; one alert would go to the admin channel." in result.output
+    [held] = [line for line in result.output.splitlines() if line.startswith("HELD")]
+    assert "was sent" not in held and slack.posts() == []
 
 
 def test_bad_config_values_point_at_the_line(tmp_path, slack):
@@ -209,7 +220,7 @@ def test_sigkill_mid_run_then_rerun_delivers_exactly_once(tmp_path, history):
     snap = snapshot(tmp_path, default_issues())
     with FakeSlack(token=TOKEN, users=dict(SLACK_USERS)) as fake:
         if history == "unavailable":
-            fake.unsupported.add("conversations.history")
+            fake.without_history()  # installed without im:history: the lookup answers missing_scope
         env = {"SLACK_API_URL": fake.api_url, "SLACK_BOT_TOKEN": TOKEN}
         fake.hold("chat.postMessage", 2)  # Slack takes the 2nd message, then hangs
         process = run_process(tmp_path, snap, env)
@@ -230,7 +241,15 @@ def test_sigkill_mid_run_then_rerun_delivers_exactly_once(tmp_path, history):
         out, err = rerun.communicate(timeout=30)
         assert rerun.returncode == 0, (out + err).decode()
         recipients = [fake.dm_user(p["channel"]) or p["channel"] for p in fake.posts()]
-        assert sorted(recipients) == ["#payments", "U0ALICE", "U0BOB", "U0CAROL"]
+        marked = [p for p in fake.posts() if p["text"].startswith("(in case you missed this)")]
+        if history == "available":
+            assert sorted(recipients) == ["#payments", "U0ALICE", "U0BOB", "U0CAROL"] and not marked
+            return
+        # Nothing could prove whether the killed post arrived (it had): resent once, and it says so.
+        second = fake.posts()[1]
+        assert sorted(recipients) == sorted(["#payments", "U0ALICE", "U0BOB", "U0CAROL",
+                                             fake.dm_user(second["channel"]) or second["channel"]])
+        assert [p["metadata"] for p in marked] == [second["metadata"]]
 
 
 # -- what reaches a terminal ------------------------------------------------------------------------------

@@ -172,3 +172,84 @@ def test_lookup_and_history(fake_slack, slack_client):
     request = fake_slack.calls_to("chat.postMessage")[0]
     assert request.token == TOKEN and "link_names" not in request.params and "parse" not in request.params
     assert request.params["unfurl_links"] is False
+
+
+def test_history_lookups_say_why_they_cannot_tell_and_raise_when_slack_is_down(fake_slack, slack_client):
+    channel = slack_client.open_dm("U0ALICE")
+    for n in range(3):
+        slack_client.post_message(channel, f"hi {n}", [], metadata={"event_type": "govbot_delivery",
+                                                                      "event_payload": {"outbox_id": n, "key": f"k{n}"}})
+    # Paged like Slack (newest first): the oldest message is on the last page.
+    original = slack_client.web.conversations_history
+    slack_client.web.conversations_history = lambda **kw: original(**{**kw, "limit": 1})
+    assert slack_client.find_message(channel, 0, "govbot_delivery", "k0") is True
+    assert len(fake_slack.calls_to("conversations.history")) == 3
+    slack_client.web.conversations_history = original
+    assert slack_client.find_message("#payments", 0, "govbot_delivery", "k0") is None  # a name, not an id
+    assert slack_client.history_problem == "channel_not_found"
+    fake_slack.without_history()
+    assert slack_client.find_message(channel, 0, "govbot_delivery", "k0") is None
+    assert slack_client.history_problem == "missing_scope (needs im:history)"
+    fake_slack.scopes.add("im:history")
+    fake_slack.fail("conversations.history", status=503, times=10)
+    with pytest.raises(SlackUnavailable):
+        slack_client.find_message(channel, 0, "govbot_delivery", "k0")  # ask again next run, decide nothing
+
+
+def test_scopes_come_from_slacks_x_oauth_scopes_header(fake_slack, slack_client):
+    assert slack_client.scopes() == set(fake_slack.scopes)
+    fake_slack.without_history()
+    assert "im:history" not in slack_client.scopes()
+
+
+def test_a_post_is_claimed_only_around_each_attempt_and_released_before_a_retry_after_wait(fake_slack):
+    from bot.deliver.slack_client import Claim, ClaimLost
+
+    events: list[str] = []
+
+    class Recorder(Claim):
+        def __init__(self, grant=True):
+            self.grant = grant
+
+        def take(self):
+            events.append("take")
+            return self.grant
+
+        def release(self, why):
+            events.append(f"release: {why}")
+
+    client = SlackClient(TOKEN, fake_slack.api_url, sleep=lambda seconds: events.append(f"sleep {seconds:g}"),
+                         channel_interval=0)
+    fake_slack.fail("chat.postMessage", status=429, retry_after=7, times=2)
+    client.post_message("C1", "hi", [], claim=Recorder())
+    assert events == ["take", "release: rate limited: Slack asked to wait 7s", "sleep 7",
+                      "take", "release: rate limited: Slack asked to wait 7s", "sleep 7", "take"]
+    assert len(fake_slack.posts()) == 1
+    with pytest.raises(ClaimLost):
+        client.post_message("C1", "hi", [], claim=Recorder(grant=False))
+    assert len(fake_slack.posts()) == 1  # someone else had it: not sent
+
+
+def test_each_family_asks_its_own_questions_and_reminders_point_at_what_is_there():
+    debt = nudge_message([item(1, rule="tech-debt-agreement-incomplete", reminder=1)], label_prefix="govbot-waive-",
+                         interval_days=7, reminder_cap=3)
+    text = "\n".join(all_texts(debt))
+    assert "Why did we take this shortcut?" in text and "When, or on what trigger, will we pay it down?" in text
+    assert "What are we hoping to achieve?*" not in text and "How will it affect" not in text
+    # The reminder's way out is the label shown with each rule; there is no "reason (see below)".
+    assert "see below" not in text and "add the label shown with its rule" in text
+    assert "govbot-waive-tech-debt-agreement-incomplete" in text
+    loop = nudge_message([item(2, rule="closing-the-loop-actual-outcome-missing")], label_prefix="govbot-waive-",
+                         interval_days=7, reminder_cap=3)
+    assert "What happened to the measure we named?" in "\n".join(all_texts(loop))
+    custom = nudge_message([item(3, rule="site-custom-check")], label_prefix="govbot-waive-", interval_days=7,
+                           reminder_cap=3)
+    assert "Questions that help" not in "\n".join(all_texts(custom))  # no made-up questions for other rules
+
+
+def test_a_possible_repeat_says_so_at_the_top_once():
+    payload = nudge_message([item(1)], label_prefix="govbot-waive-", interval_days=7, reminder_cap=3)
+    marked = slack.mark_possible_repeat(payload)
+    assert marked["text"].startswith("(in case you missed this) ")
+    assert marked["blocks"][0]["type"] == "header" and "In case you missed this" in marked["blocks"][1]["elements"][0]["text"]
+    assert slack.mark_possible_repeat(marked) == marked and "possible_repeat" not in payload

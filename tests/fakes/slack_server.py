@@ -6,6 +6,15 @@ instead. It speaks the real paths (``/api/chat.postMessage``...), accepts
 query strings, form bodies and JSON bodies like Slack does, answers with
 ``{"ok": ...}`` bodies, and records every call.
 
+Like Slack, it checks the token's scopes (``scopes``; every answer carries them
+in ``X-OAuth-Scopes``) and answers ``missing_scope`` with ``needed`` and
+``provided`` when one is missing; posts to a user id or a ``#name`` land in a
+conversation with its own id (``D...``, ``C...``), which the answer returns and
+``conversations.history`` (ids only, newest first, paged by ``limit`` and
+``cursor``) needs; message ``metadata`` is validated and returned by history
+only with ``include_all_metadata``. Drop the ``*:history`` scopes
+(``without_history()``) to be a site whose app was installed without them.
+
 Fault injection: ``fail(method, ...)`` queues error answers (HTTP 429 with
 ``Retry-After``, HTTP 5xx, or ``ok: false`` with an error code);
 ``hold(method, nth)`` records the nth call, then keeps its answer back until
@@ -33,6 +42,13 @@ from urllib.parse import parse_qs, urlsplit
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
 MAX_HEADER_TEXT = 150
+# What govbot's app manifest asks for (deploy/slack-app-manifest.yaml).
+DEFAULT_SCOPES = frozenset({"chat:write", "im:write", "users:read", "users:read.email", "commands",
+                            "im:history", "channels:history", "groups:history"})
+HISTORY_SCOPES = ("im:history", "channels:history", "groups:history")
+# The scope each method needs (conversations.history: by kind of conversation, below).
+METHOD_SCOPES = {"chat.postMessage": "chat:write", "chat.update": "chat:write", "conversations.open": "im:write",
+                 "users.lookupByEmail": "users:read.email"}
 
 
 @dataclass
@@ -58,6 +74,8 @@ class FakeSlack:
     users: dict[str, str] = field(default_factory=dict)          # email -> Slack user id
     unsupported: set[str] = field(default_factory=set)            # methods answered unknown_method
     channels: dict[str, str] = field(default_factory=dict)        # channel name (#x) -> id
+    scopes: set[str] = field(default_factory=lambda: set(DEFAULT_SCOPES))
+    private: set[str] = field(default_factory=set)                # channel names that are private (G... ids)
 
     def __post_init__(self):
         self.calls: list[Call] = []
@@ -135,6 +153,11 @@ class FakeSlack:
     def release(self) -> None:
         self._released.set()
 
+    def without_history(self) -> "FakeSlack":
+        """The app was installed without the history scopes: conversations.history answers missing_scope."""
+        self.scopes.difference_update(HISTORY_SCOPES)
+        return self
+
     # -- inspection -----------------------------------------------------------------------------------
     def calls_to(self, method: str) -> list[Call]:
         return [call for call in self.calls if call.method == method]
@@ -152,6 +175,18 @@ class FakeSlack:
 
     def posts_to_user(self, user_id: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if self.dm_user(m["channel"]) == user_id]
+
+    def conversation_id(self, channel: str) -> str:
+        """The id of the conversation a post to ``channel`` lands in (as Slack would give it)."""
+        if channel.startswith("U") or channel.startswith("W"):
+            return "D" + channel[1:]
+        if channel[:1] in ("C", "D", "G") and channel[1:].isalnum() and channel.upper() == channel:
+            return channel
+        name = channel.lstrip("#")
+        if channel in self.channels:
+            return self.channels[channel]
+        prefix = "G" if channel in self.private or name in self.private else "C"
+        return prefix + "".join(ch for ch in name.upper() if ch.isalnum())[:10].ljust(4, "X")
 
     # -- the API ---------------------------------------------------------------------------------------
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
@@ -196,12 +231,26 @@ class FakeSlack:
         if handler is None:
             self._reply(request, 200, {"ok": False, "error": "unknown_method"})
             return
+        needed = self._needed(method, params)
+        if needed and needed not in self.scopes:
+            self._reply(request, 200, {"ok": False, "error": "missing_scope", "needed": needed,
+                                       "provided": ",".join(sorted(self.scopes))}, self._scope_headers())
+            return
         with self._lock:
             answer = handler(params)
         if self._holds.get(method) == ordinal:
             self._held.set()
             self._released.wait(30)
-        self._reply(request, 200, answer)
+        self._reply(request, 200, answer, self._scope_headers())
+
+    def _needed(self, method: str, params: dict) -> str | None:
+        if method == "conversations.history":
+            channel = str(params.get("channel") or "")
+            return {"D": "im:history", "G": "groups:history"}.get(channel[:1], "channels:history")
+        return METHOD_SCOPES.get(method)
+
+    def _scope_headers(self) -> dict:
+        return {"X-OAuth-Scopes": ",".join(sorted(self.scopes))}
 
     def _reply(self, request, status: int, body: dict, headers: dict | None = None) -> None:
         data = json.dumps(body).encode("utf-8")
@@ -228,14 +277,16 @@ class FakeSlack:
         email = str(params.get("email") or "").casefold()
         for known, user_id in self.users.items():
             if known.casefold() == email:
-                return {"ok": True, "user": {"id": user_id, "profile": {"email": known}}}
+                return {"ok": True, "user": {"id": user_id, "team_id": "T0TEST", "name": known.split("@")[0],
+                                             "deleted": False, "is_bot": False,
+                                             "profile": {"email": known, "real_name": known.split("@")[0]}}}
         return {"ok": False, "error": "users_not_found"}
 
     def _api_conversations_open(self, params):
         users = str(params.get("users") or "")
         if not users or "," in users:
             return {"ok": False, "error": "user_not_found" if not users else "invalid_arguments"}
-        return {"ok": True, "channel": {"id": "D" + users[1:]}}
+        return {"ok": True, "channel": {"id": self.conversation_id(users)}}
 
     def _api_chat_postMessage(self, params):
         channel = params.get("channel")
@@ -254,35 +305,52 @@ class FakeSlack:
             return {"ok": False, "error": "invalid_blocks", "errors": [problem]}
         metadata = params.get("metadata")
         if isinstance(metadata, str):
-            metadata = json.loads(metadata)
+            try:
+                metadata = json.loads(metadata)
+            except ValueError:
+                return {"ok": False, "error": "invalid_metadata_format"}
+        if metadata is not None and not (isinstance(metadata, dict) and isinstance(metadata.get("event_type"), str)
+                                         and isinstance(metadata.get("event_payload"), dict)):
+            return {"ok": False, "error": "invalid_metadata_format"}
         channel = self.channels.get(channel, channel)
+        conversation = self.conversation_id(channel)
         ts = self._next_ts()
-        message = {"channel": channel, "ts": ts, "text": params.get("text"), "blocks": blocks or [],
-                   "metadata": metadata, "params": params}
+        message = {"channel": channel, "channel_id": conversation, "ts": ts, "text": params.get("text"),
+                   "blocks": blocks or [], "metadata": metadata, "params": params}
         self.messages.append(message)
-        return {"ok": True, "channel": channel, "ts": ts,
-                "message": {"text": params.get("text"), "ts": ts, "blocks": blocks or []}}
+        return {"ok": True, "channel": conversation, "ts": ts,
+                "message": {"type": "message", "text": params.get("text"), "ts": ts, "bot_id": "BBOT",
+                            "blocks": blocks or []}}
 
     def _api_chat_update(self, params):
         for message in self.messages:
-            if message["channel"] == params.get("channel") and message["ts"] == params.get("ts"):
+            if message["channel_id"] == params.get("channel") and message["ts"] == params.get("ts"):
                 message["text"] = params.get("text")
                 message["blocks"] = params.get("blocks") or message["blocks"]
-                return {"ok": True, "channel": message["channel"], "ts": message["ts"]}
+                return {"ok": True, "channel": message["channel_id"], "ts": message["ts"]}
         return {"ok": False, "error": "message_not_found"}
 
     def _api_conversations_history(self, params):
-        channel = params.get("channel")
+        channel = str(params.get("channel") or "")
+        if channel[:1] not in ("C", "D", "G") or channel != self.conversation_id(channel):
+            return {"ok": False, "error": "channel_not_found"}  # names do not work here, only ids
         oldest = float(params.get("oldest") or 0)
         include = str(params.get("include_all_metadata")).lower() in ("1", "true")
+        limit = max(1, min(int(params.get("limit") or 100), 999))
+        start = int(str(params.get("cursor") or "0").removeprefix("next:") or 0)
         found = []
-        for message in reversed(self.messages):
-            if message["channel"] == channel and float(message["ts"]) >= oldest:
-                item = {"type": "message", "ts": message["ts"], "text": message["text"]}
+        for message in reversed(self.messages):  # newest first, like Slack
+            if message["channel_id"] == channel and float(message["ts"]) >= oldest:
+                item = {"type": "message", "ts": message["ts"], "text": message["text"], "bot_id": "BBOT"}
                 if include and message.get("metadata"):
                     item["metadata"] = message["metadata"]
                 found.append(item)
-        return {"ok": True, "messages": found, "has_more": False}
+        page = found[start:start + limit]
+        more = start + limit < len(found)
+        answer = {"ok": True, "messages": page, "has_more": more}
+        if more:
+            answer["response_metadata"] = {"next_cursor": f"next:{start + limit}"}
+        return answer
 
 
 def _check_blocks(blocks: list) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -142,6 +143,7 @@ def test_cli_exit_4_and_complete_false_when_a_scan_could_not_read_everything(emu
     assert result.exit_code == 4, result.output
     data = json.loads(result.stdout[result.stdout.index("{"):])
     assert data["summary"]["complete"] is False
+    assert result.stderr.strip().splitlines()[-1].startswith("govbot: scan incomplete: ")
     assert data["summary"]["issues_scanned"] < ISSUES
     assert result.stderr.strip().splitlines()[-1].startswith("govbot: scan incomplete: not every issue")
     assert {finding["issue"] for finding in data["findings"]} <= emulator.keys_delivered
@@ -185,3 +187,99 @@ def test_an_incomplete_scan_resolves_no_finding_on_an_issue_it_did_not_read(emul
     still_open = store.finding_states(open_only=True)
     unread = {fingerprint for fingerprint, state in open_before.items() if state.issue not in partial.issues}
     assert unread and unread <= set(still_open)
+
+
+# -- nudge --apply when Jira dies mid-scan ------------------------------------------------------------------
+
+def _people_issues() -> tuple[list[dict], dict[str, str]]:
+    """60 issues, three pages of 20: epics with no outcome, and every fifth a story under no epic."""
+    people = {f"person{n}@example.com": f"U0PERSON{n}" for n in range(1, 9)}
+    emails = sorted(people)
+    issues = []
+    for number in range(1, 61):
+        email = emails[number % len(emails)]
+        story = number % 5 == 0
+        issues.append({"key": f"PAY-{number}", "id": str(1000 + number),
+                       "self": f"https://example.atlassian.net/rest/api/3/issue/{1000 + number}",
+                       "fields": {"summary": f"Work {number}", "project": {"key": "PAY"},
+                                  "issuetype": ({"name": "Story", "hierarchyLevel": 0} if story else
+                                                {"name": "Epic", "hierarchyLevel": 1}),
+                                  "status": {"name": "To Do", "statusCategory": {"key": "new"}},
+                                  "assignee": {"accountId": f"acc-{email}", "displayName": email,
+                                               "emailAddress": email},
+                                  "labels": [], "created": "2026-01-05T10:00:00.000+0000",
+                                  "updated": "2026-01-05T10:00:00.000+0000"}})
+    return issues, people
+
+
+def test_nudge_apply_when_jira_dies_mid_scan_exits_4_and_sends_only_what_it_could_read(tmp_path, no_backoff,
+                                                                                         monkeypatch):
+    import re
+
+    from bot.deliver.slack import all_texts
+    from tests.deliver.conftest import TOKEN
+    from tests.fakes.jira_server import JiraEmulator
+    from tests.fakes.slack_server import FakeSlack
+
+    monkeypatch.chdir(tmp_path)
+    issues, people = _people_issues()
+    Path("govbot.yaml").write_text(
+        "jira: {projects: [PAY], timeout_seconds: 2, max_retries: 1, page_size: 20}\n"
+        "teams: {payments: {projects: [PAY], channel: '#payments', timezone: Europe/London}}\n"
+        "slack: {seconds_between_posts: 0, max_retries: 1}\n"
+        "store: {url: state.db, audit_file: audit.jsonl}\n"
+        "nudges: {breaker: {max_people: 100, max_findings: 1000}}\n")
+    with JiraEmulator([{"issues": issues}], flavour="cloud", record_keys=True,
+                      faults=Faults(outage_after=1, paths=SEARCH_PATHS)) as jira, \
+            FakeSlack(token=TOKEN, users=dict(people)) as slack:
+        env = {**ENV, "JIRA_URL": jira.url, "SLACK_API_URL": slack.api_url, "SLACK_BOT_TOKEN": TOKEN}
+        run = CliRunner().invoke(cli, ["nudge", "--apply", "--no-comments", "--now", "2026-03-31", "--config",
+                                       "govbot.yaml"], env=env)
+        assert run.exit_code == 4, run.output
+        read = set(jira.keys_delivered)
+        assert 0 < len(read) < len(issues)
+        nudged = {key for post in slack.posts() for key in re.findall(r"\|(PAY-\d+)>", "\n".join(all_texts(post)))}
+        # Only what it read, and only what needs nothing it could not read: no story-without-epic
+        # nudge, since the epics it might hang under were not all read.
+        expected = {issue["key"] for issue in issues if issue["key"] in read and int(issue["key"][4:]) % 5}
+        assert nudged == expected
+        assert run.output.count("note: scan incomplete") == 1
+        [line] = [line for line in run.stderr.splitlines() if line.startswith("govbot:")]
+        assert line.startswith("govbot: the scan could not read every issue in scope; ")
+        assert "work-hierarchy-story-without-epic" in line and "not sent" in line
+        assert len({post["channel"] for post in slack.posts()}) == len(slack.posts())  # one message per person
+
+        jira.set_faults(Faults())  # Jira is back: the next run sends the rest, nothing twice
+        done = CliRunner().invoke(cli, ["nudge", "--apply", "--no-comments", "--now", "2026-03-31", "--config",
+                                        "govbot.yaml"], env=env)
+        assert done.exit_code == 0, done.output
+        everything = [key for post in slack.posts() for key in re.findall(r"\|(PAY-\d+)>", "\n".join(all_texts(post)))]
+        assert sorted(everything) == sorted(issue["key"] for issue in issues)  # each issue exactly once
+
+
+@pytest.mark.parametrize("job", ["scan-and-nudge", "digest"])
+def test_the_service_job_status_is_incomplete_exit_4_when_jira_dies_mid_scan(tmp_path, no_backoff, monkeypatch, job):
+    from tests.deliver.conftest import TOKEN
+    from tests.fakes.jira_server import JiraEmulator
+    from tests.fakes.slack_server import FakeSlack
+
+    monkeypatch.chdir(tmp_path)
+    issues, people = _people_issues()
+    Path("govbot.yaml").write_text(
+        "jira: {projects: [PAY], timeout_seconds: 2, max_retries: 1, page_size: 20}\n"
+        "teams: {payments: {projects: [PAY], channel: '#payments', timezone: Europe/London}}\n"
+        "slack: {seconds_between_posts: 0, max_retries: 1}\n"
+        "store: {url: state.db, audit_file: audit.jsonl}\n"
+        "comments: {enabled: false}\n"
+        "nudges: {breaker: {max_people: 100, max_findings: 1000}}\n")
+    with JiraEmulator([{"issues": issues}], flavour="cloud", faults=Faults(outage_after=1, paths=SEARCH_PATHS)) as jira, \
+            FakeSlack(token=TOKEN, users=dict(people)) as slack:
+        env = {**ENV, "JIRA_URL": jira.url, "SLACK_API_URL": slack.api_url, "SLACK_BOT_TOKEN": TOKEN}
+        result = CliRunner().invoke(cli, ["serve", "--once", job, "--apply", "--now", "2026-03-30T09:00:00",
+                                          "--config", "govbot.yaml"], env=env)
+        assert result.exit_code == 4, (result.output, result.stderr)
+        assert f"govbot: {job} incomplete: " in result.stderr
+        if job == "digest":
+            assert slack.posts() == []  # every figure would be wrong: nothing posted
+        else:
+            assert 0 < len(slack.posts()) <= len(people)

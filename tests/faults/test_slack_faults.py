@@ -22,8 +22,8 @@ from bot.deliver.run import run_delivery
 from bot.deliver.slack_client import SlackClient
 from bot.errors import EXIT_CLEAN, EXIT_ERROR, EXIT_NETWORK
 from bot.store import Store, store_url
-from tests.deliver.conftest import ALICE, BOB, CAROL, DAVE_NO_EMAIL, NOW, SLACK_USERS, TOKEN, finding, result, \
-    write_config
+from tests.deliver.conftest import ALICE, BOB, CAROL, DAVE_NO_EMAIL, NOW, SLACK_USERS, TOKEN, audit_events, finding, \
+    result, write_config
 from tests.fakes.slack_server import FakeSlack
 
 EVERYONE = ["#payments", "U0ALICE", "U0BOB", "U0CAROL"]
@@ -105,7 +105,7 @@ def ledger(config, *fakes: FakeSlack) -> dict[str, str]:
     for key, status in rows.items():
         if status == "sent":
             assert key in keys, f"{key} is marked sent but Slack never got it"
-        elif status in ("queued", "failed", "cancelled"):
+        elif status in ("queued", "failed", "cancelled", "merged"):
             assert key not in keys, f"{key} reached Slack but is still {status}"
     return rows
 
@@ -198,7 +198,8 @@ def test_server_errors_on_every_post_leave_messages_in_doubt_then_settled_once(t
     assert sorted(ledger(config, fake).values()) == ["queued"] * 3 + ["sending"]
     fake.clear_faults()
     follow = settle(config, fake)
-    assert len(follow.flushed.resent) == 1  # Slack's history said it never arrived: sent now, once
+    assert len(follow.settled.resent) == 1  # Slack's history said it never arrived: sent now, once
+    assert follow.settled.repeats == []      # proved absent, so not marked as a possible repeat
 
 
 # -- ok: false -------------------------------------------------------------------------------------------
@@ -266,7 +267,8 @@ def test_a_post_whose_answer_is_cut_is_in_doubt_then_confirmed_not_resent(tmp_pa
     assert sorted(rows.values()) == ["queued", "queued", "sending", "sent"]
     fake.cut.clear()
     follow = settle(config, fake)
-    assert len(follow.flushed.sent) == 3 and not follow.flushed.resent  # found in history: confirmed, not resent
+    # Found in history: confirmed, not resent; the other two simply went.
+    assert len(follow.settled.sent) == 1 and not follow.settled.resent and len(follow.flushed.sent) == 2
 
 
 @pytest.mark.parametrize("method", ["users.lookupByEmail", "conversations.open", "conversations.history"])
@@ -277,7 +279,7 @@ def test_cut_answers_to_safe_calls_are_retried(tmp_path, fake, method):
         deliver(config, client(fake, []))
         fake.cut = {method: {1, 2}}
         follow = settle(config, fake)
-        assert len(follow.flushed.sent) == 4 and not follow.flushed.resent
+        assert len(follow.settled.sent) + len(follow.flushed.sent) == 4 and not follow.settled.resent
         return
     fake.cut[method] = {1, 2}
     sleeps: list[float] = []
@@ -308,12 +310,17 @@ def test_the_command_reports_each_fault_with_its_exit_code(tmp_path, fake, monke
     fake.fail("chat.postMessage", status=429, retry_after=5, times=100)
     storm = nudge("2026-03-31")
     assert storm.exit_code == 3 and "not sent now (will retry next run)" in storm.output
+    assert storm.stderr.strip().splitlines() == [
+        "govbot: Slack or Jira is unreachable (slack_dm to U0ALICE: rate_limited: Slack asked to wait 5s); "
+        "4 messages wait for the next run"]
     assert "Traceback" not in storm.output and fake.posts() == [] and sleeps == [5.0]  # max_retries: 1
     fake.clear_faults()
     fake.refuse["#payments"] = "not_in_channel"
     refused = nudge("2026-03-31")
     assert refused.exit_code == 2, refused.output
     assert "kept queued, Slack refused the channel" in refused.output and "invite the govbot app" in refused.output
+    [line] = refused.stderr.strip().splitlines()
+    assert line.startswith("govbot: Slack refused #payments: not_in_channel") and "stays queued" in line
     fake.refuse.clear()
     fake.token = "xoxb-other"
     bad = nudge("2026-03-31")
@@ -324,3 +331,120 @@ def test_the_command_reports_each_fault_with_its_exit_code(tmp_path, fake, monke
     assert recipients(fake) == EVERYONE
     keys = [p["metadata"]["event_payload"]["key"] for p in fake.posts()]
     assert len(keys) == len(set(keys)) == 4
+
+
+# -- one message per person, whatever is queued ------------------------------------------------------------
+
+def posted_issues(post: dict) -> list[str]:
+    import re
+
+    from bot.deliver.slack import all_texts
+
+    return sorted(set(re.findall(r"\|(PAY-\d+)>", "\n".join(all_texts(post)))))
+
+
+def test_after_a_slack_outage_each_person_hears_once_per_run_with_everything(tmp_path, fake):
+    """Run 1 queues (Slack rate-limits for an hour), run 2 an hour later adds news during the outage,
+    run 3 a week later (Slack back, reminders due): one message per person, each item once."""
+    config = write_config(tmp_path)
+    fake.fail("chat.postMessage", status=429, retry_after=3600, times=1000)
+    assert deliver(config, client(fake, [])).exit_code == EXIT_NETWORK
+    news = findings() + [finding("PAY-6", ALICE), finding("PAY-7", BOB)]
+    store = Store(store_url(config))
+    try:
+        second = run_delivery(config, result(news), now=NOW + timedelta(hours=1), apply=True, store=store,
+                              slack=client(fake, []), include_comments=False)
+    finally:
+        store.close()
+    assert second.exit_code == EXIT_NETWORK and fake.posts() == []
+    # Alice's and Bob's news went into one message each with what was queued for them.
+    assert sorted(m.person for m, ids in second.submitted.merged if ids) == ["acc-alice", "acc-bob"]
+    fake.clear_faults()
+    store = Store(store_url(config))
+    try:
+        third = run_delivery(config, result(news), now=NOW + timedelta(days=7), apply=True, store=store,
+                             slack=client(fake, []), include_comments=False)
+        statuses = sorted(row.status for row in store.deliveries())
+    finally:
+        store.close()
+    assert third.exit_code == EXIT_CLEAN, third.to_json()
+    assert sorted(recipients(fake)) == EVERYONE  # one message each, not one per run that queued it
+    by_person = {fake.dm_user(p["channel"]) or p["channel"]: p for p in fake.posts()}
+    assert posted_issues(by_person["U0ALICE"]) == ["PAY-1", "PAY-2", "PAY-6"]
+    assert posted_issues(by_person["U0BOB"]) == ["PAY-3", "PAY-7"]
+    # They never got the first nudge: a reminder would not make sense. It stays a first nudge.
+    from bot.deliver.slack import all_texts
+    assert "reminder" not in "\n".join(all_texts(by_person["U0ALICE"])).lower()
+    assert statuses.count("merged") >= 2 and "queued" not in statuses and "sending" not in statuses
+    merges = [e for e in audit_events(tmp_path) if e["event"] == "delivery.merged"]
+    assert merges and all(e["merged"] and e["into"] for e in merges)
+    ledger(config, fake)
+    again = deliver(config, client(fake, []), now=NOW + timedelta(days=7, hours=1))
+    assert again.plan.messages == [] and len(fake.posts()) == 4
+
+
+def test_two_leftovers_for_one_person_go_as_one_message(tmp_path, fake):
+    config = write_config(tmp_path)
+    fake.fail("chat.postMessage", status=429, retry_after=3600, times=1000)
+    store = Store(store_url(config))
+    try:
+        for hours, scan in ((0, [finding("PAY-1", ALICE)]), (1, [finding("PAY-1", ALICE), finding("PAY-2", ALICE)])):
+            # Two runs queue a DM each for Alice; the second folds the first in already.
+            run_delivery(config, result(scan), now=NOW + timedelta(hours=hours), apply=True, store=store,
+                         slack=client(fake, []), include_comments=False)
+        fake.clear_faults()
+        report = run_delivery(config, result([finding("PAY-1", ALICE), finding("PAY-2", ALICE)]),
+                              now=NOW + timedelta(hours=2), apply=True, store=store, slack=client(fake, []),
+                              include_comments=False)
+    finally:
+        store.close()
+    assert report.exit_code == EXIT_CLEAN
+    [post] = fake.posts()
+    assert posted_issues(post) == ["PAY-1", "PAY-2"]
+
+
+def test_queued_leftovers_wait_for_the_end_of_quiet_days_and_hours(tmp_path, fake):
+    """Queued on a Friday during an outage; Slack is back on Saturday: nothing goes until Monday."""
+    from datetime import datetime, timezone
+
+    config = write_config(tmp_path)
+    friday = datetime(2026, 4, 3, 12, 0, tzinfo=timezone.utc)
+    fake.fail("chat.postMessage", status=429, retry_after=3600, times=1000)
+    assert deliver(config, client(fake, []), now=friday).exit_code == EXIT_NETWORK
+    fake.clear_faults()
+    saturday = datetime(2026, 4, 4, 10, 0, tzinfo=timezone.utc)  # 11:00 in London
+    weekend = deliver(config, client(fake, []), now=saturday)
+    assert fake.posts() == [] and weekend.exit_code == EXIT_CLEAN
+    assert len(weekend.flushed.deferred) == 4
+    assert all("quiet day (Saturday in Europe/London)" == why for _, why in weekend.flushed.deferred)
+    late = deliver(config, client(fake, []), now=datetime(2026, 4, 6, 19, 30, tzinfo=timezone.utc))  # Mon 20:30
+    assert fake.posts() == [] and late.flushed.deferred and "quiet hours" in late.flushed.deferred[0][1]
+    monday = deliver(config, client(fake, []), now=datetime(2026, 4, 7, 8, 0, tzinfo=timezone.utc))  # Tue 09:00
+    assert monday.exit_code == EXIT_CLEAN and recipients(fake) == EVERYONE
+
+
+def test_a_dm_conversation_is_opened_once_per_person_not_every_run(tmp_path, fake):
+    config = write_config(tmp_path)
+    deliver(config, client(fake, []))
+    deliver(config, client(fake, []), now=NOW + timedelta(days=7))  # the reminders
+    assert len(fake.posts()) == 8
+    assert sorted(call.params["users"] for call in fake.calls_to("conversations.open")) == [
+        "U0ALICE", "U0BOB", "U0CAROL"]
+
+
+def test_owners_of_rules_that_do_not_nudge_are_never_looked_up(tmp_path, fake):
+    from bot.model import User
+
+    config = write_config(tmp_path)
+    erin = User(account_id="acc-erin", display_name="Erin Example", email="erin@example.com")
+    scan = result(findings() + [finding("PAY-8", erin, rule_id="work-hierarchy-unmapped-type"),
+                                finding("PAY-9", erin, waived=True)])
+    deliver(config, client(fake, []))
+    store = Store(store_url(config))
+    try:
+        run_delivery(config, scan, now=NOW + timedelta(hours=1), apply=True, store=store, slack=client(fake, []),
+                     include_comments=False)
+    finally:
+        store.close()
+    looked_up = [call.params["email"] for call in fake.calls_to("users.lookupByEmail")]
+    assert "erin@example.com" not in looked_up and len(looked_up) == 3

@@ -185,3 +185,78 @@ def test_read_only_database(workspace, fake, monkeypatch):
         path.chmod(0o644)
         read_only[0] = False
     assert_recovers(fake, snap)
+
+
+# -- PostgreSQL: a lock another session holds ------------------------------------------------------------
+
+POSTGRES_URL = os.environ.get("GOVBOT_TEST_POSTGRES_URL")
+
+
+@pytest.fixture
+def postgres_workspace(tmp_path):
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL tests need GOVBOT_TEST_POSTGRES_URL (.ci/run starts a server)")
+    from tests.test_store import reset_postgres
+
+    reset_postgres(POSTGRES_URL)
+    write_config(tmp_path, "  busy_timeout_seconds: 0.5\n")
+    config = tmp_path / "govbot.yaml"
+    config.write_text(config.read_text().replace("url: state.db", f"url: '{POSTGRES_URL}'"))
+    snap = snapshot(tmp_path, default_issues())
+    Store(POSTGRES_URL).close()  # an existing, migrated store
+    yield tmp_path, str(snap)
+    reset_postgres(POSTGRES_URL)
+
+
+@pytest.mark.parametrize("lock", ["a maintenance job locks the table", "another session holds the rows"])
+def test_postgres_locked_by_another_session_exits_3_within_the_timeout_naming_it(postgres_workspace, fake, lock):
+    import time
+
+    import sqlalchemy as sa
+
+    tmp_path, snap = postgres_workspace
+    week = "2026-03-31"
+    holder_engine = sa.create_engine(POSTGRES_URL, connect_args={"application_name": "pg-maintenance"})
+    if lock == "another session holds the rows":
+        assert nudge(fake, snap).exit_code == 0 and len(fake.posts()) == 4  # rows to hold
+        week = "2026-04-07"  # the reminders, which update those rows
+    holder = holder_engine.connect()
+    try:
+        pid = holder.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+        if lock == "another session holds the rows":
+            holder.execute(sa.text("UPDATE findings SET title = title"))
+        else:
+            holder.execute(sa.text("LOCK TABLE findings IN ACCESS EXCLUSIVE MODE"))
+        started = time.monotonic()
+        result = nudge(fake, snap, week)
+        took = time.monotonic() - started
+        assert result.exit_code == 3, (result.output, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert lines[0].startswith("govbot: store ") and "is locked by another session" in lines[0], lines
+        assert f"held by PostgreSQL session {pid} (" in lines[0] and "application pg-maintenance" in lines[0]
+        assert lines[1].startswith("help: waited 0.5 s (store.busy_timeout_seconds)")
+        assert "Traceback" not in result.stderr + result.output
+        assert took < 10, took  # it waited the configured 0.5 s per lock, not forever
+        assert len(fake.posts()) == (4 if week != "2026-03-31" else 0)  # nothing sent
+    finally:
+        holder.rollback()
+        holder.close()
+        holder_engine.dispose()
+    run = nudge(fake, snap, week)
+    assert run.exit_code == 0, (run.output, run.stderr)
+    keys = [p["metadata"]["event_payload"]["key"] for p in fake.posts()]
+    assert len(keys) == len(set(keys)) == (4 if week == "2026-03-31" else 8)  # once each, after the lock
+    assert sorted(set(recipients(fake))) == EVERYONE
+
+
+def test_a_second_sqlite_nudge_run_is_told_which_process_holds_the_run_lock(workspace, fake):
+    tmp_path, snap = workspace
+    store = Store(f"sqlite:///{tmp_path / 'state.db'}")
+    try:
+        with store.run_lock("deliver"):
+            result = nudge(fake, snap)
+    finally:
+        store.close()
+    assert result.exit_code == 3
+    assert f"another govbot deliver run is in progress on sqlite:///state.db, held by process {os.getpid()} since " \
+           in result.stderr

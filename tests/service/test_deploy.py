@@ -183,7 +183,8 @@ def test_systemd_accepts_the_unit(tmp_path):
 def test_slack_manifest_asks_for_the_scopes_govbot_uses():
     manifest = documents(DEPLOY / "slack-app-manifest.yaml")[0]
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == {
-        "chat:write", "im:write", "users:read", "users:read.email", "commands"}
+        "chat:write", "im:write", "users:read", "users:read.email", "commands",
+        "im:history", "channels:history", "groups:history"}  # the in-doubt lookup (bot/deliver/outbox.py)
     assert manifest["settings"]["socket_mode_enabled"] is True
     [command] = manifest["features"]["slash_commands"]
     assert command["command"] == load_config(None, search=False).section("service")["slash_command"]
