@@ -9,14 +9,15 @@ from typing import Iterable
 
 import click
 
-from bot.escape import markdown_escape, markdown_link, terminal_safe
+from bot.escape import markdown_escape, markdown_link, terminal_safe, terminal_safe_json
 from bot.model import Finding, Severity
 
 SEVERITY_COLOURS = {"error": "red", "warning": "yellow", "info": "cyan"}
 
 
 def render_json(result) -> str:
-    return json.dumps(result.to_json(), indent=2, ensure_ascii=False, sort_keys=False)
+    # Control, bidi and surrogate characters as \u escapes: the same data, safe on a terminal.
+    return terminal_safe_json(json.dumps(result.to_json(), indent=2, ensure_ascii=False, sort_keys=False))
 
 
 def _ffr_line(summary: dict) -> str:
@@ -52,12 +53,16 @@ def render_text(result, *, colour: bool = False, show_waived: bool = False) -> s
                  + (f", {summary['waived']} waived" if summary["waived"] else ""))
     lines.extend(textwrap.wrap(_ffr_line(summary), width, subsequent_indent="  "))
     problems = result.workspace.problems + result.problems
+    for line in getattr(result, "time_limits", ()):  # a rule skipped for taking too long: say which, here
+        lines.append(style(terminal_safe(line), fg="yellow"))
     if result.workspace.skipped:
         lines.append(f"{result.workspace.skipped} malformed issues skipped (see --format json for details)")
     elif problems:
         lines.append(f"{len(problems)} problems while scanning (see --format json)")
-    if not result.complete:
+    if not result.workspace.complete:
         lines.append(style("scan incomplete: not every issue in scope could be read", fg="yellow"))
+    elif not result.complete:
+        lines.append(style("scan incomplete: some rules were skipped on some issues (above)", fg="yellow"))
     return "\n".join(lines)
 
 

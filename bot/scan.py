@@ -14,6 +14,7 @@ from typing import Any, Callable
 from bot import metrics
 from bot.config import Config
 from bot.engine import templates
+from bot.engine.budget import RuleSkipped, RunBudget
 from bot.engine.context import Context
 from bot.engine.loader import RuleSet
 from bot.engine.rule import Rule
@@ -39,10 +40,16 @@ class ScanResult:
     findings: list[Finding] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # (rule, issue) pairs with no verdict: the rule failed or ran out of time there (never resolved on
+    # their account); ``skipped`` holds the latter, which make the run incomplete, and ``time_limits``
+    # says so in one line per rule (also in ``problems``).
+    failures: set[tuple[str, str]] = field(default_factory=set)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    time_limits: list[str] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
-        return self.workspace.complete
+        return self.workspace.complete and not self.skipped
 
     @property
     def read_keys(self) -> set[str]:
@@ -120,6 +127,7 @@ def _scan(workspace, ruleset: RuleSet, config: Config, now: datetime, keys: set[
     hierarchy = config.hierarchy
     prefix = config.section("waivers").get("label_prefix", "govbot-waive-").casefold()
     rules = ruleset.active
+    budget = RunBudget()  # time limits per rule and issue, and for the run's messages
     for count, issue in enumerate(workspace.issues.values(), 1):
         if keys is not None and issue.key not in keys:
             continue
@@ -128,10 +136,14 @@ def _scan(workspace, ruleset: RuleSet, config: Config, now: datetime, keys: set[
             if not rule.applies_to(issue, hierarchy):
                 continue
             try:
-                finding = evaluate_rule(rule, issue, context)
+                finding = budget.evaluate(evaluate_rule, rule, issue, context)
+            except RuleSkipped:
+                result.failures.add((rule.id, issue.key))
+                continue
             except Exception as error:  # noqa: BLE001 - one odd issue must not stop the scan
                 result.problems.append(f"{issue.key}: rule {rule.id} could not be evaluated "
                                        f"({type(error).__name__}: {error})")
+                result.failures.add((rule.id, issue.key))
                 log.debug("rule %s failed on %s", rule.id, issue.key, exc_info=True)
                 continue
             if finding is not None:
@@ -143,4 +155,6 @@ def _scan(workspace, ruleset: RuleSet, config: Config, now: datetime, keys: set[
             result.verdicts.append(Verdict(rule.id, issue.key, finding is not None, finding))
         if progress is not None and count % 500 == 0:
             progress(count)
+    result.skipped, result.time_limits = budget.skipped, budget.problems()
+    result.problems.extend(result.time_limits)
     return result
