@@ -21,7 +21,7 @@ import click
 
 from bot.digest.metrics import plural
 from bot.errors import ConfigError, UsageError
-from bot.escape import markdown_escape, markdown_link, terminal_safe
+from bot.escape import markdown_escape, markdown_link, terminal_safe, terminal_safe_json
 from bot.model import Issue, Severity
 from bot.waivers import apply_every_waiver
 from bot.pipeline import Inputs, jira_configured, load_workspace
@@ -283,7 +283,7 @@ def render_json(check: CheckResult) -> str:
     }
     if check.problems:
         data["problems"] = check.problems
-    return json.dumps(data, indent=2, ensure_ascii=False)
+    return terminal_safe_json(json.dumps(data, indent=2, ensure_ascii=False))  # no raw controls on a terminal
 
 
 RENDERERS: dict[str, Callable[[CheckResult], str]] = {

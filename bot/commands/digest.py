@@ -19,6 +19,7 @@ from bot.digest.metrics import Digests
 from bot.digest.slack import SlackMessage
 from bot.digesting import NOT_RECORDED, DigestRun, run_digest, slack_client
 from bot.errors import EXIT_INCOMPLETE, UsageError
+from bot.escape import terminal_safe_json
 from bot.pipeline import load_inputs
 from bot.store import Store, open_store
 
@@ -101,7 +102,8 @@ def _open_store(config, *, demo: bool) -> Store:
 
 def _write_output(output_format: str, digests: Digests, messages: list[SlackMessage], out_path: str | None) -> None:
     if output_format == "slack":
-        text = json.dumps([message.payload for message in messages], indent=2, ensure_ascii=False) + "\n"
+        text = terminal_safe_json(json.dumps([message.payload for message in messages], indent=2,
+                                             ensure_ascii=False)) + "\n"
     else:
         text = RENDERERS[output_format](digests)
     if not out_path:

@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from bot.digest import charts
 from bot.digest.metrics import Digest, Digests, plural
-from bot.escape import markdown_escape, terminal_safe, web_url
+from bot.escape import markdown_escape, terminal_safe, terminal_safe_json, web_url
 from bot.hierarchy import FLOW_ITEMS
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -122,7 +122,7 @@ def render_text(digests: Digests) -> str:
 
 
 def render_json(digests: Digests) -> str:
-    return json.dumps(digests.to_json(), indent=2, ensure_ascii=False) + "\n"
+    return terminal_safe_json(json.dumps(digests.to_json(), indent=2, ensure_ascii=False)) + "\n"
 
 
 # -- HTML dashboard -------------------------------------------------------------
