@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import os
 import sqlite3
 import threading
 from dataclasses import dataclass, field
@@ -430,6 +431,8 @@ class Store:
                 if path is not None and not path.parent.exists():
                     raise StoreConfigError(f"store {self.display}: folder {path.parent} does not exist",
                                            hint="create it, or set store.url to a path in an existing folder")
+                if path is not None:
+                    _create_private(path)
                 engine = sa.create_engine(parsed, connect_args={"timeout": busy_timeout})
                 _sqlite_transactions(engine, busy_timeout)
             else:
@@ -969,6 +972,15 @@ class DeferredCursors:
 def _lock_key(name: str) -> int:
     digest = hashlib.sha256(f"govbot:{name}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _create_private(path: Path) -> None:
+    """Create a new SQLite file 0600 (its journal and WAL files copy that mode): it maps email
+    addresses to Slack ids and keeps message bodies. SQLite itself would honour the umask (0644)."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass  # an existing store keeps the mode its operator gave it
 
 
 def _memory_copy(path: Path, busy_timeout: float) -> sqlite3.Connection:
