@@ -77,7 +77,7 @@ class ScanResult:
             "by_severity": by_severity,
             "feature_factory_ratio": metrics.feature_factory_ratio(self),
             "rules_evaluated": [rule.id for rule in self.ruleset.active],
-            "complete": self.workspace.complete,
+            "complete": self.complete,
             "skipped_issues": self.workspace.skipped,
             "source": self.workspace.source,
             "now": self.now.date().isoformat(),
