@@ -41,10 +41,14 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-# A JSON escape that decodes to a surrogate or to NUL: the only ways JSON text can
-# carry a character that is not valid text. Searched in the raw text first, so
-# the decoded value is walked only when one is there (rarely).
-_REPAIRABLE_ESCAPE = re.compile(r"\\u(?:[dD][89a-fA-F]|0000)")
+# A JSON escape that decodes to a lone surrogate (a high half not followed by a low
+# one, or a low half not preceded by a high one) or to NUL: the only ways JSON text
+# can carry a character that is not valid text. A pair (an emoji written by
+# json.dumps) is not one. Searched in the raw text first, so the decoded value is
+# walked only when one is there (rarely; an escaped backslash before "ud800" too).
+_REPAIRABLE_ESCAPE = re.compile(r"\\u(?:[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
+                                r"|[dD][c-fC-F][0-9a-fA-F]{2}(?<!\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+                                r"|0000)")
 _INVALID = re.compile("[\x00\ud800-\udfff]")
 
 
