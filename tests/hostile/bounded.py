@@ -11,9 +11,9 @@ import pytest
 from tests.conftest import ROOT
 
 
-def govbot(*args: str, timeout: float, cwd=None) -> subprocess.CompletedProcess:
+def govbot(*args: str, timeout: float, cwd=None, env: dict | None = None) -> subprocess.CompletedProcess:
     """``python -m bot ARGS``; the test fails (the child is killed) if it runs past ``timeout`` seconds."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8", **(env or {})}
     try:
         return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True,
                               encoding="utf-8", timeout=timeout, cwd=cwd, env=env)

@@ -142,3 +142,24 @@ def test_valid_json_walks_deep_values_without_recursion():
     for _ in range(100_000):
         value = value[0]
     assert value == ["\ufffd"]
+
+
+def test_nul_and_surrogates_reach_a_postgresql_store_repaired(site):
+    """PostgreSQL refuses NUL in text outright (SQLite stores it): run the full rescan against it."""
+    import os
+
+    url = os.environ.get("GOVBOT_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("needs GOVBOT_TEST_POSTGRES_URL (a throwaway PostgreSQL database)")
+    from bot.store import Store
+    from tests.test_store import reset_postgres
+
+    reset_postgres(url)
+    (site / "postgres.yaml").write_text(yaml.safe_dump({"store": {"url": url},
+                                                        "service": {"health_port": False, "chat": False}}))
+    done = govbot("serve", "--once", "full-rescan", "--snapshot", str(site / "snapshot.json"), "--config",
+                  str(site / "postgres.yaml"), "--now", "2026-11-16", timeout=60, cwd=site)
+    assert done.returncode == 0, done.stderr
+    with Store(url) as store:
+        summaries = {state.issue: state.summary for state in store.finding_states().values()}
+    assert summaries["PAY-1"] == "Bulk \ufffd import" and summaries["PAY-2"] == "NUL \ufffd inside"
