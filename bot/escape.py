@@ -12,6 +12,11 @@ One function per destination, so every output escapes the same way:
   special; control characters are dropped.
 - ``wiki_escape``: one line of Jira wiki markup (Data Center comments).
 - ``web_url``: a URL checked once before it becomes a link in any of them.
+
+And, before any of these, text made valid once where it enters (the JSON
+decoders of snapshots and live Jira): ``valid_text`` / ``valid_json`` replace
+lone surrogates (a legal JSON escape such as ``"\\ud800"`` that no UTF-8 output
+can encode) and NUL (which PostgreSQL refuses) with U+FFFD.
 """
 
 from __future__ import annotations
@@ -34,6 +39,61 @@ _UNSAFE_BUT_LAYOUT = re.compile(f"[\x00-\x08\x0b-\x1f{_OTHER}{_BIDI}]")  # keeps
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
+
+
+# A JSON escape that decodes to a lone surrogate (a high half not followed by a low
+# one, or a low half not preceded by a high one) or to NUL: the only ways JSON text
+# can carry a character that is not valid text. A pair (an emoji written by
+# json.dumps) is not one. Searched in the raw text first, so the decoded value is
+# walked only when one is there (rarely; an escaped backslash before "ud800" too).
+_REPAIRABLE_ESCAPE = re.compile(r"\\u(?:[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
+                                r"|[dD][c-fC-F][0-9a-fA-F]{2}(?<!\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+                                r"|0000)")
+_INVALID = re.compile("[\x00\ud800-\udfff]")
+
+
+def json_needs_repair(raw: str, start: int = 0, end: int | None = None) -> bool:
+    """Whether JSON text (or ``raw[start:end]``) has an escape that ``valid_json`` must repair."""
+    return _REPAIRABLE_ESCAPE.search(raw, start, len(raw) if end is None else end) is not None
+
+
+def valid_text(text: str) -> str:
+    """``text`` with lone surrogates and NUL as U+FFFD (a surrogate pair written as two halves is joined)."""
+    if not _INVALID.search(text):
+        return text
+    joined = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return joined.replace("\x00", REPLACEMENT)
+
+
+def valid_json(value: Any) -> Any:
+    """A decoded JSON value with every string (keys too) made valid by ``valid_text``.
+
+    Iterative, so a deeply nested value cannot exhaust Python's stack; containers
+    are changed in place.
+    """
+    if isinstance(value, str):
+        return valid_text(value)
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key in list(node):
+                item = node[key]
+                if isinstance(item, str):
+                    item = valid_text(item)
+                elif isinstance(item, (dict, list)):
+                    stack.append(item)
+                fixed = valid_text(key) if isinstance(key, str) else key
+                if fixed is not key:
+                    del node[key]
+                node[fixed] = item
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                if isinstance(item, str):
+                    node[index] = valid_text(item)
+                elif isinstance(item, (dict, list)):
+                    stack.append(item)
+    return value
 
 
 def terminal_safe(text: Any, *, keep_newlines: bool = False) -> str:

@@ -478,6 +478,8 @@ class Store:
                 if path is not None and not path.parent.exists():
                     raise StoreConfigError(f"store {self.display}: folder {path.parent} does not exist",
                                            hint="create it, or set store.url to a path in an existing folder")
+                if path is not None:
+                    _create_private(path)
                 engine = sa.create_engine(parsed, connect_args={"timeout": busy_timeout})
                 _sqlite_transactions(engine, busy_timeout)
             else:
@@ -1144,6 +1146,15 @@ def _lock_key(name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+def _create_private(path: Path) -> None:
+    """Create a new SQLite file 0600 (its journal and WAL files copy that mode): it maps email
+    addresses to Slack ids and keeps message bodies. SQLite itself would honour the umask (0644)."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass  # an existing store keeps the mode its operator gave it
+
+
 def _memory_copy(path: Path, busy_timeout: float) -> sqlite3.Connection:
     """The SQLite database at ``path`` copied into memory, read through a read-only connection."""
     copy = sqlite3.connect(":memory:", check_same_thread=False)
@@ -1216,7 +1227,9 @@ def _evaluated_rules(result) -> set[str] | None:
 def _failed_pairs(result) -> set[tuple[str, str]]:
     """(rule, issue) pairs the engine could not evaluate: never resolved on their account."""
     pairs = {(failure.rule, failure.issue) for failure in getattr(result, "failures", None) or []}
-    return pairs | {tuple(pair) for pair in getattr(result, "unjudged", None) or []}
+    for more in ("unjudged", "skipped"):
+        pairs |= {tuple(pair) for pair in getattr(result, more, None) or []}
+    return pairs
 
 
 def _finding_values(finding, now: datetime) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from bot.digest import render
 from bot.digest.figures import Digests
 from bot.digest.slack import SlackMessage
 from bot.errors import UsageError
+from bot.escape import terminal_safe_json
 from bot.runs.digest import NOT_RECORDED, DigestRun, run_digest, slack_client
 from bot.runs.inputs import load_inputs
 from bot.store import Store, open_store
@@ -102,7 +103,8 @@ def _open_store(config, *, demo: bool) -> Store:
 
 def _write_output(output_format: str, digests: Digests, messages: list[SlackMessage], out_path: str | None) -> None:
     if output_format == "slack":
-        text = json.dumps([message.payload for message in messages], indent=2, ensure_ascii=False) + "\n"
+        text = terminal_safe_json(json.dumps([message.payload for message in messages], indent=2,
+                                             ensure_ascii=False)) + "\n"
     else:
         text = RENDERERS[output_format](digests)
     if not out_path:

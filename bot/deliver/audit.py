@@ -9,6 +9,7 @@ the store does not know. Path: ``store.audit_file`` (relative to the config),
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 from datetime import date, datetime, timezone
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import ConfigError
+from bot.escape import terminal_safe_json
 
 DEFAULT_FILENAME = "govbot-audit.jsonl"
 
@@ -39,7 +41,7 @@ class AuditLog:
         if self.path in (None, "-"):
             return
         try:
-            with open(self.path, "a", encoding="utf-8"):
+            with _open_private(self.path):
                 pass
         except OSError as error:
             raise ConfigError(f"cannot write the audit log {self.path}: {error.strerror}",
@@ -47,7 +49,8 @@ class AuditLog:
 
     def write(self, event: str, **fields: Any) -> None:
         record = {"ts": datetime.now(timezone.utc).isoformat(timespec="seconds"), "event": event, **fields}
-        line = json.dumps(record, default=_default, ensure_ascii=False, sort_keys=False)
+        # Control, bidi and surrogate characters as \u escapes: the same data, safe to print or encode.
+        line = terminal_safe_json(json.dumps(record, default=_default, ensure_ascii=False, sort_keys=False))
         with self._lock:
             self.events.append(record)
             if self.path is None:
@@ -55,7 +58,7 @@ class AuditLog:
             if self.path == "-":
                 sys.stderr.write(line + "\n")
                 return
-            with open(self.path, "a", encoding="utf-8") as handle:
+            with _open_private(self.path) as handle:
                 handle.write(line + "\n")
 
 
@@ -64,6 +67,11 @@ class NullAudit(AuditLog):
 
     def __init__(self):
         super().__init__(None)
+
+
+def _open_private(path):
+    """Open for appending; a new file is created 0600 (it names people and what they were sent)."""
+    return open(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "a", encoding="utf-8")
 
 
 def _default(value: Any) -> Any:

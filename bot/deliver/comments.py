@@ -30,7 +30,7 @@ from bot import lifecycle
 from bot.deliver.policy import DeliveryError, Outgoing
 from bot.deliver.questions import family_of, questions_for
 from bot.errors import GovbotError, NetworkError
-from bot.escape import wiki_escape
+from bot.escape import strip_controls, wiki_escape
 from bot.sources.http import JiraHTTPError, Transport
 from bot.sources.jira import JiraSource
 
@@ -189,7 +189,8 @@ def adf_body(items: list[CommentItem], *, resolved: bool, label_prefix: str,
 
 
 def _one_line(text: Any) -> str:
-    return re.sub(r"\s+", " ", str(text or "")).strip()
+    # ADF text nodes carry no markup, but ESC, BEL and bidi controls would still reach Jira as typed.
+    return re.sub(r"\s+", " ", strip_controls(text or "")).strip()
 
 
 def content_hash(fingerprints: list[str], state: str, extra: list[str] | None = None) -> str:

@@ -18,8 +18,8 @@ from markupsafe import Markup
 
 from bot.digest import charts
 from bot.digest.figures import Digest, Digests
+from bot.escape import markdown_escape, terminal_safe, terminal_safe_json, web_url
 from bot.prose import plural
-from bot.escape import markdown_escape, terminal_safe, web_url
 from bot.hierarchy import FLOW_ITEMS
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -123,7 +123,7 @@ def render_text(digests: Digests) -> str:
 
 
 def render_json(digests: Digests) -> str:
-    return json.dumps(digests.to_json(), indent=2, ensure_ascii=False) + "\n"
+    return terminal_safe_json(json.dumps(digests.to_json(), indent=2, ensure_ascii=False)) + "\n"
 
 
 # -- HTML dashboard -------------------------------------------------------------

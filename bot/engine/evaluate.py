@@ -14,6 +14,7 @@ from typing import Callable, Iterable
 
 from bot.config import Config
 from bot.engine import site_setup, templates
+from bot.engine.budget import RuleSkipped, RunBudget
 from bot.engine.context import Context, Unjudged
 from bot.engine.rule import Rule
 from bot.model import Finding, Issue, bulk
@@ -58,6 +59,10 @@ class Evaluation:
     # (rule, issue) pairs with no verdict because the read cannot say (a fact about a whole
     # project on a partial read): not a problem to report, but nothing is resolved on them.
     unjudged: list[tuple[str, str]] = field(default_factory=list)
+    # (rule, issue) pairs skipped for running out of time (bot.engine.budget): the run is
+    # incomplete, nothing is resolved on them, and ``time_limits`` says so in one line per rule.
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    time_limits: list[str] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)  # every rule evaluated, reporting or not
 
 
@@ -102,6 +107,7 @@ def _evaluate(workspace: Workspace, reporting: list[Rule], silent: list[Rule], c
     context = Context(workspace, config, now)
     evaluation = Evaluation(rules=reporting + silent)
     hierarchy = config.hierarchy
+    budget = RunBudget()  # time limits per rule and issue, and for the run's messages
     rules = [(rule, True) for rule in reporting] + [(rule, False) for rule in silent]
     for count, issue in enumerate(workspace.issues.values(), 1):
         if keys is not None and issue.key not in keys:
@@ -110,7 +116,9 @@ def _evaluate(workspace: Workspace, reporting: list[Rule], silent: list[Rule], c
             if not rule.applies_to(issue, hierarchy, context):
                 continue
             try:
-                finding = evaluate_rule(rule, issue, context)
+                finding = budget.evaluate(evaluate_rule, rule, issue, context)
+            except RuleSkipped:
+                continue  # counted by the budget (``skipped``)
             except Unjudged:
                 evaluation.unjudged.append((rule.id, issue.key))
                 continue
@@ -123,5 +131,6 @@ def _evaluate(workspace: Workspace, reporting: list[Rule], silent: list[Rule], c
             evaluation.verdicts.append(Verdict(rule.id, issue.key, finding is not None, finding))
         if progress is not None and count % 500 == 0:
             progress(count)
+    evaluation.skipped, evaluation.time_limits = budget.skipped, budget.problems()
     site_setup.aggregate(evaluation, reporting, context)
     return evaluation

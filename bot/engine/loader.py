@@ -17,7 +17,7 @@ from typing import Any
 
 from bot.config import Config, load_config
 from bot.diagnostics import Diagnostic
-from bot.engine import templates
+from bot.engine import budget, templates
 from bot.engine.condition import COMBINATORS, All, Any_, Condition, Leaf, Not
 import bot.engine.checks  # noqa: F401 - registers the built-in check kinds
 from bot.engine.registry import kinds, param_schema
@@ -341,6 +341,9 @@ def _trial_render(document, at, rule: Rule, diagnostics, label) -> None:
         detail = str(error).replace("'bot.engine.templates.IssueView object'", "issue")
         if name == "SecurityError":
             detail = f"not allowed in a message template ({detail})"
+        if isinstance(error, budget.OverBudget):
+            detail = (f"took longer than {budget.TEMPLATE_SECONDS:g} s to render on a sample issue "
+                      f"(the limit per message); loop over less")
         diagnostics.append(document.diagnostic(at + ("message",), f"{label} message template: {detail}",
                                                hint="available: issue.key, issue.summary, issue.type, issue.level, "
                                                     "issue.status, issue.team, issue.url, issue.field('Name'), "

@@ -4,16 +4,24 @@ Rule files are user-authored, so templates run in Jinja's immutable sandbox
 with strict undefined variables and see only a read-only view of the issue.
 Messages are plain text: each output channel (terminal, Slack, Jira, HTML)
 escapes them for itself.
+
+Rendering is bounded in what it builds (the limits below) and in time: every
+loop step, call, filter, attribute and output chunk checks the clock of
+``budget``, so a template stops within one step of its deadline.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import time
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+from bot.engine import budget
+from bot.escape import valid_text
 
 MAX_MESSAGE_CHARS = 1000
 # Bounds on what a template may make: the sandbox stops escapes, these stop a
@@ -25,6 +33,10 @@ MAX_SEQUENCE = 10_000                     # longest string or list an operator o
 MAX_NUMBER_ARGUMENT = 10_000              # largest integer handed to a method or filter
 MAX_RANGE_ITEMS = 1000
 MAX_LOOP_NESTING = 2
+# What a template reads of the issue: text is cut here (with an ellipsis), so a long
+# field renders, cut, instead of tripping MAX_SEQUENCE; lists keep their first items.
+MAX_VIEW_CHARS = 2 * MAX_MESSAGE_CHARS
+MAX_VIEW_ITEMS = 1000
 _WIDE_FORMAT = re.compile(r"%[-+ #0]*(\*|\d{5,})|\{[^{}]*:[^{}]*(\*|\d{5,})")
 _FORBIDDEN_NODES = {nodes.Macro: "macros", nodes.CallBlock: "call blocks", nodes.Import: "imports",
                     nodes.FromImport: "imports", nodes.Include: "includes", nodes.Extends: "extends"}
@@ -53,12 +65,42 @@ def _bounded_range(*args: int) -> range:
     return values
 
 
+class _Timed:
+    """What a ``{% for %}`` loop iterates (set in ``compile_template``): the clock is checked at every step."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Any):
+        self._values = values
+
+    def __len__(self) -> int:  # loop.length and friends
+        return len(self._values)
+
+    def __iter__(self):
+        check = budget.check
+        for value in self._values:
+            check()
+            yield value
+
+
+_TIMED_LOOP = "govbot timed loop"  # a filter name no template can spell (it has spaces)
+
+
 class MessageEnvironment(ImmutableSandboxedEnvironment):
     """Jinja's immutable sandbox, bounded in the values a template can build."""
 
     intercepted_binops = frozenset(["*", "**", "%", "+", "//"])
 
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        budget.check()
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        budget.check()
+        return super().getitem(obj, argument)
+
     def call_binop(self, context, operator: str, left: Any, right: Any) -> Any:
+        budget.check()
         if operator == "**":
             if isinstance(right, (int, float)) and abs(right) > 100 or \
                     isinstance(left, (int, float)) and abs(left) > MAX_NUMBER_ARGUMENT:
@@ -73,6 +115,7 @@ class MessageEnvironment(ImmutableSandboxedEnvironment):
         return _check_size(super().call_binop(context, operator, left, right))
 
     def call(self, __context, __obj, *args, **kwargs):  # noqa: N807 - Jinja's signature
+        budget.check()
         _check_arguments(args, kwargs)
         return _check_size(super().call(__context, __obj, *args, **kwargs))
 
@@ -90,6 +133,7 @@ def _bounded_filter(name: str, function):
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
+        budget.check()
         _check_arguments(args[skip:], kwargs)
         if name == "format" and len(args) >= skip:
             _check_arguments((args[skip - 1],), {})  # the value is the format string
@@ -105,6 +149,11 @@ ENVIRONMENT = MessageEnvironment(undefined=StrictUndefined, autoescape=False, tr
 ENVIRONMENT.globals.clear()
 ENVIRONMENT.globals["range"] = _bounded_range
 ENVIRONMENT.filters = {name: _bounded_filter(name, function) for name, function in ENVIRONMENT.filters.items()}
+ENVIRONMENT.filters[_TIMED_LOOP] = _Timed
+
+
+def _cut(value: str) -> str:
+    return value if len(value) <= MAX_VIEW_CHARS else value[:MAX_VIEW_CHARS - 1] + "…"
 
 
 class IssueView:
@@ -116,27 +165,29 @@ class IssueView:
         self._issue = issue
         self._context = context
 
-    key = property(lambda self: self._issue.key)
-    summary = property(lambda self: self._issue.summary)
-    type = property(lambda self: self._issue.type)
-    level = property(lambda self: self._issue.level or "")
-    status = property(lambda self: self._issue.status)
+    # Text is cut at MAX_VIEW_CHARS: a 50,000-character field renders, cut, rather than
+    # failing the size bounds and losing the finding.
+    key = property(lambda self: _cut(self._issue.key))
+    summary = property(lambda self: _cut(self._issue.summary))
+    type = property(lambda self: _cut(self._issue.type))
+    level = property(lambda self: _cut(self._issue.level or ""))
+    status = property(lambda self: _cut(self._issue.status))
     status_category = property(lambda self: self._issue.status_category)
-    labels = property(lambda self: list(self._issue.labels))
-    components = property(lambda self: list(self._issue.components))
-    project = property(lambda self: self._issue.project)
-    priority = property(lambda self: self._issue.priority or "")
-    team = property(lambda self: self._issue.team or "")
-    url = property(lambda self: self._issue.url or "")
-    parent = property(lambda self: self._issue.parent_key or "")
-    assignee = property(lambda self: (self._issue.assignee.display_name or "") if self._issue.assignee else "")
+    labels = property(lambda self: [_cut(label) for label in self._issue.labels[:MAX_VIEW_ITEMS]])
+    components = property(lambda self: [_cut(name) for name in self._issue.components[:MAX_VIEW_ITEMS]])
+    project = property(lambda self: _cut(self._issue.project))
+    priority = property(lambda self: _cut(self._issue.priority or ""))
+    team = property(lambda self: _cut(self._issue.team or ""))
+    url = property(lambda self: _cut(self._issue.url or ""))
+    parent = property(lambda self: _cut(self._issue.parent_key or ""))
+    assignee = property(lambda self: _cut(self._issue.assignee.display_name or "") if self._issue.assignee else "")
 
     @property
     def parent_level(self) -> str:
         if self._context is None:
             return ""
         parent = self._context.workspace.parent(self._issue)
-        return (parent.level or parent.type) if parent else ""
+        return _cut(parent.level or parent.type) if parent else ""
 
     @property
     def resolved(self) -> str:
@@ -150,11 +201,11 @@ class IssueView:
 
     def field(self, name: str) -> str:
         if self._context is not None:
-            return self._context.lookup(self._issue, str(name))[0]
-        return self._issue.text(str(name))
+            return _cut(self._context.lookup(self._issue, str(name))[0])
+        return _cut(self._issue.text(str(name)))
 
     def section(self, name: str) -> str:
-        return self._issue.section(str(name)) or ""
+        return _cut(self._issue.section(str(name)) or "")
 
 
 # IssueView attributes backed by a Jira field that sources fetch only on demand.
@@ -195,6 +246,10 @@ def compile_template(source: str):
         if found is not None:
             raise TemplateSyntaxError(f"{what} are not allowed in a message template", found.lineno)
     _check_loop_nesting(tree)
+    for loop in tree.find_all(nodes.For):
+        # Every loop steps through _Timed, which checks the clock (a filter call, not a global,
+        # so nothing new is visible to the template).
+        loop.iter = nodes.Filter(loop.iter, _TIMED_LOOP, [], [], None, None, lineno=loop.lineno)
     return ENVIRONMENT.from_string(tree)
 
 
@@ -203,6 +258,9 @@ def _check_loop_nesting(tree) -> None:
     while stack:
         node, depth = stack.pop()
         for child in node.iter_child_nodes():
+            if isinstance(child, nodes.For) and child.recursive:
+                # ``loop(...)`` re-enters the loop with no depth the nesting check can see.
+                raise TemplateSyntaxError("recursive loops are not allowed in a message template", child.lineno)
             inner = depth + isinstance(child, nodes.For)
             if inner > MAX_LOOP_NESTING:
                 raise TemplateSyntaxError(f"loops nested more than {MAX_LOOP_NESTING} deep are not allowed "
@@ -211,15 +269,30 @@ def _check_loop_nesting(tree) -> None:
 
 
 def render(template, *, issue, rule, evidence: str, params: dict[str, Any], context) -> str:
+    """The message, in at most ``budget.TEMPLATE_SECONDS`` (``budget.OverBudget`` past it).
+
+    In a scan whose messages have used the run's budget, the rule's title instead.
+    """
+    run = budget.current_run()
+    if run is not None and not run.messages_allowed():
+        run.plain_messages += 1
+        return " ".join(str(getattr(rule, "title", "") or getattr(rule, "id", "")).split())
+    started = time.monotonic()
     chunks: list[str] = []
     size = 0
-    for chunk in template.generate(issue=IssueView(issue, context), rule=rule, evidence=evidence,
-                                   params=params, now=context.now.date().isoformat() if context else ""):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > MAX_RENDER_CHARS:
-            break  # the message is cut below anyway: stop a runaway loop from writing more
-    text = " ".join("".join(chunks).split())
+    try:
+        with budget.deadline(budget.TEMPLATE_SECONDS):
+            for chunk in template.generate(issue=IssueView(issue, context), rule=rule, evidence=evidence,
+                                           params=params, now=context.now.date().isoformat() if context else ""):
+                budget.check()
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > MAX_RENDER_CHARS:
+                    break  # the message is cut below anyway: stop a runaway loop from writing more
+    finally:
+        if run is not None:
+            run.spent_on_message(time.monotonic() - started, min(size, MAX_MESSAGE_CHARS))
+    text = valid_text(" ".join("".join(chunks).split()))
     return text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS - 1] + "…"
 
 

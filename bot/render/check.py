@@ -12,7 +12,7 @@ from typing import Any, Callable
 import click
 
 from bot.deliver.slack import issue_link, one_line
-from bot.escape import markdown_escape, markdown_link, slack_escape, terminal_safe
+from bot.escape import markdown_escape, markdown_link, slack_escape, terminal_safe, terminal_safe_json
 from bot.render.common import SEVERITY_COLOURS, plural
 from bot.runs.check import NOT_FOUND, CheckResult
 
@@ -95,7 +95,7 @@ def render_json(check: CheckResult) -> str:
     }
     if check.problems:
         data["problems"] = check.problems
-    return json.dumps(data, indent=2, ensure_ascii=False)
+    return terminal_safe_json(json.dumps(data, indent=2, ensure_ascii=False))  # no raw controls on a terminal
 
 
 def render_slack(check: CheckResult) -> str:

@@ -8,13 +8,14 @@ import textwrap
 
 import click
 
-from bot.escape import markdown_escape, markdown_link, terminal_safe
+from bot.escape import markdown_escape, markdown_link, terminal_safe, terminal_safe_json
 from bot.render.common import SEVERITY_COLOURS, ffr_line
 from bot.runs.batch import Batch
 
 
 def render_json(batch: Batch) -> str:
-    return json.dumps(batch.to_json(), indent=2, ensure_ascii=False, sort_keys=False)
+    # Control, bidi and surrogate characters as \u escapes: the same data, safe on a terminal.
+    return terminal_safe_json(json.dumps(batch.to_json(), indent=2, ensure_ascii=False, sort_keys=False))
 
 
 def render_text(batch: Batch, *, colour: bool = False, show_waived: bool = False) -> str:
@@ -44,6 +45,8 @@ def render_text(batch: Batch, *, colour: bool = False, show_waived: bool = False
     for note in batch.coverage_notes:
         lines.extend(textwrap.wrap(terminal_safe(f"note: {note}"), width, subsequent_indent="  ",
                                    break_on_hyphens=False))
+    for line in batch.evaluation.time_limits:  # a rule skipped for taking too long: say which, here
+        lines.append(style(terminal_safe(line), fg="yellow"))
     if batch.workspace.skipped:
         lines.append(f"{batch.workspace.skipped} malformed issues skipped (see --format json for details)")
     elif batch.problems:

@@ -79,6 +79,11 @@ class Batch:
         return self.evaluation.unjudged
 
     @property
+    def skipped(self) -> list[tuple[str, str]]:
+        """(rule, issue) pairs skipped for taking too long: never resolved on this run's account."""
+        return self.evaluation.skipped
+
+    @property
     def read_keys(self) -> set[str]:
         """Issues actually read by this run: only their findings may be resolved."""
         keys = set(self.workspace.issues)
@@ -97,6 +102,8 @@ class Batch:
             reasons.append("not every issue in scope could be read")
         if not self.evaluated_rules:
             reasons.append("no rule was evaluated (the rule set is empty or every rule is disabled)")
+        if self.evaluation.skipped:
+            reasons.append("some rules were skipped on some issues for taking too long (see the problems)")
         if not self.workspace.issues and self.workspace.skipped:
             reasons.append(f"no issue could be read: all {self.workspace.skipped} were malformed and skipped")
         return reasons
@@ -108,7 +115,8 @@ class Batch:
     @property
     def problems(self) -> list[str]:
         """What the source skipped and the engine failed on, for the JSON ``problems``."""
-        return self.workspace.problems + [failure.describe() for failure in self.failures] + self.notes
+        return (self.workspace.problems + [failure.describe() for failure in self.failures]
+                + self.evaluation.time_limits + self.notes)
 
     def exit_code(self, fail_on: str) -> int:
         return exit_code_for(self.findings, fail_on, self.complete)

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import requests
 
 from bot.errors import EXIT_ERROR, ConfigError, JiraError, NetworkError, SourceError
+from bot.escape import json_needs_repair, valid_json
 
 # Statuses that mean "try again later". 429/503 usually carry Retry-After.
 RETRY_AFTER_STATUSES = {429, 503}
@@ -166,8 +167,11 @@ class Transport:
         if not response.content:
             return {}
         try:
-            # Jira speaks UTF-8; a stray bad byte costs a character, not the answer.
-            return json.loads(response.content.decode("utf-8", errors="replace"))
+            # Jira speaks UTF-8; a stray bad byte costs a character, not the answer. A JSON
+            # escape for a lone surrogate (or NUL) is repaired here, before the engine or the store.
+            text = response.content.decode("utf-8", errors="replace")
+            data = json.loads(text)
+            return valid_json(data) if json_needs_repair(text) else data
         except json.JSONDecodeError:
             kind = response.headers.get("Content-Type", "unknown content").split(";")[0]
             if "json" in kind:
@@ -224,7 +228,7 @@ class Transport:
 def error_messages(response: requests.Response) -> list[str]:
     """Jira's own error text (``errorMessages`` and ``errors``), trimmed to one line each."""
     try:
-        data = response.json()
+        data = valid_json(response.json())
     except ValueError:
         return []
     messages: list[str] = []

@@ -25,6 +25,7 @@ from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 from bot.config import Config
 from bot.errors import SourceError
+from bot.escape import json_needs_repair, valid_json
 from bot.model import bulk
 from bot.sources.normalize import Normalizer
 from bot.workspace import Workspace
@@ -60,6 +61,9 @@ class _Text:
         self.eof = False
         self.lines_before = 0   # newlines in text already dropped from the window
         self.column_before = 0  # characters after the last dropped newline
+        # Whether the window holds a JSON escape for a lone surrogate or NUL: only then is a
+        # decoded value searched, and repaired, before anything else sees it.
+        self.needs_repair = False
 
     # -- the window ------------------------------------------------------------------------------
     def fill(self, wanted: int = CHUNK_CHARS) -> bool:
@@ -73,6 +77,7 @@ class _Text:
         else:
             self.buffer += self.decoder.decode(b"", final=True)
             self.eof = True
+        self.needs_repair = json_needs_repair(self.buffer, self.pos)
         return True
 
     def _drop_consumed(self) -> None:
@@ -121,6 +126,8 @@ class _Text:
                 # A number at the window's edge may go on in the next chunk.
                 self.fill()
                 continue
+            if self.needs_repair and json_needs_repair(self.buffer, self.pos, end):
+                value = valid_json(value)
             self.pos = end
             return value
 

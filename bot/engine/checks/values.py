@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from bot.engine import regex
 from bot.engine.registry import Check, Match, register
 
 _FIELD = {"type": "string", "minLength": 1,
@@ -82,7 +83,9 @@ class LacksMeasure(_FieldCheck):
 @register
 class Matches(_FieldCheck):
     kind = "matches"
-    doc = "Holds when the field or section text matches a regular expression (case-insensitive by default)."
+    doc = ("Holds when the field or section text matches a regular expression (case-insensitive by default). "
+           "Patterns run on RE2, in linear time: no backreferences or lookaround, and `\\d`, `\\w`, `\\b` "
+           "match ASCII only (`\\p{L}` matches any letter).")
     schema = {"properties": {
         "field": _FIELD,
         "in": _SOURCES,
@@ -90,18 +93,25 @@ class Matches(_FieldCheck):
         "case_sensitive": {"type": "boolean"},
     }, "required": ["field", "pattern"]}
 
+    _compiled = None
+
+    def _pattern(self) -> regex.Pattern:
+        # Linear time (RE2): a Jira user's text cannot make a rule's pattern backtrack.
+        if self._compiled is None:
+            self._compiled = regex.compile(self.params["pattern"],
+                                           case_sensitive=bool(self.params.get("case_sensitive")))
+        return self._compiled
+
     def problems(self):
         try:
-            re.compile(self.params["pattern"])
-        except re.error as error:
-            return [(("pattern",), f"invalid regular expression: {error}", "check the escaping: in YAML, "
-                     "quote the pattern with single quotes so backslashes stay as written")]
+            self._pattern()
+        except regex.PatternError as error:
+            return [(("pattern",), error.message, error.hint)]
         return []
 
     def evaluate(self, issue, context):
-        flags = 0 if self.params.get("case_sensitive") else re.IGNORECASE
-        found = re.search(self.params["pattern"], self.value(issue, context), flags)
-        return Match(found.group(0)[:80]) if found else None
+        found = self._pattern().search(self.value(issue, context))
+        return Match(found[:80]) if found is not None else None
 
 
 @register
