@@ -171,7 +171,7 @@ def test_a_rule_slow_everywhere_is_dropped_after_three_issues_and_reported_once(
     path = write_rules(tmp_path, SLOW_ON_LABELS)
     snapshot = write_snapshot(tmp_path / "labels.json", [many_labels(f"PAY-{n}") for n in range(1, 21)])
     started = time.perf_counter()
-    result = CliRunner().invoke(cli, ["scan", "--snapshot", str(snapshot), "--rules", str(path), "--now",
+    result = CliRunner().invoke(cli, ["scan", "--snapshot", str(snapshot), "--only-rules", str(path), "--now",
                                       "2026-11-16", "--format", "json"])
     elapsed = time.perf_counter() - started
     # 3 renders stopped at 0.5 s each, then the rule is skipped on the other 17 issues without trying.
@@ -183,7 +183,7 @@ def test_a_rule_slow_everywhere_is_dropped_after_three_issues_and_reported_once(
                      "17 other issues in its scope (limit: 2 s per issue for its condition and message, 0.5 s per "
                      "message; simplify its pattern or message template)"]
     assert data["summary"]["complete"] is False
-    text = CliRunner().invoke(cli, ["scan", "--snapshot", str(snapshot), "--rules", str(path), "--now",
+    text = CliRunner().invoke(cli, ["scan", "--snapshot", str(snapshot), "--only-rules", str(path), "--now",
                                     "2026-11-16"])
     assert text.exit_code == 4 and "rule hostile-message took too long on PAY-1" in text.output
     assert "some rules were skipped on some issues" in text.output
