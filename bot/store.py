@@ -620,9 +620,10 @@ class Store:
             return None  # the explanation is a courtesy: the lock error itself still stands
         return _describe_session(row) if row is not None else None
 
-    def writing(self) -> contextlib.AbstractContextManager[Connection]:
-        """The transaction a run writes in: committed, or for a dry-run store always rolled back."""
-        if self.dry_run and getattr(self._local, "connection", None) is None:
+    def writing(self, *, rollback: bool = False) -> contextlib.AbstractContextManager[Connection]:
+        """The transaction a run writes in: committed, or rolled back for a dry run (``rollback``,
+        or a store made by ``for_dry_run``)."""
+        if (self.dry_run or rollback) and getattr(self._local, "connection", None) is None:
             return self.preview()
         return self.transaction()
 

@@ -194,32 +194,3 @@ def _waive(finding, waiver: Waiver, report: WaiverReport) -> None:
     finding.waived = True
     finding.waiver_reason = waiver.describe()
     report.applied.append((finding, waiver))
-
-
-def apply_every_waiver(result, config, now, *, open_store=None) -> str | None:
-    """Waive by label, the waiver file and chat waivers kept in the store, reading the store only.
-
-    For commands that record nothing (scan, check): they must still show the
-    same verdicts as nudge and the digest. Returns a note when the store cannot
-    be opened, in which case chat waivers are not applied.
-    """
-    from bot.errors import GovbotError
-
-    if not result.findings:
-        return None
-    if open_store is None:
-        import functools
-
-        from bot import store as stores
-
-        open_store = functools.partial(stores.open_store, config)
-    try:
-        store = open_store(dry_run=True)
-    except GovbotError as error:
-        apply_waivers(result.findings, config, now, workspace=result.workspace)
-        return f"waivers from chat could not be read ({error.message}); they are not shown"
-    try:
-        apply_waivers(result.findings, config, now, workspace=result.workspace, store=store)
-    finally:
-        store.close()
-    return None

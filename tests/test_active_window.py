@@ -148,7 +148,7 @@ def test_check_and_preview_take_all_history(snapshot, tmp_path):
 
 
 def test_nothing_closed_outside_the_window_is_nudged_or_commented(snapshot, tmp_path):
-    from bot.deliver.run import run_delivery
+    from tests.batches import run_delivery
     from bot.engine import load_rules
     from tests.batches import scan as run_scan
     from bot.sources.snapshot import load_snapshot

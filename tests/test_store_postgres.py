@@ -89,7 +89,7 @@ def test_delivery_run_on_postgres_is_exactly_once(url, tmp_path):
     from tests.deliver.conftest import ALICE, BOB, SLACK_USERS, TOKEN, finding, result, write_config
     from tests.fakes.slack_server import FakeSlack
 
-    from bot.deliver.run import run_delivery
+    from tests.batches import run_delivery
     from bot.deliver.slack_client import SlackClient
 
     config = write_config(tmp_path, {"store": {"url": url}})

@@ -1,29 +1,31 @@
-"""One delivery run: scan result -> state -> plan -> outbox -> Slack / Jira.
+"""One delivery run: a run's batch -> plan -> outbox -> Slack / Jira.
 
-Shared by ``govbot nudge``, ``govbot preview`` and the scheduler. Dry run is
-the default: the whole run happens inside a transaction that is rolled back,
-and resolves owners and settles interrupted posts with the same (read-only)
-Slack calls, so what it prints is exactly what ``--apply`` would queue and send.
+Shared by ``govbot nudge``, ``govbot preview`` and the scheduler, through
+``bot.runs.nudge``, which composes it with the batch (the batch reads,
+evaluates, waives and records; delivery never does). Dry run is the default:
+the record and the plan happen inside a transaction that is rolled back, with
+the same (read-only) Slack calls, so what it prints is exactly what
+``--apply`` would queue and send.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Iterator
 
 from bot.deliver.audit import AuditLog, NullAudit
 from bot.deliver.breaker import BreakerSettings
 from bot.deliver.comments import plan_comments
 from bot.deliver.outbox import NUDGE_KINDS, FlushReport, Outbox, SubmitReport
-from bot.deliver.policy import (NudgeSettings, Outgoing, Plan, finding_from_state, findings_to_route, plan_nudges,
-                                quiet_reason)
+from bot.deliver.policy import NudgeSettings, Outgoing, Plan, findings_to_route, plan_nudges, quiet_reason
 from bot.deliver.routing import Router
 from bot.deliver.slack_client import SlackError
 from bot.errors import (EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_NETWORK, ConfigError,
                         NetworkError)
-from bot.store import RecordSummary, Store, open_store
-from bot.waivers import WaiverReport, apply_waivers
+from bot.store import RecordSummary, Store
+from bot.waivers import WaiverReport
 
 
 @dataclass
@@ -119,93 +121,107 @@ class DeliveryReport:
         }
 
 
-def run_delivery(config, result, *, now: datetime, apply: bool = False, store: Store | None = None,
-                 slack=None, comment_writer=None, audit: AuditLog | None = None,
-                 override_breaker: bool = False, include_slack: bool = True,
-                 include_comments: bool = True) -> DeliveryReport:
-    """Plan and (with ``apply``) deliver this run's nudges and comments.
+class Delivery:
+    """One run's delivery, in the three moves a nudge run makes around its batch's record.
+
+    ``prepare`` (before the record, no transaction open): what may be sent, the
+    owners' Slack accounts (network calls must not run while the database is
+    locked), and with ``apply`` the settling of posts an interrupted run left in
+    doubt. ``plan`` (inside the record's transaction, see ``bot.runs.batch``):
+    plan the nudges and comments and queue them in the outbox, atomically with
+    the record. ``send`` (after the commit): audit and flush the outbox.
 
     A dry run decides exactly as ``apply`` would: owners are resolved through the
     Slack lookup cache and, when SLACK_BOT_TOKEN is set, read-only
     ``users.lookupByEmail``; messages an interrupted run left in doubt are looked
     up in Slack's history the same way; leftovers are merged the same way. Its
-    writes happen inside ``store.preview()`` and are rolled back.
+    writes happen inside the rolled-back transaction of the record.
     """
-    settings = NudgeSettings.from_config(config)
-    audit = audit or (AuditLog.from_config(config) if apply else NullAudit())
-    if apply:
-        audit.check_writable()
-    own_store = store is None
-    store = store or open_store(config, dry_run=not apply)
-    include_slack = include_slack and settings.enabled
-    if slack is None and not apply and include_slack and getattr(result.workspace, "source", "") != "demo":
-        slack = read_only_slack(config)  # the bundled demo never talks to Slack at all
-    try:
+
+    def __init__(self, config, *, now: datetime, store: Store, apply: bool = False, slack=None,
+                 comment_writer=None, audit: AuditLog | None = None, override_breaker: bool = False,
+                 include_slack: bool = True, include_comments: bool = True, demo: bool = False):
+        self.config, self.now, self.store, self.apply = config, now, store, apply
+        self.settings = NudgeSettings.from_config(config)
+        self.audit = audit or (AuditLog.from_config(config) if apply else NullAudit())
+        if apply:
+            self.audit.check_writable()
+        self.include_slack = include_slack and self.settings.enabled
+        if slack is None and not apply and self.include_slack and not demo:
+            slack = read_only_slack(config)  # the bundled demo never talks to Slack at all
+        self.slack = slack
+        self.comment_writer = comment_writer
         # Applying without a Jira writer must not queue comments nobody will send.
-        include_comments = include_comments and (comment_writer is not None or not apply)
-        return _run(config, result, now=now, apply=apply, store=store, slack=slack,
-                    comment_writer=comment_writer, audit=audit, override_breaker=override_breaker,
-                    include_slack=include_slack, include_comments=include_comments, settings=settings)
-    finally:
-        if own_store:
-            store.close()
+        self.include_comments = include_comments and (comment_writer is not None or not apply)
+        self.override_breaker = override_breaker
+        self.report = DeliveryReport(dry_run=not apply, plan=Plan())
+        self.run_id: int | None = None
 
+    @contextlib.contextmanager
+    def session(self) -> Iterator["Delivery"]:
+        """With ``apply``, one delivery run at a time on this store (held from the read to the flush)."""
+        if not self.apply:
+            yield self
+            return
+        with self.store.run_lock("deliver"):
+            yield self
 
-def read_only_slack(config):
-    """For dry runs: the Slack lookups apply would make (users by email, history), never a post; None without a token."""
-    if not config.secret("SLACK_BOT_TOKEN"):
-        return None
-    from bot.deliver.slack_client import ReadOnlySlack, SlackClient
+    def prepare(self, batch) -> None:
+        """Before the record: decide what may be sent and resolve its owners (see the class)."""
+        config, store, now, report = self.config, self.store, self.now, self.report
+        report.waivers = batch.waivers
+        self.usable, self.include_comments = _what_can_be_sent(batch, report, self.include_comments)
+        self.carried = batch.carried if self.include_slack and batch.workspace.complete else []
+        slack_section = config.section("slack") or {}
+        self.router = Router(config, store=store, now=now, remember=self.apply,
+                             lookup=self.slack.lookup_user_by_email if self.slack is not None else None)
+        if self.include_slack:
+            _resolve_owners(report, self.router, findings_to_route(self.usable, store, config, now,
+                                                                   settings=self.settings, extra=self.carried),
+                            apply=self.apply)
+        breaker = BreakerSettings.from_config(config)
+        self.outbox = Outbox(store, audit=self.audit, dry_run=not self.apply, slack=self.slack,
+                             comments=self.comment_writer,
+                             resend_unconfirmed=bool(slack_section.get("resend_unconfirmed", True)),
+                             breaker_settings=breaker, admin_channel=slack_section.get("admin_channel"),
+                             keep_blocked=True, quiet=_quiet_for(config, store, self.settings, now))
+        if not self.include_slack:
+            report.notes.append("Slack nudges are off for this run")
+        # Enough recent runs to find the last few that sent something (the breaker skips the empty ones).
+        self.history = store.recent_runs("nudge", breaker.history_runs * 20)
+        if self.apply:
+            # First settle what an interrupted run left in doubt, so a message to resend is merged
+            # with this run's news for the same person (one message per person per run).
+            report.settled = self.outbox.settle(now)
+            self.run_id = store.start_run("nudge", now, source=getattr(batch.workspace, "source", "") or "")
 
-    return ReadOnlySlack(SlackClient.from_config(config))
-
-
-def _run(config, result, *, now, apply, store, slack, comment_writer, audit, override_breaker,
-         include_slack, include_comments, settings) -> DeliveryReport:
-    slack_section = config.section("slack") or {}
-    waiver_report = apply_waivers(result.findings, config, now, workspace=result.workspace, store=store)
-    report = DeliveryReport(dry_run=not apply, plan=Plan(), waivers=waiver_report)
-    usable, include_comments = _what_can_be_sent(result, report, include_comments)
-    carried = carried_findings(result, store, config, now) if include_slack and result.workspace.complete else []
-    router = Router(config, store=store, now=now, remember=apply,
-                    lookup=slack.lookup_user_by_email if slack is not None else None)
-    if include_slack:
-        _resolve_owners(report, router, findings_to_route(usable, store, config, now, settings=settings,
-                                                          extra=carried), apply=apply)
-    outbox = Outbox(store, audit=audit, dry_run=not apply, slack=slack, comments=comment_writer,
-                    resend_unconfirmed=bool(slack_section.get("resend_unconfirmed", True)),
-                    breaker_settings=BreakerSettings.from_config(config),
-                    admin_channel=slack_section.get("admin_channel"), keep_blocked=True,
-                    quiet=_quiet_for(config, store, settings, now))
-    if not include_slack:
-        report.notes.append("Slack nudges are off for this run")
-    # Enough recent runs to find the last few that sent something (the breaker skips the empty ones).
-    history = store.recent_runs("nudge", BreakerSettings.from_config(config).history_runs * 20)
-    if not apply:
-        with store.preview():
-            report.settled = outbox.settle(now)
-            _plan_and_submit(report, result, usable, carried, store, config, now, router, settings, outbox,
-                             override_breaker, include_slack, include_comments, history, run_id=None)
+    def plan(self, batch) -> None:
+        """Inside the record's transaction: plan and queue, so the queue and the record commit together."""
+        report, now = self.report, self.now
+        report.record = batch.record
+        if not self.apply:
+            report.settled = self.outbox.settle(now)
+        _plan_and_submit(report, self.usable, self.carried, self.store, self.config, now, self.router,
+                         self.settings, self.outbox, self.override_breaker, self.include_slack,
+                         self.include_comments, self.history, run_id=self.run_id)
+        if not self.apply:
             planned = {m.dedupe_key for m in report.submitted.queued}
-            leftovers = outbox.flush(now)
+            leftovers = self.outbox.flush(now)
             report.leftovers.would_send = [e for e in leftovers.would_send if e.dedupe_key not in planned]
             report.leftovers.deferred = [(e, why) for e, why in leftovers.deferred if e.dedupe_key not in planned]
-        report.unmapped_all = dict(router.unmapped)
-        return report
-    with store.run_lock("deliver"):
-        # First settle what an interrupted run left in doubt, so a message to resend is merged
-        # with this run's news for the same person (one message per person per run).
-        report.settled = outbox.settle(now)
-        run_id = store.start_run("nudge", now, source=getattr(result.workspace, "source", "") or "")
-        # Record and plan, then one flush sends what earlier runs left queued (unless its
-        # findings were fixed meanwhile, or merged into this run's message) and this run's.
-        with store.transaction():
-            _plan_and_submit(report, result, usable, carried, store, config, now, router, settings, outbox,
-                             override_breaker, include_slack, include_comments, history, run_id=run_id)
-            # What this run let through counts for the breaker from now on, even if it dies before
-            # it has sent it all (the counts are completed at the end).
-            store.finish_run(run_id, now, _run_counts(report))
-        audit_waivers(audit, report.record, result.findings, waiver_report)
+            return
+        # What this run let through counts for the breaker from now on, even if it dies before
+        # it has sent it all (the counts are completed at the end).
+        self.store.finish_run(self.run_id, now, _run_counts(report))
+
+    def send(self, batch) -> DeliveryReport:
+        """After the commit: audit what was queued, then one flush sends what earlier runs left queued
+        (unless its findings were fixed meanwhile, or merged into this run's message) and this run's."""
+        report, audit, now = self.report, self.audit, self.now
+        report.unmapped_all = dict(self.router.unmapped)
+        if not self.apply:
+            return report
+        audit_waivers(audit, report.record, batch.findings, report.waivers)
         for message in report.submitted.queued:
             audit.write("delivery.queued", kind=message.kind, recipient=message.recipient, person=message.person,
                         dedupe_key=message.dedupe_key, fingerprints=message.fingerprints,
@@ -220,17 +236,26 @@ def _run(config, result, *, now, apply, store, slack, comment_writer, audit, ove
             audit.write("breaker.tripped", reason=report.submitted.trip.reason,
                         baseline=report.submitted.trip.baseline,
                         held=[m.dedupe_key for m in report.submitted.held])
-        report.flushed = outbox.flush(now, settle=False)
-        report.unmapped_all = dict(router.unmapped)
+        report.flushed = self.outbox.flush(now, settle=False)
+        report.unmapped_all = dict(self.router.unmapped)
         if report.plan.unmapped:
             audit.write("routing.unmapped", owners=report.plan.unmapped)
-        store.finish_run(run_id, now, {
+        self.store.finish_run(self.run_id, now, {
             **_run_counts(report),
             "sent": len(report.settled.sent) + len(report.flushed.sent),
             "pending": len(report.flushed.pending),
             "failed": len(report.flushed.failed),
         })
-    return report
+        return report
+
+
+def read_only_slack(config):
+    """For dry runs: the Slack lookups apply would make (users by email, history), never a post; None without a token."""
+    if not config.secret("SLACK_BOT_TOKEN"):
+        return None
+    from bot.deliver.slack_client import ReadOnlySlack, SlackClient
+
+    return ReadOnlySlack(SlackClient.from_config(config))
 
 
 def _run_counts(report: DeliveryReport) -> dict[str, Any]:
@@ -316,9 +341,8 @@ def _quiet_for(config, store, settings: NudgeSettings, now: datetime):
     return quiet
 
 
-def _plan_and_submit(report, result, usable, carried, store, config, now, router, settings, outbox,
+def _plan_and_submit(report, usable, carried, store, config, now, router, settings, outbox,
                      override_breaker, include_slack, include_comments, history, *, run_id) -> None:
-    report.record = store.record_scan(result, now)
     if carried:
         report.notes.append(f"{len(carried)} open findings on issues not read this run are included "
                             "from the store (incremental or partial read)")
@@ -330,29 +354,6 @@ def _plan_and_submit(report, result, usable, carried, store, config, now, router
                                      override_breaker=override_breaker, history=history)
     if report.submitted.trip is None and report.plan.silent_escalations:
         store.mark_escalated(report.plan.silent_escalations, now)
-
-
-def carried_findings(result, store, config, now: datetime) -> list:
-    """Open findings from earlier scans on issues this scan did not read, as Findings.
-
-    An incremental read only sees changed issues; their unchanged neighbours
-    still have open findings that may be due for a reminder. (Not after an
-    incomplete read: an issue it missed may have changed.)
-    """
-    read = set(result.workspace.issues)
-    active = {rule.id for rule in getattr(result.ruleset, "active", getattr(result.ruleset, "rules", []))}
-    findings = []
-    for state in store.finding_states(open_only=True).values():
-        if state.issue in read or state.rule not in active:
-            continue
-        findings.append(finding_from_state(state))
-    if findings:
-        labelled = {id(f) for f in findings if (f.waiver_reason or "").startswith("label ")}
-        for finding in findings:
-            if id(finding) not in labelled:
-                finding.waived, finding.waiver_reason = False, None
-        apply_waivers(findings, config, now, store=store)
-    return findings
 
 
 def audit_waivers(audit: AuditLog, record: RecordSummary | None, findings, waiver_report: WaiverReport | None) -> None:

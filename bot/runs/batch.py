@@ -187,7 +187,8 @@ def exit_code_for(findings: Iterable[Finding], fail_on: str, complete: bool = Tr
 def open_batch(inputs: Inputs, now: datetime, *, read: Read | None = None, store=None,
                record: str | None = None, carry: bool = False,
                open_store: Callable[..., Any] | None = None,
-               before_record: Callable[[], None] | None = None) -> Iterator[Batch]:
+               before_record: Callable[[Batch], None] | None = None, dry_run: bool = False,
+               evaluation: Evaluation | None = None) -> Iterator[Batch]:
     """Read, evaluate, waive and (with ``record``) record; the record's transaction is open inside.
 
     ``store``: the run's store (waivers from chat, the lifecycle). Without one,
@@ -195,28 +196,38 @@ def open_batch(inputs: Inputs, now: datetime, *, read: Read | None = None, store
     (``open_store``), and a store that cannot be opened costs only those
     waivers, with a note. ``carry``: include the open findings of issues this
     run did not read (an incremental read), so they stay due for reminders.
-    ``before_record`` is called once the batch is built and before anything
-    is written: the service stops a job there when it is shutting down.
+    ``before_record(batch)`` is called once the batch is built and before
+    anything is written: delivery makes its network calls there, and the
+    service stops a job there when it is shutting down. ``dry_run``: the
+    record is rolled back when the ``with`` block ends (the store may be a
+    real one). ``evaluation``: findings already evaluated (replayed by tests
+    and tools); the rules are not run again.
     """
     read = read or Read()
     workspace = read_workspace(inputs, read)
     wanted = {key.upper() for key in read.keys} if read.keys is not None else None
     ruleset = inputs.ruleset
-    evaluation = evaluate(workspace, ruleset.active, inputs.config, now,
-                          metric_only=[rule for rule in ruleset.rules if rule.metric],
-                          keys=wanted, progress=read.progress)
+    if evaluation is None:
+        evaluation = evaluate(workspace, ruleset.active, inputs.config, now,
+                              metric_only=[rule for rule in ruleset.rules if rule.metric],
+                              keys=wanted, progress=read.progress)
     batch = Batch(inputs, now, workspace, evaluation, keys=read.keys)
     if carry and store is not None:
         batch.carried = _carried(batch, store)
     _waive(batch, store, open_store)
     if before_record is not None:
-        before_record()
+        before_record(batch)
     if record is None or store is None or not _may_record(batch, store, record):
         yield batch
         return
-    with store.writing():
+    with store.writing(rollback=dry_run):
         batch.record = store.record_scan(batch, now)
         yield batch
+
+
+def checkpoint_hook(checkpoint: Callable[[], None] | None) -> Callable[[Batch], None] | None:
+    """A ``before_record`` that only stops the run there if the service is shutting down."""
+    return None if checkpoint is None else (lambda _batch: checkpoint())
 
 
 def build_batch(inputs: Inputs, now: datetime, **options) -> Batch:
@@ -238,28 +249,29 @@ def _may_record(batch: Batch, store, record: str) -> bool:
 
 
 def _waive(batch: Batch, store, open_store: Callable[..., Any] | None) -> None:
-    """Every waiver source, once, over this run's findings and the carried ones."""
+    """Every waiver source, once, over this run's findings and the carried ones: the one place waivers apply.
+
+    Without the run's store, chat waivers come from the configured store opened
+    read-only; a store that cannot be opened costs only those waivers, with a note.
+    """
     findings = batch.findings + batch.carried
     if not findings:
         return
-    if store is not None:
-        batch.waivers = apply_waivers(findings, batch.config, batch.now, workspace=batch.workspace, store=store)
-        return
-    if open_store is None:
-        from bot.store import open_store as open_configured
+    readonly = None
+    if store is None:
+        if open_store is None:
+            from bot.store import open_store as open_configured
 
-        open_store = functools.partial(open_configured, batch.config)
+            open_store = functools.partial(open_configured, batch.config)
+        try:
+            store = readonly = open_store(dry_run=True)
+        except GovbotError as error:
+            batch.notes.append(f"waivers from chat could not be read ({error.message}); they are not shown")
     try:
-        readonly = open_store(dry_run=True)
-    except GovbotError as error:
-        batch.waivers = apply_waivers(findings, batch.config, batch.now, workspace=batch.workspace)
-        batch.notes.append(f"waivers from chat could not be read ({error.message}); they are not shown")
-        return
-    try:
-        batch.waivers = apply_waivers(findings, batch.config, batch.now, workspace=batch.workspace,
-                                      store=readonly)
+        batch.waivers = apply_waivers(findings, batch.config, batch.now, workspace=batch.workspace, store=store)
     finally:
-        readonly.close()
+        if readonly is not None:
+            readonly.close()
 
 
 def _carried(batch: Batch, store) -> list[Finding]:

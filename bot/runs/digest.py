@@ -21,7 +21,7 @@ from bot.digest.figures import Digests, build_digests, week_changes
 from bot.digest.post import send_digest_messages
 from bot.digest.slack import SlackMessage, build_messages
 from bot.errors import EXIT_CLEAN, EXIT_INCOMPLETE, UsageError
-from bot.runs.batch import IF_CURRENT, Batch, build_batch
+from bot.runs.batch import IF_CURRENT, Batch, build_batch, checkpoint_hook
 from bot.runs.inputs import Inputs, Read
 
 NOT_RECORDED = "the scan could not read every issue; this week's figures were shown but not stored"
@@ -74,7 +74,7 @@ def run_digest(inputs: Inputs, now: datetime, store, *, apply: bool, snapshot: s
     if apply and slack is None:
         slack = slack_client(config)
     batch = build_batch(inputs, now, read=Read(snapshot=snapshot, progress=progress), store=store,
-                        record=IF_CURRENT, before_record=checkpoint)
+                        record=IF_CURRENT, before_record=checkpoint_hook(checkpoint))
     changes = week_changes(store.finding_states().values(), now - timedelta(days=7), now)
     digests = build_digests(batch, config, now, history=store, changes=changes)
     if batch.complete:

@@ -1,10 +1,11 @@
 """A nudge run, shared by `govbot nudge`, `govbot preview` and the service's scheduled job.
 
 The batch reads the configured source (incrementally when a cursor store is
-given), evaluates and waives; delivery records the findings and plans:
-Slack nudges, and Jira comments for rules that opt in. Messages are sent only
-when ``apply`` is true; the Jira cursor moves only after the run's state is
-recorded, so a crash never skips issues next time.
+given), evaluates, waives and records the findings lifecycle; delivery
+(``bot.deliver.run.Delivery``) plans Slack nudges, and Jira comments for rules
+that opt in, in the record's own transaction, then sends. Messages are sent
+only when ``apply`` is true; the Jira cursor moves only after the run's state
+is recorded, so a crash never skips issues next time.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
-from bot.deliver.run import DeliveryReport, run_delivery
+from bot.deliver.run import Delivery, DeliveryReport
+from bot.engine.evaluate import Evaluation
 from bot.errors import ConfigError
-from bot.runs.batch import Batch, build_batch
+from bot.runs.batch import ALWAYS, Batch, open_batch
 from bot.runs.inputs import Inputs, Read, jira_configured
 from bot.store import DeferredCursors
 
@@ -27,10 +29,31 @@ class NudgeRun:
     notes: list[str] = field(default_factory=list)
 
 
+def deliver(inputs: Inputs, now: datetime, store, *, read: Read | None = None, apply: bool = False,
+            slack=None, comment_writer=None, audit=None, override_breaker: bool = False,
+            include_slack: bool = True, include_comments: bool = True,
+            checkpoint: Callable[[], None] | None = None,
+            evaluation: Evaluation | None = None) -> tuple[Batch, DeliveryReport]:
+    """The batch and its delivery: read, evaluate, waive; prepare; record + plan in one transaction; send."""
+    delivery = Delivery(inputs.config, now=now, store=store, apply=apply, slack=slack,
+                        comment_writer=comment_writer, audit=audit, override_breaker=override_breaker,
+                        include_slack=include_slack, include_comments=include_comments, demo=inputs.demo)
+
+    def prepare(batch: Batch) -> None:
+        if checkpoint is not None:
+            checkpoint()  # the batch is built and nothing is written yet: a safe point to stop
+        delivery.prepare(batch)
+
+    with delivery.session():
+        with open_batch(inputs, now, read=read, store=store, record=ALWAYS, carry=True, before_record=prepare,
+                        dry_run=not apply, evaluation=evaluation) as batch:
+            delivery.plan(batch)
+        return batch, delivery.send(batch)
+
+
 def preview(inputs: Inputs, now: datetime, store, *, snapshot: str | None = None) -> DeliveryReport:
     """What a nudge run would send today, counted; nothing is sent or recorded."""
-    batch = build_batch(inputs, now, read=Read(snapshot=snapshot), store=store)
-    return run_delivery(inputs.config, batch, now=now, apply=False, store=store)
+    return deliver(inputs, now, store, read=Read(snapshot=snapshot))[1]
 
 
 def scan_and_nudge(inputs: Inputs, now: datetime, store, *, apply: bool, snapshot: str | None = None,
@@ -38,7 +61,7 @@ def scan_and_nudge(inputs: Inputs, now: datetime, store, *, apply: bool, snapsho
                    progress: Callable | None = None, checkpoint: Callable[[], None] | None = None) -> NudgeRun:
     config = inputs.config
     notes: list[str] = []
-    slack = jira_client = None
+    slack = comment_writer = None
     if apply:
         from bot.deliver.slack_client import SlackClient
 
@@ -46,23 +69,17 @@ def scan_and_nudge(inputs: Inputs, now: datetime, store, *, apply: bool, snapsho
             slack = SlackClient.from_config(config)
         if include_comments and any(rule.comment for rule in inputs.ruleset.active):
             if jira_configured(config):
-                from bot.deliver.comments import JiraCommentClient
+                from bot.deliver.comments import CommentWriter, JiraCommentClient
 
-                jira_client = JiraCommentClient.from_config(config)
+                comment_writer = CommentWriter(JiraCommentClient.from_config(config), store)
             else:
                 include_comments = False
                 notes.append("Jira comments skipped: Jira is not configured (jira.url / JIRA_URL)")
     cursors = DeferredCursors(store) if apply else None
-    batch = build_batch(inputs, now, read=Read(snapshot=snapshot, cursors=cursors, progress=progress),
-                        store=store, before_record=checkpoint)
-    comment_writer = None
-    if jira_client is not None:
-        from bot.deliver.comments import CommentWriter
-
-        comment_writer = CommentWriter(jira_client, store)
-    report = run_delivery(config, batch, now=now, apply=apply, store=store, slack=slack,
-                          comment_writer=comment_writer, override_breaker=override_breaker,
-                          include_comments=include_comments)
+    batch, report = deliver(inputs, now, store, read=Read(snapshot=snapshot, cursors=cursors, progress=progress),
+                            apply=apply, slack=slack, comment_writer=comment_writer,
+                            override_breaker=override_breaker, include_comments=include_comments,
+                            checkpoint=checkpoint)
     if cursors is not None:
         cursors.commit()
     return NudgeRun(batch, report, notes)

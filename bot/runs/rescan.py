@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Callable
 
-from bot.runs.batch import IF_CURRENT, Batch, build_batch
+from bot.runs.batch import IF_CURRENT, Batch, build_batch, checkpoint_hook
 from bot.runs.inputs import Inputs, Read
 
 
@@ -21,7 +21,7 @@ def full_rescan(inputs: Inputs, now: datetime, store, *, snapshot: str | None = 
     # The cursor (where the next incremental read starts) is saved only once the state is recorded.
     cursors = DeferredCursors(store)
     batch = build_batch(inputs, now, read=Read(snapshot=snapshot, full=True, cursors=cursors, progress=progress),
-                        store=store, record=IF_CURRENT, before_record=checkpoint)
+                        store=store, record=IF_CURRENT, before_record=checkpoint_hook(checkpoint))
     if batch.record is not None:
         cursors.commit()
     return batch

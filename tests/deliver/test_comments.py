@@ -14,7 +14,7 @@ import responses
 
 from bot.deliver.comments import (MARKER, CommentItem, CommentWriter, JiraCommentClient, adf_body, has_marker,
                                   wiki_body)
-from bot.deliver.run import run_delivery
+from tests.batches import run_delivery
 from bot.escape import wiki_escape
 from bot.sources.jira import JiraSource
 from bot.store import Store, store_url

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.deliver.run import run_delivery
+from tests.batches import run_delivery
 from bot.deliver.slack import all_texts
 from bot.deliver.slack_client import SlackClient
 from bot.store import Store, store_url

@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
-from bot.deliver.run import run_delivery
+from tests.batches import run_delivery
 from bot.deliver.slack_client import SlackClient
 from bot.errors import EXIT_CLEAN, EXIT_ERROR, EXIT_NETWORK
 from bot.store import Store, store_url

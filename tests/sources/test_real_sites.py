@@ -224,7 +224,7 @@ def test_russian_outcome_counts_and_abandoned_epics_are_left_alone(french):
 
 def test_site_setup_findings_never_reach_owners_or_comments(tmp_path):
     from bot.config import load_config
-    from bot.deliver.run import run_delivery
+    from tests.batches import run_delivery
     from bot.engine import load_rules
     from tests.batches import scan as run_scan
     from bot.sources.snapshot import load_snapshot
