@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import ConfigError
+from bot.settings import Settings
 from bot.hierarchy import DEFAULT_HIERARCHY, Hierarchy, merge_hierarchy
 from bot.validation import validate
 from bot.yamlfile import DiagnosticError, YamlDocument, load
@@ -335,6 +336,14 @@ class Config:
 
     # -- derived values used across the package ------------------------------
     @property
+    def settings(self) -> Settings:
+        """Every section as a typed value (``bot.settings``), built once; defaults from DEFAULTS only."""
+        if not hasattr(self, "_settings"):
+            self._settings = Settings.from_sections(
+                lambda name: _merge(DEFAULTS.get(name), self.data.get(name) or {}))
+        return self._settings
+
+    @property
     def hierarchy(self) -> Hierarchy:
         if not hasattr(self, "_hierarchy"):
             self._hierarchy = Hierarchy.from_config(self.section("hierarchy"))
@@ -345,7 +354,7 @@ class Config:
         """Days of closed work rules look at (None: all, for `--all-history` or history_days 0)."""
         if self.all_history:
             return None
-        days = (self.section("scan") or {}).get("history_days", 180)
+        days = self.settings.scan.history_days
         return int(days) if days else None
 
     def synonyms(self, name: str) -> list[str]:

@@ -77,8 +77,7 @@ def run_doctor(config: Config, ruleset=None, *, make_source: Callable[[Config, C
     except GovbotError as error:
         return steps + [_failure("credentials", error)]
 
-    section = config.section("jira")
-    projects = [p for p in section.get("projects") or [] if p]
+    projects = [p for p in config.settings.jira.projects or [] if p]
     try:
         steps.extend(_permissions(source, projects))
         steps.extend(_projects(source, projects))
@@ -219,7 +218,7 @@ def slack_doctor(config: Config, *, client=None) -> list[Step]:
     """Slack: the token, its scopes, and how a post left in doubt by an interrupted run is settled."""
     from bot.deliver.slack_client import SlackClient, SlackError
 
-    resend = bool((config.section("slack") or {}).get("resend_unconfirmed", True))
+    resend = config.settings.slack.resend_unconfirmed
     if client is None:
         if not config.secret("SLACK_BOT_TOKEN"):
             return [Step("slack", SKIP, "SLACK_BOT_TOKEN is not set: Slack was not checked "

@@ -333,7 +333,7 @@ def store_url(config) -> str:
     A bare path (no ``scheme://``) means an SQLite file; relative paths are
     relative to the config file's folder, like every other path in config.
     """
-    configured = (config.section("store") or {}).get("url") or config.env.get("GOVBOT_DATABASE_URL")
+    configured = config.settings.store.url or config.env.get("GOVBOT_DATABASE_URL")
     if not configured:
         return f"sqlite:///{config.base_dir / DEFAULT_FILENAME}"
     configured = str(configured).strip()
@@ -353,7 +353,7 @@ def store_url(config) -> str:
 def open_store(config, *, dry_run: bool = False) -> "Store":
     """The configured store; for a dry run, one that never writes to it (see ``Store.for_dry_run``)."""
     url = store_url(config)
-    busy = float((config.section("store") or {}).get("busy_timeout_seconds") or BUSY_TIMEOUT_SECONDS)
+    busy = float(config.settings.store.busy_timeout_seconds)
     if dry_run:
         return Store.for_dry_run(url, busy_timeout=busy)
     return Store(url, busy_timeout=busy)

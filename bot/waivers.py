@@ -124,7 +124,7 @@ def load_waiver_file(path) -> list[Waiver]:
 def configured_waivers(config, store=None) -> list[Waiver]:
     """Waivers from the configured file and the store's snoozes (labels are per issue)."""
     waivers: list[Waiver] = []
-    path = config.resolve_path((config.section("waivers") or {}).get("file"))
+    path = config.resolve_path(config.settings.waivers.file)
     if path is not None:
         if not path.exists():
             raise ConfigError(f"waivers.file: {path} not found",
@@ -139,7 +139,7 @@ def configured_waivers(config, store=None) -> list[Waiver]:
 
 
 def label_prefix(config) -> str:
-    return str((config.section("waivers") or {}).get("label_prefix") or "govbot-waive-")
+    return config.settings.waivers.label_prefix
 
 
 def label_waiver(labels: Iterable[str], rule: str, prefix: str) -> Waiver | None:

@@ -30,7 +30,7 @@ class AuditLog:
 
     @classmethod
     def from_config(cls, config) -> "AuditLog":
-        configured = (config.section("store") or {}).get("audit_file")
+        configured = config.settings.store.audit_file
         if configured == "-":
             return cls("-")
         path = config.resolve_path(configured) if configured else config.base_dir / DEFAULT_FILENAME

@@ -14,23 +14,29 @@ from dataclasses import dataclass
 
 @dataclass
 class BreakerSettings:
-    max_people: int = 25          # absolute: more DM recipients than this in one run trips
-    max_findings: int = 100       # absolute: more findings in one run's messages trips
-    relative_factor: float = 3.0  # relative: this many times the recent maximum trips...
-    min_people: int = 10          # ...but only above these floors, so small runs never trip
-    min_findings: int = 40
-    history_runs: int = 10        # how many recent runs make "usual"
+    """nudges.breaker (defaults: ``bot.config.DEFAULTS``). A run trips when it reaches more DM
+    recipients or findings than the absolute limits, or ``relative_factor`` times the recent
+    maximum (over ``history_runs`` runs) above the floors, so small runs never trip."""
+
+    max_people: int
+    max_findings: int
+    relative_factor: float
+    min_people: int
+    min_findings: int
+    history_runs: int
+
+    @classmethod
+    def default(cls) -> "BreakerSettings":
+        from bot.config import load_config
+
+        return cls.from_config(load_config(None, search=False))
 
     @classmethod
     def from_config(cls, config) -> "BreakerSettings":
-        section = (config.section("nudges") or {}).get("breaker") or {}
-        settings = cls()
-        for name in ("max_people", "max_findings", "min_people", "min_findings", "history_runs"):
-            if section.get(name) is not None:
-                setattr(settings, name, int(section[name]))
-        if section.get("relative_factor") is not None:
-            settings.relative_factor = float(section["relative_factor"])
-        return settings
+        section = config.settings.nudges.breaker
+        return cls(max_people=int(section.max_people), max_findings=int(section.max_findings),
+                   relative_factor=float(section.relative_factor), min_people=int(section.min_people),
+                   min_findings=int(section.min_findings), history_runs=int(section.history_runs))
 
 
 @dataclass

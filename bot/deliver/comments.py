@@ -218,8 +218,8 @@ def plan_comments(result, store, config, now: datetime, *, waivers=None) -> list
     # Site-setup rules (audience: admin) are never commented on an issue, whatever they say.
     opted = {rule_id for rule_id, rule in rules.items() if getattr(rule, "comment", False)
              and getattr(rule, "audience", "owner") != "admin"}
-    label_prefix = str((config.section("waivers") or {}).get("label_prefix") or "govbot-waive-")
-    if not opted or not (config.section("comments") or {}).get("enabled", True):
+    label_prefix = config.settings.waivers.label_prefix
+    if not opted or not config.settings.comments.enabled:
         return []
     evaluated = {rule.id for rule in getattr(result.ruleset, "active", rules.values())}
     chosen = {id(finding): waiver for finding, waiver in (waivers.applied if waivers is not None else [])}

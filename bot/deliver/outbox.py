@@ -109,7 +109,7 @@ class Outbox:
         self.slack = slack
         self.comments = comments
         self.resend_unconfirmed = resend_unconfirmed
-        self.breaker_settings = breaker_settings or breaker_module.BreakerSettings()
+        self.breaker_settings = breaker_settings or breaker_module.BreakerSettings.default()
         self.admin_channel = admin_channel
         self.keep_blocked = keep_blocked  # a refused channel keeps its message queued (else: failed)
         self.quiet = quiet                # a queued nudge -> why now is quiet time for it, or None

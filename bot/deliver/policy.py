@@ -30,34 +30,39 @@ DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
 
 @dataclass
 class NudgeSettings:
-    enabled: bool = True
-    interval: timedelta = timedelta(days=7)
-    reminder_cap: int = 3
-    escalate: str = "channel"  # channel | digest
-    quiet_days: frozenset[int] = frozenset({5, 6})
-    quiet_hours: tuple[time, time] | None = (time(19, 0), time(7, 0))
-    timezone: str = "UTC"
-    min_severity: Severity = Severity.INFO
-    label_prefix: str = "govbot-waive-"
-    waiver_hint: str | None = None
+    """The nudges section, in the forms the policy computes with (defaults: ``bot.config.DEFAULTS``)."""
+
+    enabled: bool
+    interval: timedelta
+    reminder_cap: int
+    escalate: str  # channel | digest
+    quiet_days: frozenset[int]
+    quiet_hours: tuple[time, time] | None
+    timezone: str
+    min_severity: Severity
+    label_prefix: str
+    waiver_hint: str | None
+
+    @classmethod
+    def default(cls) -> "NudgeSettings":
+        from bot.config import load_config
+
+        return cls.from_config(load_config(None, search=False))
 
     @classmethod
     def from_config(cls, config) -> "NudgeSettings":
-        section = config.section("nudges") or {}
-        settings = cls()
-        settings.enabled = bool(section.get("enabled", True))
-        settings.interval = timedelta(days=float(section.get("reminder_interval_days", 7)))
-        settings.reminder_cap = int(section.get("max_reminders", 3))
-        settings.escalate = str(section.get("escalate_to", "channel"))
-        settings.quiet_days = frozenset(DAY_NAMES.index(day.casefold()) for day in section.get(
-            "quiet_days", ["saturday", "sunday"]))
-        settings.quiet_hours = _parse_quiet_hours(section.get("quiet_hours", "19:00-07:00"),
-                                                  config.position("nudges", "quiet_hours"))
-        settings.timezone = str(section.get("timezone") or "UTC")
-        settings.min_severity = Severity.parse(section.get("min_severity", "info"))
-        settings.label_prefix = str((config.section("waivers") or {}).get("label_prefix") or "govbot-waive-")
-        settings.waiver_hint = section.get("waiver_hint")
-        return settings
+        section = config.settings.nudges
+        return cls(
+            enabled=bool(section.enabled),
+            interval=timedelta(days=float(section.reminder_interval_days)),
+            reminder_cap=int(section.max_reminders),
+            escalate=str(section.escalate_to),
+            quiet_days=frozenset(DAY_NAMES.index(day.casefold()) for day in section.quiet_days),
+            quiet_hours=_parse_quiet_hours(section.quiet_hours, config.position("nudges", "quiet_hours")),
+            timezone=str(section.timezone),
+            min_severity=Severity.parse(section.min_severity),
+            label_prefix=config.settings.waivers.label_prefix,
+            waiver_hint=section.waiver_hint)
 
 
 def _parse_quiet_hours(value: Any, where: str) -> tuple[time, time] | None:
@@ -282,7 +287,7 @@ def plan_nudges(result, store, config, now: datetime, router, *, settings: Nudge
     people: dict[str, _Bucket] = {}
     channels: dict[str, _Bucket] = {}
     quiet = _quiet_lookup(config, settings, now)
-    admin_channel = (config.section("slack") or {}).get("admin_channel")
+    admin_channel = config.settings.slack.admin_channel
     admins = _Bucket()
     for fingerprint, finding in sorted(unique.items(), key=lambda pair: _sort_key(pair[1])):
         rule = rules.get(finding.rule)

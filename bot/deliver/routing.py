@@ -83,7 +83,7 @@ class Router:
         self.now = now
         self.remember = remember  # keep email lookups in the store's cache (not in dry runs: they write nothing)
         if user_map is None:
-            path = config.resolve_path((config.section("slack") or {}).get("user_map_file"))
+            path = config.resolve_path(config.settings.slack.user_map_file)
             if path is not None and not path.exists():
                 raise ConfigError(f"slack.user_map_file: {path} not found",
                                   hint=f"create it or remove the setting ({config.position('slack', 'user_map_file')})")
@@ -95,7 +95,7 @@ class Router:
     def team_channel(self, team: str | None) -> str | None:
         teams = self.config.section("teams") or {}
         spec = teams.get(team or "") or {}
-        return spec.get("channel") or (self.config.section("slack") or {}).get("default_channel")
+        return spec.get("channel") or self.config.settings.slack.default_channel
 
     def route(self, finding) -> Route:
         owner = finding.owner

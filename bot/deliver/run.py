@@ -172,7 +172,7 @@ class Delivery:
         report.waivers = batch.waivers
         self.usable, self.include_comments = _what_can_be_sent(batch, report, self.include_comments)
         self.carried = batch.carried if self.include_slack and batch.workspace.complete else []
-        slack_section = config.section("slack") or {}
+        slack_section = config.settings.slack
         self.router = Router(config, store=store, now=now, remember=self.apply,
                              lookup=self.slack.lookup_user_by_email if self.slack is not None else None)
         if self.include_slack:
@@ -182,8 +182,8 @@ class Delivery:
         breaker = BreakerSettings.from_config(config)
         self.outbox = Outbox(store, audit=self.audit, dry_run=not self.apply, slack=self.slack,
                              comments=self.comment_writer,
-                             resend_unconfirmed=bool(slack_section.get("resend_unconfirmed", True)),
-                             breaker_settings=breaker, admin_channel=slack_section.get("admin_channel"),
+                             resend_unconfirmed=slack_section.resend_unconfirmed,
+                             breaker_settings=breaker, admin_channel=slack_section.admin_channel,
                              keep_blocked=True, quiet=_quiet_for(config, store, self.settings, now))
         if not self.include_slack:
             report.notes.append("Slack nudges are off for this run")

@@ -90,7 +90,7 @@ def api_url(config=None, env: dict[str, str] | None = None) -> str:
     """``SLACK_API_URL`` (environment) or ``slack.api_url`` or slack.com, ending in ``/api/``."""
     environment = env if env is not None else (config.env if config is not None else {})
     configured = environment.get("SLACK_API_URL") or (
-        (config.section("slack") or {}).get("api_url") if config is not None else None)
+        config.settings.slack.api_url if config is not None else None)
     if not configured:
         return DEFAULT_API_URL
     parts = urlsplit(str(configured).strip())
@@ -127,9 +127,9 @@ class SlackClient:
             raise ConfigError("SLACK_BOT_TOKEN is not set; it is needed to send Slack messages",
                               hint="export SLACK_BOT_TOKEN=xoxb-... (or SLACK_BOT_TOKEN_FILE), "
                                    "or leave out --apply to see what would be sent")
-        slack = config.section("slack") or {}
-        settings = {"timeout": slack.get("timeout_seconds", 20), "max_retries": slack.get("max_retries", 4),
-                    "channel_interval": slack.get("seconds_between_posts", 1.0)}
+        slack = config.settings.slack
+        settings = {"timeout": slack.timeout_seconds, "max_retries": slack.max_retries,
+                    "channel_interval": slack.seconds_between_posts}
         settings.update(overrides)
         return cls(token, api_url(config), **settings)
 

@@ -353,7 +353,7 @@ def build_digests(batch: Any, config: Config, now: datetime, *,
     reported as not tracked rather than guessed.
     """
     now = now.astimezone(timezone.utc)  # weeks and "as of" times are UTC
-    settings = config.section("digest")
+    settings = config.settings.digest
     workspace = batch.workspace
     context = Context(workspace, config, now)
     ratio = batch.feature_factory_ratio  # the engine's own figure, so digest and scan agree
@@ -366,7 +366,7 @@ def build_digests(batch: Any, config: Config, now: datetime, *,
         return finding.team or team_of_issue(finding.issue)
 
     loop_rules = _register_rules(batch, LOOPS)
-    loops = [_loop(workspace.get(f.issue), f, team_of(f), now, settings["loop_age_days"])
+    loops = [_loop(workspace.get(f.issue), f, team_of(f), now, settings.loop_age_days)
              for f in batch.findings if f.rule in loop_rules and not f.waived]
     loops.sort(key=lambda loop: (-(loop.age_days or 0), loop.key))
     agreements = _agreements(batch, context)
@@ -401,18 +401,18 @@ def build_digests(batch: Any, config: Config, now: datetime, *,
             issues=len(issues),
             ffr=ratio["overall"] if team is None else ratio["by_team"].get(team),
             ffr_missing=counts.get("without_outcome", 0), ffr_scope=counts.get("total", 0),
-            trend=_trend(history, key, week_start, settings["trend_weeks"]),
+            trend=_trend(history, key, week_start, settings.trend_weeks),
             rules=_rule_lines(findings, week_changes),
             changes_tracked=week_changes is not None,
             loops=[loop for loop in loops if in_team(loop.team)],
             loop_bands=[],
             agreements=[a for a in agreements if in_team(a.team)],
-            flow=_flow(issues, now, settings["flow_window_days"]),
+            flow=_flow(issues, now, settings.flow_window_days),
             escalated=[i for i in escalated if in_team(i.team)],
             waived_items=[i for i in waived if in_team(i.team)],
             channel=channel,
         )
-        digest.loop_bands = _bands(digest.loops, settings["loop_age_days"])
+        digest.loop_bands = _bands(digest.loops, settings.loop_age_days)
         if team is None:
             # Owners are named only inside their own team's digest.
             digest.loops = [dataclasses.replace(loop, owner=None) for loop in digest.loops]
@@ -432,8 +432,8 @@ def build_digests(batch: Any, config: Config, now: datetime, *,
         spec = teams_config.get(team) or {}
         team_digests.append(make(team, spec.get("name") or team, issues_by_team.get(team, []),
                                  findings_by_team.get(team, []), changes_for(team), spec.get("channel")))
-    organisation = make(None, settings["organisation"], list(workspace), list(batch.findings),
-                        changes, config.section("slack").get("org_channel"))
+    organisation = make(None, settings.organisation, list(workspace), list(batch.findings),
+                        changes, config.settings.slack.org_channel)
     organisation.teams = [TeamLine(d.team, d.name, d.issues, d.ffr, d.open_findings, len(d.loops), d.overdue)
                           for d in team_digests]
     return Digests(week_start, now, team_digests, organisation)
@@ -574,7 +574,7 @@ def _flow(issues: Iterable[Issue], now: datetime, window_days: int) -> Flow:
     return Flow(counts, window_days, unclassified)
 
 
-def look_first(digest: Digest, settings: dict[str, Any]) -> str:
+def look_first(digest: Digest, settings) -> str:
     """One question for the team: the most useful place to start this week."""
     if digest.issues == 0:
         return ("This team has no issues in the scanned projects: is its work tracked "
@@ -588,11 +588,11 @@ def look_first(digest: Digest, settings: dict[str, Any]) -> str:
         count = len(digest.escalated)
         return (f"{plural(count, 'finding')} {'is' if count == 1 else 'are'} still open after every "
                 "reminder, so govbot has stopped asking: what is in the way?")
-    if digest.loops and (digest.loops[0].age_days or 0) >= max(settings["loop_age_days"]):
+    if digest.loops and (digest.loops[0].age_days or 0) >= max(settings.loop_age_days):
         oldest = digest.loops[0]
         return (f"{oldest.key} was delivered {oldest.age_days} days ago: what happened to the measure "
                 "its anticipated outcome named?")
-    if digest.ffr is not None and digest.ffr >= settings["ffr_attention"] and digest.ffr_missing:
+    if digest.ffr is not None and digest.ffr >= settings.ffr_attention and digest.ffr_missing:
         return (f"{plural(digest.ffr_missing, 'epic or initiative', 'epics or initiatives')} "
                 f"{'has' if digest.ffr_missing == 1 else 'have'} no anticipated outcome yet: "
                 "what do we hope each will change for customers, the business or the platform?")

@@ -40,14 +40,14 @@ class SlackMessage:
 def build_messages(digests: Digests, config) -> tuple[list[SlackMessage], list[str]]:
     """(messages, notes): a message per digest whose channel is configured; the notes
     say which digests have none."""
-    settings = config.section("digest")
-    links = dashboard_links(digests, settings.get("dashboard_url"))
+    settings = config.settings.digest
+    links = dashboard_links(digests, settings.dashboard_url)
     messages, unsent = [], []
     for digest in digests:
         if not digest.channel:
             unsent.append(digest)
             continue
-        payload = digest_payload(digest, links[digest.team], settings["slack_max_items"])
+        payload = digest_payload(digest, links[digest.team], settings.slack_max_items)
         messages.append(SlackMessage(digest.team, digest.name, digest.channel,
                                      {"channel": digest.channel, **payload,
                                       "unfurl_links": False, "unfurl_media": False}))

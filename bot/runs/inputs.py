@@ -56,7 +56,7 @@ class Read:
 
 
 def jira_configured(config: Config) -> bool:
-    return bool(config.section("jira").get("url") or config.env.get("JIRA_URL"))
+    return bool(config.settings.jira.url or config.env.get("JIRA_URL"))
 
 
 def load_inputs(config_path: str | None, rule_paths: list[str] | None = None, *,

@@ -65,7 +65,7 @@ def scan_and_nudge(inputs: Inputs, now: datetime, store, *, apply: bool, snapsho
     if apply:
         from bot.deliver.slack_client import SlackClient
 
-        if (config.section("nudges") or {}).get("enabled", True):
+        if config.settings.nudges.enabled:
             slack = SlackClient.from_config(config)
         if include_comments and any(rule.comment for rule in inputs.ruleset.active):
             if jira_configured(config):

@@ -158,7 +158,7 @@ class StoreOpener:
     def __init__(self, inputs: Inputs):
         self.config = inputs.config
         self.temporary: tempfile.TemporaryDirectory | None = None
-        configured = (self.config.section("store") or {}).get("url") or self.config.env.get("GOVBOT_DATABASE_URL")
+        configured = self.config.settings.store.url or self.config.env.get("GOVBOT_DATABASE_URL")
         if inputs.demo and not configured:
             self.temporary = tempfile.TemporaryDirectory(prefix="govbot-demo-", ignore_cleanup_errors=True)
             log.info("demo: state is kept in %s for this run of the service", self.demo_url)

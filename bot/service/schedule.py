@@ -18,23 +18,14 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.config import Config
+from bot.dates import parse_duration
 from bot.errors import ConfigError
 
 # Job names as the CLI and logs spell them -> their keys in the schedule section.
 JOBS: dict[str, str] = {"scan-and-nudge": "scan_and_nudge", "digest": "digest", "full-rescan": "full_rescan"}
 JOB_TITLES = {"scan-and-nudge": "scan and nudges", "digest": "weekly digest", "full-rescan": "full rescan"}
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _CRON_DAY_NAMES = ["sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-
-
-def parse_duration(text: str) -> timedelta:
-    """``30s``, ``15m``, ``6h``, ``7d``, ``2w`` -> timedelta (the config schema has checked the shape)."""
-    match = _DURATION.match(str(text))
-    if not match:
-        raise ValueError(f"{text!r} is not a duration like 30s, 15m, 6h, 7d or 2w")
-    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
 
 
 def utc_now() -> datetime:
@@ -160,12 +151,12 @@ def load_settings(config: Config) -> Settings:
         else:
             problems.append(f"config: {message}" + (f"\n  help: {hint}" if hint else ""))
 
-    schedule = config.section("schedule")
-    service = config.section("service")
-    logging_section = config.section("logging")
+    schedule = config.settings.schedule
+    service = config.settings.service
+    logging_section = config.settings.logging
 
     zone, source = ZoneInfo("UTC"), "default (UTC)"
-    configured = schedule.get("timezone")
+    configured = schedule.timezone
     if configured:
         try:
             zone, source = ZoneInfo(str(configured)), "schedule.timezone"
@@ -186,7 +177,7 @@ def load_settings(config: Config) -> Settings:
 
     jobs: dict[str, JobSchedule] = {}
     for name, key in JOBS.items():
-        spec = schedule.get(key)
+        spec = getattr(schedule, key)
         if spec is False or spec is None or str(spec).strip().lower() in ("off", "never", "false"):
             continue
         try:
@@ -196,9 +187,9 @@ def load_settings(config: Config) -> Settings:
                     "for example '30 9 * * mon-fri' (09:30 on weekdays) or 'every 4h'; false turns it off")
 
     durations = {}
-    for section, key, path in (("schedule", "misfire_grace", schedule), ("service", "shutdown_timeout", service)):
+    for section, key, values in (("schedule", "misfire_grace", schedule), ("service", "shutdown_timeout", service)):
         try:
-            durations[key] = parse_duration(path.get(key))
+            durations[key] = parse_duration(getattr(values, key))
         except ValueError as error:
             problem((section, key), str(error))
             durations[key] = timedelta(minutes=1)
@@ -206,17 +197,16 @@ def load_settings(config: Config) -> Settings:
     if durations["misfire_grace"].total_seconds() < 1:
         problem(("schedule", "misfire_grace"), "schedule.misfire_grace must be at least 1s",
                 "a late slot runs if it is missed by less than this; 1h suits most sites")
-    port = service.get("health_port")
+    port = service.health_port
     if problems:
         raise ConfigError("\n".join(problems))
     return Settings(
         timezone=zone, timezone_source=source, jobs=jobs, misfire_grace=durations["misfire_grace"],
-        apply=bool(service.get("apply")), health_host=str(service.get("health_host") or "127.0.0.1"),
+        apply=bool(service.apply), health_host=str(service.health_host),
         health_port=None if port is False or port is None else int(port),
-        shutdown_timeout=durations["shutdown_timeout"], chat=service.get("chat", "auto"),
-        slash_command=str(service.get("slash_command") or "/govbot"),
-        max_waiver_days=int(service.get("max_waiver_days") or 90),
-        log_level=str(logging_section.get("level") or "info"), log_format=str(logging_section.get("format") or "auto"))
+        shutdown_timeout=durations["shutdown_timeout"], chat=service.chat,
+        slash_command=str(service.slash_command), max_waiver_days=int(service.max_waiver_days),
+        log_level=str(logging_section.level), log_format=str(logging_section.format))
 
 
 def describe_schedule(settings: Settings, now: datetime, count: int = 3) -> str:

@@ -41,7 +41,8 @@ from bot.errors import ConfigError, JiraError, NetworkError, SourceError
 from bot.model import Issue, bulk
 from bot.sources.fields import FieldCatalog, FieldPlan, plan_fields
 from bot.sources.http import JiraHTTPError, RetryPolicy, Transport, display_url
-from bot.sources.normalize import Normalizer, parse_datetime
+from bot.dates import parse_datetime, parse_duration
+from bot.sources.normalize import Normalizer
 from bot.workspace import Workspace
 
 # Data Center cannot page past this many results of one query.
@@ -86,8 +87,8 @@ class Connection:
 
     @classmethod
     def from_config(cls, config: Config) -> "Connection":
-        section = config.section("jira")
-        url = (config.env.get("JIRA_URL") or section.get("url") or "").strip()
+        section = config.settings.jira
+        url = (config.env.get("JIRA_URL") or section.url or "").strip()
         if not url:
             raise ConfigError("no Jira URL configured",
                               hint="set JIRA_URL in the environment or jira.url in govbot.yaml")
@@ -97,11 +98,11 @@ class Connection:
         if "@" in url.split("//", 1)[1].split("/", 1)[0]:
             raise ConfigError("the Jira URL must not carry a user name or password",
                               hint="use JIRA_EMAIL + JIRA_API_TOKEN or JIRA_PAT instead")
-        deployment = section.get("deployment") or "auto"
+        deployment = section.deployment
         email = config.secret("JIRA_EMAIL")
         api_token = config.secret("JIRA_API_TOKEN")
         pat = config.secret("JIRA_PAT")
-        from_file = _read_token_file(config, section.get("token_file"))
+        from_file = _read_token_file(config, section.token_file)
         basic_ready = bool(email and (api_token or from_file))
         cloudish = deployment == "cloud" or (deployment == "auto" and _looks_like_cloud(url))
         if pat and (not basic_ready or not cloudish):
@@ -120,8 +121,7 @@ class Connection:
                               hint="set JIRA_EMAIL and JIRA_API_TOKEN (Jira Cloud) or JIRA_PAT "
                                    "(Data Center), or name a file with jira.token_file")
         return cls(url=url.rstrip("/"), deployment=deployment, auth=auth, email=email, token=token or "",
-                   timeout=float(section.get("timeout_seconds") or 30),
-                   max_retries=int(section.get("max_retries") if section.get("max_retries") is not None else 5))
+                   timeout=float(section.timeout_seconds), max_retries=int(section.max_retries))
 
 
 def _read_token_file(config: Config, value: str | None) -> str | None:
@@ -243,14 +243,14 @@ def scope_jql(config: Config, override: str | None = None) -> str:
         if not text:
             raise ConfigError("--jql is empty", hint='for example --jql "project = PAY AND type = Epic"')
         return text
-    section = config.section("jira")
-    projects = [p for p in section.get("projects") or [] if p]
+    section = config.settings.jira
+    projects = [p for p in section.projects or [] if p]
     parts = []
     if len(projects) == 1:
         parts.append(f"project = {jql_value(projects[0])}")
     elif projects:
         parts.append(f"project in ({', '.join(jql_value(p) for p in projects)})")
-    base = strip_order_by(section.get("jql") or "")
+    base = strip_order_by(section.jql or "")
     if base:
         parts.append(f"({base})" if projects else base)
     if not parts:
@@ -273,14 +273,6 @@ def _chunks(items: list, size: int) -> Iterable[list]:
         yield items[start:start + size]
 
 
-def parse_duration(text: str | None, default: timedelta) -> timedelta:
-    match = re.fullmatch(r"\s*(\d+)\s*([smhdw])\s*", str(text or ""))
-    if not match:
-        return default
-    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match.group(2)]
-    return timedelta(**{unit: int(match.group(1))})
-
-
 # -- the source ---------------------------------------------------------------------------------
 
 @dataclass
@@ -300,12 +292,11 @@ class JiraSource:
                  now: Callable[[], datetime] | None = None):
         self.config = config
         self.connection = connection or Connection.from_config(config)
-        section = config.section("jira")
         self.transport = Transport(
             session if session is not None else make_session(self.connection), self.connection.url,
             timeout=self.connection.timeout, policy=RetryPolicy(max_retries=self.connection.max_retries),
             sleep=sleep, clock=clock, rng=rng)
-        self.page_size: int | None = section.get("page_size")
+        self.page_size: int | None = config.settings.jira.page_size
         self._now = now or (lambda: datetime.now(timezone.utc))
         self._deployment = None if self.connection.deployment == "auto" else self.connection.deployment
         self._server_info: dict | None = None
@@ -679,13 +670,13 @@ class JiraSource:
             return None
         if cursor.get("fields") != _fields_hash(plan):
             return None  # the rules read other fields now: unchanged issues need them too
-        section = self.config.section("jira")
+        section = self.config.settings.jira
         last_full = parse_datetime(cursor.get("full_at"))
         since = parse_datetime(cursor.get("since"))
-        every = parse_duration(section.get("full_rescan_every"), timedelta(days=1))
+        every = parse_duration(section.full_rescan_every)
         if last_full is None or since is None or started - last_full >= every:
             return None
-        return since - parse_duration(section.get("incremental_overlap"), timedelta(minutes=10))
+        return since - parse_duration(section.incremental_overlap)
 
     def _expand_changes(self, reader: "_Reader", scope: str, projects_only: bool, *,
                         with_children: bool = True) -> None:
@@ -724,8 +715,8 @@ class JiraSource:
         is only projects, else by asking Jira (100 keys per request, keys only)."""
         if not keys:
             return set()
-        if projects_only and not self.config.section("jira").get("jql"):
-            projects = {p.casefold() for p in self.config.section("jira").get("projects") or []}
+        if projects_only and not self.config.settings.jira.jql:
+            projects = {p.casefold() for p in self.config.settings.jira.projects or []}
             return {k for k in keys if workspace.relatives[k].project.casefold() in projects}
         found: set[str] = set()
         for chunk in _chunks(sorted(keys), BULK_CHUNK):

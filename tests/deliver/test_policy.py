@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from datetime import datetime, time, timedelta, timezone
 from types import SimpleNamespace
 
@@ -29,14 +31,14 @@ def state(count, last=None, escalated=None):
     (state(4, NOW, escalated=NOW), 70, None),
 ])
 def test_due(stored, days_later, expected):
-    settings = NudgeSettings(interval=timedelta(days=7), reminder_cap=3)
+    settings = dataclasses.replace(NudgeSettings.default(), interval=timedelta(days=7), reminder_cap=3)
     result = due(stored, settings, NOW + timedelta(days=days_later))
     assert (None if result is None else (result.kind, result.number)) == expected
 
 
 def test_quiet_hours_cross_midnight_in_the_team_zone(tmp_path):
     config = write_config(tmp_path)
-    settings = NudgeSettings(quiet_hours=(time(19, 0), time(7, 0)))
+    settings = dataclasses.replace(NudgeSettings.default(), quiet_hours=(time(19, 0), time(7, 0)))
     at = lambda hour: datetime(2026, 3, 31, hour, 30, tzinfo=timezone.utc)  # noqa: E731
     # London is UTC+1 on 31 March 2026 (summer time).
     assert quiet_reason(config, "payments", settings, at(5)) == "quiet hours (06:30 in Europe/London)"
@@ -101,4 +103,4 @@ def test_user_map_file_is_validated(tmp_path):
               {"counts": {"applied": True, "people": 10, "findings": 30}}], False),  # held runs are not "usual"
 ])
 def test_breaker_arithmetic(people, findings, history, tripped):
-    assert (check(people, findings, history, BreakerSettings()) is not None) is tripped
+    assert (check(people, findings, history, BreakerSettings.default()) is not None) is tripped

@@ -51,27 +51,23 @@ class Missing(_FieldCheck):
 
 
 # A measure: any digit (80%, Q3, 2026), or a word that names a metric.
-_MEASURE_WORDS = (r"percent|percentage|kpi|okr|metric|nps|csat|rate|ratio|conversion|retention|churn|"
-                  r"latency|p\d\d|uptime|availability|revenue|cost|mttr|lead time|cycle time|throughput|"
-                  r"baseline|target|double|halve|half")
-
-
 @register
 class LacksMeasure(_FieldCheck):
     kind = "lacks-measure"
-    doc = ("Holds when the field or section has real text that names no measure: no number, "
-           "percentage, date or metric word. Quiet when the value is missing (another check's job).")
+    doc = ("Holds when the field or section has real text that names no measure: no digit (a number, "
+           "a percentage, a date, Q3), no % and none of the metric ``words`` the rule lists. Quiet when "
+           "the value is missing (another check's job).")
     schema = {"properties": {
         "field": _FIELD,
         "in": _SOURCES,
-        "words": {"type": "array", "items": {"type": "string"},
-                  "description": "extra words that count as naming a measure"},
+        "words": {"type": "array", "items": {"type": "string", "minLength": 1},
+                  "description": "words that count as naming a measure (retention, latency, NPS...)"},
     }, "required": ["field"]}
 
     def __init__(self, params):
         super().__init__(params)
-        extra = "|".join(re.escape(word) for word in params.get("words", []))
-        self._measure = re.compile(rf"\d|%|\b({_MEASURE_WORDS}{'|' + extra if extra else ''})\b", re.IGNORECASE)
+        words = "|".join(re.escape(word) for word in params.get("words", []))
+        self._measure = re.compile(rf"\d|%|\b({words})\b" if words else r"\d|%", re.IGNORECASE)
 
     def evaluate(self, issue, context):
         value = self.value(issue, context)
