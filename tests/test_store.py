@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from bot.config import load_config
 from bot.model import Finding, Issue, Severity, User
 from bot.store import (LATEST_VERSION, MIGRATIONS, Store, StoreConfigError, StoreError, metadata, open_store,
-                       schema_version, store_url)
+                       store_url)
+from bot.store.schema import schema_version
 from bot.engine.evaluate import Failure
 from bot.workspace import Workspace
 
@@ -103,7 +104,7 @@ def test_newer_schema_is_refused(tmp_path):
 
 
 def test_failed_migration_leaves_nothing_behind(tmp_path, monkeypatch):
-    import bot.store as module
+    import bot.store.database as module  # where the migrations are applied
 
     def broken(connection):
         connection.execute(sa.text("CREATE TABLE half_done (x INTEGER)"))

@@ -65,7 +65,7 @@ def test_a_dry_run_reads_the_existing_state(tmp_path):
 
 
 def test_dry_runs_against_an_older_store_do_not_migrate_it(tmp_path, monkeypatch):
-    import bot.store as module
+    import bot.store.database as module  # where the migrations are applied
 
     write_config(tmp_path)
     path = existing_store(tmp_path)
@@ -137,7 +137,7 @@ def test_postgres_dry_run_on_a_current_store_writes_nothing(postgres):
 
 
 def test_postgres_dry_run_on_an_older_store_is_a_clear_error_and_migrates_nothing(postgres, monkeypatch):
-    import bot.store as module
+    import bot.store.database as module  # where the migrations are applied
 
     Store(postgres).close()
     def add_table(connection):

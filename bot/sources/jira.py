@@ -28,7 +28,7 @@ import re
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError

@@ -9,7 +9,6 @@ crash: one bad record must not hide the findings on the other thousand.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from bot import text
@@ -18,7 +17,7 @@ from bot.hierarchy import IssueType
 from bot.model import Issue, User, user_from_json
 from bot.workspace import Workspace
 from bot.sources.vocabulary import ALIASES, EPIC_LINK_NAMES, EPIC_LINK_TYPE, PARENT_LINK_NAMES, PARENT_LINK_TYPE
-from bot.dates import parse_datetime  # noqa: F401 - read here, and by callers of this module
+from bot.dates import parse_datetime
 
 # The Agile API (/rest/agile/1.0/...) puts the epic in a field of its own: a key, or
 # an object {"id", "key", "name", "summary", "done"} (some examples carry no key).

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import bot.store as store_module
+import bot.store.database as store_module  # where engines are made
 from bot.cli import cli
 from bot.deliver.slack_client import SlackClient
 from bot.store import Store

@@ -1,0 +1,50 @@
+"""Where the next incremental read starts, per scope."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+
+from bot.store.database import Database, _guarded, _upsert
+from bot.store.schema import cursors
+
+
+class CursorStore(Database):
+    """Where the next incremental read starts, per scope."""
+
+    # -- cursors (live Jira source) -----------------------------------------------------------------
+    @_guarded
+    def get_cursor(self, scope: str) -> dict | None:
+        with self.transaction() as connection:
+            return connection.execute(sa.select(cursors.c.value).where(cursors.c.scope == scope)).scalar()
+
+    @_guarded
+    def set_cursor(self, scope: str, value: dict) -> None:
+        now = datetime.now(timezone.utc)
+        with self.transaction() as connection:
+            _upsert(connection, self.dialect, cursors, {"scope": scope, "value": value, "updated_at": now},
+                    ["scope"])
+
+
+class DeferredCursors:
+    """Hands the live source its cursors, but saves new ones only on ``commit()``.
+
+    Call ``commit()`` after the run's findings are recorded: a cursor saved
+    before the state it covers would make a crashed run skip those issues.
+    """
+
+    def __init__(self, store: Database):
+        self.store = store
+        self.pending: dict[str, dict] = {}
+
+    def get_cursor(self, scope: str) -> dict | None:
+        return self.pending.get(scope) or self.store.get_cursor(scope)
+
+    def set_cursor(self, scope: str, cursor: dict) -> None:
+        self.pending[scope] = dict(cursor)
+
+    def commit(self) -> None:
+        for scope, value in self.pending.items():
+            self.store.set_cursor(scope, value)
+        self.pending.clear()
