@@ -83,7 +83,7 @@ DEFAULTS: dict[str, Any] = {
     },
     "tech_debt": {"label": "tech-debt-agreement"},
     "owners": ["Outcome Owner", "assignee", "reporter"],
-    # State, delivery and waivers (bot/store.py, bot/deliver/, bot/waivers.py).
+    # State, delivery and waivers (bot/store/, bot/deliver/, bot/waivers.py).
     "store": {
         "url": None,                   # None: $GOVBOT_DATABASE_URL, else sqlite file govbot.db beside the config
         "busy_timeout_seconds": 30,    # how long to wait for a store another run is writing
