@@ -7,6 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from bot.cli import cli
 from bot.runs.check import parse_keys
 from bot.commands.check import check
 from bot.errors import UsageError
@@ -155,3 +156,17 @@ def test_help_documents_every_exit_code():
     text = " ".join(CliRunner().invoke(check, ["--help"]).output.split())
     assert "3 Jira unreachable after retries" in text
     assert "a wrong or unknown Jira host" in text and "4 some issues or their relatives could not be read" in text
+
+
+def test_json_summary_has_the_scans_keys_and_every_rules_verdict(snapshot):
+    """The documented contract: `check` JSON uses the same summary keys as `scan`, plus verdict counts,
+    and lists every active rule per issue, not-applicable ones included."""
+    check = json.loads(invoke("PAY-2", "--snapshot", snapshot, "--format", "json", "--now", "2026-03-01").output)
+    scan = json.loads(CliRunner().invoke(cli, ["scan", "--snapshot", snapshot, "--format", "json", "--now",
+                                               "2026-03-01", "--fail-on", "never"]).stdout)
+    assert set(scan["summary"]) <= set(check["summary"])
+    assert check["summary"]["issues_scanned"] == 1 and check["summary"]["feature_factory_ratio"]["rule"]
+    counts = check["summary"]["verdicts"]
+    rows = check["issues"][0]["verdicts"]
+    assert sum(counts.values()) == len(rows) == len(scan["summary"]["rules_evaluated"])
+    assert counts["not-applicable"] > 0 and {row["status"] for row in rows} >= {"fail", "pass", "not-applicable"}
