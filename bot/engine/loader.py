@@ -42,6 +42,8 @@ _example = {"type": "object", "additionalProperties": False, "properties": {
     "resolution": {"type": "string"},
     "fields": {"type": "object"},
     "created": {"type": "string"}, "updated": {"type": "string"}, "resolved": {"type": "string"},
+    "status_changed": {"type": "string", "description": "when the status category last changed"},
+    "due": {"type": "string"},
     "assignee": {"type": "string"}, "reporter": {"type": "string"},
     "parent": {"anyOf": [{"type": "string"}, {"$ref": "#/$defs/example"}]},
     "children": {"type": "array", "items": {"$ref": "#/$defs/example"}},
@@ -454,8 +456,19 @@ def _compile_condition(document, path, node, params, config, diagnostics, label)
             diagnostics.append(document.diagnostic(here, f"{label} `{key}` takes a mapping of parameters",
                                                    hint=_params_hint(cls)))
             return None
+    # Nested conditions (children: {where: ...}) are compiled like the rule's own, so their
+    # errors carry their own line and column.
+    nested: dict[str, Condition] = {}
+    nested_failed = False
+    for name in cls.condition_params:
+        if isinstance(value.get(name), dict):
+            compiled = _compile_condition(document, here + (name,), value[name], params, config, diagnostics, label)
+            nested_failed = nested_failed or compiled is None
+            if compiled is not None:
+                nested[name] = compiled
     missing: list[str] = []
-    resolved = _substitute(value, params, config, missing)
+    resolved = _substitute({k: v for k, v in value.items() if k not in nested}, params, config, missing)
+    resolved.update({name: value[name] for name in nested})
     for name in missing:
         diagnostics.append(document.diagnostic(here, f"{label} `${name}` is not defined",
                                                hint="define it under the rule's `params:` (or use $config.section.key)"))
@@ -466,12 +479,13 @@ def _compile_condition(document, path, node, params, config, diagnostics, label)
     if len(diagnostics) > before:
         return None
     check = cls(resolved)
+    check.bind(nested)
     for sub_path, message, hint in check.problems():
         diagnostics.append(document.diagnostic(here + tuple(sub_path), f"{label} {key}: {message}", hint=hint))
     if cls.level_param and config.hierarchy.rank(resolved[cls.level_param]) is None:
         diagnostics.append(_unknown_level(document, here + (cls.level_param,), resolved[cls.level_param],
                                           config, label))
-    return Leaf(check) if len(diagnostics) == before else None
+    return Leaf(check) if len(diagnostics) == before and not nested_failed else None
 
 
 def _params_hint(cls) -> str:

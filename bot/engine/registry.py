@@ -50,12 +50,22 @@ class Check:
     needs_status: ClassVar[bool] = False
     # The parameter naming a hierarchy level, checked against config by the loader.
     level_param: ClassVar[str | None] = None
+    # Parameters that hold a nested condition (``children: {where: ...}``): the loader
+    # compiles them like a rule's own condition and hands them to ``bind``.
+    condition_params: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, params: dict[str, Any]):
         self.params = params
 
     def problems(self) -> list[tuple[tuple, str, str | None]]:
         """Semantic problems beyond the schema: (param path, message, hint)."""
+        return []
+
+    def bind(self, conditions: dict) -> None:
+        """Receive the compiled nested conditions named by ``condition_params``."""
+
+    def nested(self) -> list:
+        """Nested conditions (judged on other issues, such as children)."""
         return []
 
     def fields(self) -> set[str]:

@@ -166,11 +166,11 @@ class Rule:
     @functools.cached_property
     def needs_type(self) -> bool:
         """The rule means nothing for an issue Jira sent without a type."""
-        return self.scope.needs_type or any(check.needs_type for check in self.condition.checks())
+        return self.scope.needs_type or any(check.needs_type for check in self.condition.own_checks())
 
     @functools.cached_property
     def needs_status(self) -> bool:
-        return bool(self.scope.status_categories) or any(check.needs_status for check in self.condition.checks())
+        return bool(self.scope.status_categories) or any(check.needs_status for check in self.condition.own_checks())
 
     @property
     def site_setup(self) -> bool:

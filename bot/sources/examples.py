@@ -20,7 +20,8 @@ from bot.workspace import Workspace
 EXAMPLE_NOW = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)
 _RELATIVE = re.compile(r"^(\d+)\s*(d|w|days?|weeks?)\s*ago$", re.IGNORECASE)
 _SYSTEM = {"key", "type", "summary", "description", "status", "status_category", "labels", "components",
-           "project", "priority", "resolution", "fields", "created", "updated", "resolved", "assignee", "reporter",
+           "project", "priority", "resolution", "fields", "created", "updated", "resolved", "status_changed",
+           "due", "assignee", "reporter",
            "parent", "children", "others", "note"}
 
 
@@ -101,6 +102,8 @@ class ExampleBuilder:
             "created": _date(example.get("created", "60 days ago"), self.now),
             "updated": _date(example.get("updated", "1 day ago"), self.now),
             "resolutiondate": _date(example.get("resolved"), self.now) if category == "done" or example.get("resolved") else None,
+            "statuscategorychangedate": _date(example.get("status_changed"), self.now),
+            "duedate": _date(example["due"], self.now)[:10] if example.get("due") else None,  # a date field
         }
         for role in ("assignee", "reporter"):
             if example.get(role):
@@ -110,6 +113,9 @@ class ExampleBuilder:
             if str(name).casefold() in ("assignee", "reporter"):
                 fields[str(name).casefold()] = value
                 continue
+            # "120 days ago" means a date here too, as in created / updated / resolved.
+            if isinstance(value, str) and _RELATIVE.match(value.strip()):
+                value = _date(value, self.now)
             fields[self.field_id(str(name))] = value
         issue_id = str(next(self._ids))
         return {"id": issue_id, "key": key, "self": f"https://example.atlassian.net/rest/api/3/issue/{issue_id}",

@@ -11,30 +11,66 @@ from bot.engine.checks.values import _FIELD, _SOURCES
 from bot.engine.registry import Check, Match, register
 from bot.dates import parse_datetime
 
-_BUILTIN_DATES = {"created", "updated", "resolved", "resolutiondate", "duedate"}
+# One date model for every date a rule names: Jira's system dates by any of their names,
+# else a date field (system or custom) by display name or id, read by ``parse_datetime``.
+_DELIVERED = ("resolved", "resolutiondate", "resolution date", "delivered")
+SYSTEM_DATES: dict[str, str] = {
+    "created": "created", "updated": "updated",
+    **{name: "resolved" for name in _DELIVERED},
+    "due": "duedate", "duedate": "duedate", "due date": "duedate",
+    "status changed": "statuscategorychangedate", "status_changed": "statuscategorychangedate",
+    "statuscategorychangedate": "statuscategorychangedate", "status category changed": "statuscategorychangedate",
+}
+
+
+def system_date(name: str) -> str | None:
+    """The system date ``name`` means (created, updated, resolved, duedate, statuscategorychangedate)."""
+    return SYSTEM_DATES.get(" ".join(str(name).split()).casefold())
+
+
+def date_fields(name: str) -> set[str]:
+    """The Jira fields read to tell the date ``name``."""
+    system = system_date(name)
+    if system == "resolved":
+        return {"resolutiondate", "statuscategorychangedate", "updated", "status"}
+    return {system or name}
+
+
+def issue_date(issue, name: str) -> tuple[datetime | None, str]:
+    """(the date, which date stood in for it) of the date ``name`` on ``issue``."""
+    system = system_date(name)
+    if system == "created":
+        return issue.created, ""
+    if system == "updated":
+        return issue.updated, ""
+    if system == "resolved":
+        # Some workflows reach Done without setting a resolution: the one definition
+        # of the delivered date (bot.lifecycle) says what stands in for it.
+        return lifecycle.delivered_on(issue)
+    raw = issue.fields.get(system) if system else issue.raw(name)
+    return (parse_datetime(raw) if isinstance(raw, str) else None), ""
 
 
 @register
 class OlderThan(Check):
     kind = "older-than"
-    doc = ("Holds when a date (created, updated, resolved, or a date field) is more than `days` "
-           "days before the evaluation date. Quiet when the date is absent. `resolved` (or `delivered`) "
-           "is the delivered date: the resolution date, else the date the status category changed to "
-           "Done, else the last update; the evidence says which when it is not the resolution date.")
+    doc = ("Holds when a date is more than `days` days before the evaluation date. Quiet when the date is "
+           "absent. Dates: `created`, `updated`, `resolved` (or `delivered`), `due`, `status changed` (when "
+           "the status category last changed: how long an issue has been in progress), or any date field "
+           "by name or id. `resolved` is the delivered date: the resolution date, else the date the status "
+           "category changed to Done, else the last update; the evidence says which when it is not the "
+           "resolution date.")
     schema = {"properties": {
         "date": {"type": "string", "minLength": 1,
-                 "description": "created, updated, resolved (delivered), or a date field's name"},
+                 "description": "created, updated, resolved (delivered), due, status changed, or a date field's name"},
         "days": {"type": "integer", "minimum": 0},
     }, "required": ["date", "days"]}
 
     def fields(self):
-        name = self.params["date"].casefold()
-        if name in _DELIVERED:
-            return {"resolutiondate", "statuscategorychangedate", "updated", "status"}
-        return {name} if name in _BUILTIN_DATES else {self.params["date"]}
+        return date_fields(self.params["date"])
 
     def evaluate(self, issue, context):
-        when, source = _issue_date(issue, self.params["date"])
+        when, source = issue_date(issue, self.params["date"])
         if when is None:
             return None
         age = (context.now - when).days
@@ -44,23 +80,6 @@ class OlderThan(Check):
             return None
         suffix = f" (by the {source})" if source and source != lifecycle.RESOLUTION_DATE else ""
         return Match(f"older than {self.params['days']} days{suffix}")
-
-
-_DELIVERED = ("resolved", "resolutiondate", "delivered")
-
-
-def _issue_date(issue, name: str) -> tuple[datetime | None, str]:
-    folded = name.casefold()
-    if folded == "created":
-        return issue.created, ""
-    if folded == "updated":
-        return issue.updated, ""
-    if folded in _DELIVERED:
-        # Some workflows reach Done without setting a resolution: the one definition
-        # of the delivered date (bot.lifecycle) says what stands in for it.
-        return lifecycle.delivered_on(issue)
-    raw = issue.raw(name)
-    return (parse_datetime(raw) if isinstance(raw, str) else None), ""
 
 
 _MONTHS = {name.casefold(): number for number, name in enumerate(calendar.month_name) if name}
