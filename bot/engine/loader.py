@@ -9,6 +9,7 @@ files. One bad rule never hides the errors in the next.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import re
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from bot.diagnostics import Diagnostic
 from bot.engine import budget, templates
 from bot.engine.condition import COMBINATORS, All, Any_, Condition, Leaf, Not
 import bot.engine.checks  # noqa: F401 - registers the built-in check kinds
+from bot.engine.params import Bound, declare as declare_params, unknown_hint as unknown_param_hint
 from bot.engine.registry import kinds, param_schema
 from bot.engine.rule import DOC_SECTIONS, METRICS, REGISTERS, RegisterRole, Rule, Scope
 from bot.engine.site_setup import GROUP_PARAMS
@@ -187,15 +189,17 @@ def load_rules(paths: list[str | Path] | None = None, config: Config | None = No
             first_seen[rule.id] = (rule.path, rule.line)
             ruleset.rules.append(rule)
     if diagnostics:
-        raise RuleError(_summarise(diagnostics))
+        raise RuleError(_summarise(diagnostics, config))
     _apply_config(ruleset, config)
     return ruleset
 
 
-def _summarise(diagnostics: list[Diagnostic]) -> str:
+def _summarise(diagnostics: list[Diagnostic], config: Config | None = None) -> str:
     rendered = "\n\n".join(d.render() for d in diagnostics)
     count = len(diagnostics)
-    return f"{rendered}\n\n{count} error{'s' if count != 1 else ''} in rule files; no issue was read."
+    config_path = config.document.path if config is not None and config.document is not None else None
+    where = "rule files and govbot.yaml" if any(d.path == config_path for d in diagnostics) else "rule files"
+    return f"{rendered}\n\n{count} error{'s' if count != 1 else ''} in {where}; no issue was read."
 
 
 def _apply_config(ruleset: RuleSet, config: Config) -> None:
@@ -264,12 +268,18 @@ def _compile_rule(document: YamlDocument, index: int, raw: Any, config: Config,
     diagnostics.extend(problems)
     if problems:
         return None
-    params = dict(raw.get("params") or {})
-    params.update(config.section("rules").get("params", {}).get(rule_id, {}))
+    params = _bind_params(document, at, raw, rule_id, config, diagnostics, label)
     condition = _compile_condition(document, at + ("condition",), raw["condition"], params, config, diagnostics, label)
     scope_data = _substitute(raw.get("scope") or {}, params, config)
     within = scope_data.get("resolved_within")
-    if within is not None and within != "all" and (not isinstance(within, int) or isinstance(within, bool)
+    within_ref = _PARAM_REF.match(str((raw.get("scope") or {}).get("resolved_within", "")))
+    if within_ref and within_ref.group(1) in params.from_config and not (
+            within == "all" or (isinstance(within, int) and not isinstance(within, bool) and within >= 0)):
+        diagnostics.append(_config_diagnostic(config, params.config_path(within_ref.group(1)),
+                                              f"config: rules.params.{rule_id}.{within_ref.group(1)} must be a "
+                                              f"number of days or all (got {within!r})",
+                                              hint=f"it sets scope.resolved_within of rule {rule_id!r}"))
+    elif within is not None and within != "all" and (not isinstance(within, int) or isinstance(within, bool)
                                                    or within < 0):
         diagnostics.append(document.diagnostic(at + ("scope", "resolved_within"),
                                                f"{label} scope.resolved_within must be a number of days or all "
@@ -314,10 +324,45 @@ def _compile_rule(document: YamlDocument, index: int, raw: Any, config: Config,
         register=register,
         enabled=raw.get("enabled", True), owner=list(raw.get("owner") or config.section("owners")),
         nudge=raw.get("nudge", True), comment=raw.get("comment", False), audience=audience, docs=dict(raw["docs"]),
-        examples=copy.deepcopy(raw.get("examples") or {}), params=params, path=document.path, line=line,
+        examples=copy.deepcopy(raw.get("examples") or {}), params=params, declared=params.declared,
+        path=document.path, line=line,
     )
     _trial_render(document, at, rule, diagnostics, label)
     return None if diagnostics else rule
+
+
+def _bind_params(document, at, raw, rule_id, config, diagnostics, label) -> Bound:
+    """The rule's declared parameters with govbot.yaml's values, each checked where it is written."""
+    declared, problems = declare_params(raw.get("params") or {})
+    for sub_path, message, hint in problems:
+        diagnostics.append(document.diagnostic(at + ("params",) + sub_path, f"{label} {message}", hint=hint))
+    values = {name: param.default for name, param in declared.items()}
+    from_config: set[str] = set()
+    overrides = (config.section("rules").get("params") or {}).get(rule_id) or {}
+    for name, value in overrides.items():
+        path = ("rules", "params", rule_id, name)
+        if name not in declared:
+            diagnostics.append(_config_diagnostic(config, path, f"config: rule {rule_id!r} has no parameter {name!r}",
+                                                  hint=unknown_param_hint(str(name), declared), key=True))
+            continue
+        problem = declared[name].problem(value)
+        if problem:
+            param = declared[name]
+            diagnostics.append(_config_diagnostic(
+                config, path, f"config: rules.params.{rule_id}: {problem}",
+                hint=f"the rule's default is {param.default!r}" + (f" ({param.doc})" if param.doc else "")))
+            continue
+        values[name] = value
+        from_config.add(name)
+    return Bound(values, from_config, rule_id, declared)
+
+
+def _config_diagnostic(config: Config, path: tuple, message: str, *, hint: str | None = None,
+                       key: bool = False) -> Diagnostic:
+    """A problem with a value set in govbot.yaml, at its line and column there."""
+    if config.document is not None:
+        return config.document.diagnostic(path, message, hint=hint, key=key)
+    return Diagnostic(str(config.path or "config"), 0, 0, message, hint=hint)
 
 
 def _register_role(document, at, value, diagnostics, label) -> RegisterRole | None:
@@ -475,7 +520,20 @@ def _compile_condition(document, path, node, params, config, diagnostics, label)
     if missing:
         return None
     before = len(diagnostics)
-    diagnostics.extend(validate(document, param_schema(cls), resolved, at=here, what=f"{label} {key}:"))
+    schema = param_schema(cls)
+    from_config = getattr(params, "from_config", ())
+    for name, written in value.items():
+        ref = _PARAM_REF.match(written) if isinstance(written, str) else None
+        spec = schema.get("properties", {}).get(name)
+        if ref and ref.group(1) in from_config and spec is not None and config.document is not None:
+            # A site's value that does not fit the check: blamed where the site wrote it.
+            problems = validate(config.document, spec, resolved[name], at=params.config_path(ref.group(1)),
+                                what="config:")
+            if problems:
+                hint = f"it sets `{key}: {{{name}: ...}}` in rule {params.rule_id!r}"
+                diagnostics.extend(dataclasses.replace(p, hint=p.hint or hint) for p in problems)
+                return None
+    diagnostics.extend(validate(document, schema, resolved, at=here, what=f"{label} {key}:"))
     if len(diagnostics) > before:
         return None
     check = cls(resolved)

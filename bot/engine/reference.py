@@ -29,7 +29,7 @@ def render_reference(ruleset) -> str:
             out += ["```", body, "```", ""] if key == "example" else [body, ""]
         params = {k: v for k, v in rule.params.items() if not (rule.site_setup and k in GROUP_PARAMS)}
         if params:
-            out += ["### Parameters", ""] + [f"- `{k}`: `{v}`" for k, v in params.items()] + [""]
+            out += ["### Parameters", ""] + [_param_line(rule, k, v) for k, v in params.items()] + [""]
     out += ["", "# Check kinds", "",
             "Conditions combine these with `all:`, `any:` and `not:`.", ""]
     for name, cls in kinds().items():
@@ -46,3 +46,11 @@ def render_reference(ruleset) -> str:
         if cls.shorthand:
             out += [f"Shorthand: `{name}: VALUE` sets `{cls.shorthand}`.", ""]
     return "\n".join(out).rstrip() + "\n"
+
+
+def _param_line(rule, name: str, value) -> str:
+    """``- `grace_days` (integer, default `30`): what it means``, from the rule's declaration."""
+    param = rule.declared.get(name)
+    if param is None:
+        return f"- `{name}`: `{value}`"
+    return f"- `{name}` ({param.type}, default `{param.default}`)" + (f": {param.doc}" if param.doc else "")

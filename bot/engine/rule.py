@@ -144,6 +144,8 @@ class Rule:
     docs: dict[str, str] = field(default_factory=dict)
     examples: dict[str, list] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    # What each parameter is (bot.engine.params.Param: type, default, doc), for docs and `rules explain`.
+    declared: dict[str, Any] = field(default_factory=dict)
     path: str = ""
     line: int = 0
 

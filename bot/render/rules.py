@@ -19,5 +19,8 @@ def explain_text(rule) -> str:
         out.append("")
     if rule.params:
         out.append("Parameters (override with rules.params in govbot.yaml)")
-        out.extend(f"    {name}: {value}" for name, value in rule.params.items())
+        for name, value in rule.params.items():
+            param = getattr(rule, "declared", {}).get(name)
+            out.append(f"    {name}: {value}" + (f" ({param.type}; {param.doc})" if param is not None and param.doc
+                                                 else f" ({param.type})" if param is not None else ""))
     return "\n".join(out).rstrip()
