@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from bot.commands.common import config_option, handle_errors, is_terminal
+from bot.commands.common import config_option, handle_errors, is_terminal, parse_now
 from bot.config import load_config
 from bot.engine import load_rules
 from bot.errors import UsageError
@@ -79,13 +79,16 @@ def validate(paths, config_path, bundled):
 @config_option
 @bundled_option
 @click.option("-v", "--verbose", is_flag=True, help="Show passing examples too.")
+@click.option("--now", "now_text", metavar="YYYY-MM-DD", default=None,
+              help="Evaluate the examples as if today were this date (default 2026-06-15, so examples with "
+                   "calendar dates stay true); relative dates (120 days ago) count from it.")
 @handle_errors
-def test_rules(paths, config_path, bundled, verbose):
+def test_rules(paths, config_path, bundled, verbose, now_text):
     """Run every rule's examples: `fires` must fire, `ok` must stay quiet."""
-    from bot.runs.ruletest import run_examples
+    from bot.runs.ruletest import EXAMPLE_NOW, run_examples
 
     config, ruleset = _load(paths, config_path, bundled)
-    results = run_examples(ruleset, config)
+    results = run_examples(ruleset, config, parse_now(now_text) if now_text else EXAMPLE_NOW)
     colour = is_terminal()
     failed = [r for r in results if not r.passed]
     for result in results:

@@ -13,10 +13,12 @@ import dataclasses
 import difflib
 import re
 from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from bot.config import Config, load_config
+from bot.dates import parse_when
 from bot.diagnostics import Diagnostic
 from bot.engine import budget, templates
 from bot.engine.condition import COMBINATORS, All, Any_, Condition, Leaf, Not
@@ -264,11 +266,16 @@ def _compile_rule(document: YamlDocument, index: int, raw: Any, config: Config,
     if not isinstance(raw, dict):
         diagnostics.append(document.diagnostic(at, "each rule must be a mapping (id:, title:, ...)"))
         return None
+    raw = _dates_as_text(raw)
     problems = validate(document, RULE_SCHEMA, raw, at=at, what=label)
     diagnostics.extend(problems)
     if problems:
         return None
     params = _bind_params(document, at, raw, rule_id, config, diagnostics, label)
+    for path, value in _example_dates(raw.get("examples") or {}, at + ("examples",)):
+        diagnostics.append(document.diagnostic(path, f"{label} {value!r} is not a date",
+                                               hint="write 120 days ago, 2 weeks ago, in 14 days, today, "
+                                                    "or a date like 2026-03-31"))
     condition = _compile_condition(document, at + ("condition",), raw["condition"], params, config, diagnostics, label)
     scope_data = _substitute(raw.get("scope") or {}, params, config)
     within = scope_data.get("resolved_within")
@@ -355,6 +362,40 @@ def _bind_params(document, at, raw, rule_id, config, diagnostics, label) -> Boun
         values[name] = value
         from_config.add(name)
     return Bound(values, from_config, rule_id, declared)
+
+
+def _dates_as_text(value: Any) -> Any:
+    """YAML reads an unquoted 2026-03-31 as a date; in a rule every date is written text (one model)."""
+    if isinstance(value, dict):
+        return {key: _dates_as_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_dates_as_text(item) for item in value]
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return value
+
+
+_ANY_DAY = datetime(2026, 1, 1, tzinfo=timezone.utc)  # only the shape of a date is checked here
+_EXAMPLE_DATES = ("created", "updated", "resolved", "status_changed", "due")
+
+
+def _example_dates(examples: dict, at: tuple):
+    """(path, value) of every date in the examples that is not one (``created: yesterday``)."""
+    def walk(example, path):
+        if not isinstance(example, dict):
+            return
+        for key in _EXAMPLE_DATES:
+            value = example.get(key)
+            if value is not None and parse_when(value, _ANY_DAY) is None:
+                yield path + (key,), value
+        yield from walk(example.get("parent"), path + ("parent",))
+        for group in ("children", "others"):
+            for index, other in enumerate(example.get(group) or []):
+                yield from walk(other, path + (group, index))
+
+    for kind in ("fires", "ok"):
+        for index, example in enumerate(examples.get(kind) or []):
+            yield from walk(example, at + (kind, index))
 
 
 def _config_diagnostic(config: Config, path: tuple, message: str, *, hint: str | None = None,

@@ -8,17 +8,16 @@ means the rule works on what Jira actually sends. ``bot.runs.ruletest`` runs the
 from __future__ import annotations
 
 import itertools
-import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from bot.config import Config
+from bot.dates import is_relative, parse_when
 from bot.model import Issue
 from bot.sources.normalize import Normalizer
 from bot.workspace import Workspace
 
 EXAMPLE_NOW = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)
-_RELATIVE = re.compile(r"^(\d+)\s*(d|w|days?|weeks?)\s*ago$", re.IGNORECASE)
 _SYSTEM = {"key", "type", "summary", "description", "status", "status_category", "labels", "components",
            "project", "priority", "resolution", "fields", "created", "updated", "resolved", "status_changed",
            "due", "assignee", "reporter",
@@ -28,14 +27,9 @@ _SYSTEM = {"key", "type", "summary", "description", "status", "status_category",
 def _date(value: str | None, now: datetime) -> str | None:
     if not value:
         return None
-    match = _RELATIVE.match(value.strip())
-    if match:
-        amount = int(match.group(1)) * (7 if match.group(2).lower().startswith("w") else 1)
-        when = now - timedelta(days=amount)
-    else:
-        when = datetime.fromisoformat(value)
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
+    when = parse_when(value, now)
+    if when is None:
+        raise ValueError(f"{value!r} is not a date (write 120 days ago, in 14 days, today, or 2026-03-31)")
     return when.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
 
 
@@ -114,7 +108,7 @@ class ExampleBuilder:
                 fields[str(name).casefold()] = value
                 continue
             # "120 days ago" means a date here too, as in created / updated / resolved.
-            if isinstance(value, str) and _RELATIVE.match(value.strip()):
+            if is_relative(value):
                 value = _date(value, self.now)
             fields[self.field_id(str(name))] = value
         issue_id = str(next(self._ids))

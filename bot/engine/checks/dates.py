@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import calendar
+import difflib
 import re
 from datetime import date, datetime, timedelta, timezone
 
 from bot import lifecycle
 from bot.engine.checks.values import _FIELD, _SOURCES
 from bot.engine.registry import Check, Match, register
-from bot.dates import parse_datetime
+from bot.dates import parse_datetime, parse_when
 
 # One date model for every date a rule names: Jira's system dates by any of their names,
 # else a date field (system or custom) by display name or id, read by ``parse_datetime``.
@@ -51,6 +52,21 @@ def issue_date(issue, name: str) -> tuple[datetime | None, str]:
     return (parse_datetime(raw) if isinstance(raw, str) else None), ""
 
 
+def date_problems(name: str) -> list[tuple[tuple, str, str | None]]:
+    """A date name that is not a system date but is close to one (``creatd``) is a mistake: said now,
+    not found later as a rule that never fires. Other names are date fields (live reads report a
+    field the site does not have)."""
+    if system_date(name):
+        return []
+    folded = " ".join(str(name).split()).casefold()
+    close = difflib.get_close_matches(folded, sorted(SYSTEM_DATES), n=1, cutoff=0.75)
+    if close:
+        return [(("date",), f"unknown date {name!r}",
+                 f"did you mean {close[0]!r}? dates: created, updated, resolved, due, status changed, "
+                 f"or a date field's name")]
+    return []
+
+
 @register
 class OlderThan(Check):
     kind = "older-than"
@@ -65,6 +81,9 @@ class OlderThan(Check):
                  "description": "created, updated, resolved (delivered), due, status changed, or a date field's name"},
         "days": {"type": "integer", "minimum": 0},
     }, "required": ["date", "days"]}
+
+    def problems(self):
+        return date_problems(self.params["date"])
 
     def fields(self):
         return date_fields(self.params["date"])
@@ -152,3 +171,50 @@ class DatePassed(Check):
         limit = (context.now.astimezone(timezone.utc).date()
                  - timedelta(days=self.params.get("grace_days", 0)))
         return Match(f"deadline {deadline.isoformat()}") if deadline < limit else None
+
+
+_WHEN = {"type": "string", "minLength": 1,
+         "description": "a date: 120 days ago, 2 weeks ago, in 14 days, today, or 2026-03-31 (relative dates count "
+                        "from the evaluation date, `--now`)"}
+
+
+@register
+class DateIs(Check):
+    kind = "date-is"
+    doc = ("Holds when a date (the same names as `older-than`: created, updated, resolved, due, status changed, "
+           "or a date field) is before `before` and/or after `after`. Each bound is a relative date (`120 days "
+           "ago`, `in 14 days`, `today`) or a calendar date (`2026-03-31`): `date-is: {date: due, before: today}` "
+           "is a due date that has passed. Quiet when the date is absent.")
+    schema = {"properties": {
+        "date": OlderThan.schema["properties"]["date"],
+        "before": _WHEN,
+        "after": _WHEN,
+    }, "required": ["date"]}
+
+    def problems(self):
+        out = date_problems(self.params["date"])
+        if "before" not in self.params and "after" not in self.params:
+            out.append(((), "date-is needs `before:`, `after:` or both", "for example {date: due, before: today}"))
+        for bound in ("before", "after"):
+            value = self.params.get(bound)
+            if value is not None and parse_when(value, datetime.now(timezone.utc)) is None:
+                out.append(((bound,), f"{value!r} is not a date",
+                            "write 120 days ago, 2 weeks ago, in 14 days, today, or a date like 2026-03-31"))
+        return out
+
+    def fields(self):
+        return date_fields(self.params["date"])
+
+    def evaluate(self, issue, context):
+        when, _ = issue_date(issue, self.params["date"])
+        if when is None:
+            return None
+        before, after = self.params.get("before"), self.params.get("after")
+        if before is not None and not when < parse_when(before, context.now):
+            return None
+        if after is not None and not when > parse_when(after, context.now):
+            return None
+        # Evidence names the bounds as written (stable from day to day), not the date.
+        said = " and ".join(f"{name} {value}" for name, value in (("before", before), ("after", after)) if value)
+        return Match(f"{self.params['date']} {said}")
+
