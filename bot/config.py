@@ -12,10 +12,12 @@ which returns the user's values merged over the defaults.
 from __future__ import annotations
 
 import copy
+import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot.errors import ConfigError
 from bot.settings import Settings
@@ -108,7 +110,7 @@ DEFAULTS: dict[str, Any] = {
         "max_reminders": 3,            # reminders after the first nudge; then escalate
         "escalate_to": "channel",      # channel | digest
         "quiet_days": ["saturday", "sunday"],
-        "quiet_hours": "19:00-07:00",  # local time in the team's time zone; off to disable
+        "quiet_hours": "19:00-07:00",  # local time in the team's time zone; "off" (or false) to disable
         "timezone": "UTC",             # for teams without teams.<name>.timezone
         "min_severity": "info",
         "waiver_hint": None,           # extra line in every nudge, e.g. who grants waivers
@@ -236,7 +238,7 @@ SECTION_SCHEMAS: dict[str, dict] = {
                    "quiet_hours": {"anyOf": [
                        {"type": "string", "pattern": r"^\s*\d{1,2}:\d{2}\s*-\s*\d{1,2}:\d{2}\s*$",
                         "description": 'a local time range like "19:00-07:00", or off'},
-                       {"enum": [False, None, ""]}]},
+                       {"enum": [False, None, "", "off", "Off", "OFF"]}]},
                    "timezone": {"type": "string", "minLength": 1},
                    "min_severity": {"enum": ["error", "warning", "info"]},
                    "waiver_hint": {"type": ["string", "null"]},
@@ -431,6 +433,7 @@ def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = 
                  "or name a file with <NAME>_FILE", key=True) for path, _ in secrets]
         raise ConfigError("\n".join(d.render() for d in diagnostics))
     diagnostics = validate(document, schema(), data, what="config:")
+    diagnostics += _time_zone_problems(document, data) if not diagnostics else []
     if diagnostics:
         raise ConfigError("\n".join(d.render() for d in diagnostics))
     merged = _merge(DEFAULTS, data)
@@ -443,6 +446,28 @@ def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = 
                                                              hint=hint).render()
                                         for where, message, hint in problems))
     return Config(merged, Path(path), document, environment)
+
+
+def _time_zone_problems(document: YamlDocument, data: dict) -> list:
+    """Every time zone in the file is a real IANA name: said now, at its line, not when a nudge is due."""
+    places: list[tuple[tuple, Any]] = []
+    for section in ("nudges", "schedule"):
+        if isinstance(data.get(section), dict) and data[section].get("timezone") is not None:
+            places.append(((section, "timezone"), data[section]["timezone"]))
+    for team, spec in (data.get("teams") or {}).items():
+        if isinstance(spec, dict) and spec.get("timezone") is not None:
+            places.append((("teams", team, "timezone"), spec["timezone"]))
+    problems = []
+    for path, name in places:
+        try:
+            ZoneInfo(str(name))
+            continue
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+        close = difflib.get_close_matches(str(name), sorted(available_timezones()), n=1)
+        hint = (f"did you mean {close[0]!r}? " if close else "") + "use an IANA name like Europe/London or America/New_York"
+        problems.append(document.diagnostic(path, f"config: unknown time zone {name!r}", hint=hint))
+    return problems
 
 
 _SECRET_KEYS = {"token", "api_token", "password", "pat", "bot_token", "app_token", "secret", "signing_secret"}
