@@ -436,7 +436,7 @@ def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = 
                  "or name a file with <NAME>_FILE", key=not what) for path, _, what in secrets]
         raise ConfigError("\n".join(d.render() for d in diagnostics))
     diagnostics = validate(document, schema(), data, what="config:")
-    diagnostics += _time_zone_problems(document, data) if not diagnostics else []
+    diagnostics += _time_zone_problems(document, data)  # one pass: with the schema's problems, not after them
     if diagnostics:
         raise ConfigError("\n".join(d.render() for d in diagnostics))
     merged = _merge(DEFAULTS, data)
@@ -455,10 +455,11 @@ def _time_zone_problems(document: YamlDocument, data: dict) -> list:
     """Every time zone in the file is a real IANA name: said now, at its line, not when a nudge is due."""
     places: list[tuple[tuple, Any]] = []
     for section in ("nudges", "schedule"):
-        if isinstance(data.get(section), dict) and data[section].get("timezone") is not None:
+        if isinstance(data.get(section), dict) and isinstance(data[section].get("timezone"), str):
             places.append(((section, "timezone"), data[section]["timezone"]))
-    for team, spec in (data.get("teams") or {}).items():
-        if isinstance(spec, dict) and spec.get("timezone") is not None:
+    teams = data.get("teams") if isinstance(data.get("teams"), dict) else {}
+    for team, spec in teams.items():
+        if isinstance(spec, dict) and isinstance(spec.get("timezone"), str):
             places.append((("teams", team, "timezone"), spec["timezone"]))
     problems = []
     for path, name in places:

@@ -42,3 +42,10 @@ def test_quiet_hours_off_switches_them_off(tmp_path, value):
 def test_quiet_hours_still_refuses_nonsense(tmp_path):
     with pytest.raises(ConfigError, match="quiet_hours"):
         load_config(write(tmp_path, 'nudges:\n  quiet_hours: "sometimes"\n'))
+
+
+def test_a_bad_zone_is_reported_with_the_schema_errors_in_one_pass(tmp_path):
+    path = write(tmp_path, "jira:\n  projetcs: [PAY]\nteams:\n  payments: {projects: [PAY], timezone: Mars/Olympus}\n")
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert "unknown key 'projetcs'" in str(raised.value) and "unknown time zone 'Mars/Olympus'" in str(raised.value)

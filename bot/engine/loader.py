@@ -197,6 +197,9 @@ def load_rules(paths: list[str | Path] | None = None, config: Config | None = No
 
 
 def _summarise(diagnostics: list[Diagnostic], config: Config | None = None) -> str:
+    # In reading order within each file (files in the order they were read).
+    order = {path: index for index, path in enumerate(dict.fromkeys(d.path for d in diagnostics))}
+    diagnostics = sorted(diagnostics, key=lambda d: (order[d.path], d.line, d.col))
     rendered = "\n\n".join(d.render() for d in diagnostics)
     count = len(diagnostics)
     config_path = config.document.path if config is not None and config.document is not None else None
@@ -247,11 +250,13 @@ def _load_file(path: Path, config: Config):
         yield None, [Diagnostic(str(path), 0, 0, "file is empty", hint="a rule file holds `rules:` and a list")], document, -1
         return
     problems = validate(document, FILE_SCHEMA, document.data, what="rule file:")
-    if problems or not isinstance(document.data, dict):
-        if not isinstance(document.data, dict):
-            problems = [document.diagnostic((), "a rule file must be a mapping with a `rules:` list")]
-        yield None, problems, document, -1
+    if not isinstance(document.data, dict):
+        yield None, [document.diagnostic((), "a rule file must be a mapping with a `rules:` list")], document, -1
         return
+    if problems:
+        yield None, problems, document, -1
+        if not isinstance(document.data.get("rules"), list):
+            return  # nothing to compile; otherwise the rules are still checked (one pass)
     for index, raw in enumerate(document.data["rules"]):
         diagnostics: list[Diagnostic] = []
         rule = _compile_rule(document, index, raw, config, diagnostics)
@@ -267,16 +272,25 @@ def _compile_rule(document: YamlDocument, index: int, raw: Any, config: Config,
         diagnostics.append(document.diagnostic(at, "each rule must be a mapping (id:, title:, ...)"))
         return None
     raw = _dates_as_text(raw)
-    problems = validate(document, RULE_SCHEMA, raw, at=at, what=label)
+    problems = _without_echoes(validate(document, RULE_SCHEMA, raw, at=at, what=label))
     diagnostics.extend(problems)
+    # One pass: the parts the schema found well-formed are still checked (check kinds, levels,
+    # templates), so a fix is never followed by a second round of errors that were there all along.
+    params = _bind_params(document, at, raw if isinstance(raw.get("params") or {}, dict) else {}, rule_id, config,
+                          diagnostics, label)
+    if isinstance(raw.get("examples"), dict):
+        for path, value in _example_dates(raw["examples"], at + ("examples",)):
+            diagnostics.append(document.diagnostic(path, f"{label} {value!r} is not a date",
+                                                   hint="write 120 days ago, 2 weeks ago, in 14 days, today, "
+                                                        "or a date like 2026-03-31"))
+    condition = None
+    if isinstance(raw.get("condition"), dict):
+        condition = _compile_condition(document, at + ("condition",), raw["condition"], params, config,
+                                       diagnostics, label)
     if problems:
+        if isinstance(raw.get("message"), str):
+            _check_template(document, at, raw["message"], diagnostics, label)
         return None
-    params = _bind_params(document, at, raw, rule_id, config, diagnostics, label)
-    for path, value in _example_dates(raw.get("examples") or {}, at + ("examples",)):
-        diagnostics.append(document.diagnostic(path, f"{label} {value!r} is not a date",
-                                               hint="write 120 days ago, 2 weeks ago, in 14 days, today, "
-                                                    "or a date like 2026-03-31"))
-    condition = _compile_condition(document, at + ("condition",), raw["condition"], params, config, diagnostics, label)
     scope_data = _substitute(raw.get("scope") or {}, params, config)
     within = scope_data.get("resolved_within")
     within_ref = _PARAM_REF.match(str((raw.get("scope") or {}).get("resolved_within", "")))
@@ -297,15 +311,7 @@ def _compile_rule(document: YamlDocument, index: int, raw: Any, config: Config,
             if config.hierarchy.rank(name) is None:
                 path = at + ("scope", key) + (() if isinstance(values, str) else (position,))
                 diagnostics.append(_unknown_level(document, path, name, config, label))
-    message = None
-    try:
-        message = templates.compile_template(raw["message"])
-    except templates.TemplateSyntaxError as error:
-        line, col = document.position(at + ("message",))
-        diagnostics.append(Diagnostic(document.path, line + max(0, (error.lineno or 1) - 1), col,
-                                      f"{label} message template: {error.message}",
-                                      hint="messages are Jinja2 templates: {{ issue.key }}, {{ issue.summary }}",
-                                      source=document.text))
+    message = _check_template(document, at, raw["message"], diagnostics, label)
     if diagnostics or condition is None:
         return None
     register = _register_role(document, at, raw.get("register"), diagnostics, label)
@@ -362,6 +368,25 @@ def _bind_params(document, at, raw, rule_id, config, diagnostics, label) -> Boun
         values[name] = value
         from_config.add(name)
     return Bound(values, from_config, rule_id, declared)
+
+
+def _check_template(document, at, source: str, diagnostics, label):
+    """The compiled message template, or None with the syntax error at its line."""
+    try:
+        return templates.compile_template(source)
+    except templates.TemplateSyntaxError as error:
+        line, col = document.position(at + ("message",))
+        diagnostics.append(Diagnostic(document.path, line + max(0, (error.lineno or 1) - 1), col,
+                                      f"{label} message template: {error.message}",
+                                      hint="messages are Jinja2 templates: {{ issue.key }}, {{ issue.summary }}",
+                                      source=document.text))
+        return None
+
+
+def _without_echoes(problems: list[Diagnostic]) -> list[Diagnostic]:
+    """Drop "'severity' is required" when another problem already says "did you mean 'severity'?"."""
+    meant = {hint.split("'")[1] for d in problems if (hint := d.hint or "").startswith("did you mean '")}
+    return [d for d in problems if not any(f"'{name}' is required" in d.message for name in meant)]
 
 
 def _dates_as_text(value: Any) -> Any:
