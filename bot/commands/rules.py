@@ -104,6 +104,40 @@ def test_rules(paths, config_path, bundled, verbose, now_text):
     sys.exit(1 if failed else 0)
 
 
+@rules.command(short_help="Rule health from the store: findings open, fixed and waived per rule.")
+@paths_argument
+@config_option
+@bundled_option
+@click.option("--weeks", type=click.IntRange(1, 52), default=4, show_default=True, help="Weeks to look back.")
+@click.option("--now", "now_text", metavar="YYYY-MM-DD", default=None, help="Count as if today were this date.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@handle_errors
+def stats(paths, config_path, bundled, weeks, now_text, output_format):
+    """Per rule: findings open, fixed and waived over recent weeks; rules that never fired or whose
+    findings are always waived, so a site can retire rules nobody needs. Reads the store, writes nothing."""
+    from bot.render.rules import rule_stats_text
+    from bot.store import open_store, sqlite_path, store_url
+
+    config, ruleset = _load(paths, config_path, bundled)
+    now = parse_now(now_text)
+    store = open_store(config, dry_run=True)  # read only: never migrates or writes the real store
+    try:
+        health = store.rule_health(now, weeks)
+    finally:
+        store.close()
+    if output_format == "json":
+        click.echo(json.dumps({
+            "now": now.isoformat(), "weeks": weeks,
+            "rules": [health[rule_id].to_json() for rule_id in sorted(health)],
+            "never_fired": [rule.id for rule in ruleset.active if rule.id not in health],
+            "always_waived": [rule_id for rule_id in sorted(health) if health[rule_id].always_waived],
+        }, indent=2))
+        return
+    path = sqlite_path(store_url(config))
+    # Never print a database URL: it may hold a password.
+    click.echo(rule_stats_text(health, ruleset, now, weeks, str(path) if path else "the configured store"))
+
+
 @rules.command(short_help="Print the rule reference as Markdown.")
 @paths_argument
 @config_option
