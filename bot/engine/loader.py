@@ -606,7 +606,8 @@ def _compile_condition(document, path, node, params, config, diagnostics, label)
     check.bind(nested)
     for sub_path, message, hint in check.problems():
         diagnostics.append(document.diagnostic(here + tuple(sub_path), f"{label} {key}: {message}", hint=hint))
-    if cls.level_param and config.hierarchy.rank(resolved[cls.level_param]) is None:
+    # An optional level parameter (flow-item's infer_from) may be absent.
+    if cls.level_param and cls.level_param in resolved and config.hierarchy.rank(resolved[cls.level_param]) is None:
         diagnostics.append(_unknown_level(document, here + (cls.level_param,), resolved[cls.level_param],
                                           config, label))
     return Leaf(check) if len(diagnostics) == before and not nested_failed else None

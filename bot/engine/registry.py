@@ -50,6 +50,9 @@ class Check:
     needs_status: ClassVar[bool] = False
     # The parameter naming a hierarchy level, checked against config by the loader.
     level_param: ClassVar[str | None] = None
+    # For the rule reference: {"condition": ..., "fires": example issue, "ok": example issue};
+    # a test runs each pair through `rules test`, so the reference cannot show a wrong one.
+    example: ClassVar[dict] = {}
     # Parameters that hold a nested condition (``children: {where: ...}``): the loader
     # compiles them like a rule's own condition and hands them to ``bind``.
     condition_params: ClassVar[tuple[str, ...]] = ()

@@ -15,6 +15,9 @@ def _as_list(value) -> list[str]:
 @register
 class HasLabel(Check):
     kind = "has-label"
+    example = {"condition": {"has-label": "tech-debt-agreement"},
+               "fires": {"type": "Story", "labels": ["Tech-Debt-Agreement"]},
+               "ok": {"type": "Story", "labels": ["backend"]}}
     doc = "Holds when the issue carries any of the labels (case-insensitive)."
     shorthand = "label"
     schema = {"properties": {"label": _NAMES}, "required": ["label"]}
@@ -33,6 +36,9 @@ class HasLabel(Check):
 @register
 class IsType(Check):
     kind = "is-type"
+    example = {"condition": {"is-type": ["Bug", "Defect"]},
+               "fires": {"type": "Bug"},
+               "ok": {"type": "Story"}}
     doc = "Holds when the issue type is one of the names given (case-insensitive)."
     shorthand = "type"
     schema = {"properties": {"type": _NAMES}, "required": ["type"]}
@@ -46,20 +52,38 @@ class IsType(Check):
         return Match(issue.type) if issue.type.casefold() in wanted else None
 
 
+_CATEGORIES = {"type": "array", "minItems": 1, "items": {"enum": ["new", "indeterminate", "done", "to do", "in progress"]},
+               "description": "status categories: `new` (To Do), `indeterminate` (In Progress), `done`; "
+                              "`to do` and `in progress` are accepted too"}
+
+
 @register
 class StatusCategory(Check):
     kind = "status-category"
-    doc = "Holds when the status category is one of: new (To Do), indeterminate (In Progress), done."
-    shorthand = "in"
-    schema = {"properties": {"in": {"type": "array", "minItems": 1, "items": {
-        "enum": ["new", "indeterminate", "done", "to do", "in progress"]}}}, "required": ["in"]}
+    example = {"condition": {"status-category": ["in progress"]},
+               "fires": {"type": "Story"},
+               "ok": {"type": "Story", "status_category": "new"}}
+    doc = ("Holds when the status category is one of `categories`: new (To Do), indeterminate (In Progress), "
+           "done. (`in:` is the old name of `categories`, still read; elsewhere `in:` says where a field is "
+           "looked for.)")
+    shorthand = "categories"
+    schema = {"properties": {"categories": _CATEGORIES,
+                             "in": {**_CATEGORIES, "description": "the old name of `categories`"}}}
     needs_status = True
+
+    def problems(self):
+        given = [name for name in ("categories", "in") if name in self.params]
+        if not given:
+            return [((), "status-category needs `categories:`", "for example status-category: [new, indeterminate]")]
+        if len(given) == 2:
+            return [(("in",), "`in` is the old name of `categories`: give one of them", None)]
+        return []
 
     def fields(self):
         return set()
 
     def evaluate(self, issue, context):
-        wanted = {normalise_category(c) for c in self.params["in"]}
+        wanted = {normalise_category(c) for c in self.params.get("categories") or self.params.get("in")}
         return Match(issue.status_category) if issue.status_category in wanted else None
 
 

@@ -70,6 +70,9 @@ def date_problems(name: str) -> list[tuple[tuple, str, str | None]]:
 @register
 class OlderThan(Check):
     kind = "older-than"
+    example = {"condition": {"older-than": {"date": "status changed", "days": 90}},
+               "fires": {"type": "Epic", "status_changed": "120 days ago"},
+               "ok": {"type": "Epic", "status_changed": "30 days ago"}}
     doc = ("Holds when a date is more than `days` days before the evaluation date. Quiet when the date is "
            "absent. Dates: `created`, `updated`, `resolved` (or `delivered`), `due`, `status changed` (when "
            "the status category last changed: how long an issue has been in progress), or any date field "
@@ -149,6 +152,9 @@ def dates_in(value: str) -> list[date]:
 @register
 class DatePassed(Check):
     kind = "date-passed"
+    example = {"condition": {"date-passed": {"field": "Target Date", "grace_days": 7}},
+               "fires": {"type": "Epic", "fields": {"Target Date": "Deliver by Q1 2026"}},
+               "ok": {"type": "Epic", "fields": {"Target Date": "2026-12-31"}}}
     doc = ("Holds when the field or section names a date (2026-03-31, 31 March 2026, March 2026, "
            "Q1 2026) and the latest date named is before the evaluation date, less any grace days.")
     shorthand = "field"
@@ -181,6 +187,9 @@ _WHEN = {"type": "string", "minLength": 1,
 @register
 class DateIs(Check):
     kind = "date-is"
+    example = {"condition": {"date-is": {"date": "due", "before": "today"}},
+               "fires": {"type": "Story", "due": "3 days ago"},
+               "ok": {"type": "Story", "due": "in 3 days"}}
     doc = ("Holds when a date (the same names as `older-than`: created, updated, resolved, due, status changed, "
            "or a date field) is before `before` and/or after `after`. Each bound is a relative date (`120 days "
            "ago`, `in 14 days`, `today`) or a calendar date (`2026-03-31`): `date-is: {date: due, before: today}` "

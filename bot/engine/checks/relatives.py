@@ -131,6 +131,9 @@ class _RelativesCheck(Check):
 @register
 class Children(_RelativesCheck):
     kind = "children"
+    example = {"condition": {"children": {"where": {"status-category": ["new", "indeterminate"]}, "count": 0}},
+               "fires": {"type": "Epic", "children": [{"type": "Story", "status_category": "done"}]},
+               "ok": {"type": "Epic", "children": [{"type": "Story"}]}}
     doc = ("Counts the issue's children (issues whose parent, Epic Link or Parent Link is this issue) that "
            "meet `where`, and holds when the count is `count` (exactly), between `at_least` and `at_most`, or, "
            "with `every`, when there is at least one and each meets that condition. With no count it holds "
@@ -160,6 +163,9 @@ def _parent(issue, context):
 @register
 class Parent(_RelativesCheck):
     kind = "parent"
+    example = {"condition": {"parent": {"where": {"is-type": "Initiative"}}},
+               "fires": {"type": "Story", "parent": "Initiative"},
+               "ok": {"type": "Story", "parent": "Epic"}}
     doc = ("Holds when the issue has a parent that meets `where` (`parent: {where: {is-type: Epic}}`); "
            "`count: 0` holds when it has none (or none that meets `where`). Gives no verdict when the issue "
            "names a parent that could not be read.")
@@ -173,6 +179,9 @@ class Parent(_RelativesCheck):
 @register
 class Ancestors(_RelativesCheck):
     kind = "ancestors"
+    example = {"condition": {"ancestors": {"where": {"is-type": "Initiative"}, "count": 0}},
+               "fires": {"type": "Story", "parent": "Epic"},
+               "ok": {"type": "Story", "parent": {"type": "Epic", "parent": "Initiative"}}}
     doc = ("Counts the issues above this one (parent, grandparent... up to 20 levels) that meet `where`, "
            "with the same quantities as `children`: `ancestors: {where: {is-type: Initiative}}` holds when "
            "anything above is an Initiative. Gives no verdict when a link in the chain could not be read.")
