@@ -607,9 +607,12 @@ def _compile_condition(document, path, node, params, config, diagnostics, label)
     for sub_path, message, hint in check.problems():
         diagnostics.append(document.diagnostic(here + tuple(sub_path), f"{label} {key}: {message}", hint=hint))
     # An optional level parameter (flow-item's infer_from) may be absent.
-    if cls.level_param and cls.level_param in resolved and config.hierarchy.rank(resolved[cls.level_param]) is None:
-        diagnostics.append(_unknown_level(document, here + (cls.level_param,), resolved[cls.level_param],
-                                          config, label))
+    if cls.level_param and cls.level_param in resolved:
+        levels = resolved[cls.level_param]
+        for position, level in enumerate([levels] if isinstance(levels, str) else levels):
+            if config.hierarchy.rank(level) is None:
+                where = here + (cls.level_param,) + (() if isinstance(levels, str) else (position,))
+                diagnostics.append(_unknown_level(document, where, level, config, label))
     return Leaf(check) if len(diagnostics) == before and not nested_failed else None
 
 

@@ -79,6 +79,11 @@ class Check:
     def evaluate(self, issue: "Issue", context: "Context") -> Match | None:
         raise NotImplementedError
 
+    def holds(self, issue: "Issue", context: "Context") -> bool:
+        """Whether the check holds, without the evidence (scope matching runs this for every
+        (rule, issue) pair, so the simple kinds answer it without building a Match)."""
+        return self.evaluate(issue, context) is not None
+
 
 REGISTRY: dict[str, type[Check]] = {}
 

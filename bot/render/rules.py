@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import textwrap
 
+import yaml
+
 from bot.engine.rule import DOC_SECTIONS
 
 
@@ -16,6 +18,11 @@ def explain_text(rule) -> str:
         body = rule.docs.get(key, "").strip()
         out.extend("    " + line if line else "" for line in
                    (body.splitlines() if key == "example" else textwrap.wrap(body, 88)))
+        out.append("")
+    scope = rule.scope.as_condition()
+    if scope != {"all": []}:
+        out.append("Scope (as the condition it stands for)")
+        out.append("    " + yaml.safe_dump(scope, default_flow_style=True, sort_keys=False, width=1000).strip())
         out.append("")
     if rule.params:
         out.append("Parameters (override with rules.params in govbot.yaml)")

@@ -11,27 +11,32 @@ and Parent Link too on Data Center), each paged at the server's maximum.
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime, timezone
 from typing import Iterable
 
+from bot.config import Config
+from bot.engine.context import Context
 from bot.model import Issue
 from bot.workspace import Workspace
 
 
-def parents_needing_children(workspace: Workspace, rules: Iterable, hierarchy) -> list[Issue]:
+def parents_needing_children(workspace: Workspace, rules: Iterable, config: Config) -> list[Issue]:
     """The issues in scope that a rule reading children may judge.
 
     Levels are not final until the read is finished (Data Center learns the Epic type from
     the data), so a scope's ``levels`` and ``min_level`` are left out here: this errs on
-    listing too many parents, never too few. Sub-tasks have no children to list.
+    listing too many parents, never too few; so is the active-work window (a scan's ``--now``
+    may differ from today). Sub-tasks have no children to list.
     """
     scopes = [dataclasses.replace(rule.scope, levels=[], min_level=None)
               for rule in rules if rule.enabled and rule.needs_children]
     if not scopes:
         return []
+    context = Context(workspace, config, datetime.now(timezone.utc))
     out = []
     for issue in workspace.issues.values():
         if issue.jira_level == -1 or (issue.issue_type is not None and issue.issue_type.subtask is True):
             continue
-        if any(scope.matches(issue, hierarchy) for scope in scopes):
+        if any(scope.matches(issue, config.hierarchy, context, window=False) for scope in scopes):
             out.append(issue)
     return out

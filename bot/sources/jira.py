@@ -639,7 +639,7 @@ class JiraSource:
                 elif ruleset is not None and getattr(ruleset, "needs_children", False):
                     # Children outside the scope (another project), for rules that read children.
                     self._load_children(reader, parents_needing_children(
-                        workspace, ruleset.active, self.config.hierarchy))
+                        workspace, ruleset.active, self.config))
                 self._load_ancestors(reader)
             except NetworkError as error:
                 reader.incomplete(f"could not read every parent or child: {error.message}")

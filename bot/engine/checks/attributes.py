@@ -22,13 +22,17 @@ class HasLabel(Check):
     shorthand = "label"
     schema = {"properties": {"label": _NAMES}, "required": ["label"]}
 
+    def __init__(self, params):
+        super().__init__(params)
+        # Folded once: scope matching runs this for every (rule, issue) pair.
+        self.wanted = frozenset(label.casefold() for label in _as_list(params["label"]))
+
     def fields(self):
         return {"labels"}
 
     def evaluate(self, issue, context):
-        wanted = {label.casefold() for label in _as_list(self.params["label"])}
         for label in issue.labels:
-            if label.casefold() in wanted:
+            if label.casefold() in self.wanted:
                 return Match(label)
         return None
 
@@ -44,12 +48,18 @@ class IsType(Check):
     schema = {"properties": {"type": _NAMES}, "required": ["type"]}
     needs_type = True
 
+    def __init__(self, params):
+        super().__init__(params)
+        self.wanted = frozenset(name.casefold() for name in _as_list(params["type"]))
+
     def fields(self):
         return set()
 
+    def holds(self, issue, context):
+        return issue.type.casefold() in self.wanted
+
     def evaluate(self, issue, context):
-        wanted = {name.casefold() for name in _as_list(self.params["type"])}
-        return Match(issue.type) if issue.type.casefold() in wanted else None
+        return Match(issue.type) if self.holds(issue, context) else None
 
 
 _CATEGORIES = {"type": "array", "minItems": 1, "items": {"enum": ["new", "indeterminate", "done", "to do", "in progress"]},
@@ -82,9 +92,15 @@ class StatusCategory(Check):
     def fields(self):
         return set()
 
+    def __init__(self, params):
+        super().__init__(params)
+        self.wanted = frozenset(normalise_category(c) for c in params.get("categories") or params.get("in") or ())
+
+    def holds(self, issue, context):
+        return issue.status_category in self.wanted
+
     def evaluate(self, issue, context):
-        wanted = {normalise_category(c) for c in self.params.get("categories") or self.params.get("in")}
-        return Match(issue.status_category) if issue.status_category in wanted else None
+        return Match(issue.status_category) if self.holds(issue, context) else None
 
 
 def normalise_category(name: str) -> str:

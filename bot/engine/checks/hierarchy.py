@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.engine.context import Unjudged
-from bot.hierarchy import defaults
+from bot.hierarchy import FLOW_ITEMS, defaults
 from bot.engine.registry import Check, Match, register
 
 _LEVEL = {"type": "string", "minLength": 1, "description": "a level name from the hierarchy map (epic, initiative...)"}
@@ -113,21 +113,28 @@ class FlowItemKind(_HierarchyCheck):
     example = {"condition": {"flow-item": "defect"},
                "fires": {"type": "Bug"},
                "ok": {"type": "Story"}}
-    doc = ("Holds when the issue's flow item kind (feature, defect, risk, debt) is `kind`. With "
+    doc = ("Holds when the issue's flow item kind (feature, defect, risk, debt) is `kind` (or one of them). With "
            "`infer_from: <level>`, an issue whose type only Jira's hierarchy places (a localised "
            "\"Story\" sent without `untranslatedName`, so no name gives its kind) counts too when most "
            "issues of its type in its project roll up to that level: the team uses the type as a story.")
     shorthand = "kind"
     level_param = "infer_from"
     schema = {"properties": {
-        "kind": {"enum": ["feature", "defect", "risk", "debt"]},
+        "kind": {"anyOf": [{"enum": list(FLOW_ITEMS)},
+                           {"type": "array", "minItems": 1, "items": {"enum": list(FLOW_ITEMS)}}],
+                 "description": "a flow item kind (`feature`, `defect`, `risk`, `debt`) or a list of them"},
         "infer_from": {**_LEVEL, "description": "a level; types with no known kind count when most of "
                                                 "their issues in the project roll up to it"},
     }, "required": ["kind"]}
 
+    def __init__(self, params):
+        super().__init__(params)
+        kind = params["kind"]
+        self.wanted = frozenset([kind] if isinstance(kind, str) else kind)
+
     def evaluate(self, issue, context):
         if issue.flow_item:
-            return Match("") if issue.flow_item == self.params["kind"] else None
+            return Match("") if issue.flow_item in self.wanted else None
         level = self.params.get("infer_from")
         if not level or issue.issue_type is None or issue.level is None:
             return None
