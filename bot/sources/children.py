@@ -40,3 +40,10 @@ def parents_needing_children(workspace: Workspace, rules: Iterable, config: Conf
         if any(scope.matches(issue, config.hierarchy, context, window=False) for scope in scopes):
             out.append(issue)
     return out
+
+
+def unsure_on_data_center(parents: list[Issue]) -> set[str]:
+    """Parents whose type nothing placed yet: Data Center's Epic type may be learned only when
+    the read is finished, after their Epic Link children were asked for. Their children are
+    treated as not listed (no verdict) rather than risk "no child issues" on an epic."""
+    return {issue.key for issue in parents if issue.level is None}

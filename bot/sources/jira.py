@@ -39,7 +39,7 @@ from bot import __version__
 from bot.config import Config
 from bot.errors import ConfigError, JiraError, NetworkError, SourceError
 from bot.model import Issue, bulk
-from bot.sources.children import parents_needing_children
+from bot.sources.children import parents_needing_children, unsure_on_data_center
 from bot.sources.fields import FieldCatalog, FieldPlan, plan_fields
 from bot.sources.http import JiraHTTPError, RetryPolicy, Transport, display_url
 from bot.dates import parse_datetime, parse_duration
@@ -638,8 +638,10 @@ class JiraSource:
                                          with_children=getattr(ruleset, "needs_children", True))
                 elif ruleset is not None and getattr(ruleset, "needs_children", False):
                     # Children outside the scope (another project), for rules that read children.
-                    self._load_children(reader, parents_needing_children(
-                        workspace, ruleset.active, self.config))
+                    parents = parents_needing_children(workspace, ruleset.active, self.config)
+                    self._load_children(reader, parents)
+                    if not self.is_cloud:
+                        workspace.children_unread |= unsure_on_data_center(parents)
                 self._load_ancestors(reader)
             except NetworkError as error:
                 reader.incomplete(f"could not read every parent or child: {error.message}")
