@@ -604,7 +604,7 @@ def _compile_condition(document, path, node, params, config, diagnostics, label)
         return None
     check = cls(resolved)
     check.bind(nested)
-    for sub_path, message, hint in check.problems():
+    for sub_path, message, hint in check.problems() + check.config_problems(config):
         diagnostics.append(document.diagnostic(here + tuple(sub_path), f"{label} {key}: {message}", hint=hint))
     # An optional level parameter (flow-item's infer_from) may be absent.
     if cls.level_param and cls.level_param in resolved:

@@ -64,6 +64,10 @@ class Check:
         """Semantic problems beyond the schema: (param path, message, hint)."""
         return []
 
+    def config_problems(self, config) -> list[tuple[tuple, str, str | None]]:
+        """Problems seen only against the site's config (a field name close to a configured one)."""
+        return []
+
     def bind(self, conditions: dict) -> None:
         """Receive the compiled nested conditions named by ``condition_params``."""
 

@@ -108,3 +108,21 @@ def test_rules_test_now_moves_the_evaluation_date(tmp_path):
     assert later.exit_code == 1 and "expected to stay quiet, but it fired" in later.output
     bad = runner.invoke(cli, ["rules", "test", "--no-bundled", "--now", "soon", str(tmp_path / "dates.yaml")])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
+
+
+def test_a_date_field_is_read_under_its_configured_synonyms_and_a_near_miss_is_an_error(tmp_path):
+    config_file = tmp_path / "govbot.yaml"
+    config_file.write_text("fields:\n  Target Date: [customfield_10077]\n", encoding="utf-8")
+    config = load_config(config_file)
+    good = rule_file(tmp_path, "{older-than: {date: Target Date, days: 30}}", """    examples:
+      fires:
+        - {fields: {customfield_10077: 45 days ago}}
+      ok:
+        - {fields: {customfield_10077: 5 days ago}}
+""")
+    ruleset = load_rules([good], config, include_bundled=False)
+    assert all(r.passed for r in run_examples(ruleset, config)), [r.detail for r in run_examples(ruleset, config)]
+    bad = rule_file(tmp_path, "{older-than: {date: Target Dte, days: 30}}")
+    with pytest.raises(RuleError) as raised:
+        load_rules([bad], config, include_bundled=False)
+    assert "unknown date field 'Target Dte'" in str(raised.value) and "did you mean 'Target Date'" in str(raised.value)

@@ -37,8 +37,9 @@ def date_fields(name: str) -> set[str]:
     return {system or name}
 
 
-def issue_date(issue, name: str) -> tuple[datetime | None, str]:
-    """(the date, which date stood in for it) of the date ``name`` on ``issue``."""
+def issue_date(issue, name: str, config=None) -> tuple[datetime | None, str]:
+    """(the date, which date stood in for it) of the date ``name`` on ``issue``; a date field is
+    also looked for under its synonyms from config (``fields: {Target Date: [customfield_10077]}``)."""
     system = system_date(name)
     if system == "created":
         return issue.created, ""
@@ -48,8 +49,15 @@ def issue_date(issue, name: str) -> tuple[datetime | None, str]:
         # Some workflows reach Done without setting a resolution: the one definition
         # of the delivered date (bot.lifecycle) says what stands in for it.
         return lifecycle.delivered_on(issue)
-    raw = issue.fields.get(system) if system else issue.raw(name)
-    return (parse_datetime(raw) if isinstance(raw, str) else None), ""
+    if system:
+        raw = issue.fields.get(system)
+        return (parse_datetime(raw) if isinstance(raw, str) else None), ""
+    for candidate in (config.synonyms(name) if config is not None else [name]):
+        raw = issue.raw(candidate)
+        when = parse_datetime(raw) if isinstance(raw, str) else None
+        if when is not None:
+            return when, ""
+    return None, ""
 
 
 def date_problems(name: str) -> list[tuple[tuple, str, str | None]]:
@@ -64,6 +72,20 @@ def date_problems(name: str) -> list[tuple[tuple, str, str | None]]:
         return [(("date",), f"unknown date {name!r}",
                  f"did you mean {close[0]!r}? dates: created, updated, resolved, due, status changed, "
                  f"or a date field's name")]
+    return []
+
+
+def date_config_problems(name: str, config) -> list[tuple[tuple, str, str | None]]:
+    """A date field name close to, but not, a field the config names (``Target Dte`` beside
+    ``fields: {Target Date: [...]}``) is a mistake: said now, not found later as a rule that never fires."""
+    if system_date(name):
+        return []
+    known = {str(n) for logical, others in config.section("fields").items() for n in [logical, *(others or [])]}
+    if str(name).casefold() in {n.casefold() for n in known}:
+        return []
+    close = difflib.get_close_matches(str(name), sorted(known), n=1, cutoff=0.8)
+    if close:
+        return [(("date",), f"unknown date field {name!r}", f"did you mean {close[0]!r} (named in govbot.yaml's fields:)?")]
     return []
 
 
@@ -88,11 +110,14 @@ class OlderThan(Check):
     def problems(self):
         return date_problems(self.params["date"])
 
+    def config_problems(self, config):
+        return date_config_problems(self.params["date"], config)
+
     def fields(self):
         return date_fields(self.params["date"])
 
     def evaluate(self, issue, context):
-        when, source = issue_date(issue, self.params["date"])
+        when, source = issue_date(issue, self.params["date"], context.config)
         if when is None:
             return None
         age = (context.now - when).days
@@ -211,11 +236,14 @@ class DateIs(Check):
                             "write 120 days ago, 2 weeks ago, in 14 days, today, or a date like 2026-03-31"))
         return out
 
+    def config_problems(self, config):
+        return date_config_problems(self.params["date"], config)
+
     def fields(self):
         return date_fields(self.params["date"])
 
     def evaluate(self, issue, context):
-        when, _ = issue_date(issue, self.params["date"])
+        when, _ = issue_date(issue, self.params["date"], context.config)
         if when is None:
             return None
         before, after = self.params.get("before"), self.params.get("after")
