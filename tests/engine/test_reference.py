@@ -46,3 +46,14 @@ def test_status_category_takes_categories_and_still_reads_the_old_in(tmp_path):
 def test_flow_item_without_infer_from_loads(tmp_path):
     # It used to raise KeyError in the loader (the optional level parameter was read unconditionally).
     assert rule(tmp_path, "{flow-item: defect}").rules
+
+
+def test_rules_explain_shows_the_scope_as_its_condition_and_each_parameter_declared():
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    shown = CliRunner().invoke(cli, ["rules", "explain", "closing-the-loop-actual-outcome-missing"])
+    assert shown.exit_code == 0, shown.output
+    assert "{all: [{min-level: epic}, {status-category: [done]}, {not: {abandoned: {}}}]}" in shown.output
+    assert "grace_days: 30 (integer; days after delivery before the actual outcome is due" in shown.output
