@@ -12,10 +12,13 @@ which returns the user's values merged over the defaults.
 from __future__ import annotations
 
 import copy
+import difflib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot.errors import ConfigError
 from bot.settings import Settings
@@ -108,7 +111,7 @@ DEFAULTS: dict[str, Any] = {
         "max_reminders": 3,            # reminders after the first nudge; then escalate
         "escalate_to": "channel",      # channel | digest
         "quiet_days": ["saturday", "sunday"],
-        "quiet_hours": "19:00-07:00",  # local time in the team's time zone; off to disable
+        "quiet_hours": "19:00-07:00",  # local time in the team's time zone; "off" (or false) to disable
         "timezone": "UTC",             # for teams without teams.<name>.timezone
         "min_severity": "info",
         "waiver_hint": None,           # extra line in every nudge, e.g. who grants waivers
@@ -236,7 +239,7 @@ SECTION_SCHEMAS: dict[str, dict] = {
                    "quiet_hours": {"anyOf": [
                        {"type": "string", "pattern": r"^\s*\d{1,2}:\d{2}\s*-\s*\d{1,2}:\d{2}\s*$",
                         "description": 'a local time range like "19:00-07:00", or off'},
-                       {"enum": [False, None, ""]}]},
+                       {"enum": [False, None, "", "off", "Off", "OFF"]}]},
                    "timezone": {"type": "string", "minLength": 1},
                    "min_severity": {"enum": ["error", "warning", "info"]},
                    "waiver_hint": {"type": ["string", "null"]},
@@ -424,13 +427,16 @@ def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = 
     secrets = _inline_secrets(data)
     if secrets:
         # Say it once per secret, and never echo the secret itself into a terminal or CI log.
-        masked = _mask_lines(document, [path for path, _ in secrets])
+        masked = _mask_lines(document, [path for path, _, what in secrets if not what],
+                             [secret for _, secret, _ in secrets])
         diagnostics = [masked.diagnostic(
-            path, f"config: secrets must not be written in the config file ({path[-1]})",
+            path, f"config: secrets must not be written in the config file ({_describe_path(path)}"
+                  f"{' holds ' + what if what else ''})",
             hint="set it in the environment (for example JIRA_API_TOKEN or SLACK_BOT_TOKEN), "
-                 "or name a file with <NAME>_FILE", key=True) for path, _ in secrets]
+                 "or name a file with <NAME>_FILE", key=not what) for path, _, what in secrets]
         raise ConfigError("\n".join(d.render() for d in diagnostics))
     diagnostics = validate(document, schema(), data, what="config:")
+    diagnostics += _time_zone_problems(document, data)  # one pass: with the schema's problems, not after them
     if diagnostics:
         raise ConfigError("\n".join(d.render() for d in diagnostics))
     merged = _merge(DEFAULTS, data)
@@ -445,11 +451,54 @@ def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = 
     return Config(merged, Path(path), document, environment)
 
 
+def _time_zone_problems(document: YamlDocument, data: dict) -> list:
+    """Every time zone in the file is a real IANA name: said now, at its line, not when a nudge is due."""
+    places: list[tuple[tuple, Any]] = []
+    for section in ("nudges", "schedule"):
+        if isinstance(data.get(section), dict) and isinstance(data[section].get("timezone"), str):
+            places.append(((section, "timezone"), data[section]["timezone"]))
+    teams = data.get("teams") if isinstance(data.get("teams"), dict) else {}
+    for team, spec in teams.items():
+        if isinstance(spec, dict) and isinstance(spec.get("timezone"), str):
+            places.append((("teams", team, "timezone"), spec["timezone"]))
+    problems = []
+    for path, name in places:
+        try:
+            ZoneInfo(str(name))
+            continue
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+        close = difflib.get_close_matches(str(name), sorted(available_timezones()), n=1)
+        hint = (f"did you mean {close[0]!r}? " if close else "") + "use an IANA name like Europe/London or America/New_York"
+        problems.append(document.diagnostic(path, f"config: unknown time zone {name!r}", hint=hint))
+    return problems
+
+
 _SECRET_KEYS = {"token", "api_token", "password", "pat", "bot_token", "app_token", "secret", "signing_secret"}
 
 
-def _inline_secrets(data: dict) -> list[tuple[tuple, Any]]:
-    """(path, value) of every secret-looking key with a value: config files end up in git and ConfigMaps."""
+# Secrets by their shape, in any value: a token pasted into `slack.admin_channel` or a
+# password inside `jira.url` is as much in git as one under `token:`.
+_SECRET_SHAPES = (
+    ("a Slack token", re.compile(r"xox[a-z]-[A-Za-z0-9-]{6,}")),
+    ("a Slack app token", re.compile(r"xapp-[A-Za-z0-9-]{6,}")),
+    ("an Atlassian API token", re.compile(r"ATATT[A-Za-z0-9_=+/-]{16,}")),
+    ("a password inside a URL", re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@]+:([^\s/@]+)@")),
+)
+
+
+def secret_in(value: str) -> tuple[str, str] | None:
+    """(what it looks like, the secret part) when ``value`` holds a secret by its shape."""
+    for what, pattern in _SECRET_SHAPES:
+        match = pattern.search(value)
+        if match:
+            return what, match.group(match.lastindex or 0)
+    return None
+
+
+def _inline_secrets(data: dict) -> list[tuple[tuple, Any, str]]:
+    """(path, secret, what) of every secret in the file, by key name (``token:``) or by shape (``xoxb-...``,
+    ``ATATT...``, ``https://user:password@...``): config files end up in git and ConfigMaps."""
     found = []
     stack: list[tuple[tuple, Any]] = [((), data)]
     while stack:
@@ -457,17 +506,29 @@ def _inline_secrets(data: dict) -> list[tuple[tuple, Any]]:
         if isinstance(value, dict):
             for key, child in value.items():
                 if str(key).casefold() in _SECRET_KEYS and isinstance(child, (str, int)) and child:
-                    found.append((path + (key,), child))
+                    found.append((path + (key,), str(child), ""))
                 else:
                     stack.append((path + (key,), child))
         elif isinstance(value, list):
             stack.extend((path + (index,), child) for index, child in enumerate(value))
+        elif isinstance(value, str):
+            shape = secret_in(value)
+            if shape:
+                found.append((path, shape[1], shape[0]))
     return sorted(found, key=lambda item: [str(p) for p in item[0]])
 
 
-def _mask_lines(document: YamlDocument, paths: list[tuple]) -> YamlDocument:
+def _describe_path(path: tuple) -> str:
+    return ".".join(f"[{part}]" if isinstance(part, int) else str(part) for part in path).replace(".[", "[")
+
+
+def _mask_lines(document: YamlDocument, paths: list[tuple], secrets: list[str] = ()) -> YamlDocument:
     """A copy of the document whose secret values read as ******** in excerpts."""
-    lines = document.text.splitlines()
+    text = document.text
+    for secret in sorted(set(secrets), key=len, reverse=True):
+        if len(secret) >= 3:
+            text = text.replace(secret, "********")
+    lines = text.splitlines()
     for path in paths:
         line, col = document.position(path, key=True)
         if 1 <= line <= len(lines):

@@ -66,14 +66,14 @@ class NudgeSettings:
 
 
 def _parse_quiet_hours(value: Any, where: str) -> tuple[time, time] | None:
-    if value in (None, "", False):
-        return None
+    if value in (None, "", False) or (isinstance(value, str) and value.strip().casefold() == "off"):
+        return None  # "off", as the docs say, or false / null
     try:
         start, end = str(value).split("-", 1)
         return time.fromisoformat(start.strip()), time.fromisoformat(end.strip())
     except ValueError:
         raise ConfigError(f"{where}: nudges.quiet_hours {value!r} is not a time range",
-                          hint='write it like "19:00-07:00" (local time in the team\'s time zone), or null') from None
+                          hint='write it like "19:00-07:00" (local time in the team\'s time zone), or "off"') from None
 
 
 def team_zone(config, team: str | None, settings: NudgeSettings) -> ZoneInfo:
