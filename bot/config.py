@@ -412,7 +412,7 @@ def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = 
             env_path = environment.get("GOVBOT_CONFIG")
             path = env_path or None
     if path is None:
-        return Config(_merge(DEFAULTS, {}), None, None, environment)
+        return _secrets_registered(Config(_merge(DEFAULTS, {}), None, None, environment))
     try:
         document = load(path)
     except DiagnosticError as error:
@@ -442,7 +442,16 @@ def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = 
             raise ConfigError("\n".join(document.diagnostic(("hierarchy", *where), f"config: {message}",
                                                              hint=hint).render()
                                         for where, message, hint in problems))
-    return Config(merged, Path(path), document, environment)
+    return _secrets_registered(Config(merged, Path(path), document, environment))
+
+
+def _secrets_registered(config: Config) -> Config:
+    """Every secret this config can reach (environment, NAME_FILE, jira.token_file) is masked in
+    every output from the moment the config is loaded (bot/redact.py)."""
+    from bot.redact import register_config_secrets
+
+    register_config_secrets(config)
+    return config
 
 
 _SECRET_KEYS = {"token", "api_token", "password", "pat", "bot_token", "app_token", "secret", "signing_secret"}
