@@ -145,6 +145,7 @@ DEFAULTS: dict[str, Any] = {
         "chat": "auto",                     # auto: Slack slash commands when SLACK_APP_TOKEN is set
         "slash_command": "/govbot",
         "max_waiver_days": 90,              # the longest `/govbot waive` a person can ask for
+        "max_waiver_renewals": 2,           # how often a chat waiver on one issue and rule may be renewed
     },
     "logging": {"level": "info", "format": "auto"},  # format: auto (JSON unless a terminal) | json | text
 }
@@ -284,6 +285,7 @@ SECTION_SCHEMAS: dict[str, dict] = {
             "slash_command": {"type": "string", "pattern": r"^/[a-z0-9_-]{1,31}$",
                               "description": "a slash command like /govbot"},
             "max_waiver_days": {"type": "integer", "minimum": 1, "maximum": 3660},
+            "max_waiver_renewals": {"type": "integer", "minimum": 0, "maximum": 100},
         },
     },
     "logging": {

@@ -122,6 +122,7 @@ class ServiceSection:
     chat: Any  # "auto", True or False
     slash_command: str
     max_waiver_days: int
+    max_waiver_renewals: int
 
 
 @dataclass(frozen=True)

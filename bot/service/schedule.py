@@ -92,6 +92,7 @@ class Settings:
     chat: str | bool
     slash_command: str
     max_waiver_days: int
+    max_waiver_renewals: int
     log_level: str
     log_format: str
 
@@ -206,6 +207,7 @@ def load_settings(config: Config) -> Settings:
         health_port=None if port is False or port is None else int(port),
         shutdown_timeout=durations["shutdown_timeout"], chat=service.chat,
         slash_command=str(service.slash_command), max_waiver_days=int(service.max_waiver_days),
+        max_waiver_renewals=int(service.max_waiver_renewals),
         log_level=str(logging_section.level), log_format=str(logging_section.format))
 
 
