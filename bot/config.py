@@ -146,6 +146,7 @@ DEFAULTS: dict[str, Any] = {
         "slash_command": "/govbot",
         "max_waiver_days": 90,              # the longest `/govbot waive` a person can ask for
         "max_waiver_renewals": 2,           # how often a chat waiver on one issue and rule may be renewed
+        "leader_check_every": "15s",        # PostgreSQL store: how often replicas check who runs the schedule
     },
     "logging": {"level": "info", "format": "auto"},  # format: auto (JSON unless a terminal) | json | text
 }
@@ -286,6 +287,7 @@ SECTION_SCHEMAS: dict[str, dict] = {
                               "description": "a slash command like /govbot"},
             "max_waiver_days": {"type": "integer", "minimum": 1, "maximum": 3660},
             "max_waiver_renewals": {"type": "integer", "minimum": 0, "maximum": 100},
+            "leader_check_every": _duration,
         },
     },
     "logging": {

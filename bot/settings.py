@@ -123,6 +123,7 @@ class ServiceSection:
     slash_command: str
     max_waiver_days: int
     max_waiver_renewals: int
+    leader_check_every: str
 
 
 @dataclass(frozen=True)
