@@ -64,6 +64,7 @@ class Leadership:
         self.leader = False
         self.since: datetime | None = None
         self.last_error: str | None = None
+        self.known_leader: str | None = None  # the holder as of the last round (health reads this, not the database)
         self._connection = None
         self._engine = None
         self._stop = threading.Event()
@@ -130,6 +131,7 @@ class Leadership:
             self.leader = held
             if held and not was:
                 self.since = datetime.now(timezone.utc)
+            self.known_leader = self.name if held else (self._holder() if self._connection is not None else None)
         if held and not was:
             log.info("leader: %s runs the schedule now", self.name, extra={"leader": self.name})
             self.on_elected()
@@ -159,21 +161,20 @@ class Leadership:
         return not self._stop.is_set() and (self._thread is None or self._thread.is_alive())
 
     def current_leader(self) -> str | None:
-        """Who holds the lock, as PostgreSQL tells it (this replica's name when it leads)."""
-        if self.leader:
-            return self.name
+        """Who held the lock at the last round (this replica's name when it leads); None: unknown."""
+        return self.name if self.leader else self.known_leader
+
+    def _holder(self) -> str | None:
+        """Who holds the lock, as PostgreSQL tells it (the caller holds ``_lock``)."""
         import sqlalchemy as sa
 
         unsigned = lock_key() & 0xFFFFFFFFFFFFFFFF
         try:
-            with self._lock:
-                if self._connection is None:
-                    self._connection = self._connect()
-                name = self._connection.execute(sa.text(
-                    "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                    "WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = :high "
-                    "AND l.objid::bigint = :low LIMIT 1"), {"high": unsigned >> 32, "low": unsigned & 0xFFFFFFFF}
-                ).scalar()
+            name = self._connection.execute(sa.text(
+                "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = :high "
+                "AND l.objid::bigint = :low LIMIT 1"), {"high": unsigned >> 32, "low": unsigned & 0xFFFFFFFF}
+            ).scalar()
         except Exception:  # noqa: BLE001 - the health page says "unknown" rather than failing
             return None
         if not name:
