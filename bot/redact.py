@@ -99,7 +99,9 @@ def register_env_secrets(env: dict[str, str] | None = None, names: Iterable[str]
 def register_config_secrets(config) -> None:
     """Redact every secret a run with this config can read: the environment's, and ``jira.token_file``."""
     register_env_secrets(config.env)
-    token_file = config.settings.jira.token_file
+    # From the raw section, not ``config.settings``: that is read once and cached, and this runs
+    # as the config is loaded, before anyone may still adjust it.
+    token_file = (config.section("jira") or {}).get("token_file")
     if token_file:
         register_secret(_read_secret_file(config.resolve_path(token_file)))
 
