@@ -452,9 +452,16 @@ def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = 
 def _secrets_registered(config: Config) -> Config:
     """Every secret this config can reach (environment, NAME_FILE, jira.token_file) is masked in
     every output from the moment the config is loaded (bot/redact.py)."""
-    from bot.redact import register_config_secrets
+    from bot.redact import read_secret_file, register_env_secrets
 
-    register_config_secrets(config)
+    register_env_secrets(config.env)
+    # The raw section, not ``config.settings``: that is read once and cached, and callers may
+    # still adjust the config after loading it.
+    token_file = config.section("jira").get("token_file")
+    if token_file:
+        from bot.redact import register_secret
+
+        register_secret(read_secret_file(config.resolve_path(token_file)))
     return config
 
 

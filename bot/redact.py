@@ -93,20 +93,18 @@ def register_env_secrets(env: dict[str, str] | None = None, names: Iterable[str]
         register_secret(environment.get(name))
     for name, value in environment.items():
         if name.endswith("_FILE") and value:
-            register_secret(_read_secret_file(value))
+            register_secret(read_secret_file(value))
 
 
 def register_config_secrets(config) -> None:
     """Redact every secret a run with this config can read: the environment's, and ``jira.token_file``."""
     register_env_secrets(config.env)
-    # From the raw section, not ``config.settings``: that is read once and cached, and this runs
-    # as the config is loaded, before anyone may still adjust it.
-    token_file = (config.section("jira") or {}).get("token_file")
+    token_file = config.settings.jira.token_file
     if token_file:
-        register_secret(_read_secret_file(config.resolve_path(token_file)))
+        register_secret(read_secret_file(config.resolve_path(token_file)))
 
 
-def _read_secret_file(path) -> str | None:
+def read_secret_file(path) -> str | None:
     """The file's text, or None when it cannot be read (whoever needs the secret says so) or is too big."""
     try:
         with open(path, "rb") as handle:

@@ -65,6 +65,7 @@ class Leadership:
         self.since: datetime | None = None
         self.last_error: str | None = None
         self.known_leader: str | None = None  # the holder as of the last round (health reads this, not the database)
+        self.rounds = 0
         self._connection = None
         self._engine = None
         self._stop = threading.Event()
@@ -132,6 +133,7 @@ class Leadership:
             if held and not was:
                 self.since = datetime.now(timezone.utc)
             self.known_leader = self.name if held else (self._holder() if self._connection is not None else None)
+            self.rounds += 1
         if held and not was:
             log.info("leader: %s runs the schedule now", self.name, extra={"leader": self.name})
             self.on_elected()
@@ -182,7 +184,8 @@ class Leadership:
         return name[len(APPLICATION_PREFIX):] if name.startswith(APPLICATION_PREFIX) else name
 
     def state(self) -> dict[str, Any]:
-        return {"role": "leader" if self.leader else "follower", "replica": self.name,
+        role = "leader" if self.leader else ("follower" if self.rounds else "electing")
+        return {"role": role, "replica": self.name,
                 "leader": self.current_leader(), "since": self.since.isoformat() if self.since else None,
                 "election": "postgresql advisory lock", **({"error": self.last_error} if self.last_error else {})}
 

@@ -72,6 +72,10 @@ class Replica:
     def health(self) -> dict | None:
         return health(self.port)
 
+    def role(self) -> str | None:
+        """leader | follower | electing (its first round), or None while it starts."""
+        return ((self.health() or {}).get("scheduler") or {}).get("role")
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -113,10 +117,11 @@ def test_two_replicas_run_each_job_once_and_the_survivor_takes_over(tmp_path):
     ports = [free_port(), free_port()]
     first = Replica(tmp_path, "first", write_config(tmp_path, POSTGRES_URL, ports[0]), ports[0])
     try:
-        wait_for(lambda: (first.health() or {}).get("scheduler", {}).get("role") == "leader", 60, "a leader")
+        wait_for(lambda: first.role() == "leader", 60, "a leader")
         second = Replica(tmp_path, "second", write_config(tmp_path, POSTGRES_URL, ports[1]), ports[1])
         try:
-            status = wait_for(second.health, 60, "the second replica's /healthz")
+            wait_for(lambda: second.role() in ("leader", "follower"), 60, "the second replica's election")
+            status = second.health()
             # Both serve health; both name the same leader; the follower is healthy too.
             assert status["status"] == "ok" and status["scheduler"]["role"] == "follower", status
             leader_name = first.health()["scheduler"]["replica"]
@@ -130,8 +135,7 @@ def test_two_replicas_run_each_job_once_and_the_survivor_takes_over(tmp_path):
             first.process.send_signal(signal.SIGKILL)
             first.process.wait(timeout=10)
             killed = time.monotonic()
-            wait_for(lambda: (second.health() or {}).get("scheduler", {}).get("role") == "leader", 60,
-                     "the survivor to take the schedule over")
+            wait_for(lambda: second.role() == "leader", 60, "the survivor to take the schedule over")
             taken_over = time.monotonic() - killed
             assert taken_over < 60
             wait_for(lambda: len(second.job_starts()) >= 2, 30, "the new leader to run the job")
