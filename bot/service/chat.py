@@ -31,6 +31,7 @@ from typing import Any, Callable
 from bot.deliver.slack import one_line, truncate
 from bot.errors import ConfigError, GovbotError, UsageError
 from bot.escape import slack_escape
+from bot.redact import redact
 from bot.render.check import render_slack
 from bot.render.rules import explain_text
 from bot.runs.check import ISSUE_KEY, check_issues
@@ -87,7 +88,12 @@ class ChatCommands:
         self._cached: tuple[Any, Any] | None = None  # (file stamp, workspace) for snapshot and demo
 
     def answer(self, text: str, user: dict[str, str] | None = None) -> tuple[str, str]:
-        """(subcommand, answer). Never raises: problems become answers."""
+        """(subcommand, answer). Never raises: problems become answers, and no answer carries a secret
+        (a Jira error quoted in a warning may echo the bot's credentials)."""
+        name, reply = self._answer(text, user)
+        return name, redact(reply)
+
+    def _answer(self, text: str, user: dict[str, str] | None) -> tuple[str, str]:
         words = str(text or "").split()
         name = words[0].lower() if words else "help"
         handlers = {"check": self.check, "explain": self.explain, "waive": self.waive, "waivers": self.waivers,

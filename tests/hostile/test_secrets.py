@@ -195,3 +195,14 @@ def test_the_service_keeps_echoed_secrets_out_of_healthz_metrics_and_its_logs(tm
     assert_clean("serve stderr", stderr)
     assert_clean("serve stdout", stdout)
     assert_clean("the store", store_bytes(tmp_path))
+
+
+def test_a_chat_answer_quoting_a_jira_error_keeps_the_credentials_masked(tmp_path, echoing_jira):
+    from bot.runs.inputs import load_inputs
+    from bot.service.chat import ChatCommands
+
+    inputs = load_inputs(str(write_config(tmp_path)))
+    inputs.config.env.update({"JIRA_URL": echoing_jira.url, "JIRA_EMAIL": JIRA_EMAIL, "JIRA_API_TOKEN": JIRA_TOKEN})
+    _, answer = ChatCommands(inputs).answer("check PAY-1", {"user_id": "U1"})
+    assert "Authorization: [REDACTED]" in answer, answer  # the Jira error reached the answer, masked
+    assert_clean("the chat answer", answer)
