@@ -49,22 +49,24 @@ def _compile(pattern: str):
     return re2.compile(pattern, options)
 
 
+# (pattern, replacement, literals): a pattern runs only when one of its literals (lower case) is
+# in the text. Most output holds none of them, and each RE2 call re-encodes the whole text.
 _PATTERNS = [
     # Slack tokens: bot, user, app-level, workspace, refresh, configuration.
-    (_compile(r"\bxox[abposer]-[A-Za-z0-9-]+"), MASK),
-    (_compile(r"\bxapp-[A-Za-z0-9-]+"), MASK),
+    (_compile(r"\bxox[abposer]-[A-Za-z0-9-]+"), MASK, ("xox",)),
+    (_compile(r"\bxapp-[A-Za-z0-9-]+"), MASK, ("xapp-",)),
     # Atlassian Cloud API tokens (and their service-account cousins).
-    (_compile(r"\bAT[A-Z]TT[A-Za-z0-9_=+/-]{8,}"), MASK),
+    (_compile(r"\bAT[A-Z]TT[A-Za-z0-9_=+/-]{8,}"), MASK, ("tt",)),
     # An Authorization header's value, whatever its scheme: "Authorization: Token abc" (a value
     # masked already is taken whole, so filtering twice changes nothing).
     (_compile(r"(?i)(\bauthorization[\"']?\s*[:=]\s*[\"']?)(?:[A-Za-z-]+\s+)?(?:\[REDACTED\]|[^\s\"',;}\]\[]{6,})"),
-     rf"\1{MASK}"),
+     rf"\1{MASK}", ("authorization",)),
     # Bearer and Basic credentials wherever they appear.
-    (_compile(r"(?i)\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}"), rf"\1 {MASK}"),
+    (_compile(r"(?i)\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}"), rf"\1 {MASK}", ("bearer", "basic")),
     # Passwords inside URLs: postgresql://user:secret@host/db
-    (_compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+):[^@\s/]+@"), rf"\1:{MASK}@"),
+    (_compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+):[^@\s/]+@"), rf"\1:{MASK}@", ("://",)),
     # Slack response_url and webhook secrets carry the credential in the path.
-    (_compile(r"https://hooks\.slack\.com/[A-Za-z0-9/_-]+"), f"https://hooks.slack.com/{MASK}"),
+    (_compile(r"https://hooks\.slack\.com/[A-Za-z0-9/_-]+"), f"https://hooks.slack.com/{MASK}", ("hooks.slack.com",)),
 ]
 
 _secrets: set[str] = set()
@@ -125,9 +127,11 @@ def redact(text: str) -> str:
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, MASK)
+    lowered = text.lower()
     try:
-        for pattern, replacement in _PATTERNS:
-            text = pattern.sub(replacement, text)
+        for pattern, replacement, literals in _PATTERNS:
+            if any(literal in lowered for literal in literals):
+                text = pattern.sub(replacement, text)
     except UnicodeEncodeError:
         # RE2 works on UTF-8; a lone surrogate that reached an output is repaired here, then filtered.
         return redact(valid_text(text))
