@@ -77,8 +77,11 @@ class Metrics:
         self._declare("govbot_job_last_duration_seconds", "gauge", "How long each job's latest run took.")
         self._declare("govbot_job_running", "gauge", "1 while the job runs.")
         self._declare("govbot_chat_commands_total", "counter", "Slash commands answered, by command and outcome.")
+        self._declare("govbot_scheduler_leader", "gauge",
+                      "1 while this replica runs the schedule; summed over replicas, 1 (0: nobody schedules).")
         self.set("govbot_info", 1, version=__version__)
         self.set("govbot_start_time_seconds", self.started)
+        self.set("govbot_scheduler_leader", 0)
         for job in jobs:
             self.register_job(job)
 

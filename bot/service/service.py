@@ -216,11 +216,13 @@ class Service:
                 self.build_scheduler()
             if not self.scheduler.running:
                 self.scheduler.start()
+        self.metrics.set("govbot_scheduler_leader", 1)
         for line in describe_schedule(self.settings, self.clock(), count=1).splitlines():
             log.info("schedule: %s", line)
 
     def _follow(self) -> None:
         """Deposed: stop the schedule (a job already running finishes; the store's run locks guard it)."""
+        self.metrics.set("govbot_scheduler_leader", 0)
         with self._cond:
             scheduler, self.scheduler = self.scheduler, None
         if scheduler is not None and scheduler.running:

@@ -128,6 +128,9 @@ def test_two_replicas_run_each_job_once_and_the_survivor_takes_over(tmp_path):
             assert status["scheduler"]["leader"] == leader_name
             wait_for(lambda: len(first.job_starts()) >= 4, 60, "the leader to run its job a few times")
             assert second.job_starts() == [], "the follower ran a scheduled job"
+            leading = [urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=3).read().decode()
+                       for port in ports]
+            assert ["govbot_scheduler_leader 1" in text.splitlines() for text in leading] == [True, False]
             # One run per slot: the leader's runs are at least an interval apart.
             assert all(line.get("message") != f"{JOB} skipped: its previous run is still going"
                        for line in second.lines())
