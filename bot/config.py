@@ -148,6 +148,8 @@ DEFAULTS: dict[str, Any] = {
         "chat": "auto",                     # auto: Slack slash commands when SLACK_APP_TOKEN is set
         "slash_command": "/govbot",
         "max_waiver_days": 90,              # the longest `/govbot waive` a person can ask for
+        "max_waiver_renewals": 2,           # how often a chat waiver on one issue and rule may be renewed
+        "leader_check_every": "15s",        # PostgreSQL store: how often replicas check who runs the schedule
     },
     "logging": {"level": "info", "format": "auto"},  # format: auto (JSON unless a terminal) | json | text
 }
@@ -287,6 +289,8 @@ SECTION_SCHEMAS: dict[str, dict] = {
             "slash_command": {"type": "string", "pattern": r"^/[a-z0-9_-]{1,31}$",
                               "description": "a slash command like /govbot"},
             "max_waiver_days": {"type": "integer", "minimum": 1, "maximum": 3660},
+            "max_waiver_renewals": {"type": "integer", "minimum": 0, "maximum": 100},
+            "leader_check_every": _duration,
         },
     },
     "logging": {
@@ -415,7 +419,7 @@ def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = 
             env_path = environment.get("GOVBOT_CONFIG")
             path = env_path or None
     if path is None:
-        return Config(_merge(DEFAULTS, {}), None, None, environment)
+        return _secrets_registered(Config(_merge(DEFAULTS, {}), None, None, environment))
     try:
         document = load(path)
     except DiagnosticError as error:
@@ -448,7 +452,23 @@ def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = 
             raise ConfigError("\n".join(document.diagnostic(("hierarchy", *where), f"config: {message}",
                                                              hint=hint).render()
                                         for where, message, hint in problems))
-    return Config(merged, Path(path), document, environment)
+    return _secrets_registered(Config(merged, Path(path), document, environment))
+
+
+def _secrets_registered(config: Config) -> Config:
+    """Every secret this config can reach (environment, NAME_FILE, jira.token_file) is masked in
+    every output from the moment the config is loaded (bot/redact.py)."""
+    from bot.redact import read_secret_file, register_env_secrets
+
+    register_env_secrets(config.env)
+    # The raw section, not ``config.settings``: that is read once and cached, and callers may
+    # still adjust the config after loading it.
+    token_file = config.section("jira").get("token_file")
+    if token_file:
+        from bot.redact import register_secret
+
+        register_secret(read_secret_file(config.resolve_path(token_file)))
+    return config
 
 
 def _time_zone_problems(document: YamlDocument, data: dict) -> list:

@@ -896,3 +896,16 @@ def load_issues_from_jira(config: Config, keys: Iterable[str], ruleset=None, *,
     """The named issues and their relatives from live Jira (``govbot check``)."""
     source = source or JiraSource.from_config(config)
     return source.load_keys(keys, ruleset, progress=progress)
+
+
+def keys_in_scope(config: Config, keys: Iterable[str], *, source: JiraSource | None = None) -> set[str]:
+    """Which of ``keys`` exist, are visible and fall inside the configured scope (``scope_jql``):
+    one search that returns keys only, so nothing else about an issue outside the scope is read."""
+    wanted = sorted({key.upper() for key in keys})
+    if not wanted:
+        return set()
+    source = source or JiraSource.from_config(config)
+    found: set[str] = set()
+    source.search_keys("key in ({keys})", wanted, ["key"], lambda issues: found.update(map(_key, issues)),
+                       within=scope_jql(config), what="checking the issue is in govbot's scope")
+    return {key.upper() for key in found} & set(wanted)
