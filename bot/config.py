@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import difflib
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -497,23 +496,13 @@ def _time_zone_problems(document: YamlDocument, data: dict) -> list:
 _SECRET_KEYS = {"token", "api_token", "password", "pat", "bot_token", "app_token", "secret", "signing_secret"}
 
 
-# Secrets by their shape, in any value: a token pasted into `slack.admin_channel` or a
-# password inside `jira.url` is as much in git as one under `token:`.
-_SECRET_SHAPES = (
-    ("a Slack token", re.compile(r"xox[a-z]-[A-Za-z0-9-]{6,}")),
-    ("a Slack app token", re.compile(r"xapp-[A-Za-z0-9-]{6,}")),
-    ("an Atlassian API token", re.compile(r"ATATT[A-Za-z0-9_=+/-]{16,}")),
-    ("a password inside a URL", re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@]+:([^\s/@]+)@")),
-)
-
-
 def secret_in(value: str) -> tuple[str, str] | None:
-    """(what it looks like, the secret part) when ``value`` holds a secret by its shape."""
-    for what, pattern in _SECRET_SHAPES:
-        match = pattern.search(value)
-        if match:
-            return what, match.group(match.lastindex or 0)
-    return None
+    """(what it looks like, the secret part) when ``value`` holds a secret by its shape: a token
+    pasted into `slack.admin_channel` or a password inside `jira.url` is as much in git as one
+    under `token:`. The shapes are the output filter's (bot/redact.py)."""
+    from bot.redact import token_shape
+
+    return token_shape(value)
 
 
 def _inline_secrets(data: dict) -> list[tuple[tuple, Any, str]]:

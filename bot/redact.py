@@ -49,14 +49,23 @@ def _compile(pattern: str):
     return re2.compile(pattern, options)
 
 
-# (pattern, replacement, literals): a pattern runs only when one of its literals (lower case) is
-# in the text. Most output holds none of them, and each RE2 call re-encodes the whole text.
-_PATTERNS = [
-    # Slack tokens: bot, user, app-level, workspace, refresh, configuration.
-    (_compile(r"\bxox[abposer]-[A-Za-z0-9-]+"), MASK, ("xox",)),
-    (_compile(r"\bxapp-[A-Za-z0-9-]+"), MASK, ("xapp-",)),
-    # Atlassian Cloud API tokens (and their service-account cousins).
-    (_compile(r"\bAT[A-Z]TT[A-Za-z0-9_=+/-]{8,}"), MASK, ("tt",)),
+# Token shapes, whoever they belong to: (what it looks like, pattern, literals). The group
+# ``secret`` is the part to mask; without it the whole match is. ``bot.config`` refuses any
+# config value holding one, with the same words. A pattern runs only when one of its literals
+# (lower case) is in the text: most output holds none, and each RE2 call re-encodes the text.
+# Slack tokens start with a digit after the dash (xoxb-1234..., xoxe.xoxp-1-...), which keeps
+# a channel called #xoxo-fans out.
+TOKEN_SHAPES = (
+    ("a Slack token", _compile(r"\bxox[abposer](?:\.xox[a-z])?-\d[A-Za-z0-9-]*"), ("xox",)),
+    ("a Slack app token", _compile(r"\bxapp-\d[A-Za-z0-9-]*"), ("xapp-",)),
+    ("an Atlassian API token", _compile(r"\bAT[A-Z]TT[A-Za-z0-9_=+/-]{8,}"), ("tt",)),
+    ("a password inside a URL", _compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^/\s:@]+:(?P<secret>[^@\s/]+)@"), ("://",)),
+)
+
+# (pattern, replacement, literals) for output: the token shapes, then credentials that only
+# make sense in an output (an echoed Authorization header, a Slack webhook path).
+_PATTERNS = [(pattern, MASK, literals) for _, pattern, literals in TOKEN_SHAPES
+             if "secret" not in pattern.groupindex] + [
     # An Authorization header's value, whatever its scheme: "Authorization: Token abc" (a value
     # masked already is taken whole, so filtering twice changes nothing).
     (_compile(r"(?i)(\bauthorization[\"']?\s*[:=]\s*[\"']?)(?:[A-Za-z-]+\s+)?(?:\[REDACTED\]|[^\s\"',;}\]\[]{6,})"),
@@ -68,6 +77,18 @@ _PATTERNS = [
     # Slack response_url and webhook secrets carry the credential in the path.
     (_compile(r"https://hooks\.slack\.com/[A-Za-z0-9/_-]+"), f"https://hooks.slack.com/{MASK}", ("hooks.slack.com",)),
 ]
+
+
+def token_shape(value: str) -> tuple[str, str] | None:
+    """(what it looks like, the secret part) when ``value`` holds a token by its shape."""
+    lowered = value.lower()
+    for what, pattern, literals in TOKEN_SHAPES:
+        if any(literal in lowered for literal in literals):
+            match = pattern.search(value)
+            if match:
+                return what, match.group("secret") if "secret" in match.groupdict() else match.group(0)
+    return None
+
 
 _secrets: set[str] = set()
 _lock = threading.Lock()
