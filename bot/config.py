@@ -112,6 +112,7 @@ DEFAULTS: dict[str, Any] = {
         "timezone": "UTC",             # for teams without teams.<name>.timezone
         "min_severity": "info",
         "waiver_hint": None,           # extra line in every nudge, e.g. who grants waivers
+        "buttons": True,               # fix / snooze / not mine / open buttons (answered by `govbot serve` chat)
         "breaker": {
             "max_people": 25, "max_findings": 100,             # absolute limits per run
             "relative_factor": 3.0, "min_people": 10, "min_findings": 40,  # x the recent maximum, above floors
@@ -145,6 +146,7 @@ DEFAULTS: dict[str, Any] = {
         "chat": "auto",                     # auto: Slack slash commands when SLACK_APP_TOKEN is set
         "slash_command": "/govbot",
         "max_waiver_days": 90,              # the longest `/govbot waive` a person can ask for
+        "admins": [],                       # Slack user ids who may act on any issue from Slack
     },
     "logging": {"level": "info", "format": "auto"},  # format: auto (JSON unless a terminal) | json | text
 }
@@ -240,6 +242,7 @@ SECTION_SCHEMAS: dict[str, dict] = {
                    "timezone": {"type": "string", "minLength": 1},
                    "min_severity": {"enum": ["error", "warning", "info"]},
                    "waiver_hint": {"type": ["string", "null"]},
+                   "buttons": {"type": "boolean"},
                    "breaker": {"type": "object", "additionalProperties": False, "properties": {
                        "max_people": {"type": "integer", "minimum": 0},
                        "max_findings": {"type": "integer", "minimum": 0},
@@ -284,6 +287,9 @@ SECTION_SCHEMAS: dict[str, dict] = {
             "slash_command": {"type": "string", "pattern": r"^/[a-z0-9_-]{1,31}$",
                               "description": "a slash command like /govbot"},
             "max_waiver_days": {"type": "integer", "minimum": 1, "maximum": 3660},
+            "admins": {"type": "array", "uniqueItems": True,
+                       "items": {"type": "string", "pattern": r"^[UW][A-Z0-9]{2,30}$",
+                                 "description": "a Slack user id like U0123ABCD"}},
         },
     },
     "logging": {

@@ -85,6 +85,7 @@ class NudgeSection:
     timezone: str
     min_severity: str
     waiver_hint: str | None
+    buttons: bool
     breaker: BreakerSection
 
 
@@ -122,6 +123,7 @@ class ServiceSection:
     chat: Any  # "auto", True or False
     slash_command: str
     max_waiver_days: int
+    admins: list[str]
 
 
 @dataclass(frozen=True)
