@@ -257,6 +257,14 @@ def channel_message(team: str, *, unrouted: list[Item], escalated: list[Item], l
                              f"{slack_escape(one_line(team, 80))} need attention", items), blocks)
 
 
+def not_mine_message(team: str, item: Item, *, who: str, label_prefix: str) -> dict[str, Any]:
+    """One team-channel post: the person nudged about ``item`` says it is not theirs. No mentions."""
+    blocks: list = [_section(f"{slack_escape(one_line(who, 80))} says this one isn't theirs. Could someone on "
+                             f"{slack_escape(one_line(team or 'the team', 80))} pick it up, or set its owner in Jira?")]
+    blocks += _item_blocks([item], label_prefix, actions="channel")
+    return _finish(_fallback("govbot: a Jira item needs an owner", [item]), blocks)
+
+
 def site_setup_message(items: list[Item]) -> dict[str, Any]:
     """One admin-channel post about how the site is set up (unmapped types, projects without
     epics): never sent to an issue's owner. No mentions, no waiver labels."""

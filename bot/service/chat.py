@@ -61,8 +61,9 @@ class ChatCommands:
 
     def __init__(self, inputs: Inputs, *, snapshot: str | None = None, command: str = "/govbot",
                  max_waiver_days: int = 90, clock: Callable[[], datetime] | None = None, metrics=None,
-                 open_store: Callable[..., Any] | None = None):
+                 open_store: Callable[..., Any] | None = None, access=None):
         self.inputs = inputs
+        self.access = access  # bot.service.access.Access: who may waive (None: anyone, as before)
         self.open_store = open_store
         self.config = inputs.config
         self.snapshot = snapshot
@@ -128,6 +129,9 @@ class ChatCommands:
             raise UsageError("waive needs an issue key, a rule id, a duration and a reason", hint=usage)
         key = normalise_key(words[0])
         rule = self._rule(words[1])
+        refusal = self.access.refusal(user.get("user_id", ""), key) if self.access is not None else None
+        if refusal:
+            raise UsageError(refusal)
         match = _WAIVE_FOR.match(words[2])
         if not match:
             raise UsageError(f"{words[2]!r} is not a duration", hint=f"use days or weeks, like 14d or 2w: {usage}")
@@ -201,8 +205,9 @@ def _who(user: dict) -> str:
 # -- Bolt ------------------------------------------------------------------------------------------------------
 
 def build_app(commands: ChatCommands, *, token: str, base_url: str | None = None,
-              signing_secret: str | None = None, token_verification_enabled: bool = True):
-    """The Bolt app answering ``commands.command``. Socket Mode needs no signing secret."""
+              signing_secret: str | None = None, token_verification_enabled: bool = True, actions=None):
+    """The Bolt app answering ``commands.command`` (and, with ``actions``, the nudges' buttons).
+    Socket Mode needs no signing secret."""
     from slack_bolt import App
     from slack_sdk import WebClient
 
@@ -223,6 +228,8 @@ def build_app(commands: ChatCommands, *, token: str, base_url: str | None = None
         log.info("answered %s %s in %.1fs", commands.command, name, time.monotonic() - started,
                  extra={"command": name, "user": user["user_id"]})
 
+    if actions is not None:
+        actions.register(app)  # bot/service/actions.py
     return app
 
 
@@ -322,8 +329,25 @@ def start_chat(service) -> ChatHandle | None:
     commands = ChatCommands(service.inputs, snapshot=service.snapshot, command=service.settings.slash_command,
                             max_waiver_days=service.settings.max_waiver_days, metrics=service.metrics,
                             open_store=getattr(service.jobs, "open_store", None))
-    app = build_app(commands, token=bot_token, base_url=base_url, token_verification_enabled=False)
+    actions = _actions(service, commands, bot_token, base_url)
+    app = build_app(commands, token=bot_token, base_url=base_url, token_verification_enabled=False, actions=actions)
     return ChatHandle(app, app_token).start()
+
+
+def _actions(service, commands: ChatCommands, bot_token: str, base_url: str):
+    """The nudges' buttons (bot/service/actions.py); ``/govbot waive`` then follows the same rule of who may act."""
+    from slack_sdk import WebClient
+
+    from bot.service.actions import build_actions
+
+    web = WebClient(token=bot_token, base_url=base_url)
+    actions = build_actions(service.inputs, config=service.config, web_client=web, open_store=commands._store,
+                            apply=bool(getattr(service, "apply", False)),
+                            max_days=service.settings.max_waiver_days,
+                            admins=service.config.settings.service.admins)
+    if service.snapshot is None and not service.inputs.demo:
+        commands.access = actions.access  # live Jira says who may edit; a snapshot or the demo has no one to ask
+    return actions
 
 
 def _verify_bot_token(token: str, base_url: str) -> None:
