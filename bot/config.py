@@ -147,6 +147,9 @@ DEFAULTS: dict[str, Any] = {
         "slash_command": "/govbot",
         "max_waiver_days": 90,              # the longest `/govbot waive` a person can ask for
         "admins": [],                       # Slack user ids who may act on any issue from Slack
+        "webhook_path": None,               # e.g. /jira/webhook: accept Jira issue webhooks there (off: None)
+        "webhook_debounce": "20s",          # an issue is checked once its events have been quiet this long
+        "webhook_max_bytes": 1048576,       # larger webhook bodies are refused (413)
     },
     "logging": {"level": "info", "format": "auto"},  # format: auto (JSON unless a terminal) | json | text
 }
@@ -290,6 +293,10 @@ SECTION_SCHEMAS: dict[str, dict] = {
             "admins": {"type": "array", "uniqueItems": True,
                        "items": {"type": "string", "pattern": r"^[UW][A-Z0-9]{2,30}$",
                                  "description": "a Slack user id like U0123ABCD"}},
+            "webhook_path": {"type": ["string", "null"], "pattern": r"^/(?!healthz$|metrics$)[A-Za-z0-9/_.-]{1,100}$",
+                             "description": "a path like /jira/webhook (not /healthz or /metrics)"},
+            "webhook_debounce": _duration,
+            "webhook_max_bytes": {"type": "integer", "minimum": 1024, "maximum": 67108864},
         },
     },
     "logging": {

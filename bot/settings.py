@@ -124,6 +124,9 @@ class ServiceSection:
     slash_command: str
     max_waiver_days: int
     admins: list[str]
+    webhook_path: str | None
+    webhook_debounce: str
+    webhook_max_bytes: int
 
 
 @dataclass(frozen=True)
