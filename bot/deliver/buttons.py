@@ -202,8 +202,11 @@ def fix_modal(fix: Fix, target: Target, *, channel: str | None, ts: str | None, 
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {
         "type": "plain_text", "text": f"{target.issue}: written to {', '.join(where)} in Jira, as plain text. "
                                       "govbot adds a comment saying you wrote it from Slack."}}]
+    several = len(fix.fields) > 1
     for index, name in enumerate(fix.fields):
-        blocks.append(_text_input(field_block_id(index), name, multiline=True, max_length=MAX_VALUE_CHARS))
+        # With several fields, each is optional: a person fills in what is missing, the rest stays as it is.
+        blocks.append(_text_input(field_block_id(index), name, multiline=True, max_length=MAX_VALUE_CHARS,
+                                  optional=several, hint="Leave it empty to keep what Jira has." if several else None))
     if fix.review_date:
         blocks.append({"type": "input", "block_id": "govbot-review-date", "optional": True,
                        "label": _plain("Review date"),

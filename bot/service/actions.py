@@ -175,8 +175,12 @@ class SlackActions:
         if fix is None:
             return {buttons.field_block_id(0): "This form is out of date; please click the button again."}
         errors = {}
+        given = 0
         for index, _name in enumerate(fix.fields):
             value = str(buttons.submitted(view, buttons.field_block_id(index)) or "")
+            if len(fix.fields) > 1 and not value.strip():
+                continue  # optional when there are several: only what is given is written
+            given += 1
             if len(value) > buttons.MAX_VALUE_CHARS:
                 errors[buttons.field_block_id(index)] = f"Please keep it under {buttons.MAX_VALUE_CHARS} characters."
             elif text_rules.placeholder_reason(value, self._placeholders) is not None:
@@ -184,6 +188,8 @@ class SlackActions:
         date = buttons.submitted(view, "govbot-review-date")
         if date and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(date)):
             errors["govbot-review-date"] = "Pick a date."
+        if not given and not errors:
+            errors[buttons.field_block_id(0)] = "Fill in at least one of these."
         return errors
 
     def snooze_errors(self, view: dict) -> dict[str, str]:
@@ -229,6 +235,7 @@ class SlackActions:
             return
         values = [(name, str(buttons.submitted(view, buttons.field_block_id(index)) or "").strip())
                   for index, name in enumerate(fix.fields)]
+        values = [(name, value) for name, value in values if value]
         date = buttons.submitted(view, "govbot-review-date")
         if fix.review_date and date:
             values.append((buttons.REVIEW_DATE, str(date)))

@@ -385,3 +385,20 @@ def test_not_mine_passes_the_item_to_the_team_channel_and_says_so_in_place(world
         shown = json.dumps(next(m for m in world.slack.posts() if m["ts"] == world.ts)["blocks"])
         assert "went to the team channel" in shown
         assert any(e["event"] == "action.not_mine" and e["channel"] == "#payments" for e in world.audit())
+
+
+def test_an_agreement_writes_only_the_parts_given_each_in_its_own_section(world_factory):
+    with mock() as rsps:
+        world = world_factory(rsps, cloud=False, field=False)
+        target = buttons.Target("PAY-12", "tech-debt-agreement-incomplete", world.finding.fingerprint)
+        view = {**buttons.fix_modal(buttons.FIXES["agreement"], target, channel=world.channel, ts=world.ts,
+                                    where=["x"]), "id": "V0AGREE"}
+        assert world.submit(ALICE, view, {})["payload"]["response_action"] == "errors"  # nothing given
+        errors = world.actions.fix_errors({**view, "state": {"values": {
+            buttons.field_block_id(1): {"value": {"type": "plain_text_input", "value": "Slows every release"}}}}})
+        assert errors == {}
+        editor = world.actions.editor()
+        write = editor.plan("PAY-12", [("Impact", "Slows every release"), ("Timeline", "When v1 is retired")])
+        assert write.where == ["the Impact section of the description", "the Timeline section of the description"]
+        assert write.fields["description"] == ("Intro\n\nh2. Impact\nSlows every release\n\nh2. Timeline\n"
+                                               "When v1 is retired")
