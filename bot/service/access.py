@@ -43,10 +43,15 @@ class Access:
     """``decide(slack_user_id, issue_key)`` -> Decision."""
 
     def __init__(self, *, slack_user: Callable[[str], dict[str, Any] | None], editor: Callable[[], Any],
-                 admins: list[str] | tuple[str, ...] = (), clock: Callable[[], float] = time.monotonic):
+                 admins: list[str] | tuple[str, ...] = (), user_map: dict[str, str] | None = None,
+                 clock: Callable[[], float] = time.monotonic):
         self.slack_user = slack_user      # users.info: the user object, or None
         self.editor = editor              # a JiraEditor (made lazily: Jira may be down at start)
         self.admins = {str(admin) for admin in admins}
+        # slack.user_map_file read backwards: Slack id -> the Jira account id, username or e-mail it maps.
+        self.mapped: dict[str, str] = {}
+        for jira_id, slack_id in (user_map or {}).items():
+            self.mapped.setdefault(str(slack_id), str(jira_id))
         self.clock = clock
         self._lock = threading.Lock()
         self._people: dict[str, tuple[float, str, dict | None, str]] = {}  # slack id -> (at, name, jira user, why)
@@ -90,8 +95,13 @@ class Access:
         profile = user.get("profile") or {}
         name = str(profile.get("real_name") or user.get("real_name") or user.get("name") or name)
         email = str(profile.get("email") or "").strip()
+        mapped = self.mapped.get(user_id)
+        if mapped and "@" in mapped and not email:
+            email = mapped
         if user.get("deleted") or user.get("is_bot"):
             why = "not a person"
+        elif mapped and "@" not in mapped:
+            jira_user = self.editor().user_by_id(mapped)  # the mapping file says who this is in Jira
         elif not email:
             why = "no e-mail visible in Slack"
         else:

@@ -420,7 +420,12 @@ def build_actions(service_or_inputs, *, config, web_client, open_store, apply: b
         return (web_client.users_info(user=user_id).get("user")) or None
 
     editor = editor or jira
-    access = Access(slack_user=slack_user, editor=editor, admins=admins)
+    try:
+        user_map = Router(config).user_map  # slack.user_map_file, the same file routing reads
+    except GovbotError as error:
+        log.warning("actions: cannot read the Slack user map (%s); matching people by e-mail only", error.message)
+        user_map = {}
+    access = Access(slack_user=slack_user, editor=editor, admins=admins, user_map=user_map)
     return SlackActions(service_or_inputs, access=access, editor=editor, open_store=open_store,
                         audit=audit or AuditLog.from_config(config), apply=apply, max_days=max_days)
 

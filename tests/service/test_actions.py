@@ -402,3 +402,31 @@ def test_an_agreement_writes_only_the_parts_given_each_in_its_own_section(world_
         assert write.where == ["the Impact section of the description", "the Timeline section of the description"]
         assert write.fields["description"] == ("Intro\n\nh2. Impact\nSlows every release\n\nh2. Timeline\n"
                                                "When v1 is retired")
+
+
+def test_who_may_act_when_jira_hides_addresses_or_the_user_map_says_who(world_factory):
+    from bot.service.access import Access
+
+    with mock() as rsps:
+        world = world_factory(rsps, cloud=True, field=True)
+        editor = world.actions.editor()
+        for user in world.jira.users:
+            user.pop("emailAddress")
+        hidden = EditableJira.__dict__["_route"]
+
+        def by_query(self, method, path, params, body, _route=hidden):
+            if path == "/rest/api/3/user/search":  # Cloud still matches the address it does not show
+                return 200, [u for u in self.users if u["displayName"].casefold() + "@example.com"
+                             == (params.get("query") or "").casefold()]
+            return _route(self, method, path, params, body)
+
+        world.jira._route = by_query.__get__(world.jira)
+        slack_user = lambda user_id: world.web.users_info(user=user_id)["user"]  # noqa: E731
+        access = Access(slack_user=slack_user, editor=lambda: editor)
+        assert access.decide(ALICE, "PAY-12").allowed and not access.decide(BOB, "PAY-12").allowed
+        mapped = Access(slack_user=lambda user_id: {"profile": {}}, editor=lambda: editor,
+                        user_map={"acc-alice": "U0NOEMAIL"})
+        assert mapped.decide("U0NOEMAIL", "PAY-12").allowed
+        assert not mapped.decide("U0STRANGER", "PAY-12").allowed
+        assert Access(slack_user=lambda user_id: None, editor=lambda: editor, admins=["U0ADMIN"]).decide(
+            "U0ADMIN", "PAY-12").admin
