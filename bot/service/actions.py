@@ -27,6 +27,7 @@ from typing import Any, Callable
 from bot import text as text_rules
 from bot.deliver import buttons
 from bot.deliver.audit import AuditLog
+from bot.deliver import moments
 from bot.deliver.jira_edit import EditRefused, IssueGone, JiraEditor
 from bot.deliver.questions import family_of
 from bot.deliver.routing import Router
@@ -74,6 +75,19 @@ class SlackActions:
                  buttons.NOT_MINE: self.not_mine_clicked}
         for kind, handler in kinds.items():
             app.action(re.compile("^" + re.escape(kind) + r":[0-9a-f]{20}$"))(self._listener(handler))
+
+        app.action(re.compile("^" + re.escape(moments.REVIEW) + r":[0-9a-f]{20}$"))(
+            self._listener(self.review_clicked))
+
+        @app.view(moments.REVIEW_VIEW)
+        def review_submitted(ack, body, client):
+            errors = self.review_errors(body.get("view") or {})
+            if errors:
+                ack(response_action="errors", errors=errors)
+                return
+            ack()
+            if self._first_submission(body.get("view") or {}):
+                self._pool.submit(self._safely, self.review_submitted, body, client)
 
         @app.action(re.compile("^" + re.escape(buttons.OPEN) + r":[0-9a-f]{20}$"))
         def link_clicked(ack):
@@ -159,13 +173,99 @@ class SlackActions:
         item = Item(rule=state.rule, issue=state.issue, summary=state.summary, title=state.title or state.rule,
                     message=state.message, url=state.url, family=family_of(state.rule, self._rule(state.rule)),
                     fingerprint=state.fingerprint)
-        payload = not_mine_message(state.team or "", item, who=who, label_prefix=self.config.settings.waivers.label_prefix)
+        payload = not_mine_message(state.team or "", item, who=who,
+                                   label_prefix=self.config.settings.waivers.label_prefix)
         client.chat_postMessage(channel=team_channel, text=payload["text"], blocks=payload["blocks"],
                                 unfurl_links=False, unfurl_media=False)
+        self._audit("action.not_mine", target, user, who=who, channel=team_channel)
         self._update_item(client, channel, ts, target,
                           f":leftwards_arrow_with_hook: *{slack_escape(target.issue)}* went to the team channel. "
                           "Thanks for saying it isn't yours.")
-        self._audit("action.not_mine", target, user, who=who, channel=team_channel)
+
+    def review_clicked(self, body: dict, client) -> None:
+        """"Set the review date" on the message an epic's owner got when it moved to Done."""
+        actions = body.get("actions") or []
+        key = str((actions[0] if actions else {}).get("value") or "")
+        user, channel = _user(body), _channel(body)
+        ts = str((body.get("container") or {}).get("message_ts") or (body.get("message") or {}).get("ts") or "")
+        if not buttons._KEY.match(key) or not user:
+            return
+        message = body.get("message") or {}
+        if channel and ts and isinstance(message.get("blocks"), list):
+            with self._lock:
+                self._messages[(channel, ts)] = message["blocks"]
+        refusal = self.access.refusal(user, key)
+        target = buttons.Target(key, "review", moments.key_id(key))
+        if refusal is not None:
+            self._audit("action.refused", target, user, step="review.clicked")
+            self._ephemeral(client, channel, user, refusal)
+            return
+        client.views_open(trigger_id=body.get("trigger_id"), view=moments.review_modal(key, channel=channel, ts=ts))
+
+    def review_errors(self, view: dict) -> dict[str, str]:
+        errors = {}
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(buttons.submitted(view, "govbot-review-date") or "")):
+            errors["govbot-review-date"] = "Pick a date."
+        actual = str(buttons.submitted(view, buttons.field_block_id(0)) or "")
+        if len(actual) > buttons.MAX_VALUE_CHARS:
+            errors[buttons.field_block_id(0)] = f"Please keep it under {buttons.MAX_VALUE_CHARS} characters."
+        elif actual.strip() and text_rules.placeholder_reason(actual, self._placeholders) is not None:
+            errors[buttons.field_block_id(0)] = "That reads as a placeholder; leave it empty until it is known."
+        return errors
+
+    def review_submitted(self, body: dict, client) -> None:
+        view = body.get("view") or {}
+        meta = buttons.parse_metadata(view.get("private_metadata"))
+        user = _user(body)
+        if meta is None or meta["kind"] != "review" or not user:
+            return
+        target, channel, ts = meta["target"], meta["channel"], meta["ts"]
+        refusal = self.access.refusal(user, target.issue)
+        if refusal is not None:
+            self._audit("action.refused", target, user, step="review.submitted")
+            self._ephemeral(client, channel, user, refusal)
+            return
+        date = str(buttons.submitted(view, "govbot-review-date"))
+        values = [(buttons.REVIEW_DATE, date)]
+        actual = str(buttons.submitted(view, buttons.field_block_id(0)) or "").strip()
+        if actual:
+            values.append((moments.ACTUAL, actual))
+        if self._write(client, target, user, channel, values, "review") is None:
+            return
+        self._recheck(target)  # an actual outcome written now resolves its finding
+        self._update_item(client, channel, ts, target, f":white_check_mark: *{slack_escape(target.issue)}*: review "
+                                                       f"on {date}, thank you!")
+
+    def _write(self, client, target, user: str, channel: str | None, values: list[tuple[str, str]],
+               what: str):
+        """Write ``values`` to the issue, comment who did it; the Write, or None after saying why not."""
+        decision = self.access.decide(user, target.issue)
+        if not self.apply:
+            self._ephemeral(client, channel, user, DRY_RUN)
+            self._audit("action.dry_run", target, user, who=decision.who, what=what)
+            return None
+        editor = self.editor()
+        try:
+            write = editor.plan(target.issue, values)
+            editor.edit(target.issue, write.update())
+        except IssueGone:
+            self._ephemeral(client, channel, user, GONE.format(key=target.issue))
+            return None
+        except EditRefused as error:
+            self.access.forget(user, target.issue)
+            self._audit("action.refused_by_jira", target, user, who=decision.who, why=error.message)
+            self._ephemeral(client, channel, user, one_line(error.message, 400))
+            return None
+        except GovbotError as error:
+            self._ephemeral(client, channel, user, f"Jira could not take it right now "
+                                                   f"({one_line(error.message, 200)}); nothing was changed.")
+            return None
+        self._audit("action.written", target, user, who=decision.who, what=what, where=write.where)
+        try:
+            editor.comment(target.issue, decision.who, write.where)
+        except GovbotError as error:  # the value is in Jira; only the note about who wrote it is missing
+            log.warning("action: could not comment on %s (%s)", target.issue, error.message)
+        return write
 
     # -- submissions ---------------------------------------------------------------------------------------
     def fix_errors(self, view: dict) -> dict[str, str]:
@@ -239,37 +339,14 @@ class SlackActions:
         date = buttons.submitted(view, "govbot-review-date")
         if fix.review_date and date:
             values.append((buttons.REVIEW_DATE, str(date)))
+        if self._write(client, target, user, channel, values, fix.kind) is None:
+            return
         decision = self.access.decide(user, target.issue)
-        if not self.apply:
-            self._ephemeral(client, channel, user, DRY_RUN)
-            self._audit("action.dry_run", target, user, who=decision.who, what=fix.kind)
-            return
-        editor = self.editor()
-        try:
-            write = editor.plan(target.issue, values)
-            editor.edit(target.issue, write.update())
-        except IssueGone:
-            self._ephemeral(client, channel, user, GONE.format(key=target.issue))
-            return
-        except EditRefused as error:
-            self.access.forget(user, target.issue)
-            self._ephemeral(client, channel, user, one_line(error.message, 400))
-            self._audit("action.refused_by_jira", target, user, who=decision.who, why=error.message)
-            return
-        except GovbotError as error:
-            self._ephemeral(client, channel, user, f"Jira could not take it right now "
-                                                   f"({one_line(error.message, 200)}); nothing was changed.")
-            return
-        self._audit("action.written", target, user, who=decision.who, what=fix.kind, where=write.where)
-        try:
-            editor.comment(target.issue, decision.who, write.where)
-        except GovbotError as error:  # the value is in Jira; only the note about who wrote it is missing
-            log.warning("action: could not comment on %s (%s)", target.issue, error.message)
         still = self._recheck(target)
         if still is None:
+            self._audit("action.fixed", target, user, who=decision.who, what=fix.kind)
             self._update_item(client, channel, ts, target,
                               f":white_check_mark: *{slack_escape(target.issue)}* {fix.done}, thank you!")
-            self._audit("action.fixed", target, user, who=decision.who, what=fix.kind)
         else:
             self._ephemeral(client, channel, user, f"Saved to {target.issue} in Jira, but the rule still finds "
                                                    f"something: {one_line(still, 300)}")
@@ -297,10 +374,10 @@ class SlackActions:
             snooze_id = store.add_snooze(target.issue, target.rule, reason=reason, until=until, now=now, by=by)
         finally:
             store.close()
+        self._audit("action.snoozed", target, user, who=decision.who, until=until, reason=reason, waiver=snooze_id)
         self._update_item(client, channel, ts, target,
                           f":zzz: *{slack_escape(target.issue)}*: snoozed until {until.isoformat()} "
                           f"(waiver #{snooze_id}): {slack_escape(reason)}")
-        self._audit("action.snoozed", target, user, who=decision.who, until=until, reason=reason, waiver=snooze_id)
 
     # -- helpers ----------------------------------------------------------------------------------------
     def _clicked(self, body: dict):
@@ -323,13 +400,13 @@ class SlackActions:
         """Still open, still in Jira, and this person may act on it; else say why, once, and audit it."""
         state = self._state(target)
         if state is None or not state.open or state.rule != target.rule or state.issue != target.issue:
-            self._ephemeral(client, channel, user, ALREADY_FIXED.format(key=target.issue))
             self._audit("action.stale", target, user, step=step)
+            self._ephemeral(client, channel, user, ALREADY_FIXED.format(key=target.issue))
             return False
         refusal = self.access.refusal(user, target.issue)
         if refusal is not None:
-            self._ephemeral(client, channel, user, refusal)
             self._audit("action.refused", target, user, step=step)
+            self._ephemeral(client, channel, user, refusal)
             return False
         return True
 

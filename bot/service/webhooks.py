@@ -65,12 +65,15 @@ class Debouncer:
         self.clock = clock
         self._lock = threading.Lock()
         self._pending: dict[str, tuple[float, float]] = {}  # key -> (first, last)
+        self._done: set[str] = set()  # keys whose status moved into Done meanwhile
         self.dropped = 0
         self.wake = threading.Event()
 
-    def add(self, key: str) -> bool:
+    def add(self, key: str, *, done: bool = False) -> bool:
         now = self.clock()
         with self._lock:
+            if done and (key in self._pending or len(self._pending) < self.max_pending):
+                self._done.add(key)
             if key in self._pending:
                 self._pending[key] = (self._pending[key][0], now)
                 return True
@@ -90,6 +93,13 @@ class Debouncer:
             for key in due:
                 del self._pending[key]
         return sorted(due)
+
+    def pop_done(self, keys: list[str]) -> set[str]:
+        """Which of ``keys`` moved to Done since they were queued (asked once, then forgotten)."""
+        with self._lock:
+            done = self._done & set(keys)
+            self._done -= done
+        return done
 
     def __len__(self) -> int:
         with self._lock:
@@ -152,7 +162,7 @@ class WebhookReceiver:
         event = parse_event(data)
         if event is None:
             return 202, "ignored: not an issue created, updated or deleted event"
-        if not self.queue.add(event.key):
+        if not self.queue.add(event.key, done=event.done):
             with self._lock:
                 self._seen.pop(delivery, None)  # not handled: Jira's retry (same identifier) is welcome
             return 503, "too many issues waiting; the scheduled scan will see this one"
@@ -181,7 +191,7 @@ def parse_event(data: dict[str, Any]) -> Event | None:
 class WebhookRunner:
     """Takes due issues off the queue and checks them, one batch at a time, in its own thread."""
 
-    def __init__(self, queue: Debouncer, process: Callable[[list[str]], Any], *, tick: float = 0.2):
+    def __init__(self, queue: Debouncer, process: Callable[[list[str], set[str]], Any], *, tick: float = 0.2):
         self.queue = queue
         self.process = process
         self.tick = tick
@@ -208,7 +218,7 @@ class WebhookRunner:
             for start in range(0, len(due), BATCH):
                 keys = due[start:start + BATCH]
                 try:
-                    self.process(keys)
+                    self.process(keys, self.queue.pop_done(keys))
                     self.runs += 1
                 except Exception:  # noqa: BLE001 - one failed check must not stop the next; the scan catches up
                     log.exception("webhook: checking %s failed; the scheduled scan will catch up", ", ".join(keys))
@@ -251,13 +261,15 @@ def start_webhooks(service, *, clock: Callable[[], Any] | None = None) -> Webhoo
                           hint="remove service.webhook_path, or configure jira.url")
     queue = Debouncer(parse_duration(section.webhook_debounce).total_seconds())
     receiver = WebhookReceiver(secret, max_bytes=int(section.webhook_max_bytes), queue=queue)
-    runner = WebhookRunner(queue, lambda keys: check_and_deliver(service, keys, clock=clock)).start()
+    runner = WebhookRunner(queue, lambda keys, done: check_and_deliver(service, keys, done=done, clock=clock)).start()
     log.info("webhooks: Jira issue events accepted on %s", path)
     return Webhooks(path, receiver, runner)
 
 
-def check_and_deliver(service, keys: list[str], *, clock: Callable[[], Any] | None = None):
-    """The nudge run over these issues only: read, evaluate, record, plan and send as a scheduled run does."""
+def check_and_deliver(service, keys: list[str], *, done: set[str] | None = None,
+                      clock: Callable[[], Any] | None = None):
+    """The nudge run over these issues only: read, evaluate, record, plan and send as a scheduled run does;
+    then, for an epic (or above) that moved to Done, its owner's one message about the review date."""
     from bot.runs.inputs import Read
     from bot.runs.nudge import deliver, raise_for_credentials
 
@@ -272,8 +284,75 @@ def check_and_deliver(service, keys: list[str], *, clock: Callable[[], Any] | No
         # Only these issues: open findings elsewhere wait for their scheduled reminder (carry=False).
         batch, report = deliver(service.inputs, now, store, read=Read(keys=keys), apply=service.apply, slack=slack,
                                 include_comments=False, carry=False)
+        if done and batch.complete:
+            announce_done(service, batch, sorted(done), store, now, slack=slack)
     raise_for_credentials(report)
     sent = report.leftovers.sent + report.flushed.sent
     log.info("webhook: checked %s: %d finding(s), %d message(s) sent", ", ".join(keys), len(batch.findings),
              len(sent), extra={"issues": keys})
     return batch, report
+
+
+def announce_done(service, batch, keys: list[str], store, now, *, slack) -> list:
+    """Queue (and send, outside quiet hours) one DM per epic-or-above just moved to Done, to its owner.
+
+    Through the outbox, so it is sent once (its dedupe key is the issue), waits out quiet hours in the
+    queue like a nudge, and a dry run sends nothing. Skipped: work closed as abandoned, work whose actual
+    outcome is already written, owners who cannot be reached on Slack.
+    """
+    from bot import lifecycle
+    from bot.deliver.audit import AuditLog, NullAudit
+    from bot.deliver.moments import ACTUAL, done_message
+    from bot.deliver.outbox import Outbox
+    from bot.deliver.policy import NudgeSettings, quiet_reason
+    from bot.deliver.routing import Router
+    from bot.engine.context import Context
+    from bot.engine.evaluate import owner_of
+
+    config = service.config
+    epic = config.hierarchy.rank("epic")
+    rule = service.inputs.ruleset.get("closing-the-loop-actual-outcome-missing")
+    lookup = None
+    if slack is not None:
+        lookup = slack.lookup_user_by_email
+    router = Router(config, store=store, lookup=lookup, now=now, remember=service.apply)
+    context = Context(batch.workspace, config, now)
+    messages = []
+    for key in keys:
+        issue = batch.workspace.issues.get(key)
+        if issue is None or not issue.is_done() or lifecycle.is_abandoned(issue, config):
+            continue
+        rank = config.hierarchy.rank(issue.level)
+        if epic is None or rank is None or rank < epic:
+            continue
+        written, _ = context.lookup(issue, ACTUAL)
+        if written and not context.is_placeholder(written):
+            continue  # the loop is closed already
+        owner = owner_of(rule, issue, config)[0] if rule is not None and rule.owner else issue.assignee
+        if owner is None or not owner.id:
+            continue
+        slack_id, via = router.slack_user(owner)
+        if not slack_id:
+            log.info("webhook: %s is done but its owner cannot be reached on Slack (%s)", key, via)
+            continue
+        messages.append(done_message(person=owner.id, slack_id=slack_id, key=key, summary=issue.summary,
+                                     url=issue.url, team=issue.team))
+    if not messages:
+        return []
+    settings = NudgeSettings.from_config(config)
+
+    def quiet(entry) -> str | None:
+        for team in (entry.payload or {}).get("teams") or [""]:
+            why = quiet_reason(config, team or None, settings, now)
+            if why:
+                return why
+        return None
+
+    audit = AuditLog.from_config(config) if service.apply else NullAudit()
+    outbox = Outbox(store, audit=audit, dry_run=not service.apply, slack=slack, quiet=quiet,
+                    resend_unconfirmed=config.settings.slack.resend_unconfirmed)
+    with store.writing(rollback=not service.apply):
+        outbox.submit(messages, now)
+    if service.apply and slack is not None:
+        outbox.flush(now, kinds=("slack_dm",))
+    return messages

@@ -430,3 +430,35 @@ def test_who_may_act_when_jira_hides_addresses_or_the_user_map_says_who(world_fa
         assert not mapped.decide("U0STRANGER", "PAY-12").allowed
         assert Access(slack_user=lambda user_id: None, editor=lambda: editor, admins=["U0ADMIN"]).decide(
             "U0ADMIN", "PAY-12").admin
+
+
+def test_the_done_message_sets_the_review_date_and_the_actual_outcome_from_slack(world_factory):
+    from bot.deliver import moments
+    from tests.sources.fakejira import ACTUAL
+
+    with mock() as rsps:
+        world = world_factory(rsps, cloud=True, field=True)
+        blocks = moments.done_blocks("PAY-12", "Checkout revamp", "https://example.atlassian.net/browse/PAY-12")
+        posted = world.web.chat_postMessage(channel=ALICE, text="done", blocks=blocks)
+        world.blocks, world.ts = blocks, posted["ts"]
+        world.click(ALICE, "Set the review date")
+        assert wait_for(lambda: world.slack.views)
+        view = world.slack.views[0]["view"]
+        assert view["callback_id"] == moments.REVIEW_VIEW
+        state = {"govbot-review-date": {"value": {"type": "datepicker", "selected_date": "2026-06-30"}},
+                 buttons.field_block_id(0): {"value": {"type": "plain_text_input", "value": "Abandonment fell to 24%"}}}
+        world.server.send("interactive", {"type": "view_submission", "team": {"id": "T0TEST"}, "user": {"id": ALICE},
+                                          "api_app_id": "A0TEST", "token": "legacy",
+                                          "view": {**view, "state": {"values": state}}})
+        assert wait_for(lambda: world.slack.calls_to("chat.update"))
+        [edit] = world.jira.edits()
+        written = edit["body"]["fields"]
+        assert set(written) == {ACTUAL, "description"}  # the site has an Actual Outcome field, no Review Date one
+        assert json.dumps(written[ACTUAL]).count("Abandonment fell to 24%") == 1
+        heading, paragraph = written["description"]["content"][-2:]
+        assert heading["content"][0]["text"] == "Review Date" and paragraph["content"][0]["text"] == "2026-06-30"
+        shown = json.dumps(next(m for m in world.slack.posts() if m["ts"] == world.ts)["blocks"])
+        assert "review on 2026-06-30, thank you" in shown and "Set the review date" not in shown
+        # Bob may not: nothing opens.
+        world.click(BOB, "Set the review date")
+        assert wait_for(lambda: world.slack.ephemerals) and len(world.slack.views) == 1

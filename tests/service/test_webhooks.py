@@ -138,8 +138,8 @@ def serve():
         from bot.runs.inputs import Inputs
         from bot.service import Service, load_settings
 
-        FakeJira([cloud_issue("PAY-12", "Epic", summary="Checkout revamp", description=adf(("p", "Intro")),
-                              assignee=ALICE_IN_JIRA)]).install(rsps)
+        jira = FakeJira([cloud_issue("PAY-12", "Epic", summary="Checkout revamp", description=adf(("p", "Intro")),
+                                     assignee=ALICE_IN_JIRA)]).install(rsps)
         env = {**CLOUD_ENV, "SLACK_BOT_TOKEN": slack.token, "SLACK_API_URL": slack.api_url,
                "GOVBOT_WEBHOOK_SECRET": SECRET}
         config = make_config({"projects": ["PAY"]}, env=env,
@@ -149,6 +149,7 @@ def serve():
                           clock=lambda: clock)
         service.start()
         running.append(service)
+        service.fake_jira = jira
         return service, f"{service.health_server.url}/jira/webhook"
 
     yield start
@@ -214,3 +215,26 @@ def test_webhooks_are_off_by_default_and_need_their_secret():
     service = Service(Inputs(config, load_rules(None, config)), load_settings(config))
     with pytest.raises(ConfigError, match="GOVBOT_WEBHOOK_SECRET"):
         start_webhooks(service)
+
+
+def test_an_epic_moved_to_done_gets_its_owner_one_message_about_the_review_date(serve):
+    from tests.sources.fakejira import OUTCOME
+
+    with mock() as rsps, FakeSlack(users={"alice@example.com": "U0ALICE"}) as slack:
+        service, url = serve(rsps, slack, MONDAY_MORNING)
+        # PAY-12 is now a finished epic with a measurable anticipated outcome and no actual outcome yet.
+        service.fake_jira.issues["PAY-12"]["fields"].update({
+            OUTCOME: "Cut checkout abandonment from 35% to 20% by Q3",
+            "status": {"name": "Done", "statusCategory": {"key": "done", "name": "Done"}},
+            "resolutiondate": "2026-03-30T09:55:00.000+0000", "resolution": {"name": "Done"}})
+        for number in range(2):  # Jira sends the status change, then (say) a second edit that also says Done
+            raw = json.dumps(updated_body(to_done=True) | {"timestamp": int(time.time() * 1000) + number}).encode()
+            assert post(url, raw, {"X-Hub-Signature": sign(raw), "X-Atlassian-Webhook-Identifier": f"d-{number}"}) \
+                == 202
+            assert wait_for(lambda: service.webhooks.runner.runs >= number + 1)
+        assert wait_for(lambda: slack.posts_to_user("U0ALICE"))
+        time.sleep(0.3)
+        dms = slack.posts_to_user("U0ALICE")
+        assert len(dms) == 1
+        shown = json.dumps(dms[0]["blocks"])
+        assert "is done" in shown and "Set the review date" in shown and "Add the anticipated outcome" not in shown
