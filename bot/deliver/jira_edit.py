@@ -201,20 +201,12 @@ class JiraEditor:
 
     def edit(self, key: str, fields: dict[str, Any]) -> None:
         """One PUT with every change. Jira refusing it raises ``EditRefused`` with its reason."""
+        # Watchers are notified as for any edit (silencing them needs admin rights, and they should know).
         try:
-            self.transport.request("PUT", self._issue_path(key), params={"notifyUsers": "false"},
-                                   body={"fields": fields}, what=f"editing {key}")
+            self.transport.request("PUT", self._issue_path(key), body={"fields": fields}, what=f"editing {key}")
         except JiraHTTPError as error:
             if error.status == 404:
                 raise IssueGone(f"{key} no longer exists in Jira (or govbot cannot see it)") from None
-            if error.status == 400 and any("notifyUsers" in message for message in error.messages):
-                # Only admins may silence notifications on some sites: edit with them.
-                try:
-                    self.transport.request("PUT", self._issue_path(key), body={"fields": fields},
-                                           what=f"editing {key}")
-                    return
-                except JiraHTTPError as second:
-                    error = second
             raise EditRefused(refusal(key, error)) from None
 
     def comment(self, key: str, who: str, where: list[str]) -> None:
