@@ -48,7 +48,7 @@ class SlackActions:
 
     def __init__(self, inputs, *, access: Access, editor: Callable[[], JiraEditor],
                  open_store: Callable[..., Any], audit: AuditLog, apply: bool = True, max_days: int = 90,
-                 clock: Callable[[], datetime] | None = None):
+                 clock: Callable[[], datetime] | None = None, metrics=None):
         self.inputs = inputs
         self.config = inputs.config
         self.access = access
@@ -58,6 +58,7 @@ class SlackActions:
         self.apply = apply
         self.max_days = max_days
         self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.metrics = metrics  # bot.service.health.Metrics: counts by action and outcome, never by person
         self._lock = threading.Lock()
         self._views_seen: set[str] = set()
         self._busy: set[str] = set()                          # findings being written right now
@@ -467,6 +468,10 @@ class SlackActions:
             log.warning("action: could not answer %s (%s)", user, error)
 
     def _audit(self, event: str, target, user: str, **fields: Any) -> None:
+        if self.metrics is not None:
+            # action: what was acted on (fix kind, or the step's button); outcome: the event (fixed, refused...)
+            action = str(fields.get("what") or str(fields.get("step") or "").split(".")[0] or event.split(".")[-1])
+            self.metrics.slack_action(action, event.split(".", 1)[-1])
         self.audit.write(event, issue=target.issue, rule=target.rule, finding=target.finding, slack_user=user,
                          **fields)
 
@@ -481,8 +486,8 @@ def _channel(body: dict) -> str | None:
 
 
 def build_actions(service_or_inputs, *, config, web_client, open_store, apply: bool, max_days: int,
-                  admins, audit: AuditLog | None = None, editor: Callable[[], JiraEditor] | None = None
-                  ) -> SlackActions:
+                  admins, audit: AuditLog | None = None, editor: Callable[[], JiraEditor] | None = None,
+                  metrics=None) -> SlackActions:
     """The handlers as ``govbot serve`` runs them: Jira from the config, people from Slack's users.info."""
     made: dict[str, JiraEditor] = {}
     lock = threading.Lock()
@@ -504,7 +509,8 @@ def build_actions(service_or_inputs, *, config, web_client, open_store, apply: b
         user_map = {}
     access = Access(slack_user=slack_user, editor=editor, admins=admins, user_map=user_map)
     return SlackActions(service_or_inputs, access=access, editor=editor, open_store=open_store,
-                        audit=audit or AuditLog.from_config(config), apply=apply, max_days=max_days)
+                        audit=audit or AuditLog.from_config(config), apply=apply, max_days=max_days,
+                        metrics=metrics)
 
 
 __all__ = ["SlackActions", "build_actions", "refusal_text"]

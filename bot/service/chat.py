@@ -344,7 +344,7 @@ def _actions(service, commands: ChatCommands, bot_token: str, base_url: str):
     actions = build_actions(service.inputs, config=service.config, web_client=web, open_store=commands._store,
                             apply=bool(getattr(service, "apply", False)),
                             max_days=service.settings.max_waiver_days,
-                            admins=service.config.settings.service.admins)
+                            admins=service.config.settings.service.admins, metrics=service.metrics)
     if service.snapshot is None and not service.inputs.demo:
         commands.access = actions.access  # live Jira says who may edit; a snapshot or the demo has no one to ask
     return actions

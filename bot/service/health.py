@@ -76,6 +76,9 @@ class Metrics:
         self._declare("govbot_job_last_duration_seconds", "gauge", "How long each job's latest run took.")
         self._declare("govbot_job_running", "gauge", "1 while the job runs.")
         self._declare("govbot_chat_commands_total", "counter", "Slash commands answered, by command and outcome.")
+        self._declare("govbot_slack_actions_total", "counter",
+                      "Buttons and forms answered, by action (fix, snooze, not_mine, review) and outcome.")
+        self._declare("govbot_webhooks_total", "counter", "Jira webhook deliveries, by HTTP status answered.")
         self.set("govbot_info", 1, version=__version__)
         self.set("govbot_start_time_seconds", self.started)
         for job in jobs:
@@ -139,6 +142,12 @@ class Metrics:
 
     def chat_command(self, command: str, outcome: str) -> None:
         self.inc("govbot_chat_commands_total", command=command, outcome=outcome)
+
+    def slack_action(self, action: str, outcome: str) -> None:
+        self.inc("govbot_slack_actions_total", action=action, outcome=outcome)
+
+    def webhook(self, status: int) -> None:
+        self.inc("govbot_webhooks_total", status=str(status))
 
     # -- output ----------------------------------------------------------------------------------------
     def render(self) -> str:
@@ -233,6 +242,7 @@ class HealthServer:
             except Exception:  # noqa: BLE001 - a bad delivery must not kill the thread
                 log.exception("webhook failed")
                 status, text = 500, "internal error"
+            self.metrics.webhook(status)
         payload = (text + "\n").encode("utf-8")
         request.send_response(status)
         request.send_header("Content-Type", "text/plain; charset=utf-8")

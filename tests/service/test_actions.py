@@ -147,8 +147,11 @@ class World:
         def store_opener(*, dry_run: bool):
             return open_store(self.config, dry_run=dry_run)
 
+        from bot.service.health import Metrics
+
+        self.metrics = Metrics()
         self.actions = build_actions(self.inputs, config=self.config, web_client=self.web, open_store=store_opener,
-                                     apply=True, max_days=90, admins=[])
+                                     apply=True, max_days=90, admins=[], metrics=self.metrics)
         commands = ChatCommands(self.inputs, clock=lambda: NOW, open_store=store_opener,
                                 access=self.actions.access)
         app = build_app(commands, token=self.slack.token, base_url=self.slack.api_url,
@@ -281,6 +284,8 @@ def test_clicking_and_submitting_writes_once_updates_the_message_and_resolves_th
             json.dumps(comments[0]["body"])
         events = [event["event"] for event in world.audit()]
         assert "action.written" in events and "action.fixed" in events
+        assert 'govbot_slack_actions_total{action="anticipated",outcome="fixed"} 1' in world.metrics.render()
+        assert "U0ALICE" not in world.metrics.render() and "PAY-12" not in world.metrics.render()
 
         # The same submission again (Slack redelivers): nothing more is written.
         world.submit(ALICE, view, {buttons.field_block_id(0): OUTCOME_TEXT})

@@ -238,3 +238,13 @@ def test_an_epic_moved_to_done_gets_its_owner_one_message_about_the_review_date(
         assert len(dms) == 1
         shown = json.dumps(dms[0]["blocks"])
         assert "is done" in shown and "Set the review date" in shown and "Add the anticipated outcome" not in shown
+
+
+def test_webhook_answers_are_counted_by_status(serve):
+    with mock() as rsps, FakeSlack(users={"alice@example.com": "U0ALICE"}) as slack:
+        service, url = serve(rsps, slack, MONDAY_NIGHT)
+        raw = json.dumps(created_body()).encode()
+        assert post(url, raw, {}) == 401
+        assert post(url, raw, {"X-Hub-Signature": sign(raw)}) == 202
+        text = service.metrics.render()
+        assert 'govbot_webhooks_total{status="401"} 1' in text and 'govbot_webhooks_total{status="202"} 1' in text
