@@ -65,15 +65,19 @@ class Debouncer:
         self.clock = clock
         self._lock = threading.Lock()
         self._pending: dict[str, tuple[float, float]] = {}  # key -> (first, last)
-        self._done: set[str] = set()  # keys whose status moved into Done meanwhile
+        self._done: set[str] = set()     # keys whose status moved into Done meanwhile
+        self._deleted: set[str] = set()  # keys Jira said were deleted
         self.dropped = 0
         self.wake = threading.Event()
 
-    def add(self, key: str, *, done: bool = False) -> bool:
+    def add(self, key: str, *, done: bool = False, deleted: bool = False) -> bool:
         now = self.clock()
         with self._lock:
-            if done and (key in self._pending or len(self._pending) < self.max_pending):
+            room = key in self._pending or len(self._pending) < self.max_pending
+            if done and room:
                 self._done.add(key)
+            if room:
+                (self._deleted.add if deleted else self._deleted.discard)(key)
             if key in self._pending:
                 self._pending[key] = (self._pending[key][0], now)
                 return True
@@ -100,6 +104,13 @@ class Debouncer:
             done = self._done & set(keys)
             self._done -= done
         return done
+
+    def pop_deleted(self, keys: list[str]) -> set[str]:
+        """Which of ``keys`` Jira last said were deleted."""
+        with self._lock:
+            deleted = self._deleted & set(keys)
+            self._deleted -= deleted
+        return deleted
 
     def __len__(self) -> int:
         with self._lock:
@@ -162,7 +173,7 @@ class WebhookReceiver:
         event = parse_event(data)
         if event is None:
             return 202, "ignored: not an issue created, updated or deleted event"
-        if not self.queue.add(event.key, done=event.done):
+        if not self.queue.add(event.key, done=event.done, deleted=event.kind == "deleted"):
             with self._lock:
                 self._seen.pop(delivery, None)  # not handled: Jira's retry (same identifier) is welcome
             return 503, "too many issues waiting; the scheduled scan will see this one"
@@ -191,7 +202,7 @@ def parse_event(data: dict[str, Any]) -> Event | None:
 class WebhookRunner:
     """Takes due issues off the queue and checks them, one batch at a time, in its own thread."""
 
-    def __init__(self, queue: Debouncer, process: Callable[[list[str], set[str]], Any], *, tick: float = 0.2):
+    def __init__(self, queue: Debouncer, process: Callable[..., Any], *, tick: float = 0.2):
         self.queue = queue
         self.process = process
         self.tick = tick
@@ -218,7 +229,7 @@ class WebhookRunner:
             for start in range(0, len(due), BATCH):
                 keys = due[start:start + BATCH]
                 try:
-                    self.process(keys, self.queue.pop_done(keys))
+                    self.process(keys, self.queue.pop_done(keys), self.queue.pop_deleted(keys))
                     self.runs += 1
                 except Exception:  # noqa: BLE001 - one failed check must not stop the next; the scan catches up
                     log.exception("webhook: checking %s failed; the scheduled scan will catch up", ", ".join(keys))
@@ -261,12 +272,13 @@ def start_webhooks(service, *, clock: Callable[[], Any] | None = None) -> Webhoo
                           hint="remove service.webhook_path, or configure jira.url")
     queue = Debouncer(parse_duration(section.webhook_debounce).total_seconds())
     receiver = WebhookReceiver(secret, max_bytes=int(section.webhook_max_bytes), queue=queue)
-    runner = WebhookRunner(queue, lambda keys, done: check_and_deliver(service, keys, done=done, clock=clock)).start()
+    runner = WebhookRunner(queue, lambda keys, done, deleted: check_and_deliver(
+        service, keys, done=done, deleted=deleted, clock=clock)).start()
     log.info("webhooks: Jira issue events accepted on %s", path)
     return Webhooks(path, receiver, runner)
 
 
-def check_and_deliver(service, keys: list[str], *, done: set[str] | None = None,
+def check_and_deliver(service, keys: list[str], *, done: set[str] | None = None, deleted: set[str] | None = None,
                       clock: Callable[[], Any] | None = None):
     """The nudge run over these issues only: read, evaluate, record, plan and send as a scheduled run does;
     then, for an epic (or above) that moved to Done, its owner's one message about the review date."""
@@ -286,6 +298,14 @@ def check_and_deliver(service, keys: list[str], *, done: set[str] | None = None,
                                 include_comments=False, carry=False)
         if done and batch.complete:
             announce_done(service, batch, sorted(done), store, now, slack=slack)
+        for key in sorted(deleted or ()):
+            # Resolved only when Jira, asked just now, no longer has it: the webhook said so, the read agrees.
+            gone = key not in batch.workspace.issues and any(problem.startswith(f"{key}: not found")
+                                                            for problem in batch.problems)
+            if gone and service.apply:
+                resolved = store.resolve_issue(key, now)
+                log.info("webhook: %s was deleted in Jira; %d open finding(s) resolved", key, len(resolved),
+                         extra={"issue": key})
     raise_for_credentials(report)
     sent = report.leftovers.sent + report.flushed.sent
     log.info("webhook: checked %s: %d finding(s), %d message(s) sent", ", ".join(keys), len(batch.findings),

@@ -248,3 +248,28 @@ def test_webhook_answers_are_counted_by_status(serve):
         assert post(url, raw, {"X-Hub-Signature": sign(raw)}) == 202
         text = service.metrics.render()
         assert 'govbot_webhooks_total{status="401"} 1' in text and 'govbot_webhooks_total{status="202"} 1' in text
+
+
+def test_a_deleted_issue_has_its_open_findings_resolved_once_jira_agrees(serve):
+    from bot.store import open_store
+
+    with mock() as rsps, FakeSlack(users={"alice@example.com": "U0ALICE"}) as slack:
+        service, url = serve(rsps, slack, MONDAY_NIGHT)  # at night: recorded, not sent
+        raw = json.dumps(created_body()).encode()
+        assert post(url, raw, {"X-Hub-Signature": sign(raw)}) == 202
+        assert wait_for(lambda: service.webhooks.runner.runs >= 1)
+        with open_store(service.config, dry_run=True) as store:
+            assert any(state.open for state in store.finding_states().values() if state.issue == "PAY-12")
+        deleted = {**created_body(), "webhookEvent": "jira:issue_deleted", "timestamp": int(time.time() * 1000) + 1}
+        raw = json.dumps(deleted).encode()
+        # Jira still has it (a forged or mistaken delete): nothing is resolved.
+        assert post(url, raw, {"X-Hub-Signature": sign(raw), "X-Atlassian-Webhook-Identifier": "x-1"}) == 202
+        assert wait_for(lambda: service.webhooks.runner.runs >= 2)
+        with open_store(service.config, dry_run=True) as store:
+            assert any(state.open for state in store.finding_states().values() if state.issue == "PAY-12")
+        del service.fake_jira.issues["PAY-12"]
+        assert post(url, raw, {"X-Hub-Signature": sign(raw), "X-Atlassian-Webhook-Identifier": "x-2"}) == 202
+        assert wait_for(lambda: service.webhooks.runner.runs >= 3)
+        with open_store(service.config, dry_run=True) as store:
+            states = [state for state in store.finding_states().values() if state.issue == "PAY-12"]
+        assert states and not any(state.open for state in states)
