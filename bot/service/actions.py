@@ -41,6 +41,7 @@ log = logging.getLogger("govbot.actions")
 ALREADY_FIXED = "{key} is already fixed (or no longer needs this): nothing to do. Thank you!"
 GONE = "{key} is no longer in Jira (deleted, or govbot cannot see it): nothing to do."
 DRY_RUN = "govbot is running as a dry run (service.apply: false): nothing was written to Jira."
+NOT_LIVE = "This govbot reads a snapshot or the bundled demo, not live Jira, so it cannot change issues from Slack."
 
 
 class SlackActions:
@@ -59,6 +60,7 @@ class SlackActions:
         self.max_days = max_days
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.metrics = metrics  # bot.service.health.Metrics: counts by action and outcome, never by person
+        self.live = not getattr(inputs, "demo", False)  # a snapshot-backed service sets this False too
         self._lock = threading.Lock()
         self._views_seen: set[str] = set()
         self._busy: set[str] = set()                          # findings being written right now
@@ -190,6 +192,9 @@ class SlackActions:
         user, channel = _user(body), _channel(body)
         ts = str((body.get("container") or {}).get("message_ts") or (body.get("message") or {}).get("ts") or "")
         if not buttons._KEY.match(key) or not user:
+            return
+        if not self.live:
+            self._ephemeral(client, channel, user, NOT_LIVE)
             return
         message = body.get("message") or {}
         if channel and ts and isinstance(message.get("blocks"), list):
@@ -399,6 +404,9 @@ class SlackActions:
 
     def _usable(self, client, target, user: str, channel: str | None, step: str) -> bool:
         """Still open, still in Jira, and this person may act on it; else say why, once, and audit it."""
+        if not self.live:
+            self._ephemeral(client, channel, user, NOT_LIVE)
+            return False
         state = self._state(target)
         if state is None or not state.open or state.rule != target.rule or state.issue != target.issue:
             self._audit("action.stale", target, user, step=step)

@@ -347,6 +347,8 @@ def _actions(service, commands: ChatCommands, bot_token: str, base_url: str):
                             admins=service.config.settings.service.admins, metrics=service.metrics)
     if service.snapshot is None and not service.inputs.demo:
         commands.access = actions.access  # live Jira says who may edit; a snapshot or the demo has no one to ask
+    else:
+        actions.live = False
     return actions
 
 

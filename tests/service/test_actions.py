@@ -467,3 +467,13 @@ def test_the_done_message_sets_the_review_date_and_the_actual_outcome_from_slack
         # Bob may not: nothing opens.
         world.click(BOB, "Set the review date")
         assert wait_for(lambda: world.slack.ephemerals) and len(world.slack.views) == 1
+
+
+def test_a_service_without_live_jira_says_so_and_writes_nothing(world_factory):
+    with mock() as rsps:
+        world = world_factory(rsps, cloud=True, field=True)
+        world.actions.live = False
+        world.click(ALICE, "Add the anticipated outcome")
+        assert wait_for(lambda: world.slack.ephemerals)
+        assert "not live Jira" in world.slack.ephemerals[0]["text"]
+        assert not world.slack.views and not world.jira.edits()
