@@ -180,6 +180,13 @@ class SlackActions:
                                    label_prefix=self.config.settings.waivers.label_prefix)
         client.chat_postMessage(channel=team_channel, text=payload["text"], blocks=payload["blocks"],
                                 unfurl_links=False, unfurl_media=False)
+        # Recorded as handed to the team, as an escalation is: the owner is not reminded about it again,
+        # and the digest shows it with the team's other escalated items.
+        store = self.open_store(dry_run=False)
+        try:
+            store.mark_escalated([target.finding], self.clock())
+        finally:
+            store.close()
         self._audit("action.not_mine", target, user, who=who, channel=team_channel)
         self._update_item(client, channel, ts, target,
                           f":leftwards_arrow_with_hook: *{slack_escape(target.issue)}* went to the team channel. "

@@ -390,6 +390,9 @@ def test_not_mine_passes_the_item_to_the_team_channel_and_says_so_in_place(world
         shown = json.dumps(next(m for m in world.slack.posts() if m["ts"] == world.ts)["blocks"])
         assert "went to the team channel" in shown
         assert any(e["event"] == "action.not_mine" and e["channel"] == "#payments" for e in world.audit())
+        with open_store(world.config, dry_run=True) as store:
+            state = store.finding_states([world.finding.fingerprint])[world.finding.fingerprint]
+        assert state.escalated_at is not None and state.open  # handed to the team: no more reminders to Alice
 
 
 def test_an_agreement_writes_only_the_parts_given_each_in_its_own_section(world_factory):
