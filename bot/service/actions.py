@@ -82,39 +82,27 @@ class SlackActions:
         app.action(re.compile("^" + re.escape(moments.REVIEW) + r":[0-9a-f]{20}$"))(
             self._listener(self.review_clicked))
 
-        @app.view(moments.REVIEW_VIEW)
-        def review_submitted(ack, body, client):
-            errors = self.review_errors(body.get("view") or {})
-            if errors:
-                ack(response_action="errors", errors=errors)
-                return
-            ack()
-            if self._first_submission(body.get("view") or {}):
-                self._pool.submit(self._safely, self.review_submitted, body, client)
-
         @app.action(re.compile("^" + re.escape(buttons.OPEN) + r":[0-9a-f]{20}$"))
         def link_clicked(ack):
             ack()  # a link button opens Jira in the browser; Slack still wants an answer
 
-        @app.view(buttons.FIX_VIEW)
-        def fix_submitted(ack, body, client):
-            errors = self.fix_errors(body.get("view") or {})
-            if errors:
-                ack(response_action="errors", errors=errors)
-                return
-            ack()
-            if self._first_submission(body.get("view") or {}):
-                self._pool.submit(self._safely, self.fix_submitted, body, client)
+        for callback_id, check, handler in ((buttons.FIX_VIEW, self.fix_errors, self.fix_submitted),
+                                            (buttons.SNOOZE_VIEW, self.snooze_errors, self.snooze_submitted),
+                                            (moments.REVIEW_VIEW, self.review_errors, self.review_submitted)):
+            app.view(callback_id)(self._submission(check, handler))
 
-        @app.view(buttons.SNOOZE_VIEW)
-        def snooze_submitted(ack, body, client):
-            errors = self.snooze_errors(body.get("view") or {})
+    def _submission(self, check, handler):
+        """A view_submission listener: input problems keep the modal open; else ack, then work, once per view."""
+        def listener(ack, body, client):
+            view = body.get("view") or {}
+            errors = check(view)
             if errors:
                 ack(response_action="errors", errors=errors)
                 return
-            ack()
-            if self._first_submission(body.get("view") or {}):
-                self._pool.submit(self._safely, self.snooze_submitted, body, client)
+            ack()  # closes the modal now; Jira may take longer than Slack's 3 seconds
+            if self._first_submission(view):
+                self._pool.submit(self._safely, handler, body, client)
+        return listener
 
     def _listener(self, handler):
         # Bolt passes arguments by name, so the handler is bound here rather than as a default argument.
@@ -129,6 +117,9 @@ class SlackActions:
         except Exception:  # noqa: BLE001 - one action failing must not stop the app; the log has it
             log.exception("action failed")
             user, channel = _user(body), _channel(body)
+            if channel is None:  # a submission: the message it came from is in the view's metadata
+                meta = buttons.parse_metadata((body.get("view") or {}).get("private_metadata"))
+                channel = meta["channel"] if meta else None
             if user and channel:
                 self._ephemeral(client, channel, user, "Sorry, govbot could not do that; the details are in its log.")
 
