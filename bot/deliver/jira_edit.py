@@ -17,7 +17,7 @@ from typing import Any, Iterable
 from urllib.parse import quote
 
 from bot.deliver import writeback
-from bot.errors import GovbotError, NetworkError
+from bot.errors import GovbotError
 from bot.escape import strip_controls, wiki_escape
 from bot.sources.fields import FieldCatalog
 from bot.sources.http import JiraHTTPError, Transport
@@ -217,10 +217,7 @@ class JiraEditor:
                 {"type": "paragraph", "content": [{"type": "text", "text": strip_controls(text)}]}]}
         else:
             body = wiki_escape(text)
-        try:
-            self._send_once.post(self._issue_path(key, "comment"), {"body": body}, what=f"commenting on {key}")
-        except (JiraHTTPError, NetworkError):
-            raise
+        self._send_once.post(self._issue_path(key, "comment"), {"body": body}, what=f"commenting on {key}")
 
 
 def refusal(key: str, error: JiraHTTPError) -> str:
