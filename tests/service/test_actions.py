@@ -349,6 +349,8 @@ def test_a_placeholder_or_a_deleted_issue_writes_nothing(world_factory):
         view = world.slack.views[0]["view"]
         ack = world.submit(ALICE, view, {buttons.field_block_id(0): "TBD"})
         assert ack["payload"]["response_action"] == "errors"  # the modal stays open and says why
+        ack = world.submit(ALICE, view, {buttons.field_block_id(0): "x" * (buttons.MAX_VALUE_CHARS + 1)})
+        assert "under 2000 characters" in json.dumps(ack["payload"]["errors"])  # a client ignoring max_length
         del world.jira.issues["PAY-12"]
         world.submit(ALICE, {**view, "id": "V0SECOND"}, {buttons.field_block_id(0): OUTCOME_TEXT})
         assert wait_for(lambda: world.slack.ephemerals)
