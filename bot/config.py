@@ -114,6 +114,7 @@ DEFAULTS: dict[str, Any] = {
         "timezone": "UTC",             # for teams without teams.<name>.timezone
         "min_severity": "info",
         "waiver_hint": None,           # extra line in every nudge, e.g. who grants waivers
+        "buttons": True,               # fix / snooze / not mine / open buttons (answered by `govbot serve` chat)
         "breaker": {
             "max_people": 25, "max_findings": 100,             # absolute limits per run
             "relative_factor": 3.0, "min_people": 10, "min_findings": 40,  # x the recent maximum, above floors
@@ -149,6 +150,10 @@ DEFAULTS: dict[str, Any] = {
         "max_waiver_days": 90,              # the longest `/govbot waive` a person can ask for
         "max_waiver_renewals": 2,           # how often a chat waiver on one issue and rule may be renewed
         "leader_check_every": "15s",        # PostgreSQL store: how often replicas check who runs the schedule
+        "admins": [],                       # Slack user ids who may act on any issue from Slack
+        "webhook_path": None,               # e.g. /jira/webhook: accept Jira issue webhooks there (off: None)
+        "webhook_debounce": "20s",          # an issue is checked once its events have been quiet this long
+        "webhook_max_bytes": 1048576,       # larger webhook bodies are refused (413)
     },
     "logging": {"level": "info", "format": "auto"},  # format: auto (JSON unless a terminal) | json | text
 }
@@ -244,6 +249,7 @@ SECTION_SCHEMAS: dict[str, dict] = {
                    "timezone": {"type": "string", "minLength": 1},
                    "min_severity": {"enum": ["error", "warning", "info"]},
                    "waiver_hint": {"type": ["string", "null"]},
+                   "buttons": {"type": "boolean"},
                    "breaker": {"type": "object", "additionalProperties": False, "properties": {
                        "max_people": {"type": "integer", "minimum": 0},
                        "max_findings": {"type": "integer", "minimum": 0},
@@ -290,6 +296,13 @@ SECTION_SCHEMAS: dict[str, dict] = {
             "max_waiver_days": {"type": "integer", "minimum": 1, "maximum": 3660},
             "max_waiver_renewals": {"type": "integer", "minimum": 0, "maximum": 100},
             "leader_check_every": _duration,
+            "admins": {"type": "array", "uniqueItems": True,
+                       "items": {"type": "string", "pattern": r"^[UW][A-Z0-9]{2,30}$",
+                                 "description": "a Slack user id like U0123ABCD"}},
+            "webhook_path": {"type": ["string", "null"], "pattern": r"^/(?!healthz$|metrics$)[A-Za-z0-9/_.-]{1,100}$",
+                             "description": "a path like /jira/webhook (not /healthz or /metrics)"},
+            "webhook_debounce": _duration,
+            "webhook_max_bytes": {"type": "integer", "minimum": 1024, "maximum": 67108864},
         },
     },
     "logging": {

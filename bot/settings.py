@@ -85,6 +85,7 @@ class NudgeSection:
     timezone: str
     min_severity: str
     waiver_hint: str | None
+    buttons: bool
     breaker: BreakerSection
 
 
@@ -124,6 +125,10 @@ class ServiceSection:
     max_waiver_days: int
     max_waiver_renewals: int
     leader_check_every: str
+    admins: list[str]
+    webhook_path: str | None
+    webhook_debounce: str
+    webhook_max_bytes: int
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ class NudgeSettings:
     min_severity: Severity
     label_prefix: str
     waiver_hint: str | None
+    buttons: bool = False
 
     @classmethod
     def default(cls) -> "NudgeSettings":
@@ -62,7 +63,8 @@ class NudgeSettings:
             timezone=str(section.timezone),
             min_severity=Severity.parse(section.min_severity),
             label_prefix=config.settings.waivers.label_prefix,
-            waiver_hint=section.waiver_hint)
+            waiver_hint=section.waiver_hint,
+            buttons=bool(section.buttons))
 
 
 def _parse_quiet_hours(value: Any, where: str) -> tuple[time, time] | None:
@@ -447,7 +449,8 @@ def _dm(person: str, bucket: _Bucket, settings: NudgeSettings) -> Outgoing:
     entries = _ordered(bucket)
     payload = blocks.nudge_message([_item(entry, settings) for entry in entries], label_prefix=settings.label_prefix,
                                    interval_days=int(settings.interval.total_seconds() // 86400),
-                                   reminder_cap=settings.reminder_cap, waiver_hint=settings.waiver_hint)
+                                   reminder_cap=settings.reminder_cap, waiver_hint=settings.waiver_hint,
+                                   actions=settings.buttons)
     if bucket.repeat:
         payload = blocks.mark_possible_repeat(payload, partial=any(not entry.leftover for entry in entries))
     payload.update(_record(entries))
@@ -470,7 +473,7 @@ def _channel(channel: str, bucket: _Bucket, settings: NudgeSettings) -> Outgoing
     escalated = [entry for entry in entries if entry.group == "escalated"]
     teams = sorted({entry.finding.team or "unassigned" for entry in entries})
     payload = blocks.channel_message(", ".join(teams), label_prefix=settings.label_prefix,
-                                     reminder_cap=settings.reminder_cap,
+                                     reminder_cap=settings.reminder_cap, actions=settings.buttons,
                                      unrouted=[_item(entry, settings) for entry in unrouted],
                                      escalated=[_item(entry, settings) for entry in escalated])
     if bucket.repeat:

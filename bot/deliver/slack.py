@@ -19,6 +19,7 @@ from typing import Any, Iterable
 from slack_sdk.models.blocks import (ContextBlock, DividerBlock, HeaderBlock, MarkdownTextObject,
                                      PlainTextObject, SectionBlock)
 
+from bot.deliver import buttons
 from bot.deliver.questions import family_of, questions_for
 from bot.escape import slack_escape, web_url
 
@@ -81,6 +82,8 @@ class Item:
     reminder: int = 0        # 0: first nudge; n: reminder n
     reminder_cap: int = 0
     family: str = ""         # the rule's family: which questions help (bot/deliver/questions.py)
+    fingerprint: str = ""    # the finding's id: what its buttons carry (bot/deliver/buttons.py)
+    subjects: tuple[str, ...] = ()  # the fields the finding is about: which fix button it gets
 
     @classmethod
     def from_finding(cls, finding, rule=None, *, reminder: int = 0, reminder_cap: int = 0) -> "Item":
@@ -88,7 +91,9 @@ class Item:
         return cls(rule=finding.rule, issue=finding.issue, summary=finding.summary or "",
                    title=finding.title or getattr(rule, "title", "") or finding.rule,
                    message=finding.message or "", url=finding.url, fix=_first_paragraph(docs.get("fix", "")),
-                   reminder=reminder, reminder_cap=reminder_cap, family=family_of(finding.rule, rule))
+                   reminder=reminder, reminder_cap=reminder_cap, family=family_of(finding.rule, rule),
+                   fingerprint=getattr(finding, "fingerprint", "") or "",
+                   subjects=tuple(getattr(finding, "subjects", ()) or ()))
 
 
 def _questions(items: list[Item]) -> list:
@@ -108,8 +113,8 @@ def _md(text: str) -> MarkdownTextObject:
     return MarkdownTextObject(text=text, verbatim=True)
 
 
-def _section(text: str) -> SectionBlock:
-    return SectionBlock(text=_md(truncate(text, MAX_SECTION_CHARS)))
+def _section(text: str, block_id: str | None = None) -> SectionBlock:
+    return SectionBlock(text=_md(truncate(text, MAX_SECTION_CHARS)), block_id=block_id)
 
 
 def _context(text: str) -> ContextBlock:
@@ -140,8 +145,20 @@ def rule_text(item: Item, *, label_prefix: str, show_waive: bool = True) -> str:
     return "\n".join(lines)
 
 
-def _item_blocks(items: list[Item], label_prefix: str, show_waive: bool = True) -> list:
-    """Items grouped by rule (rule first, then its issues); at most MAX_ITEMS issues, then "and N more"."""
+def _item_actions(item: Item, *, not_mine: bool) -> dict | None:
+    """The item's buttons, or None for an item without a finding id (nothing to act on)."""
+    target = buttons.parse_value(f"{item.issue} {item.rule} {item.fingerprint}")
+    if target is None:
+        return None
+    fix = buttons.fix_for(item.rule, item.family, item.subjects)
+    return buttons.actions_block(target, fix=fix, url=web_url(item.url), not_mine=not_mine)
+
+
+def _item_blocks(items: list[Item], label_prefix: str, show_waive: bool = True, actions: str | None = None) -> list:
+    """Items grouped by rule (rule first, then its issues); at most MAX_ITEMS issues, then "and N more".
+
+    ``actions``: "dm" or "channel" puts buttons under each item ("Not mine" only in a DM).
+    """
     shown = items[:MAX_ITEMS]
     order: list[str] = []
     groups: dict[str, list[Item]] = {}
@@ -153,7 +170,11 @@ def _item_blocks(items: list[Item], label_prefix: str, show_waive: bool = True) 
     blocks: list = []
     for rule in order:
         blocks.append(_section(rule_text(groups[rule][0], label_prefix=label_prefix, show_waive=show_waive)))
-        blocks.extend(_section(item_text(item)) for item in groups[rule])
+        for item in groups[rule]:
+            acts = _item_actions(item, not_mine=actions == "dm") if actions else None
+            blocks.append(_section(item_text(item), buttons.item_block_id(item.fingerprint) if acts else None))
+            if acts:
+                blocks.append(acts)
     hidden = len(items) - len(shown)
     if hidden > 0:
         more = ", ".join(slack_escape(item.issue) for item in items[MAX_ITEMS:MAX_ITEMS + 20])
@@ -175,13 +196,13 @@ def _fallback(lead: str, items: list[Item]) -> str:
 
 
 def _finish(text: str, blocks: list) -> dict[str, Any]:
-    data = [block.to_dict() for block in blocks[:MAX_BLOCKS]]
+    data = [block if isinstance(block, dict) else block.to_dict() for block in blocks[:MAX_BLOCKS]]
     return {"text": text, "blocks": data}
 
 
 def nudge_message(items: list[Item], *, label_prefix: str, interval_days: int, reminder_cap: int,
-                  waiver_hint: str | None = None) -> dict[str, Any]:
-    """The one private message a person gets in a run: all of their new or due items."""
+                  waiver_hint: str | None = None, actions: bool = False) -> dict[str, Any]:
+    """The one private message a person gets in a run: all of their new or due items (``actions``: with buttons)."""
     count = len(items)
     noun = "item" if count == 1 else "items"
     all_reminders = all(item.reminder for item in items)
@@ -195,7 +216,7 @@ def nudge_message(items: list[Item], *, label_prefix: str, interval_days: int, r
                  f"the outcome we're aiming for. You own the {noun} below; a short update from you makes "
                  "a real difference for the team.")
     blocks: list = [_header(header), _section(intro), DividerBlock()]
-    blocks += _item_blocks(items, label_prefix)
+    blocks += _item_blocks(items, label_prefix, actions="dm" if actions else None)
     blocks.append(DividerBlock())
     blocks += _questions(items)
     how_often = (f"I remind you about an item at most {reminder_cap} "
@@ -211,14 +232,14 @@ def nudge_message(items: list[Item], *, label_prefix: str, interval_days: int, r
 
 
 def channel_message(team: str, *, unrouted: list[Item], escalated: list[Item], label_prefix: str,
-                    reminder_cap: int) -> dict[str, Any]:
+                    reminder_cap: int, actions: bool = False) -> dict[str, Any]:
     """One team-channel post: items nobody can be DMed about, and items past their reminders. No mentions."""
     blocks: list = [_header(f"Jira items for {one_line(team, 80)} that need someone's attention")]
     budget = MAX_ITEMS
     if unrouted:
         blocks.append(_section("These items have no owner I can reach on Slack. Could someone on the team pick "
                                "one up, or set an owner in Jira?"))
-        blocks += _item_blocks(unrouted[:], label_prefix)
+        blocks += _item_blocks(unrouted[:], label_prefix, actions="channel" if actions else None)
         budget = max(3, MAX_ITEMS - min(len(unrouted), MAX_ITEMS))
     if escalated:
         if unrouted:
@@ -226,13 +247,22 @@ def channel_message(team: str, *, unrouted: list[Item], escalated: list[Item], l
         blocks.append(_section(f"These items are still open after {reminder_cap} "
                                f"reminder{'s' if reminder_cap != 1 else ''} to their owner. Worth a look together "
                                "in your next planning or refinement session?"))
-        blocks += _item_blocks(escalated[:budget] if len(escalated) > budget else escalated, label_prefix)
+        blocks += _item_blocks(escalated[:budget] if len(escalated) > budget else escalated, label_prefix,
+                               actions="channel" if actions else None)
         if len(escalated) > budget:
             blocks.append(_context(f"…and {len(escalated) - budget} more in this week's digest."))
     items = unrouted + escalated
     blocks += _questions(items)
     return _finish(_fallback(f"govbot: {len(items)} Jira item{'s' if len(items) != 1 else ''} for "
                              f"{slack_escape(one_line(team, 80))} need attention", items), blocks)
+
+
+def not_mine_message(team: str, item: Item, *, who: str, label_prefix: str) -> dict[str, Any]:
+    """One team-channel post: the person nudged about ``item`` says it is not theirs. No mentions."""
+    blocks: list = [_section(f"{slack_escape(one_line(who, 80))} says this one isn't theirs. Could someone on "
+                             f"{slack_escape(one_line(team or 'the team', 80))} pick it up, or set its owner in Jira?")]
+    blocks += _item_blocks([item], label_prefix, actions="channel")
+    return _finish(_fallback("govbot: a Jira item needs an owner", [item]), blocks)
 
 
 def site_setup_message(items: list[Item]) -> dict[str, Any]:

@@ -33,8 +33,12 @@ def deliver(inputs: Inputs, now: datetime, store, *, read: Read | None = None, a
             slack=None, comment_writer=None, audit=None, override_breaker: bool = False,
             include_slack: bool = True, include_comments: bool = True,
             checkpoint: Callable[[], None] | None = None,
-            evaluation: Evaluation | None = None) -> tuple[Batch, DeliveryReport]:
-    """The batch and its delivery: read, evaluate, waive; prepare; record + plan in one transaction; send."""
+            evaluation: Evaluation | None = None, carry: bool = True) -> tuple[Batch, DeliveryReport]:
+    """The batch and its delivery: read, evaluate, waive; prepare; record + plan in one transaction; send.
+
+    ``carry``: include the open findings of issues not read (for their reminders); an event-driven check
+    of a few issues leaves them to the scheduled run.
+    """
     delivery = Delivery(inputs.config, now=now, store=store, apply=apply, slack=slack,
                         comment_writer=comment_writer, audit=audit, override_breaker=override_breaker,
                         include_slack=include_slack, include_comments=include_comments, demo=inputs.demo)
@@ -45,7 +49,7 @@ def deliver(inputs: Inputs, now: datetime, store, *, read: Read | None = None, a
         delivery.prepare(batch)
 
     with delivery.session():
-        with open_batch(inputs, now, read=read, store=store, record=ALWAYS, carry=True, before_record=prepare,
+        with open_batch(inputs, now, read=read, store=store, record=ALWAYS, carry=carry, before_record=prepare,
                         dry_run=not apply, evaluation=evaluation) as batch:
             delivery.plan(batch)
         return batch, delivery.send(batch)

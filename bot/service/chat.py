@@ -73,8 +73,10 @@ class ChatCommands:
 
     def __init__(self, inputs: Inputs, *, snapshot: str | None = None, command: str = "/govbot",
                  max_waiver_days: int = 90, clock: Callable[[], datetime] | None = None, metrics=None,
-                 open_store: Callable[..., Any] | None = None, max_waiver_renewals: int = 2, audit=None):
+                 open_store: Callable[..., Any] | None = None, max_waiver_renewals: int = 2, audit=None,
+                 access=None):
         self.inputs = inputs
+        self.access = access  # bot.service.access.Access: who may waive (None: anyone, as before)
         self.open_store = open_store
         self.config = inputs.config
         self.snapshot = snapshot
@@ -164,6 +166,8 @@ class ChatCommands:
         if scope != IN_SCOPE:
             raise UsageError(self._not_watched(key) if scope == OUT_OF_SCOPE else
                              f"{key}: {NOT_FOUND[self._source_kind()]}", hint="nothing was waived")
+        # Scope first: an issue govbot does not watch is refused before Jira is asked who may edit it.
+        self._may_change(key, user)
         now = self.clock()
         until = now.date() + timedelta(days=days)
         by = _who(user)
@@ -188,6 +192,12 @@ class ChatCommands:
         return (f":zzz: `{slack_escape(rule.id)}` is waived on *{slack_escape(key)}* until {until.isoformat()} "
                 f"(waiver #{snooze_id}): {slack_escape(one_line(reason, 300))}\n"
                 "Checks, nudges and the digest show it as waived, with your name and reason.")
+
+    def _may_change(self, key: str, user: dict) -> None:
+        """Only people who may edit the issue in Jira (or govbot admins) change its waivers from chat."""
+        refusal = self.access.refusal(user.get("user_id", ""), key) if self.access is not None else None
+        if refusal:
+            raise UsageError(refusal)
 
     def waivers(self, words: list[str], _user: dict) -> str:
         if len(words) > 1:
@@ -219,6 +229,7 @@ class ChatCommands:
             raise UsageError("unwaive needs an issue key and a rule id", hint=usage)
         key = normalise_key(words[0])
         rule = self._rule(words[1])
+        self._may_change(key, user)
         now = self.clock()
         by = _who(user)
         audit = self._audit_log()
@@ -319,8 +330,9 @@ def _who(user: dict) -> str:
 # -- Bolt ------------------------------------------------------------------------------------------------------
 
 def build_app(commands: ChatCommands, *, token: str, base_url: str | None = None,
-              signing_secret: str | None = None, token_verification_enabled: bool = True):
-    """The Bolt app answering ``commands.command``. Socket Mode needs no signing secret."""
+              signing_secret: str | None = None, token_verification_enabled: bool = True, actions=None):
+    """The Bolt app answering ``commands.command`` (and, with ``actions``, the nudges' buttons).
+    Socket Mode needs no signing secret."""
     from slack_bolt import App
     from slack_sdk import WebClient
 
@@ -341,6 +353,8 @@ def build_app(commands: ChatCommands, *, token: str, base_url: str | None = None
         log.info("answered %s %s in %.1fs", commands.command, name, time.monotonic() - started,
                  extra={"command": name, "user": user["user_id"]})
 
+    if actions is not None:
+        actions.register(app)  # bot/service/actions.py
     return app
 
 
@@ -441,8 +455,27 @@ def start_chat(service) -> ChatHandle | None:
                             max_waiver_days=service.settings.max_waiver_days,
                             max_waiver_renewals=service.settings.max_waiver_renewals, metrics=service.metrics,
                             open_store=getattr(service.jobs, "open_store", None))
-    app = build_app(commands, token=bot_token, base_url=base_url, token_verification_enabled=False)
+    actions = _actions(service, commands, bot_token, base_url)
+    app = build_app(commands, token=bot_token, base_url=base_url, token_verification_enabled=False, actions=actions)
     return ChatHandle(app, app_token).start()
+
+
+def _actions(service, commands: ChatCommands, bot_token: str, base_url: str):
+    """The nudges' buttons (bot/service/actions.py); ``/govbot waive`` then follows the same rule of who may act."""
+    from slack_sdk import WebClient
+
+    from bot.service.actions import build_actions
+
+    web = WebClient(token=bot_token, base_url=base_url)
+    actions = build_actions(service.inputs, config=service.config, web_client=web, open_store=commands._store,
+                            apply=bool(getattr(service, "apply", False)),
+                            max_days=service.settings.max_waiver_days,
+                            admins=service.config.settings.service.admins, metrics=service.metrics)
+    if service.snapshot is None and not service.inputs.demo:
+        commands.access = actions.access  # live Jira says who may edit; a snapshot or the demo has no one to ask
+    else:
+        actions.live = False
+    return actions
 
 
 def _verify_bot_token(token: str, base_url: str) -> None:

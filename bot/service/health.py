@@ -79,6 +79,9 @@ class Metrics:
         self._declare("govbot_chat_commands_total", "counter", "Slash commands answered, by command and outcome.")
         self._declare("govbot_scheduler_leader", "gauge",
                       "1 while this replica runs the schedule; summed over replicas, 1 (0: nobody schedules).")
+        self._declare("govbot_slack_actions_total", "counter",
+                      "Buttons and forms answered, by action (fix, snooze, not_mine, review) and outcome.")
+        self._declare("govbot_webhooks_total", "counter", "Jira webhook deliveries, by HTTP status answered.")
         self.set("govbot_info", 1, version=__version__)
         self.set("govbot_start_time_seconds", self.started)
         self.set("govbot_scheduler_leader", 0)
@@ -144,6 +147,12 @@ class Metrics:
     def chat_command(self, command: str, outcome: str) -> None:
         self.inc("govbot_chat_commands_total", command=command, outcome=outcome)
 
+    def slack_action(self, action: str, outcome: str) -> None:
+        self.inc("govbot_slack_actions_total", action=action, outcome=outcome)
+
+    def webhook(self, status: int) -> None:
+        self.inc("govbot_webhooks_total", status=str(status))
+
     # -- output ----------------------------------------------------------------------------------------
     def render(self) -> str:
         lines: list[str] = []
@@ -166,9 +175,10 @@ HealthCheck = Callable[[], tuple[bool, dict[str, Any]]]
 class HealthServer:
     """Serves ``/healthz`` (JSON; 200 healthy, 503 not) and ``/metrics`` in a daemon thread."""
 
-    def __init__(self, host: str, port: int, metrics: Metrics, health: HealthCheck):
+    def __init__(self, host: str, port: int, metrics: Metrics, health: HealthCheck, webhooks=None):
         self.metrics = metrics
         self.health = health
+        self.webhooks = webhooks  # bot.service.webhooks.Webhooks: POST on its path (None: GET only)
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -179,6 +189,9 @@ class HealthServer:
 
             def do_HEAD(self) -> None:  # noqa: N802
                 server._answer(self, body=False)
+
+            def do_POST(self) -> None:  # noqa: N802
+                server._post(self)
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature from the base
                 log.debug("health endpoint: " + format, *args)
@@ -215,6 +228,34 @@ class HealthServer:
             self._thread.join(timeout=5)
             self._thread = None
         self.httpd.server_close()
+
+    def _post(self, request: BaseHTTPRequestHandler) -> None:
+        """A Jira webhook on the configured path; everything else is 404 (or 405 on the probes)."""
+        path = request.path.split("?", 1)[0]
+        if self.webhooks is None or path != self.webhooks.path:
+            status, text = (405, "GET only") if path in ("/healthz", "/metrics") else (404, "not found")
+        else:
+            try:
+                length_header = request.headers.get("Content-Length")
+                length = int(length_header) if length_header is not None else None
+            except ValueError:
+                length = None
+            try:
+                status, text = self.webhooks.receiver.handle(dict(request.headers.items()), length,
+                                                             request.rfile.read)
+            except Exception:  # noqa: BLE001 - a bad delivery must not kill the thread
+                log.exception("webhook failed")
+                status, text = 500, "internal error"
+            self.metrics.webhook(status)
+        payload = (text + "\n").encode("utf-8")
+        request.send_response(status)
+        request.send_header("Content-Type", "text/plain; charset=utf-8")
+        request.send_header("Content-Length", str(len(payload)))
+        if status in (413, 411) or status == 401:
+            request.send_header("Connection", "close")  # the unread body must not be taken as the next request
+            request.close_connection = True
+        request.end_headers()
+        request.wfile.write(payload)
 
     def _answer(self, request: BaseHTTPRequestHandler, *, body: bool) -> None:
         path = request.path.split("?", 1)[0].rstrip("/") or "/"

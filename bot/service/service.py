@@ -65,6 +65,7 @@ class Service:
         self.health_server: HealthServer | None = None
         self.chat = None
         self.leadership = None  # bot.service.leader: who runs the schedule
+        self.webhooks = None
         self._cond = threading.Condition()
         self._running: dict[str, float] = {}  # job -> monotonic start
         self._last: dict[str, JobOutcome] = {}
@@ -188,9 +189,13 @@ class Service:
     # -- life cycle ---------------------------------------------------------------------------------------
     def start(self) -> None:
         """Start the health endpoint, the scheduler and chat (each only if configured)."""
+        if self.webhooks is None:
+            from bot.service.webhooks import start_webhooks
+
+            self.webhooks = start_webhooks(self)  # None unless service.webhook_path is set
         if self.settings.health_port is not None and self.health_server is None:
             self.health_server = HealthServer(self.settings.health_host, self.settings.health_port,
-                                              self.metrics, self.health).start()
+                                              self.metrics, self.health, webhooks=self.webhooks).start()
             log.info("health and metrics on %s/healthz and /metrics", self.health_server.url,
                      extra={"health_url": f"{self.health_server.url}/healthz"})
         if self.chat is None:
@@ -236,6 +241,8 @@ class Service:
             self.scheduler.shutdown(wait=False)
         if self.chat is not None:
             self.chat.close()
+        if self.webhooks is not None:
+            self.webhooks.stop()
         deadline = time.monotonic() + timeout
         with self._cond:
             if self._running:

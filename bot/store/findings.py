@@ -126,6 +126,16 @@ class FindingsStore(Database):
                     .values(last_nudged_at=now))
 
     @_guarded
+    def resolve_issue(self, issue: str, now: datetime) -> list[str]:
+        """Resolve every open finding of an issue Jira says is gone (deleted); their fingerprints."""
+        with self.transaction() as connection:
+            rows = [row.fingerprint for row in connection.execute(
+                sa.select(findings.c.fingerprint).where(findings.c.issue == issue, findings.c.resolved_at.is_(None)))]
+            if rows:
+                connection.execute(findings.update().where(findings.c.fingerprint.in_(rows)).values(resolved_at=now))
+        return rows
+
+    @_guarded
     def mark_escalated(self, fingerprints: Iterable[str], now: datetime) -> None:
         with self.transaction() as connection:
             for chunk in _chunks(list(fingerprints)):

@@ -48,7 +48,10 @@ DEFAULT_SCOPES = frozenset({"chat:write", "im:write", "users:read", "users:read.
 HISTORY_SCOPES = ("im:history", "channels:history", "groups:history")
 # The scope each method needs (conversations.history: by kind of conversation, below).
 METHOD_SCOPES = {"chat.postMessage": "chat:write", "chat.update": "chat:write", "conversations.open": "im:write",
-                 "users.lookupByEmail": "users:read.email"}
+                 "users.lookupByEmail": "users:read.email", "users.info": "users:read",
+                 "chat.postEphemeral": "chat:write"}
+# Methods called with the app-level token (xapp-), not the bot token.
+APP_TOKEN_METHODS = {"apps.connections.open"}
 
 
 @dataclass
@@ -77,10 +80,14 @@ class FakeSlack:
     channels: dict[str, str] = field(default_factory=dict)        # channel name (#x) -> id
     scopes: set[str] = field(default_factory=lambda: set(DEFAULT_SCOPES))
     private: set[str] = field(default_factory=set)                # channel names that are private (G... ids)
+    app_token: str = "xapp-test-token"
+    socket_url: str | None = None    # what apps.connections.open answers (a loopback Socket Mode server)
 
     def __post_init__(self):
         self.calls: list[Call] = []
         self.messages: list[dict[str, Any]] = []   # accepted chat.postMessage payloads (+ ts)
+        self.ephemerals: list[dict[str, Any]] = []  # accepted chat.postEphemeral payloads
+        self.views: list[dict[str, Any]] = []       # views opened (views.open)
         self._faults: dict[str, list[_Fault]] = {}
         self._holds: dict[str, int] = {}
         self._held = threading.Event()
@@ -227,7 +234,8 @@ class FakeSlack:
             body_out = {"ok": False, "error": error}
             self._reply(request, fault.status, body_out, headers)
             return
-        if token != self.token:
+        expected = self.app_token if method in APP_TOKEN_METHODS else self.token
+        if token != expected:
             self._reply(request, 200, {"ok": False, "error": "invalid_auth" if token else "not_authed"})
             return
         if method in self.unsupported:
@@ -288,6 +296,44 @@ class FakeSlack:
                                              "profile": {"email": known, "real_name": known.split("@")[0]}}}
         return {"ok": False, "error": "users_not_found"}
 
+    def _api_users_info(self, params):
+        user_id = str(params.get("user") or "")
+        for known, known_id in self.users.items():
+            if known_id == user_id:
+                profile = {"real_name": known.split("@")[0]}
+                if "users:read.email" in self.scopes:  # Slack leaves the address out without this scope
+                    profile["email"] = known
+                return {"ok": True, "user": {"id": user_id, "team_id": "T0TEST", "name": known.split("@")[0],
+                                             "deleted": False, "is_bot": False, "profile": profile}}
+        return {"ok": False, "error": "user_not_found"}
+
+    def _api_apps_connections_open(self, params):
+        if not self.socket_url:
+            return {"ok": False, "error": "invalid_auth"}
+        return {"ok": True, "url": self.socket_url}
+
+    def _api_views_open(self, params):
+        view = params.get("view")
+        if isinstance(view, str):
+            try:
+                view = json.loads(view)
+            except ValueError:
+                return {"ok": False, "error": "invalid_arguments"}
+        if not params.get("trigger_id"):
+            return {"ok": False, "error": "invalid_trigger_id"}
+        if not isinstance(view, dict) or view.get("type") != "modal" or len(view.get("blocks") or []) > 100:
+            return {"ok": False, "error": "invalid_arguments"}
+        view = {**view, "id": f"V{len(self.views) + 1:08d}"}
+        self.views.append({"trigger_id": params.get("trigger_id"), "view": view})
+        return {"ok": True, "view": view}
+
+    def _api_chat_postEphemeral(self, params):
+        if not params.get("channel") or not params.get("user"):
+            return {"ok": False, "error": "channel_not_found" if not params.get("channel") else "user_not_in_channel"}
+        self.ephemerals.append({"channel": params.get("channel"), "user": params.get("user"),
+                                "text": params.get("text")})
+        return {"ok": True, "message_ts": self._next_ts()}
+
     def _api_conversations_open(self, params):
         users = str(params.get("users") or "")
         if not users or "," in users:
@@ -331,8 +377,19 @@ class FakeSlack:
     def _api_chat_update(self, params):
         for message in self.messages:
             if message["channel_id"] == params.get("channel") and message["ts"] == params.get("ts"):
+                blocks = params.get("blocks")
+                if isinstance(blocks, str):
+                    try:
+                        blocks = json.loads(blocks)
+                    except ValueError:
+                        return {"ok": False, "error": "invalid_blocks_format"}
+                problem = _check_blocks(blocks or [])
+                if problem:
+                    return {"ok": False, "error": "invalid_blocks", "errors": [problem]}
                 message["text"] = params.get("text")
-                message["blocks"] = params.get("blocks") or message["blocks"]
+                message["blocks"] = blocks or message["blocks"]
+                message.setdefault("updates", 0)
+                message["updates"] += 1
                 return {"ok": True, "channel": message["channel_id"], "ts": message["ts"]}
         return {"ok": False, "error": "message_not_found"}
 
@@ -341,13 +398,15 @@ class FakeSlack:
         if channel[:1] not in ("C", "D", "G") or channel != self.conversation_id(channel):
             return {"ok": False, "error": "channel_not_found"}  # names do not work here, only ids
         oldest = float(params.get("oldest") or 0)
+        latest = float(params.get("latest") or "inf")
         include = str(params.get("include_all_metadata")).lower() in ("1", "true")
         limit = max(1, min(int(params.get("limit") or 100), 999))
         start = int(str(params.get("cursor") or "0").removeprefix("next:") or 0)
         found = []
         for message in reversed(self.messages):  # newest first, like Slack
-            if message["channel_id"] == channel and float(message["ts"]) >= oldest:
-                item = {"type": "message", "ts": message["ts"], "text": message["text"], "bot_id": "BBOT"}
+            if message["channel_id"] == channel and oldest <= float(message["ts"]) <= latest:
+                item = {"type": "message", "ts": message["ts"], "text": message["text"], "bot_id": "BBOT",
+                        "blocks": message["blocks"]}
                 if include and message.get("metadata"):
                     item["metadata"] = message["metadata"]
                 found.append(item)
