@@ -320,6 +320,9 @@ def test_someone_who_may_not_edit_the_issue_changes_nothing(world_factory):
         commands = ChatCommands(world.inputs, clock=lambda: NOW, access=world.actions.access)
         _, answer = commands.answer(f"waive PAY-12 {world.finding.rule} 14d we know", {"user_id": BOB})
         assert "only people who can edit PAY-12" in answer
+        # And /govbot unwaive: ending someone's waiver is a change to the issue's verdict too.
+        _, answer = commands.answer(f"unwaive PAY-12 {world.finding.rule}", {"user_id": BOB})
+        assert "only people who can edit PAY-12" in answer
         assert sum(1 for e in world.audit() if e["event"] == "action.refused") == 4
 
 
