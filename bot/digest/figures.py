@@ -49,6 +49,8 @@ class Change:
     team: str | None = None
     title: str = ""
     fingerprint: str = ""
+    summary: str = ""  # as the store last saw it: a fixed finding's issue may be gone from the scan
+    url: str | None = None
 
 
 @dataclass
@@ -73,7 +75,8 @@ def week_changes(states: Iterable[Any], since: datetime, until: datetime) -> Wee
         return None
     changes = WeekChanges()
     for state in states:
-        change = Change(state.rule, state.issue, state.team, state.title or "", state.fingerprint)
+        change = Change(state.rule, state.issue, state.team, state.title or "", state.fingerprint,
+                        state.summary or "", state.url)
         if since < state.first_seen <= until:
             changes.new.append(change)
         if state.resolved_at is not None and since < state.resolved_at <= until:
@@ -191,6 +194,12 @@ class Digest:
     flow: Flow
     escalated: list[FindingItem] = field(default_factory=list)  # open after every reminder
     waived_items: list[FindingItem] = field(default_factory=list)
+    # The lists behind the counts (bot.digest.lists): open, new and fixed findings, and the
+    # epics and initiatives the FFR counts as without an anticipated outcome.
+    open_items: list[FindingItem] = field(default_factory=list)
+    new_items: list[FindingItem] = field(default_factory=list)
+    fixed_items: list[FindingItem] = field(default_factory=list)
+    ffr_items: list[FindingItem] = field(default_factory=list)
     look_first: str = ""
     channel: str | None = None
     teams: list[TeamLine] = field(default_factory=list)  # organisation digest only
@@ -379,6 +388,15 @@ def build_digests(batch: Any, config: Config, now: datetime, *,
 
     escalated = [item(f) for f in batch.findings if not f.waived and f.fingerprint in escalated_prints]
     waived = [item(f, f.waiver_reason or "") for f in batch.findings if f.waived]
+    open_items = [item(f) for f in batch.findings if not f.waived]
+    ffr_rule = ratio.get("rule")
+    ffr_items = [item(f) for f in batch.findings if f.rule == ffr_rule]  # fired, waived or not (bot.ffr)
+
+    def changed(change: Change) -> FindingItem:
+        issue = workspace.get(change.issue)
+        return FindingItem(change.issue, (issue.summary if issue else "") or change.summary,
+                           (issue.url if issue else None) or change.url,
+                           change.team or team_of_issue(change.issue), change.rule, change.title)
 
     issues_by_team: dict[str, list[Issue]] = {}
     for issue in workspace:
@@ -410,6 +428,10 @@ def build_digests(batch: Any, config: Config, now: datetime, *,
             flow=_flow(issues, now, settings.flow_window_days),
             escalated=[i for i in escalated if in_team(i.team)],
             waived_items=[i for i in waived if in_team(i.team)],
+            open_items=[i for i in open_items if in_team(i.team)],
+            new_items=[changed(c) for c in (week_changes.new if week_changes else [])],
+            fixed_items=[changed(c) for c in (week_changes.fixed if week_changes else [])],
+            ffr_items=[i for i in ffr_items if in_team(i.team)],
             channel=channel,
         )
         digest.loop_bands = _bands(digest.loops, settings.loop_age_days)

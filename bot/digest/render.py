@@ -8,7 +8,6 @@ never inject markup, whatever a template forgets.
 from __future__ import annotations
 
 import json
-import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from bot.digest import charts
+from bot.digest import charts, lists
+from bot.digest.site import page_names  # noqa: F401 - the Slack digest links to these pages
 from bot.digest.figures import Digest, Digests
 from bot.escape import markdown_escape, terminal_safe, terminal_safe_json, web_url
 from bot.prose import plural
@@ -56,20 +56,6 @@ def unclassified_note(count: int) -> str:
     if count == 1:
         return "1 delivered item has a custom type that maps to no flow item, so it is not counted."
     return f"{count} delivered items have custom types that map to no flow item, so they are not counted."
-
-
-def page_names(digests: Digests) -> dict[str, str]:
-    """Dashboard file name per digest: index.html for the organisation, one page per team."""
-    names = {digests.organisation.team: "index.html"}
-    used = {"index"}
-    for digest in digests.teams:
-        base = "team-" + (re.sub(r"[^a-z0-9]+", "-", digest.team.casefold()).strip("-") or "team")
-        slug, n = base, 2
-        while slug in used:
-            slug, n = f"{base}-{n}", n + 1
-        used.add(slug)
-        names[digest.team] = f"{slug}.html"
-    return names
 
 
 _FILTERS = {"percent": percent, "long_date": long_date, "short_date": short_date,
@@ -127,25 +113,62 @@ def render_json(digests: Digests) -> str:
 
 
 # -- HTML dashboard -------------------------------------------------------------
-def render_html(digests: Digests, digest: Digest, pages: dict[str, str] | None = None) -> str:
+def _html_environment() -> Environment:
+    return _environment(autoescape=True, finalize=_finalize_html)
+
+
+def render_html(digests: Digests, digest: Digest, pages: dict[str, str] | None = None, *,
+                archive: dict[str, str] | None = None) -> str:
     """One self-contained dashboard page (the organisation's is the index)."""
-    env = _environment(autoescape=True, finalize=_finalize_html)
     pages = pages or page_names(digests)
+    return _render_page(_html_environment(), digests, digest, pages, _all_lists(digests, pages), archive)
+
+
+def _all_lists(digests: Digests, pages: dict[str, str]) -> dict[str, dict[str, lists.IssueList]]:
+    return {digest.team: lists.lists_for(digest, pages[digest.team]) for digest in digests}
+
+
+def _render_page(env: Environment, digests: Digests, digest: Digest, pages: dict[str, str],
+                 all_lists: dict[str, dict[str, lists.IssueList]], archive: dict[str, str] | None) -> str:
     return env.get_template("page.html").render(
-        digests=digests, digest=digest, pages=pages,
+        digests=digests, digest=digest, pages=pages, lists=all_lists[digest.team], team_lists=all_lists,
+        archive=archive,
         trend=charts.trend_chart(digest.trend_with_now),
         flow=charts.flow_segments(digest.flow),
         bars=charts.rule_bars(digest.rules))
 
 
+def render_site(digests: Digests, *, archive: dict[str, str] | None = None) -> dict[str, str]:
+    """Every page of one week's dashboard by file name (bot.digest.site): index.html first,
+    the team pages, then every page of every list behind a count.
+
+    ``archive``: links to the previous and next week and the index of weeks, when
+    the service serves the page from its archive (relative to the page).
+    """
+    env = _html_environment()
+    pages = page_names(digests)
+    all_lists = _all_lists(digests, pages)
+    out = {pages[digest.team]: _render_page(env, digests, digest, pages, all_lists, archive) for digest in
+           [digests.organisation, *digests.teams]}
+    template = env.get_template("list.html")
+    for digest in digests:
+        for the_list in all_lists[digest.team].values():
+            chunks = the_list.pages
+            for number, (name, items) in enumerate(zip(the_list.names, chunks), start=1):
+                out[name] = template.render(
+                    digests=digests, digest=digest, pages=pages, the_list=the_list, items=items,
+                    page_number=number, page_count=len(chunks), first=1 + (number - 1) * lists.PAGE_SIZE,
+                    jql=lists.jql_url(items), archive=archive)
+    return out
+
+
 def write_html(digests: Digests, directory: str | Path) -> list[Path]:
-    """Write index.html and one page per team into ``directory``; returns the paths."""
+    """Write every page of the dashboard into ``directory``: index.html first; returns the paths."""
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
-    pages = page_names(digests)
     written = []
-    for digest in digests:
-        path = folder / pages[digest.team]
-        path.write_text(render_html(digests, digest, pages), encoding="utf-8")
+    for name, html in render_site(digests).items():
+        path = folder / name
+        path.write_text(html, encoding="utf-8")
         written.append(path)
     return written

@@ -83,7 +83,8 @@ def run_digest(inputs: Inputs, now: datetime, store, *, apply: bool, snapshot: s
     run = DigestRun(batch, digests, messages, notes, applied=apply)
     if html_dir:
         run.pages = write_dashboard(digests, html_dir)
-        say(f"wrote the dashboard: {run.pages[0]} and {len(run.pages) - 1} team pages")
+        say(f"wrote the dashboard: {run.pages[0]}, {len(digests.teams)} team pages and the lists behind "
+            f"their counts ({len(run.pages)} pages)")
     if on_built is not None:
         on_built(run)
     for note in notes:
