@@ -125,7 +125,7 @@ DEFAULTS: dict[str, Any] = {
         "loop_age_days": [30, 60, 90],  # age bands for unclosed loops
         "ffr_attention": 25,           # FFR (%) above which "where to look first" asks about outcomes
         "slack_max_items": 5,          # items per list in a Slack message; the rest link to the dashboard
-        "dashboard_url": None,         # where the --html folder is published, for "and N more" links
+        "dashboard_url": None,         # where people open the dashboard; None: the service's own /dashboard/
         "organisation": "Organisation",  # title of the organisation-wide digest
     },
     # When the service runs each job: a crontab line with day NAMES (mon-fri), read in
@@ -145,6 +145,8 @@ DEFAULTS: dict[str, Any] = {
         "chat": "auto",                     # auto: Slack slash commands when SLACK_APP_TOKEN is set
         "slash_command": "/govbot",
         "max_waiver_days": 90,              # the longest `/govbot waive` a person can ask for
+        "dashboard_path": "/dashboard",     # the dashboard, read-only on the health port; false: not served
+        "dashboard_auth": "none",           # none | basic (GOVBOT_DASHBOARD_USER/_PASSWORD) | token (GOVBOT_DASHBOARD_TOKEN)
     },
     "logging": {"level": "info", "format": "auto"},  # format: auto (JSON unless a terminal) | json | text
 }
@@ -259,7 +261,7 @@ SECTION_SCHEMAS: dict[str, dict] = {
             "ffr_attention": {"type": "number", "minimum": 0, "maximum": 100},
             "slack_max_items": {"type": "integer", "minimum": 1, "maximum": 20},
             "dashboard_url": {"type": ["string", "null"], "pattern": r"^https?://",
-                              "description": "the published address of the --html folder"},
+                              "description": "where people open the dashboard"},
             "organisation": {"type": "string", "minLength": 1},
         },
     },
@@ -284,6 +286,11 @@ SECTION_SCHEMAS: dict[str, dict] = {
             "slash_command": {"type": "string", "pattern": r"^/[a-z0-9_-]{1,31}$",
                               "description": "a slash command like /govbot"},
             "max_waiver_days": {"type": "integer", "minimum": 1, "maximum": 3660},
+            "dashboard_path": {"anyOf": [{"type": "string", "pattern": r"^(/[A-Za-z0-9_-]+)+$",
+                                          "not": {"enum": ["/healthz", "/metrics"]}},
+                                         {"const": False}],
+                               "description": "a URL path like /dashboard, or false"},
+            "dashboard_auth": {"enum": ["none", "basic", "token"]},
         },
     },
     "logging": {

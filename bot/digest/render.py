@@ -172,3 +172,13 @@ def write_html(digests: Digests, directory: str | Path) -> list[Path]:
         path.write_text(html, encoding="utf-8")
         written.append(path)
     return written
+
+
+def render_weeks(organisation: str, weeks: list[tuple[date, float | None, int | None]]) -> str:
+    """The archive's index: every stored week, newest first, with its headline figures."""
+    return _html_environment().get_template("weeks.html").render(organisation=organisation, weeks=weeks)
+
+
+def render_message(title: str, message: str, back: str) -> str:
+    """A plain page saying one thing (a 404, a week that cannot be shown), styled like the dashboard."""
+    return _html_environment().get_template("message.html").render(title=title, message=message, back=back)

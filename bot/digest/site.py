@@ -11,6 +11,7 @@ archive of weeks. The organisation's overview is ``index.html``; each team has
 from __future__ import annotations
 
 import re
+import socket
 
 from bot.digest.figures import Digests
 
@@ -49,3 +50,24 @@ def list_name(page_name: str, what: str, page: int = 1) -> str:
 def is_page_name(name: str) -> bool:
     """Whether ``name`` could be one of the dashboard's file names (the server serves nothing else)."""
     return re.fullmatch(r"[a-z0-9][a-z0-9-]*\.html", name) is not None
+
+
+def published_url(config) -> str | None:
+    """Where people open the dashboard: ``digest.dashboard_url``, else the service's own address.
+
+    The service serves it on the health port under ``service.dashboard_path``; a
+    wildcard bind address (0.0.0.0, ::) is named by this machine's host name.
+    Behind a proxy or an ingress, set ``digest.dashboard_url`` to its address.
+    """
+    configured = config.settings.digest.dashboard_url
+    if configured:
+        return configured
+    service = config.settings.service
+    if not service.dashboard_path or service.health_port is False or service.health_port is None:
+        return None
+    host = str(service.health_host)
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.gethostname()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{service.health_port}{service.dashboard_path}/"

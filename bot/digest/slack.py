@@ -23,6 +23,7 @@ from bot.escape import slack_escape, web_url
 from bot.digest.figures import Agreement, Digest, Digests, FindingItem, Loop, RuleLine, TeamLine
 from bot.prose import plural
 from bot.digest.render import FLOW_NAMES, ffr_change, page_names, percent, short_date
+from bot.digest.site import published_url
 from bot.hierarchy import FLOW_ITEMS
 
 MAX_FIELD_CHARS = 2000
@@ -41,7 +42,7 @@ def build_messages(digests: Digests, config) -> tuple[list[SlackMessage], list[s
     """(messages, notes): a message per digest whose channel is configured; the notes
     say which digests have none."""
     settings = config.settings.digest
-    links = dashboard_links(digests, settings.dashboard_url)
+    links = dashboard_links(digests, published_url(config))
     messages, unsent = [], []
     for digest in digests:
         if not digest.channel:
@@ -77,7 +78,7 @@ def outgoing(messages: list[SlackMessage], week_start: date) -> list[Outgoing]:
 
 
 def dashboard_links(digests: Digests, base_url: str | None) -> dict[str, str | None]:
-    """Each digest's published dashboard page, when ``digest.dashboard_url`` is set."""
+    """Each digest's published dashboard page, when there is one (``site.published_url``)."""
     base = web_url(base_url)
     if not base:
         return {team: None for team in page_names(digests)}

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable
 
-from bot.digest import render
+from bot.digest import archive, render
 from bot.digest.figures import Digests, build_digests, week_changes
 from bot.digest.post import send_digest_messages
 from bot.digest.slack import SlackMessage, build_messages
@@ -79,6 +79,7 @@ def run_digest(inputs: Inputs, now: datetime, store, *, apply: bool, snapshot: s
     digests = build_digests(batch, config, now, history=store, changes=changes)
     if batch.complete:
         digests.record(store)
+        store.record_dashboard(digests.week_start, archive.to_payload(digests), now)  # the served archive
     messages, notes = build_messages(digests, config)
     run = DigestRun(batch, digests, messages, notes, applied=apply)
     if html_dir:

@@ -180,10 +180,18 @@ class Service:
     def start(self) -> None:
         """Start the health endpoint, the scheduler and chat (each only if configured)."""
         if self.settings.health_port is not None and self.health_server is None:
+            from bot.service.dashboard import dashboard_for
+
+            dashboard = dashboard_for(self.config, self._dashboard_store)
             self.health_server = HealthServer(self.settings.health_host, self.settings.health_port,
-                                              self.metrics, self.health).start()
+                                              self.metrics, self.health, dashboard=dashboard).start()
             log.info("health and metrics on %s/healthz and /metrics", self.health_server.url,
                      extra={"health_url": f"{self.health_server.url}/healthz"})
+            if dashboard is not None:
+                log.info("dashboard on %s%s/ (%s)", self.health_server.url, dashboard.path,
+                         "open to anyone who can reach the port" if dashboard.access.kind == "none"
+                         else f"{dashboard.access.kind} authentication",
+                         extra={"dashboard_url": f"{self.health_server.url}{dashboard.path}/"})
         if self.chat is None:
             # Before the scheduler: a rejected Slack token stops the start-up with one clear error.
             from bot.service.chat import start_chat
@@ -220,6 +228,10 @@ class Service:
             return False
         log.info("stopped cleanly")
         return True
+
+    def _dashboard_store(self):
+        # The jobs' own store (the demo's temporary one included); reading it writes nothing.
+        return self.jobs.open_store()
 
     def close(self) -> None:
         """Release what the jobs hold between runs (the demo's temporary store); ``stop`` calls it."""
