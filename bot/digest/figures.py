@@ -158,8 +158,12 @@ class Flow:
 
 @dataclass(frozen=True)
 class TrendPoint:
+    """One week of a trend. A week with no stored digest is kept (``recorded`` false) so a
+    trend is drawn on a time axis with its gaps, never with missing weeks squeezed out."""
+
     week_start: date
     ffr: float | None
+    recorded: bool = True
 
 
 @dataclass
@@ -173,6 +177,8 @@ class TeamLine:
     open_findings: int
     loops: int
     overdue: int
+    trend: list[TrendPoint] = field(default_factory=list)  # the team's FFR by week, this week included
+    ffr_change: float | None = None  # points since the latest earlier week with a ratio
 
 
 @dataclass
@@ -276,7 +282,7 @@ class Digest:
             "feature_factory_ratio": self.ffr,
             "ffr_missing": self.ffr_missing,
             "ffr_scope": self.ffr_scope,
-            "ffr_trend": [{"week_start": p.week_start.isoformat(), "ffr": p.ffr} for p in self.trend_with_now],
+            "ffr_trend": _trend_json(self.trend_with_now),
             "history": self.has_history,
             "findings": {
                 "open": self.open_findings, "waived": self.waived,
@@ -302,8 +308,16 @@ class Digest:
                 "unclassified": self.flow.unclassified,
             },
             "look_first": self.look_first,
-            **({"teams": [dataclasses.asdict(line) for line in self.teams]} if self.is_organisation else {}),
+            **({"teams": [_team_json(line) for line in self.teams]} if self.is_organisation else {}),
         }
+
+
+def _trend_json(points: list[TrendPoint]) -> list[dict[str, Any]]:
+    return [{"week_start": p.week_start.isoformat(), "ffr": p.ffr, "recorded": p.recorded} for p in points]
+
+
+def _team_json(line: TeamLine) -> dict[str, Any]:
+    return {**dataclasses.asdict(line), "trend": _trend_json(line.trend)}
 
 
 def _item_json(item: Loop | Agreement | FindingItem) -> dict[str, Any]:
@@ -456,17 +470,26 @@ def build_digests(batch: Any, config: Config, now: datetime, *,
                                  findings_by_team.get(team, []), changes_for(team), spec.get("channel")))
     organisation = make(None, settings.organisation, list(workspace), list(batch.findings),
                         changes, config.settings.slack.org_channel)
-    organisation.teams = [TeamLine(d.team, d.name, d.issues, d.ffr, d.open_findings, len(d.loops), d.overdue)
-                          for d in team_digests]
+    organisation.teams = [TeamLine(d.team, d.name, d.issues, d.ffr, d.open_findings, len(d.loops), d.overdue,
+                                   d.trend_with_now, d.ffr_change) for d in team_digests]
     return Digests(week_start, now, team_digests, organisation)
 
 
 def _trend(history: History | None, team: str, week_start: date, weeks: int) -> list[TrendPoint]:
+    """The ``weeks - 1`` weeks before ``week_start``, from the first one stored on: one point per
+    calendar week, a week without a stored digest kept as a gap (``recorded`` false)."""
     if history is None:
         return []
     rows = history.digest_history(team, until=week_start - timedelta(days=1), weeks=weeks - 1)
-    points = {week: figures.get("ffr") for week, figures in rows if week < week_start}
-    return [TrendPoint(week, points[week]) for week in sorted(points)][-(weeks - 1):]
+    first = week_start - timedelta(weeks=weeks - 1)
+    points = {week: figures.get("ffr") for week, figures in rows if first <= week < week_start}
+    if not points:
+        return []
+    out, week = [], min(points)
+    while week < week_start:
+        out.append(TrendPoint(week, points[week]) if week in points else TrendPoint(week, None, recorded=False))
+        week += timedelta(weeks=1)
+    return out
 
 
 def _rule_lines(findings: Iterable[Finding], changes: WeekChanges | None) -> list[RuleLine]:

@@ -52,6 +52,15 @@ def ffr_change(digest: Digest) -> str:
     return f"{direction} {abs(change):g} points since {short_date(previous.week_start)}"
 
 
+def delta(change: float | None) -> str:
+    """'▲ 5 pts' / '▼ 2.1 pts' / 'no change' beside a team's sparkline; '' with nothing to compare."""
+    if change is None:
+        return ""
+    if change == 0:
+        return "no change"
+    return f"{'▲ up' if change > 0 else '▼ down'} {abs(change):g} pts"
+
+
 def unclassified_note(count: int) -> str:
     if count == 1:
         return "1 delivered item has a custom type that maps to no flow item, so it is not counted."
@@ -60,7 +69,8 @@ def unclassified_note(count: int) -> str:
 
 _FILTERS = {"percent": percent, "long_date": long_date, "short_date": short_date,
             "plural": plural, "link_url": web_url}
-_GLOBALS = {"ffr_change": ffr_change, "unclassified_note": unclassified_note, "FLOW_ITEMS": FLOW_ITEMS, "FLOW_NAMES": FLOW_NAMES}
+_GLOBALS = {"ffr_change": ffr_change, "unclassified_note": unclassified_note, "delta": delta,
+            "sparkline": charts.sparkline, "FLOW_ITEMS": FLOW_ITEMS, "FLOW_NAMES": FLOW_NAMES}
 
 
 def _environment(**options: Any) -> Environment:
