@@ -22,6 +22,7 @@ from bot.config import Config
 from bot.engine.context import Context
 from bot.hierarchy import FLOW_ITEMS
 from bot.model import Finding, Issue
+from bot.digest.realization import FlowTime, Realization, flow_load, flow_time, realization
 from bot.prose import plural
 
 ORGANISATION = "*"  # the history key of the organisation-wide digest
@@ -206,6 +207,10 @@ class Digest:
     new_items: list[FindingItem] = field(default_factory=list)
     fixed_items: list[FindingItem] = field(default_factory=list)
     ffr_items: list[FindingItem] = field(default_factory=list)
+    # Beside the FFR (bot.digest.realization): what came of delivered work, and how work flows.
+    realization: Realization = field(default_factory=Realization)
+    flow_load: dict[str, int] = field(default_factory=dict)
+    flow_time: FlowTime = field(default_factory=lambda: FlowTime(0))
     look_first: str = ""
     channel: str | None = None
     teams: list[TeamLine] = field(default_factory=list)  # organisation digest only
@@ -307,6 +312,17 @@ class Digest:
                 "shares": {kind: self.flow.share(kind) for kind in FLOW_ITEMS},
                 "unclassified": self.flow.unclassified,
             },
+            "realization": {
+                "delivered": self.realization.delivered, "closed": self.realization.closed,
+                "loop_closure_rate": self.realization.closure_rate, "waiting_in_grace": self.realization.waiting,
+                "median_days_to_actual_outcome": self.realization.median_days,
+                "days_measured": len(self.realization.days_to_outcome),
+                "closed_unmeasured": self.realization.closed_unmeasured,
+                "met": self.realization.met, "missed": self.realization.missed, "unclear": self.realization.unclear,
+            },
+            "flow_load": dict(self.flow_load),
+            "flow_time": {"window_days": self.flow_time.window_days, "resolved": self.flow_time.count,
+                          "median_days": self.flow_time.median, "p85_days": self.flow_time.p85},
             "look_first": self.look_first,
             **({"teams": [_team_json(line) for line in self.teams]} if self.is_organisation else {}),
         }
@@ -368,12 +384,14 @@ def week_start_of(now: datetime) -> date:
 
 
 def build_digests(batch: Any, config: Config, now: datetime, *,
-                  history: History | None = None, changes: WeekChanges | None = None) -> Digests:
+                  history: History | None = None, changes: WeekChanges | None = None,
+                  lifecycle: Iterable[Any] = ()) -> Digests:
     """Every team's digest and the organisation's, for the week ending ``now``.
 
     ``batch`` is a ``bot.runs.batch.Batch``.
     Without ``history`` there is no trend; without ``changes`` new/fixed are
-    reported as not tracked rather than guessed.
+    reported as not tracked rather than guessed. ``lifecycle`` (the store's
+    ``FindingState`` values) says when each unclosed loop was closed.
     """
     now = now.astimezone(timezone.utc)  # weeks and "as of" times are UTC
     settings = config.settings.digest
@@ -389,6 +407,13 @@ def build_digests(batch: Any, config: Config, now: datetime, *,
         return finding.team or team_of_issue(finding.issue)
 
     loop_rules = _register_rules(batch, LOOPS)
+    loop_scope = {verdict.issue for verdict in batch.verdicts if verdict.rule in loop_rules}
+    grace = next((rule.params.get("grace_days") for rule in batch.evaluated_rules
+                  if rule.id in loop_rules and isinstance(rule.params.get("grace_days"), int)), None)
+    closed_at: dict[str, datetime] = {}
+    for state in lifecycle:
+        if state.rule in loop_rules and state.resolved_at is not None:
+            closed_at[state.issue] = max(state.resolved_at, closed_at.get(state.issue, state.resolved_at))
     loops = [_loop(workspace.get(f.issue), f, team_of(f), now, settings.loop_age_days)
              for f in batch.findings if f.rule in loop_rules and not f.waived]
     loops.sort(key=lambda loop: (-(loop.age_days or 0), loop.key))
@@ -440,6 +465,9 @@ def build_digests(batch: Any, config: Config, now: datetime, *,
             loop_bands=[],
             agreements=[a for a in agreements if in_team(a.team)],
             flow=_flow(issues, now, settings.flow_window_days),
+            realization=realization(issues, loop_scope, context, closed_at, now, grace),
+            flow_load=flow_load(issues),
+            flow_time=flow_time(issues, now, settings.flow_window_days),
             escalated=[i for i in escalated if in_team(i.team)],
             waived_items=[i for i in waived if in_team(i.team)],
             open_items=[i for i in open_items if in_team(i.team)],

@@ -52,6 +52,11 @@ def ffr_change(digest: Digest) -> str:
     return f"{direction} {abs(change):g} points since {short_date(previous.week_start)}"
 
 
+def days(value: float | None) -> str:
+    """'1 day', '12.5 days'."""
+    return "n/a" if value is None else f"{value:g} day{'' if value == 1 else 's'}"
+
+
 def delta(change: float | None) -> str:
     """'▲ 5 pts' / '▼ 2.1 pts' / 'no change' beside a team's sparkline; '' with nothing to compare."""
     if change is None:
@@ -67,7 +72,7 @@ def unclassified_note(count: int) -> str:
     return f"{count} delivered items have custom types that map to no flow item, so they are not counted."
 
 
-_FILTERS = {"percent": percent, "long_date": long_date, "short_date": short_date,
+_FILTERS = {"percent": percent, "days": days, "long_date": long_date, "short_date": short_date,
             "plural": plural, "link_url": web_url}
 _GLOBALS = {"ffr_change": ffr_change, "unclassified_note": unclassified_note, "delta": delta,
             "sparkline": charts.sparkline, "FLOW_ITEMS": FLOW_ITEMS, "FLOW_NAMES": FLOW_NAMES}

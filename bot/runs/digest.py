@@ -75,8 +75,9 @@ def run_digest(inputs: Inputs, now: datetime, store, *, apply: bool, snapshot: s
         slack = slack_client(config)
     batch = build_batch(inputs, now, read=Read(snapshot=snapshot, progress=progress), store=store,
                         record=IF_CURRENT, before_record=checkpoint_hook(checkpoint))
-    changes = week_changes(store.finding_states().values(), now - timedelta(days=7), now)
-    digests = build_digests(batch, config, now, history=store, changes=changes)
+    states = list(store.finding_states().values())
+    changes = week_changes(states, now - timedelta(days=7), now)
+    digests = build_digests(batch, config, now, history=store, changes=changes, lifecycle=states)
     if batch.complete:
         digests.record(store)
         store.record_dashboard(digests.week_start, archive.to_payload(digests), now)  # the served archive
