@@ -171,8 +171,13 @@ class RuleBar:
     waived_width: float
 
 
+def bar_scale(rules: list[RuleLine]) -> int:
+    """The findings a full-width bar stands for: the most any rule has (open and waived)."""
+    return max((line.open + line.waived for line in rules), default=0) or 1
+
+
 def rule_bars(rules: list[RuleLine]) -> list[RuleBar]:
     """Open and waived findings per rule, on one scale shared by every row."""
-    largest = max((line.open + line.waived for line in rules), default=0) or 1
+    largest = bar_scale(rules)
     return [RuleBar(line, round(100 * line.open / largest, 2), round(100 * line.waived / largest, 2))
             for line in rules]

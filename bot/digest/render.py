@@ -18,7 +18,7 @@ from markupsafe import Markup
 from bot.digest import charts, lists
 from bot.digest.site import page_names  # noqa: F401 - the Slack digest links to these pages
 from bot.digest.figures import Digest, Digests
-from bot.escape import markdown_escape, terminal_safe, terminal_safe_json, web_url
+from bot.escape import markdown_escape, strip_controls, terminal_safe, terminal_safe_json, web_url
 from bot.prose import plural
 from bot.hierarchy import FLOW_ITEMS
 
@@ -105,10 +105,11 @@ def _finalize_text(value: Any) -> Any:
 
 
 def _finalize_html(value: Any) -> Any:
-    # Autoescape handles markup; this keeps control and bidi characters off the page too.
+    # Autoescape handles markup; this drops control and bidi characters too (a bidi override
+    # could reorder what a reader sees; shown as U+FFFD it would look like a broken page).
     if isinstance(value, Markup) or not isinstance(value, str):
         return value
-    return terminal_safe(value, keep_newlines=True)
+    return strip_controls(value)
 
 
 def render_markdown(digests: Digests) -> str:
@@ -150,7 +151,7 @@ def _render_page(env: Environment, digests: Digests, digest: Digest, pages: dict
         archive=archive,
         trend=charts.trend_chart(digest.trend_with_now),
         flow=charts.flow_segments(digest.flow),
-        bars=charts.rule_bars(digest.rules))
+        bars=charts.rule_bars(digest.rules), bar_scale=charts.bar_scale(digest.rules))
 
 
 def render_site(digests: Digests, *, archive: dict[str, str] | None = None) -> dict[str, str]:

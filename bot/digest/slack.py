@@ -19,7 +19,7 @@ from slack_sdk.models.blocks import (ContextBlock, DividerBlock, HeaderBlock, Ma
 from bot.deliver.policy import Outgoing, dedupe_key
 from bot.deliver.slack import (MAX_BLOCKS, MAX_HEADER_CHARS, MAX_SECTION_CHARS, code, issue_link, one_line,
                                truncate)
-from bot.escape import slack_escape, web_url
+from bot.escape import slack_escape, slack_plain, web_url
 from bot.digest.figures import Agreement, Digest, Digests, FindingItem, Loop, RuleLine, TeamLine
 from bot.prose import plural
 from bot.digest.render import FLOW_NAMES, ffr_change, page_names, percent, short_date
@@ -89,7 +89,7 @@ def digest_payload(digest: Digest, dashboard: str | None, max_items: int) -> dic
     """``{"text", "blocks"}`` for one digest."""
     title = f"Hygiene digest · {digest.name} · week of {short_date(digest.week_start)}"
     blocks: list = [HeaderBlock(text=PlainTextObject(text=truncate(title, MAX_HEADER_CHARS), emoji=False)),
-                    _section(f"*Where to look first:* {slack_escape(digest.look_first)}")]
+                    _section(f"*Where to look first:* {slack_plain(digest.look_first)}")]
     if digest.issues == 0:
         blocks.append(_section("No issues in the scanned projects for this team this week."))
     else:
@@ -112,8 +112,8 @@ def digest_payload(digest: Digest, dashboard: str | None, max_items: int) -> dic
 def _fallback(digest: Digest) -> str:
     """The notification text (also what screen readers and old clients show)."""
     if digest.issues == 0:
-        return slack_escape(f"Hygiene digest for {digest.name}: no issues in the scanned projects.")
-    return slack_escape(f"Hygiene digest for {digest.name}, week of {short_date(digest.week_start)}: "
+        return slack_plain(f"Hygiene digest for {digest.name}: no issues in the scanned projects.")
+    return slack_plain(f"Hygiene digest for {digest.name}, week of {short_date(digest.week_start)}: "
                   f"FFR {percent(digest.ffr)}, {plural(digest.open_findings, 'open finding')}, "
                   f"{plural(len(digest.loops), 'unclosed loop')}, {plural(digest.overdue, 'overdue debt agreement')}.")
 
@@ -144,7 +144,7 @@ def _rule_line(line: RuleLine, tracked: bool) -> str:
 
 
 def _agreement_line(agreement: Agreement) -> str:
-    text = f"• {issue_link(agreement.url, agreement.key)} {slack_escape(one_line(agreement.summary, MAX_SUMMARY_CHARS))}"
+    text = f"• {issue_link(agreement.url, agreement.key)} {slack_plain(one_line(agreement.summary, MAX_SUMMARY_CHARS))}"
     if agreement.overdue:
         text += " · *overdue*"
     if agreement.undocumented:
@@ -153,17 +153,17 @@ def _agreement_line(agreement: Agreement) -> str:
 
 
 def _finding_line(item: FindingItem) -> str:
-    return (f"• {issue_link(item.url, item.key)} {slack_escape(one_line(item.summary, MAX_SUMMARY_CHARS))} · "
+    return (f"• {issue_link(item.url, item.key)} {slack_plain(one_line(item.summary, MAX_SUMMARY_CHARS))} · "
             f"{code(item.rule)}")
 
 
 def _loop_line(loop: Loop) -> str:
     age = f"{loop.age_days} days" if loop.age_days is not None else "age unknown"
-    return f"• {issue_link(loop.url, loop.key)} {slack_escape(one_line(loop.summary, MAX_SUMMARY_CHARS))} · {age}"
+    return f"• {issue_link(loop.url, loop.key)} {slack_plain(one_line(loop.summary, MAX_SUMMARY_CHARS))} · {age}"
 
 
 def _team_line(team: TeamLine) -> str:
-    return (f"• {slack_escape(team.name)}: FFR {percent(team.ffr)} · {team.open_findings} open · "
+    return (f"• {slack_plain(team.name)}: FFR {percent(team.ffr)} · {team.open_findings} open · "
             f"{plural(team.loops, 'unclosed loop')} · {team.overdue} overdue")
 
 

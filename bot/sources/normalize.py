@@ -12,6 +12,7 @@ import re
 from typing import Any, Iterable
 
 from bot import text
+from bot.escape import strip_controls
 from bot.config import Config
 from bot.hierarchy import IssueType
 from bot.model import Issue, User, user_from_json
@@ -223,7 +224,7 @@ class Normalizer:
             issue_type=issue_type,
             status=shared(_str(status.get("name"))),
             status_category=shared(_status_category(status, category)),
-            summary=text.value_to_text(fields.get("summary"))[:2000],
+            summary=summary_text(fields.get("summary")),
             labels=tuple(shared(label) for label in _list(fields.get("labels")) if isinstance(label, str)),
             components=components,
             priority=shared(_str(_dict(fields.get("priority")).get("name"))) or None,
@@ -363,7 +364,7 @@ class Normalizer:
             key=key, id=_id(parent.get("id")), project=key.rsplit("-", 1)[0],
             type=issue_type.name if issue_type else "", issue_type=issue_type, status=_str(status.get("name")),
             status_category=_status_category(status, _dict(status.get("statusCategory"))),
-            summary=text.value_to_text(fields.get("summary"))[:2000], url=self._browse_url(child_raw, key),
+            summary=summary_text(fields.get("summary")), url=self._browse_url(child_raw, key),
             names=self.names, stub=True,
         )
         self._apply_type(stub)
@@ -598,6 +599,14 @@ class Normalizer:
                 if issue.parent_key and self._via_epic_link(fields):
                     self._epic_stub(issue.parent_key, {})
             issue.fields = self._kept(fields)
+
+def summary_text(value: Any) -> str:
+    """An issue's summary as Jira shows it: plain text as typed, never read as wiki markup
+    ("Remove ~tmp~ dirs" keeps its tildes, "[docs|https://x.io]" its brackets), with control
+    and bidi characters dropped and line breaks made spaces (a summary is one line)."""
+    if isinstance(value, str):
+        return re.sub(r"[\t\r\n]+", " ", strip_controls(value)).strip()[:2000]
+    return text.value_to_text(value)[:2000]
 
 
 def wanted_fields(names: Iterable[str]) -> frozenset[str]:
