@@ -495,7 +495,8 @@ def build_digests(batch: Any, config: Config, now: datetime, *,
     for team in sorted(set(teams_config) | set(issues_by_team) | set(findings_by_team), key=str.casefold):
         spec = teams_config.get(team) or {}
         team_digests.append(make(team, spec.get("name") or team, issues_by_team.get(team, []),
-                                 findings_by_team.get(team, []), changes_for(team), spec.get("channel")))
+                                 findings_by_team.get(team, []), changes_for(team),
+                                 spec.get("channel") or config.settings.slack.default_channel))
     organisation = make(None, settings.organisation, list(workspace), list(batch.findings),
                         changes, config.settings.slack.org_channel)
     organisation.teams = [TeamLine(d.team, d.name, d.issues, d.ffr, d.open_findings, len(d.loops), d.overdue,

@@ -62,7 +62,7 @@ def _no_channel_notes(digests: list[Digest]) -> list[str]:
     if teams:
         listed = ", ".join(teams[:8]) + (f" and {len(teams) - 8} more" if len(teams) > 8 else "")
         notes.append(f"no Slack channel for {plural(len(teams), 'team digest')} ({listed}); "
-                     "set teams.<name>.channel to post them")
+                     "set teams.<name>.channel (or slack.default_channel) to post them")
     return notes
 
 

@@ -113,6 +113,7 @@ class Service:
         if outcome.status in ("success", "incomplete"):
             if outcome.status == "success":
                 self._last_success[name] = self.clock()
+                self._remember_success(name, self._last_success[name])
             summary = outcome.counts.get("summary") or {}
             if summary:
                 self.metrics.scanned(name, summary)
@@ -179,6 +180,8 @@ class Service:
     # -- life cycle ---------------------------------------------------------------------------------------
     def start(self) -> None:
         """Start the health endpoint, the scheduler and chat (each only if configured)."""
+        if not self._last_success:
+            self.restore_last_success()
         if self.settings.health_port is not None and self.health_server is None:
             from bot.service.dashboard import dashboard_for
 
@@ -228,6 +231,37 @@ class Service:
             return False
         log.info("stopped cleanly")
         return True
+
+    def _job_store(self):
+        """The jobs' store (the demo's temporary one included), or None when the jobs have none."""
+        opener = getattr(self.jobs, "open_store", None)
+        return opener() if opener is not None else None
+
+    def _remember_success(self, name: str, when: datetime) -> None:
+        # The service's own bookkeeping (also in a dry run): when each job last worked.
+        try:
+            store = self._job_store()
+            if store is not None:
+                with store:
+                    store.record_job_success(name, when)
+        except Exception as error:  # noqa: BLE001 - bookkeeping must not turn a success into a failure
+            log.warning("could not store when %s last succeeded: %s", name, error, extra={"job": name})
+
+    def restore_last_success(self) -> None:
+        """Read when each job last succeeded from the store, so /metrics survives a restart."""
+        try:
+            store = self._job_store()
+            if store is None:
+                return
+            with store:
+                successes = store.job_successes()
+        except Exception as error:  # noqa: BLE001 - a store not reachable yet: the jobs will say so
+            log.warning("could not read when jobs last succeeded: %s", error)
+            return
+        for name, when in successes.items():
+            if name in self.settings.jobs or name in JOBS:
+                self._last_success.setdefault(name, when)
+                self.metrics.set("govbot_job_last_success_timestamp_seconds", round(when.timestamp(), 3), job=name)
 
     def _dashboard_store(self):
         # The jobs' own store (the demo's temporary one included); reading it writes nothing.

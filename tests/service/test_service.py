@@ -256,3 +256,24 @@ def test_digest_with_apply_but_no_slack_token_fails_before_it_reads_or_writes(re
     with pytest.raises(ConfigError, match="SLACK_BOT_TOKEN is not set"):
         jobs.digest(JobRun("digest", NOW, apply=True, stopping=threading.Event()))
     assert not (tmp_path / "state.db").exists()  # the store was not even opened
+
+
+def test_last_success_survives_a_restart_by_reading_the_store(write_config, snapshot, tmp_path):
+    from bot.store import Store
+
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+
+    class StoredJobs(FakeJobs):
+        def open_store(self, dry_run: bool = False):
+            return Store(url)
+
+    first = make_service(write_config, snapshot, StoredJobs())
+    assert first.run_job("digest").status == "success"
+    assert first.metrics.value("govbot_job_last_success_timestamp_seconds", job="digest") > 0
+    # A new process: the metric starts from the store, not from 0.
+    second = make_service(write_config, snapshot, StoredJobs())
+    assert second.metrics.value("govbot_job_last_success_timestamp_seconds", job="digest") == 0
+    second.restore_last_success()
+    assert second.metrics.value("govbot_job_last_success_timestamp_seconds", job="digest") == NOW.timestamp()
+    assert second.metrics.value("govbot_job_last_success_timestamp_seconds", job="scan-and-nudge") == 0
+    assert second.health()[1]["jobs"]["digest"]["last_success"] == NOW.isoformat()
