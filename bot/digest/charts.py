@@ -7,6 +7,7 @@ the page. Nothing is fetched or scripted: the page stays self-contained.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date
 
@@ -41,19 +42,18 @@ _STEPS = (1, 2, 2.5, 5, 10, 20, 25)
 
 
 def fitted_axis(values: list[float]) -> tuple[float, float, float]:
-    """(low, high, step): a range on round numbers that holds every value, at most five steps
-    tall, within 0-100%. A small change (18.5% -> 16.9%) fills the chart instead of lying flat."""
+    """(low, high, step): a range on round numbers, centred on the values with a margin, at most
+    six steps tall, within 0-100%. A small change (18.5% -> 16.9%) fills a good part of the
+    chart instead of lying flat at the bottom of a 0-100% scale."""
     if not values:
         return 0.0, 100.0, 25.0
     lo, hi = min(values), max(values)
     span = max(hi - lo, 4.0)  # a flat line still gets an axis a few points tall
-    step = next((s for s in _STEPS if span / s <= 4), 25.0)
-    low = max(0.0, step * ((lo - span * 0.1) // step))
-    high = min(100.0, step * -((-(hi + span * 0.1)) // step))
-    tall = step * -(-span // step)
-    if high - low < tall:
-        high = min(100.0, low + tall)
-        low = max(0.0, high - tall)
+    middle = (lo + hi) / 2
+    bottom, top = middle - 0.6 * span, middle + 0.6 * span
+    step = next((s for s in _STEPS if (top - bottom) / s <= 5), 25.0)
+    low = max(0.0, step * math.floor(bottom / step))
+    high = min(100.0, step * math.ceil(top / step))
     return float(low), float(high), float(step)
 
 

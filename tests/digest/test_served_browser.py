@@ -137,3 +137,18 @@ def test_text_and_chart_colours_have_enough_contrast():
         for background in backgrounds:
             assert contrast(variables[chart], background) >= 3, (chart, background)
     assert contrast("#e0a030", "#ffffff") < 3  # the measure can fail: the old amber did
+
+
+def test_the_screenshot_script_writes_the_docs_images(tmp_path):
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run([sys.executable, str(root / "tools" / "screenshots.py"), "--out", str(tmp_path / "docs")],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    for name in ("dashboard-overview.png", "dashboard-team.png"):
+        image = tmp_path / "docs" / name
+        assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and image.stat().st_size > 50_000
+        assert (root / "docs" / name).exists()  # and the README's copies are in the repository
+    assert "docs/dashboard-overview.png" in (root / "README.md").read_text(encoding="utf-8")

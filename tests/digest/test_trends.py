@@ -49,16 +49,18 @@ def test_html_trend_draws_the_gap_on_a_time_axis(gappy):
 
 
 def test_the_axis_fits_the_values_and_says_so():
-    assert charts.fitted_axis([18.5, 16.9]) == (16.0, 20.0, 1.0)
+    assert charts.fitted_axis([18.5, 16.9]) == (15.0, 21.0, 1.0)
     assert charts.fitted_axis([0.0, 100.0]) == (0.0, 100.0, 25.0)
-    low, high, _ = charts.fitted_axis([50.0])
-    assert low <= 50 <= high and high - low >= 4
+    assert charts.fitted_axis([11.5]) == (9.0, 14.0, 1.0)  # a flat line sits mid-chart
+    assert charts.fitted_axis([55.6, 33.3, 22.2]) == (10.0, 60.0, 10.0)
+    low, high, _ = charts.fitted_axis([100.0])
+    assert low < 100 == high
     chart = charts.trend_chart([TrendPoint(date(2026, 3, 23), 18.5), TrendPoint(date(2026, 3, 30), 16.9)])
-    assert chart.scale == "axis from 16% to 20%"
+    assert chart.scale == "axis from 15% to 21%"
     # 18.5 -> 16.9 spans most of the chart's height instead of 1.6% of it.
     (_, y1, _, _), (_, y2, _, _) = chart.points
-    assert (y2 - y1) / (chart.bottom - chart.top) >= 0.35
-    assert [label for _y, label in chart.grid] == ["16%", "17%", "18%", "19%", "20%"]
+    assert (y2 - y1) / (chart.bottom - chart.top) >= 0.25
+    assert [label for _y, label in chart.grid] == ["15%", "16%", "17%", "18%", "19%", "20%", "21%"]
 
 
 def test_overview_shows_each_teams_sparkline_and_delta(gappy):
