@@ -165,6 +165,27 @@ def flow_segments(flow: Flow) -> list[Segment]:
 
 
 @dataclass(frozen=True)
+class FlowWeek:
+    label: str
+    recorded: bool
+    total: int
+    segments: list[Segment]  # empty when the week stored no flow figures
+
+
+def flow_weeks(points: list[TrendPoint], window_days: int) -> list[FlowWeek]:
+    """The flow distribution week by week (each week's bar is 100% of what it delivered in its
+    window), oldest first; a week with no digest, or none stored, keeps its row, empty."""
+    out = []
+    for point in points:
+        if point.flow is None:
+            out.append(FlowWeek(_short_date(point.week_start), point.recorded, 0, []))
+            continue
+        flow = Flow({kind: int(point.flow.get(kind, 0)) for kind in FLOW_ITEMS}, window_days)
+        out.append(FlowWeek(_short_date(point.week_start), True, flow.total, flow_segments(flow)))
+    return out
+
+
+@dataclass(frozen=True)
 class RuleBar:
     line: RuleLine
     open_width: float    # 0-100 units

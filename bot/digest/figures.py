@@ -165,6 +165,7 @@ class TrendPoint:
     week_start: date
     ffr: float | None
     recorded: bool = True
+    flow: dict[str, int] | None = None  # delivered flow items by kind, when that week stored them
 
 
 @dataclass
@@ -259,7 +260,7 @@ class Digest:
 
     @property
     def trend_with_now(self) -> list[TrendPoint]:
-        return [*self.trend, TrendPoint(self.week_start, self.ffr)]
+        return [*self.trend, TrendPoint(self.week_start, self.ffr, flow=dict(self.flow.counts))]
 
     def figures(self) -> dict[str, Any]:
         """The numbers the store keeps per team and week, for trends."""
@@ -288,6 +289,8 @@ class Digest:
             "ffr_missing": self.ffr_missing,
             "ffr_scope": self.ffr_scope,
             "ffr_trend": _trend_json(self.trend_with_now),
+            "flow_trend": [{"week_start": p.week_start.isoformat(), "recorded": p.recorded, "delivered": p.flow}
+                           for p in self.trend_with_now],
             "history": self.has_history,
             "findings": {
                 "open": self.open_findings, "waived": self.waived,
@@ -511,12 +514,17 @@ def _trend(history: History | None, team: str, week_start: date, weeks: int) -> 
         return []
     rows = history.digest_history(team, until=week_start - timedelta(days=1), weeks=weeks - 1)
     first = week_start - timedelta(weeks=weeks - 1)
-    points = {week: figures.get("ffr") for week, figures in rows if first <= week < week_start}
+    points = {week: figures for week, figures in rows if first <= week < week_start}
     if not points:
         return []
     out, week = [], min(points)
     while week < week_start:
-        out.append(TrendPoint(week, points[week]) if week in points else TrendPoint(week, None, recorded=False))
+        if week in points:
+            flow = points[week].get("flow")
+            out.append(TrendPoint(week, points[week].get("ffr"),
+                                  flow={k: int(v) for k, v in flow.items()} if isinstance(flow, dict) else None))
+        else:
+            out.append(TrendPoint(week, None, recorded=False))
         week += timedelta(weeks=1)
     return out
 

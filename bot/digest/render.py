@@ -151,6 +151,7 @@ def _render_page(env: Environment, digests: Digests, digest: Digest, pages: dict
         archive=archive,
         trend=charts.trend_chart(digest.trend_with_now),
         flow=charts.flow_segments(digest.flow),
+        flow_weeks=charts.flow_weeks(digest.trend_with_now, digest.flow.window_days),
         bars=charts.rule_bars(digest.rules), bar_scale=charts.bar_scale(digest.rules))
 
 

@@ -75,5 +75,24 @@ def test_overview_shows_each_teams_sparkline_and_delta(gappy):
 
 def test_every_chart_has_a_data_table(digests):
     html = render.render_html(digests, next(d for d in digests.teams if d.team == "payments"))
-    assert html.count('<details class="data">') == 2  # trend and flow; the rule bars sit in their table
+    # The FFR trend, the flow distribution and the flow by week; the rule bars sit in their own table.
+    assert html.count('<details class="data">') == 3
     assert "<td>Features</td><td class=\"num\">2</td><td class=\"num\">50%</td>" in html
+
+
+def test_flow_trend_by_week_with_its_gap(scan_site, site):
+    history = MemoryHistory()
+    history.record_digest("payments", date(2026, 3, 9), {"ffr": 28.6, "flow": {"feature": 3, "defect": 1}})
+    history.record_digest("payments", date(2026, 3, 23), {"ffr": 28.6})  # stored before flow was kept
+    digests = build_digests(scan_site(), load_config(site["config"]), at(NOW), history=history)
+    payments = next(d for d in digests.teams if d.team == "payments")
+    trend = payments.to_json()["flow_trend"]
+    assert [(p["week_start"], p["recorded"], p["delivered"]) for p in trend] == [
+        ("2026-03-09", True, {"feature": 3, "defect": 1}), ("2026-03-16", False, None), ("2026-03-23", True, None),
+        ("2026-03-30", True, {"feature": 2, "defect": 1, "risk": 0, "debt": 1})]
+    weeks = charts.flow_weeks(payments.trend_with_now, 90)
+    assert [w.total for w in weeks] == [4, 0, 0, 4]
+    assert [(s.kind, s.width) for s in weeks[0].segments if s.width] == [("feature", 75.0), ("defect", 25.0)]
+    html = render.render_html(digests, payments)
+    assert 'aria-label="Week of 9 Mar: Features 3, Defects 1, Risks 0, Debt 0"' in html
+    assert "no digest that week" in html and "not stored that week" in html
