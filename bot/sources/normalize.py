@@ -12,7 +12,6 @@ import re
 from typing import Any, Iterable
 
 from bot import text
-from bot.escape import strip_controls
 from bot.config import Config
 from bot.hierarchy import IssueType
 from bot.model import Issue, User, user_from_json
@@ -602,10 +601,10 @@ class Normalizer:
 
 def summary_text(value: Any) -> str:
     """An issue's summary as Jira shows it: plain text as typed, never read as wiki markup
-    ("Remove ~tmp~ dirs" keeps its tildes, "[docs|https://x.io]" its brackets), with control
-    and bidi characters dropped and line breaks made spaces (a summary is one line)."""
+    ("Remove ~tmp~ dirs" keeps its tildes, "[docs|https://x.io]" its brackets). Kept exactly,
+    control characters included: JSON output is data; each display drops them as it escapes."""
     if isinstance(value, str):
-        return re.sub(r"[\t\r\n]+", " ", strip_controls(value)).strip()[:2000]
+        return value[:2000]
     return text.value_to_text(value)[:2000]
 
 

@@ -48,11 +48,10 @@ def digests(hostile_site):
     return build_digests(batch, load_config(hostile_site["config"]), at(NOW))
 
 
-def test_a_summary_is_plain_text_with_controls_dropped():
+def test_a_summary_is_plain_text_kept_exactly():
     assert summary_text(TILDES) == TILDES
     assert summary_text(BRACKETS) == BRACKETS
-    assert summary_text(BIDI) == "Pay evil out now"
-    assert summary_text("two\nlines\ttab") == "two lines tab"
+    assert summary_text(BIDI) == BIDI  # data; every display drops the controls (below)
 
 
 def test_scan_json_keeps_the_summary_as_typed(hostile_site):
@@ -60,14 +59,15 @@ def test_scan_json_keeps_the_summary_as_typed(hostile_site):
                                       str(hostile_site["config"]), "--now", NOW, "--format", "json"])
     summaries = {f["issue"]: f["summary"] for f in json.loads(result.stdout)["findings"]}
     assert summaries["PAY-30"] == TILDES
-    assert summaries["PAY-32"] == "Pay evil out now"
+    assert summaries["PAY-32"] == BIDI  # exactly the data (escaped as \\u202e in the JSON text)
+    assert "\u202e" not in result.stdout
 
 
 def test_dashboard_shows_the_summary_as_typed(digests):
     pages = render.render_site(digests)
     everything = "".join(pages.values())
     assert TILDES in everything and "See [docs|https://x.io] *now*" in everything
-    assert "Pay evil out now" in everything
+    assert "Pay evil out now" in everything  # controls dropped, not shown as U+FFFD
     assert "\ufffd" not in everything and "\u202e" not in everything
     assert "<del>" not in everything and 'href="https://x.io"' not in everything
 
@@ -78,3 +78,4 @@ def test_slack_formats_nothing_of_jira_or_team_text(digests, hostile_site):
     assert "See [docs|https://x.io] \u2217now\u2217" in payments  # no bold, no link
     organisation = json.dumps(next(m for m in messages if m.team == "*").payload, ensure_ascii=False)
     assert "\u2217Core\u2217 \u223cteam\u223c" in organisation and "*Core*" not in organisation
+    assert "\u202e" not in payments + organisation and "\x07" not in payments + organisation
