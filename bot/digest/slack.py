@@ -23,6 +23,7 @@ from bot.escape import slack_escape, slack_plain, web_url
 from bot.digest.figures import Agreement, Digest, Digests, FindingItem, Loop, RuleLine, TeamLine
 from bot.prose import plural
 from bot.digest.render import FLOW_NAMES, ffr_change, page_names, percent, short_date
+from bot.digest.lists import lists_for
 from bot.digest.site import published_url
 from bot.hierarchy import FLOW_ITEMS
 
@@ -42,13 +43,16 @@ def build_messages(digests: Digests, config) -> tuple[list[SlackMessage], list[s
     """(messages, notes): a message per digest whose channel is configured; the notes
     say which digests have none."""
     settings = config.settings.digest
-    links = dashboard_links(digests, published_url(config))
+    base = published_url(config)
+    links = dashboard_links(digests, base)
+    pages = page_names(digests)
     messages, unsent = [], []
     for digest in digests:
         if not digest.channel:
             unsent.append(digest)
             continue
-        payload = digest_payload(digest, links[digest.team], settings.slack_max_items)
+        payload = digest_payload(digest, links[digest.team], settings.slack_max_items,
+                                 list_links(digest, pages[digest.team], base))
         messages.append(SlackMessage(digest.team, digest.name, digest.channel,
                                      {"channel": digest.channel, **payload,
                                       "unfurl_links": False, "unfurl_media": False}))
@@ -85,8 +89,18 @@ def dashboard_links(digests: Digests, base_url: str | None) -> dict[str, str | N
     return {team: f"{base.rstrip('/')}/{page}".replace("|", "%7C") for team, page in page_names(digests).items()}
 
 
-def digest_payload(digest: Digest, dashboard: str | None, max_items: int) -> dict[str, Any]:
-    """``{"text", "blocks"}`` for one digest."""
+def list_links(digest: Digest, page: str, base_url: str | None) -> dict[str, str]:
+    """Where each of the digest's lists is published (bot.digest.lists), by what it lists."""
+    base = web_url(base_url)
+    if not base:
+        return {}
+    return {what: f"{base.rstrip('/')}/{found.href}".replace("|", "%7C")
+            for what, found in lists_for(digest, page).items()}
+
+
+def digest_payload(digest: Digest, dashboard: str | None, max_items: int,
+                   lists: dict[str, str] | None = None) -> dict[str, Any]:
+    """``{"text", "blocks"}`` for one digest; "and N more" leads to the full list when it is published."""
     title = f"Hygiene digest · {digest.name} · week of {short_date(digest.week_start)}"
     blocks: list = [HeaderBlock(text=PlainTextObject(text=truncate(title, MAX_HEADER_CHARS), emoji=False)),
                     _section(f"*Where to look first:* {slack_plain(digest.look_first)}")]
@@ -96,15 +110,23 @@ def digest_payload(digest: Digest, dashboard: str | None, max_items: int) -> dic
         blocks.append(SectionBlock(fields=[_field(name, value) for name, value in _headline(digest)]))
         blocks.append(DividerBlock())
         more = f"<{slack_escape(dashboard)}|on the dashboard>" if dashboard else "in the full digest"
+        lists = lists or {}
+
+        def more_in(what: str | None) -> str:
+            return f"<{slack_escape(lists[what])}|in the full list>" if what in lists else more
+
         listings = [
-            ("Open findings by rule", [_rule_line(line, digest.changes_tracked) for line in digest.rules], "rule"),
-            ("Still open after every reminder", [_finding_line(item) for item in digest.escalated], "finding"),
-            ("Tech-debt agreements, overdue first", [_agreement_line(a) for a in digest.agreements], "agreement"),
-            ("Unclosed loops, oldest first", [_loop_line(loop) for loop in digest.loops], "loop"),
-            ("Teams", [_team_line(team) for team in digest.teams], "team"),
+            ("Open findings by rule", [_rule_line(line, digest.changes_tracked) for line in digest.rules], "rule",
+             None),
+            ("Still open after every reminder", [_finding_line(item) for item in digest.escalated], "finding",
+             "escalated"),
+            ("Tech-debt agreements, overdue first", [_agreement_line(a) for a in digest.agreements], "agreement",
+             "agreements"),
+            ("Unclosed loops, oldest first", [_loop_line(loop) for loop in digest.loops], "loop", "loops"),
+            ("Teams", [_team_line(team) for team in digest.teams], "team", None),
         ]
-        blocks += [_section(_fit(f"*{heading}*", lines, max_items, unit, more))
-                   for heading, lines, unit in listings if lines]
+        blocks += [_section(_fit(f"*{heading}*", lines, max_items, unit, more_in(what)))
+                   for heading, lines, unit, what in listings if lines]
     blocks = blocks[:MAX_BLOCKS - 1] + [_footer(digest, dashboard)]
     return {"text": _fallback(digest), "blocks": [block.to_dict() for block in blocks]}
 

@@ -91,3 +91,20 @@ def test_a_team_without_a_channel_posts_to_slack_default_channel(scan_site, site
     assert {m.team: m.channel for m in messages}["mobile"] == "#delivery-teams"
     assert {m.team: m.channel for m in messages}["payments"] == "#payments"  # its own channel still wins
     assert notes == []
+
+
+def test_and_n_more_leads_to_the_full_list(digests, site):
+    from bot.digest.slack import list_links
+
+    payments = next(d for d in digests if d.team == "payments")
+    many = [Agreement(f"PAY-{n}", "x", f"https://example.atlassian.net/browse/PAY-{n}", "payments",
+                      "Open", "r", "i", "t", overdue=False) for n in range(100, 120)]
+    big = replace(payments, agreements=many)
+    links = list_links(big, "team-payments.html", "https://intranet.example.com/govbot")
+    assert links["agreements"] == "https://intranet.example.com/govbot/list-team-payments-agreements.html"
+    payload = digest_payload(big, "https://intranet.example.com/govbot/team-payments.html", 5, links)
+    register = next(b["text"]["text"] for b in payload["blocks"]
+                    if b["type"] == "section" and b.get("text", {}).get("text", "").startswith("*Tech-debt"))
+    assert register.endswith("…and 15 more agreements "
+                             "<https://intranet.example.com/govbot/list-team-payments-agreements.html|in the full list>")
+    assert list_links(big, "team-payments.html", None) == {}
