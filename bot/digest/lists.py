@@ -47,6 +47,9 @@ class IssueList:
     items: list[Item]
     page_name: str   # the page (organisation or team) whose count leads here
     names: list[str] = field(default_factory=list)  # one file name per page, set by lists_for
+    order: str = "by issue"  # how the items are sorted, as the page says it
+    # The same items in other orders: (order, what) of sibling lists, linked from the page.
+    orders: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def pages(self) -> list[list[Item]]:
@@ -80,8 +83,14 @@ def lists_for(digest: Digest, page_name: str) -> dict[str, IssueList]:
     found: list[IssueList] = []
     for state in STATES:
         items = [_finding_item(f, note=state == "waived") for f in by_state[state]]
-        found.append(IssueList(f"findings-{state}", STATE_WORDS[state], STATE_DEFINITIONS[state],
-                               _sorted(items), page_name))
+        by_issue = IssueList(f"findings-{state}", STATE_WORDS[state], STATE_DEFINITIONS[state],
+                             _sorted(items), page_name)
+        # A review walks through one rule at a time: the same list, grouped by rule.
+        by_rule = IssueList(f"findings-{state}-by-rule", STATE_WORDS[state], STATE_DEFINITIONS[state],
+                            sorted(items, key=lambda item: (item.detail, _key_order(item.key))), page_name,
+                            order="by rule")
+        by_issue.orders = by_rule.orders = [("by issue", by_issue.what), ("by rule", by_rule.what)]
+        found += [by_issue, by_rule]
     for line in digest.rules:
         for state in STATES:
             items = [_finding_item(f, with_rule=False, note=state == "waived")
@@ -97,12 +106,16 @@ def lists_for(digest: Digest, page_name: str) -> dict[str, IssueList]:
                            "The issues the Feature Factory Ratio counts as without an anticipated outcome: "
                            "its rule fired on them, waived or not (a waiver does not make an outcome exist).",
                            _sorted([_finding_item(f, with_rule=False) for f in digest.ffr_items]), page_name))
-    found.append(IssueList("loops", "Unclosed loops",
-                           "Delivered epics and initiatives whose actual outcome is not recorded yet, oldest first.",
-                           [Item(loop.key, loop.summary, loop.url,
-                                 f"delivered {loop.resolved.isoformat()} · {loop.age_days} days ago"
-                                 if loop.resolved and loop.age_days is not None else "delivery date unknown")
-                            for loop in digest.loops], page_name))
+    loops = [Item(loop.key, loop.summary, loop.url,
+                  f"delivered {loop.resolved.isoformat()} · {loop.age_days} days ago"
+                  if loop.resolved and loop.age_days is not None else "delivery date unknown")
+             for loop in digest.loops]
+    oldest = IssueList("loops", "Unclosed loops",
+                       "Delivered epics and initiatives whose actual outcome is not recorded yet.", loops, page_name,
+                       order="oldest first")
+    by_key = IssueList("loops-by-issue", oldest.title, oldest.definition, _sorted(loops), page_name)
+    oldest.orders = by_key.orders = [("oldest first", "loops"), ("by issue", "loops-by-issue")]
+    found += [oldest, by_key]
     for what, title, definition, only_overdue in (
             ("agreements", "Tech-debt agreements", "Open issues in the scope of the tech-debt agreement rules.",
              False),

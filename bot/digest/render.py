@@ -174,6 +174,7 @@ def render_site(digests: Digests, *, archive: dict[str, str] | None = None) -> d
             for number, (name, items) in enumerate(zip(the_list.names, chunks), start=1):
                 out[name] = template.render(
                     digests=digests, digest=digest, pages=pages, the_list=the_list, items=items,
+                    lists=all_lists[digest.team],
                     page_number=number, page_count=len(chunks), first=1 + (number - 1) * lists.PAGE_SIZE,
                     jql=lists.jql_url(items), archive=archive)
     return out

@@ -111,3 +111,16 @@ def test_organisation_lists_name_no_owner_and_no_waiver_reason(digests):
 def test_a_zero_count_links_nowhere(digests):
     mobile = render.render_site(digests)["team-mobile.html"]
     assert 'class="count"' not in mobile
+
+
+def test_long_lists_can_be_sorted_by_a_link(digests):
+    written = render.render_site(digests)
+    by_issue = written["list-team-payments-findings-open.html"]
+    assert "Sorted by issue" in by_issue
+    assert '<a href="list-team-payments-findings-open-by-rule.html">sort by rule</a>' in by_issue
+    by_rule = written["list-team-payments-findings-open-by-rule.html"]
+    assert "Sorted by rule" in by_rule and 'href="list-team-payments-findings-open.html">sort by issue' in by_rule
+    details = re.findall(r'<span class="detail">([^<]+)</span>', by_rule)
+    assert details == sorted(details) and sorted(keys_on(by_rule)) == sorted(keys_on(by_issue))
+    loops = written["list-team-payments-loops.html"]
+    assert "Sorted oldest first" in loops and 'href="list-team-payments-loops-by-issue.html">sort by issue' in loops
