@@ -23,6 +23,10 @@ def cli() -> None:
     Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or configuration
     error, 3 Jira or Slack unreachable, 4 scan incomplete.
     """
+    # Everything the process prints (messages, reports, logs, tracebacks) passes the secret filter.
+    from bot.redact import install_streams
+
+    install_streams()
 
 
 # One-line summaries for `govbot --help`, for commands whose decorators do not declare one

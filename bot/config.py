@@ -12,10 +12,12 @@ which returns the user's values merged over the defaults.
 from __future__ import annotations
 
 import copy
+import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot.errors import ConfigError
 from bot.settings import Settings
@@ -108,7 +110,7 @@ DEFAULTS: dict[str, Any] = {
         "max_reminders": 3,            # reminders after the first nudge; then escalate
         "escalate_to": "channel",      # channel | digest
         "quiet_days": ["saturday", "sunday"],
-        "quiet_hours": "19:00-07:00",  # local time in the team's time zone; off to disable
+        "quiet_hours": "19:00-07:00",  # local time in the team's time zone; "off" (or false) to disable
         "timezone": "UTC",             # for teams without teams.<name>.timezone
         "min_severity": "info",
         "waiver_hint": None,           # extra line in every nudge, e.g. who grants waivers
@@ -145,6 +147,8 @@ DEFAULTS: dict[str, Any] = {
         "chat": "auto",                     # auto: Slack slash commands when SLACK_APP_TOKEN is set
         "slash_command": "/govbot",
         "max_waiver_days": 90,              # the longest `/govbot waive` a person can ask for
+        "max_waiver_renewals": 2,           # how often a chat waiver on one issue and rule may be renewed
+        "leader_check_every": "15s",        # PostgreSQL store: how often replicas check who runs the schedule
         "dashboard_path": "/dashboard",     # the dashboard, read-only on the health port; false: not served
         "dashboard_auth": "none",           # none | basic (GOVBOT_DASHBOARD_USER/_PASSWORD) | token (GOVBOT_DASHBOARD_TOKEN)
     },
@@ -238,7 +242,7 @@ SECTION_SCHEMAS: dict[str, dict] = {
                    "quiet_hours": {"anyOf": [
                        {"type": "string", "pattern": r"^\s*\d{1,2}:\d{2}\s*-\s*\d{1,2}:\d{2}\s*$",
                         "description": 'a local time range like "19:00-07:00", or off'},
-                       {"enum": [False, None, ""]}]},
+                       {"enum": [False, None, "", "off", "Off", "OFF"]}]},
                    "timezone": {"type": "string", "minLength": 1},
                    "min_severity": {"enum": ["error", "warning", "info"]},
                    "waiver_hint": {"type": ["string", "null"]},
@@ -286,6 +290,8 @@ SECTION_SCHEMAS: dict[str, dict] = {
             "slash_command": {"type": "string", "pattern": r"^/[a-z0-9_-]{1,31}$",
                               "description": "a slash command like /govbot"},
             "max_waiver_days": {"type": "integer", "minimum": 1, "maximum": 3660},
+            "max_waiver_renewals": {"type": "integer", "minimum": 0, "maximum": 100},
+            "leader_check_every": _duration,
             "dashboard_path": {"anyOf": [{"type": "string", "pattern": r"^(/[A-Za-z0-9_-]+)+$",
                                           "not": {"enum": ["/healthz", "/metrics"]}},
                                          {"const": False}],
@@ -419,7 +425,7 @@ def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = 
             env_path = environment.get("GOVBOT_CONFIG")
             path = env_path or None
     if path is None:
-        return Config(_merge(DEFAULTS, {}), None, None, environment)
+        return _secrets_registered(Config(_merge(DEFAULTS, {}), None, None, environment))
     try:
         document = load(path)
     except DiagnosticError as error:
@@ -431,13 +437,16 @@ def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = 
     secrets = _inline_secrets(data)
     if secrets:
         # Say it once per secret, and never echo the secret itself into a terminal or CI log.
-        masked = _mask_lines(document, [path for path, _ in secrets])
+        masked = _mask_lines(document, [path for path, _, what in secrets if not what],
+                             [secret for _, secret, _ in secrets])
         diagnostics = [masked.diagnostic(
-            path, f"config: secrets must not be written in the config file ({path[-1]})",
+            path, f"config: secrets must not be written in the config file ({_describe_path(path)}"
+                  f"{' holds ' + what if what else ''})",
             hint="set it in the environment (for example JIRA_API_TOKEN or SLACK_BOT_TOKEN), "
-                 "or name a file with <NAME>_FILE", key=True) for path, _ in secrets]
+                 "or name a file with <NAME>_FILE", key=not what) for path, _, what in secrets]
         raise ConfigError("\n".join(d.render() for d in diagnostics))
     diagnostics = validate(document, schema(), data, what="config:")
+    diagnostics += _time_zone_problems(document, data)  # one pass: with the schema's problems, not after them
     if diagnostics:
         raise ConfigError("\n".join(d.render() for d in diagnostics))
     merged = _merge(DEFAULTS, data)
@@ -449,14 +458,63 @@ def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = 
             raise ConfigError("\n".join(document.diagnostic(("hierarchy", *where), f"config: {message}",
                                                              hint=hint).render()
                                         for where, message, hint in problems))
-    return Config(merged, Path(path), document, environment)
+    return _secrets_registered(Config(merged, Path(path), document, environment))
+
+
+def _secrets_registered(config: Config) -> Config:
+    """Every secret this config can reach (environment, NAME_FILE, jira.token_file) is masked in
+    every output from the moment the config is loaded (bot/redact.py)."""
+    from bot.redact import read_secret_file, register_env_secrets
+
+    register_env_secrets(config.env)
+    # The raw section, not ``config.settings``: that is read once and cached, and callers may
+    # still adjust the config after loading it.
+    token_file = config.section("jira").get("token_file")
+    if token_file:
+        from bot.redact import register_secret
+
+        register_secret(read_secret_file(config.resolve_path(token_file)))
+    return config
+
+
+def _time_zone_problems(document: YamlDocument, data: dict) -> list:
+    """Every time zone in the file is a real IANA name: said now, at its line, not when a nudge is due."""
+    places: list[tuple[tuple, Any]] = []
+    for section in ("nudges", "schedule"):
+        if isinstance(data.get(section), dict) and isinstance(data[section].get("timezone"), str):
+            places.append(((section, "timezone"), data[section]["timezone"]))
+    teams = data.get("teams") if isinstance(data.get("teams"), dict) else {}
+    for team, spec in teams.items():
+        if isinstance(spec, dict) and isinstance(spec.get("timezone"), str):
+            places.append((("teams", team, "timezone"), spec["timezone"]))
+    problems = []
+    for path, name in places:
+        try:
+            ZoneInfo(str(name))
+            continue
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+        close = difflib.get_close_matches(str(name), sorted(available_timezones()), n=1)
+        hint = (f"did you mean {close[0]!r}? " if close else "") + "use an IANA name like Europe/London or America/New_York"
+        problems.append(document.diagnostic(path, f"config: unknown time zone {name!r}", hint=hint))
+    return problems
 
 
 _SECRET_KEYS = {"token", "api_token", "password", "pat", "bot_token", "app_token", "secret", "signing_secret"}
 
 
-def _inline_secrets(data: dict) -> list[tuple[tuple, Any]]:
-    """(path, value) of every secret-looking key with a value: config files end up in git and ConfigMaps."""
+def secret_in(value: str) -> tuple[str, str] | None:
+    """(what it looks like, the secret part) when ``value`` holds a secret by its shape: a token
+    pasted into `slack.admin_channel` or a password inside `jira.url` is as much in git as one
+    under `token:`. The shapes are the output filter's (bot/redact.py)."""
+    from bot.redact import token_shape
+
+    return token_shape(value)
+
+
+def _inline_secrets(data: dict) -> list[tuple[tuple, Any, str]]:
+    """(path, secret, what) of every secret in the file, by key name (``token:``) or by shape (``xoxb-...``,
+    ``ATATT...``, ``https://user:password@...``): config files end up in git and ConfigMaps."""
     found = []
     stack: list[tuple[tuple, Any]] = [((), data)]
     while stack:
@@ -464,17 +522,29 @@ def _inline_secrets(data: dict) -> list[tuple[tuple, Any]]:
         if isinstance(value, dict):
             for key, child in value.items():
                 if str(key).casefold() in _SECRET_KEYS and isinstance(child, (str, int)) and child:
-                    found.append((path + (key,), child))
+                    found.append((path + (key,), str(child), ""))
                 else:
                     stack.append((path + (key,), child))
         elif isinstance(value, list):
             stack.extend((path + (index,), child) for index, child in enumerate(value))
+        elif isinstance(value, str):
+            shape = secret_in(value)
+            if shape:
+                found.append((path, shape[1], shape[0]))
     return sorted(found, key=lambda item: [str(p) for p in item[0]])
 
 
-def _mask_lines(document: YamlDocument, paths: list[tuple]) -> YamlDocument:
+def _describe_path(path: tuple) -> str:
+    return ".".join(f"[{part}]" if isinstance(part, int) else str(part) for part in path).replace(".[", "[")
+
+
+def _mask_lines(document: YamlDocument, paths: list[tuple], secrets: list[str] = ()) -> YamlDocument:
     """A copy of the document whose secret values read as ******** in excerpts."""
-    lines = document.text.splitlines()
+    text = document.text
+    for secret in sorted(set(secrets), key=len, reverse=True):
+        if len(secret) >= 3:
+            text = text.replace(secret, "********")
+    lines = text.splitlines()
     for path in paths:
         line, col = document.position(path, key=True)
         if 1 <= line <= len(lines):

@@ -36,3 +36,35 @@ def parse_duration(text: str) -> timedelta:
     if not match:
         raise ValueError(f"{text!r} is not a duration like 30s, 15m, 6h, 7d or 2w")
     return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+
+
+_AGO = re.compile(r"^(\d+)\s*(d|w|days?|weeks?)\s+ago$", re.IGNORECASE)
+_AHEAD = re.compile(r"^in\s+(\d+)\s*(d|w|days?|weeks?)$", re.IGNORECASE)
+_COMPACT_AGO = re.compile(r"^(\d+)\s*(d|w)\s*ago$", re.IGNORECASE)
+
+
+def parse_when(text: Any, now: datetime) -> datetime | None:
+    """A date as rules and examples write it: ``120 days ago``, ``2 weeks ago``, ``in 14 days``,
+    ``today`` (its start, UTC), ``now``, or an ISO date or timestamp. None when it is none of these."""
+    if not isinstance(text, str):
+        return None
+    value = " ".join(text.split())
+    if value.casefold() == "now":
+        return now
+    if value.casefold() == "today":  # the start of the evaluation day: a due date of today has not passed
+        return now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    match = _AGO.match(value) or _COMPACT_AGO.match(value)
+    ahead = _AHEAD.match(value)
+    if match or ahead:
+        found = match or ahead
+        days = int(found.group(1)) * (7 if found.group(2).lower().startswith("w") else 1)
+        return now - timedelta(days=days) if match else now + timedelta(days=days)
+    return parse_datetime(value)
+
+
+def is_relative(text: Any) -> bool:
+    """``120 days ago`` or ``in 14 days``: a date relative to the evaluation date."""
+    if not isinstance(text, str):
+        return False
+    value = " ".join(text.split())
+    return bool(_AGO.match(value) or _COMPACT_AGO.match(value) or _AHEAD.match(value))

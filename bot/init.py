@@ -91,6 +91,7 @@ service:
   chat: auto                # auto: answer /govbot when SLACK_APP_TOKEN and SLACK_BOT_TOKEN are set
   slash_command: /govbot
   max_waiver_days: 90       # the longest waiver `/govbot waive` may grant
+  max_waiver_renewals: 2    # a chat waiver on one issue and rule is renewed at most this often
 
 logging:
   level: info               # debug | info | warning | error

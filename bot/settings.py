@@ -122,6 +122,8 @@ class ServiceSection:
     chat: Any  # "auto", True or False
     slash_command: str
     max_waiver_days: int
+    max_waiver_renewals: int
+    leader_check_every: str
     dashboard_path: Any  # a URL path, or False
     dashboard_auth: str
 

@@ -30,6 +30,8 @@ class Workspace:
     # True when only part of the scope was read (changes since the last run, or named
     # issues): facts about whole projects cannot be judged from it.
     partial: bool = False
+    # Issues whose children the reader could not list: checks on children give no verdict on them.
+    children_unread: set[str] = field(default_factory=set)
 
     def __iter__(self) -> Iterator[Issue]:
         return iter(self.issues.values())

@@ -89,8 +89,15 @@ def load(path: str | Path, *, text: str | None = None) -> YamlDocument:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as error:
-            raise DiagnosticError([Diagnostic(display, 0, 0,
-                                              f"not UTF-8 text (bad byte at offset {error.start})")]) from None
+            # Said as line:col, with the line, like every other problem (not a byte offset).
+            start = error.start
+            line_start = raw.rfind(b"\n", 0, start) + 1
+            line = raw.count(b"\n", 0, start) + 1
+            col = len(raw[line_start:start].decode("utf-8", errors="replace")) + 1
+            raise DiagnosticError([Diagnostic(display, line, col, f"not UTF-8 text: byte {raw[start]:#04x} "
+                                              "cannot start a character here",
+                                              hint="save the file as UTF-8 (it may be Latin-1 or Windows-1252)",
+                                              source=raw.decode("utf-8", errors="replace"))]) from None
     try:
         loader = _StrictLoader(text)
     except yaml.reader.ReaderError as error:
@@ -105,7 +112,8 @@ def load(path: str | Path, *, text: str | None = None) -> YamlDocument:
         mark = error.problem_mark or error.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = error.problem or error.context or "invalid YAML"
-        raise DiagnosticError([Diagnostic(display, line, col, f"invalid YAML: {problem}", source=text)]) from None
+        raise DiagnosticError([Diagnostic(display, line, col, f"invalid YAML: {problem}", source=text,
+                                          hint=_tab_hint(text, line))]) from None
     except yaml.YAMLError as error:
         raise DiagnosticError([Diagnostic(display, 1, 1, f"invalid YAML: {error}", source=text)]) from None
     except RecursionError:
@@ -117,6 +125,15 @@ def load(path: str | Path, *, text: str | None = None) -> YamlDocument:
         return document
     document.data = _convert(node, document, loader)
     return document
+
+
+def _tab_hint(text: str, line: int) -> str | None:
+    """YAML indents with spaces only; a tab on (or just before) the line is the likely cause."""
+    lines = text.splitlines()
+    nearby = lines[max(0, line - 2):line]
+    if any("\t" in candidate for candidate in nearby):
+        return "use spaces, not tabs: YAML does not allow tabs for indentation"
+    return None
 
 
 def _convert(root: Node, document: YamlDocument, loader: yaml.SafeLoader) -> Any:

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from bot.commands.common import config_option, handle_errors, is_terminal
+from bot.commands.common import config_option, handle_errors, is_terminal, parse_now
 from bot.config import load_config
 from bot.engine import load_rules
 from bot.errors import UsageError
@@ -79,13 +79,16 @@ def validate(paths, config_path, bundled):
 @config_option
 @bundled_option
 @click.option("-v", "--verbose", is_flag=True, help="Show passing examples too.")
+@click.option("--now", "now_text", metavar="YYYY-MM-DD", default=None,
+              help="Evaluate the examples as if today were this date (default 2026-06-15, so examples with "
+                   "calendar dates stay true); relative dates (120 days ago) count from it.")
 @handle_errors
-def test_rules(paths, config_path, bundled, verbose):
+def test_rules(paths, config_path, bundled, verbose, now_text):
     """Run every rule's examples: `fires` must fire, `ok` must stay quiet."""
-    from bot.runs.ruletest import run_examples
+    from bot.runs.ruletest import EXAMPLE_NOW, run_examples
 
     config, ruleset = _load(paths, config_path, bundled)
-    results = run_examples(ruleset, config)
+    results = run_examples(ruleset, config, parse_now(now_text) if now_text else EXAMPLE_NOW)
     colour = is_terminal()
     failed = [r for r in results if not r.passed]
     for result in results:
@@ -99,6 +102,40 @@ def test_rules(paths, config_path, bundled, verbose):
         click.echo(f"note: {rule_id} has no `fires` example")
     click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     sys.exit(1 if failed else 0)
+
+
+@rules.command(short_help="Rule health from the store: findings open, fixed and waived per rule.")
+@paths_argument
+@config_option
+@bundled_option
+@click.option("--weeks", type=click.IntRange(1, 52), default=4, show_default=True, help="Weeks to look back.")
+@click.option("--now", "now_text", metavar="YYYY-MM-DD", default=None, help="Count as if today were this date.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@handle_errors
+def stats(paths, config_path, bundled, weeks, now_text, output_format):
+    """Per rule: findings open, fixed and waived over recent weeks; rules that never fired or whose
+    findings are always waived, so a site can retire rules nobody needs. Reads the store, writes nothing."""
+    from bot.render.rules import rule_stats_text
+    from bot.store import open_store, sqlite_path, store_url
+
+    config, ruleset = _load(paths, config_path, bundled)
+    now = parse_now(now_text)
+    store = open_store(config, dry_run=True)  # read only: never migrates or writes the real store
+    try:
+        health = store.rule_health(now, weeks)
+    finally:
+        store.close()
+    if output_format == "json":
+        click.echo(json.dumps({
+            "now": now.isoformat(), "weeks": weeks,
+            "rules": [health[rule_id].to_json() for rule_id in sorted(health)],
+            "never_fired": [rule.id for rule in ruleset.active if rule.id not in health],
+            "always_waived": [rule_id for rule_id in sorted(health) if health[rule_id].always_waived],
+        }, indent=2))
+        return
+    path = sqlite_path(store_url(config))
+    # Never print a database URL: it may hold a password.
+    click.echo(rule_stats_text(health, ruleset, now, weeks, str(path) if path else "the configured store"))
 
 
 @rules.command(short_help="Print the rule reference as Markdown.")

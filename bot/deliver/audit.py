@@ -18,6 +18,7 @@ from typing import Any
 
 from bot.errors import ConfigError
 from bot.escape import terminal_safe_json
+from bot.redact import redact_value
 
 DEFAULT_FILENAME = "govbot-audit.jsonl"
 
@@ -49,8 +50,10 @@ class AuditLog:
 
     def write(self, event: str, **fields: Any) -> None:
         record = {"ts": datetime.now(timezone.utc).isoformat(timespec="seconds"), "event": event, **fields}
+        # No secret reaches the trail, whatever its destination: a Slack or Jira error echoing a token.
+        written = redact_value(json.loads(json.dumps(record, default=_default)))
         # Control, bidi and surrogate characters as \u escapes: the same data, safe to print or encode.
-        line = terminal_safe_json(json.dumps(record, default=_default, ensure_ascii=False, sort_keys=False))
+        line = terminal_safe_json(json.dumps(written, ensure_ascii=False, sort_keys=False))
         with self._lock:
             self.events.append(record)
             if self.path is None:

@@ -66,14 +66,14 @@ class NudgeSettings:
 
 
 def _parse_quiet_hours(value: Any, where: str) -> tuple[time, time] | None:
-    if value in (None, "", False):
-        return None
+    if value in (None, "", False) or (isinstance(value, str) and value.strip().casefold() == "off"):
+        return None  # "off", as the docs say, or false / null
     try:
         start, end = str(value).split("-", 1)
         return time.fromisoformat(start.strip()), time.fromisoformat(end.strip())
     except ValueError:
         raise ConfigError(f"{where}: nudges.quiet_hours {value!r} is not a time range",
-                          hint='write it like "19:00-07:00" (local time in the team\'s time zone), or null') from None
+                          hint='write it like "19:00-07:00" (local time in the team\'s time zone), or "off"') from None
 
 
 def team_zone(config, team: str | None, settings: NudgeSettings) -> ZoneInfo:
@@ -402,7 +402,7 @@ def _leftover_entries(delivery, states: dict, unique: dict, rules: dict) -> list
         if state is None or not state.open or state.waived or (finding is not None and finding.waived):
             continue  # fixed or waived since it was queued
         if finding is None:
-            finding = finding_from_state(state)
+            finding = state.as_finding()
         _, number, reopened, group = recorded.get(fingerprint) or (
             fingerprint, max(0, state.nudge_count - 1), state.reopened,
             "dm" if delivery.kind == "slack_dm" else ("escalated" if state.escalated_at else "unrouted"))
@@ -411,17 +411,6 @@ def _leftover_entries(delivery, states: dict, unique: dict, rules: dict) -> list
                               leftover=True))
     return entries
 
-
-def finding_from_state(state):
-    """A Finding rebuilt from its stored state (an issue not read this run, a queued message's item)."""
-    from bot.model import Finding, User
-
-    owner = User(**{k: v for k, v in state.owner.items()
-                    if k in ("account_id", "name", "display_name", "email")}) if state.owner else None
-    return Finding(rule=state.rule, issue=state.issue, severity=Severity.parse(state.severity),
-                   message=state.message, title=state.title, evidence=state.evidence or "",
-                   team=state.team, owner=owner, url=state.url, summary=state.summary,
-                   waived=bool(state.waived), waiver_reason=state.waiver_reason)
 
 
 def _item(entry: _Entry, settings: NudgeSettings) -> blocks.Item:

@@ -15,7 +15,14 @@ class Condition:
         raise NotImplementedError
 
     def checks(self) -> Iterator[Check]:
+        """Every check, nested ones too (what the rule reads, on any issue)."""
         raise NotImplementedError
+
+    def own_checks(self) -> Iterator[Check]:
+        """The checks judged on the issue itself (not those nested in a relatives check)."""
+        nested = {id(inner) for check in self.checks() for condition in check.nested()
+                  for inner in condition.checks()}
+        return (check for check in self.checks() if id(check) not in nested)
 
 
 @dataclass
@@ -30,6 +37,8 @@ class Leaf(Condition):
 
     def checks(self):
         yield self.check
+        for condition in self.check.nested():
+            yield from condition.checks()
 
 
 @dataclass

@@ -60,8 +60,9 @@ def notes(result) -> list[str]:
     unjudged = data.get("unjudged")
     if unjudged:
         rules = ", ".join(sorted(unjudged["by_rule"]))
-        out.append(f"{unjudged['count']} verdict{'s' if unjudged['count'] != 1 else ''} ({rules}) need a "
-                   f"whole project and this read had only part of it: the next full read gives them")
+        out.append(f"{unjudged['count']} verdict{'s' if unjudged['count'] != 1 else ''} ({rules}) could not "
+                   f"be given from this read (a whole project on a partial read, or a parent or children "
+                   f"that could not be read): nothing was found or resolved for them")
     flowless = _flowless_types(result)
     if flowless:
         shown = ", ".join(f"{name} ({count})" for name, count in flowless[:5])

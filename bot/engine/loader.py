@@ -9,17 +9,21 @@ files. One bad rule never hides the errors in the next.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import re
 from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from bot.config import Config, load_config
+from bot.dates import parse_when
 from bot.diagnostics import Diagnostic
 from bot.engine import budget, templates
 from bot.engine.condition import COMBINATORS, All, Any_, Condition, Leaf, Not
 import bot.engine.checks  # noqa: F401 - registers the built-in check kinds
+from bot.engine.params import Bound, declare as declare_params, unknown_hint as unknown_param_hint
 from bot.engine.registry import kinds, param_schema
 from bot.engine.rule import DOC_SECTIONS, METRICS, REGISTERS, RegisterRole, Rule, Scope
 from bot.engine.site_setup import GROUP_PARAMS
@@ -42,6 +46,8 @@ _example = {"type": "object", "additionalProperties": False, "properties": {
     "resolution": {"type": "string"},
     "fields": {"type": "object"},
     "created": {"type": "string"}, "updated": {"type": "string"}, "resolved": {"type": "string"},
+    "status_changed": {"type": "string", "description": "when the status category last changed"},
+    "due": {"type": "string"},
     "assignee": {"type": "string"}, "reporter": {"type": "string"},
     "parent": {"anyOf": [{"type": "string"}, {"$ref": "#/$defs/example"}]},
     "children": {"type": "array", "items": {"$ref": "#/$defs/example"}},
@@ -185,15 +191,20 @@ def load_rules(paths: list[str | Path] | None = None, config: Config | None = No
             first_seen[rule.id] = (rule.path, rule.line)
             ruleset.rules.append(rule)
     if diagnostics:
-        raise RuleError(_summarise(diagnostics))
+        raise RuleError(_summarise(diagnostics, config))
     _apply_config(ruleset, config)
     return ruleset
 
 
-def _summarise(diagnostics: list[Diagnostic]) -> str:
+def _summarise(diagnostics: list[Diagnostic], config: Config | None = None) -> str:
+    # In reading order within each file (files in the order they were read).
+    order = {path: index for index, path in enumerate(dict.fromkeys(d.path for d in diagnostics))}
+    diagnostics = sorted(diagnostics, key=lambda d: (order[d.path], d.line, d.col))
     rendered = "\n\n".join(d.render() for d in diagnostics)
     count = len(diagnostics)
-    return f"{rendered}\n\n{count} error{'s' if count != 1 else ''} in rule files; no issue was read."
+    config_path = config.document.path if config is not None and config.document is not None else None
+    where = "rule files and govbot.yaml" if any(d.path == config_path for d in diagnostics) else "rule files"
+    return f"{rendered}\n\n{count} error{'s' if count != 1 else ''} in {where}; no issue was read."
 
 
 def _apply_config(ruleset: RuleSet, config: Config) -> None:
@@ -239,11 +250,13 @@ def _load_file(path: Path, config: Config):
         yield None, [Diagnostic(str(path), 0, 0, "file is empty", hint="a rule file holds `rules:` and a list")], document, -1
         return
     problems = validate(document, FILE_SCHEMA, document.data, what="rule file:")
-    if problems or not isinstance(document.data, dict):
-        if not isinstance(document.data, dict):
-            problems = [document.diagnostic((), "a rule file must be a mapping with a `rules:` list")]
-        yield None, problems, document, -1
+    if not isinstance(document.data, dict):
+        yield None, [document.diagnostic((), "a rule file must be a mapping with a `rules:` list")], document, -1
         return
+    if problems:
+        yield None, problems, document, -1
+        if not isinstance(document.data.get("rules"), list):
+            return  # nothing to compile; otherwise the rules are still checked (one pass)
     for index, raw in enumerate(document.data["rules"]):
         diagnostics: list[Diagnostic] = []
         rule = _compile_rule(document, index, raw, config, diagnostics)
@@ -258,16 +271,36 @@ def _compile_rule(document: YamlDocument, index: int, raw: Any, config: Config,
     if not isinstance(raw, dict):
         diagnostics.append(document.diagnostic(at, "each rule must be a mapping (id:, title:, ...)"))
         return None
-    problems = validate(document, RULE_SCHEMA, raw, at=at, what=label)
+    raw = _dates_as_text(raw)
+    problems = _without_echoes(validate(document, RULE_SCHEMA, raw, at=at, what=label))
     diagnostics.extend(problems)
+    # One pass: the parts the schema found well-formed are still checked (check kinds, levels,
+    # templates), so a fix is never followed by a second round of errors that were there all along.
+    params = _bind_params(document, at, raw if isinstance(raw.get("params") or {}, dict) else {}, rule_id, config,
+                          diagnostics, label)
+    if isinstance(raw.get("examples"), dict):
+        for path, value in _example_dates(raw["examples"], at + ("examples",)):
+            diagnostics.append(document.diagnostic(path, f"{label} {value!r} is not a date",
+                                                   hint="write 120 days ago, 2 weeks ago, in 14 days, today, "
+                                                        "or a date like 2026-03-31"))
+    condition = None
+    if isinstance(raw.get("condition"), dict):
+        condition = _compile_condition(document, at + ("condition",), raw["condition"], params, config,
+                                       diagnostics, label)
     if problems:
+        if isinstance(raw.get("message"), str):
+            _check_template(document, at, raw["message"], diagnostics, label)
         return None
-    params = dict(raw.get("params") or {})
-    params.update(config.section("rules").get("params", {}).get(rule_id, {}))
-    condition = _compile_condition(document, at + ("condition",), raw["condition"], params, config, diagnostics, label)
     scope_data = _substitute(raw.get("scope") or {}, params, config)
     within = scope_data.get("resolved_within")
-    if within is not None and within != "all" and (not isinstance(within, int) or isinstance(within, bool)
+    within_ref = _PARAM_REF.match(str((raw.get("scope") or {}).get("resolved_within", "")))
+    if within_ref and within_ref.group(1) in params.from_config and not (
+            within == "all" or (isinstance(within, int) and not isinstance(within, bool) and within >= 0)):
+        diagnostics.append(_config_diagnostic(config, params.config_path(within_ref.group(1)),
+                                              f"config: rules.params.{rule_id}.{within_ref.group(1)} must be a "
+                                              f"number of days or all (got {within!r})",
+                                              hint=f"it sets scope.resolved_within of rule {rule_id!r}"))
+    elif within is not None and within != "all" and (not isinstance(within, int) or isinstance(within, bool)
                                                    or within < 0):
         diagnostics.append(document.diagnostic(at + ("scope", "resolved_within"),
                                                f"{label} scope.resolved_within must be a number of days or all "
@@ -278,15 +311,7 @@ def _compile_rule(document: YamlDocument, index: int, raw: Any, config: Config,
             if config.hierarchy.rank(name) is None:
                 path = at + ("scope", key) + (() if isinstance(values, str) else (position,))
                 diagnostics.append(_unknown_level(document, path, name, config, label))
-    message = None
-    try:
-        message = templates.compile_template(raw["message"])
-    except templates.TemplateSyntaxError as error:
-        line, col = document.position(at + ("message",))
-        diagnostics.append(Diagnostic(document.path, line + max(0, (error.lineno or 1) - 1), col,
-                                      f"{label} message template: {error.message}",
-                                      hint="messages are Jinja2 templates: {{ issue.key }}, {{ issue.summary }}",
-                                      source=document.text))
+    message = _check_template(document, at, raw["message"], diagnostics, label)
     if diagnostics or condition is None:
         return None
     register = _register_role(document, at, raw.get("register"), diagnostics, label)
@@ -312,10 +337,98 @@ def _compile_rule(document: YamlDocument, index: int, raw: Any, config: Config,
         register=register,
         enabled=raw.get("enabled", True), owner=list(raw.get("owner") or config.section("owners")),
         nudge=raw.get("nudge", True), comment=raw.get("comment", False), audience=audience, docs=dict(raw["docs"]),
-        examples=copy.deepcopy(raw.get("examples") or {}), params=params, path=document.path, line=line,
+        examples=copy.deepcopy(raw.get("examples") or {}), params=params, declared=params.declared,
+        path=document.path, line=line,
     )
     _trial_render(document, at, rule, diagnostics, label)
     return None if diagnostics else rule
+
+
+def _bind_params(document, at, raw, rule_id, config, diagnostics, label) -> Bound:
+    """The rule's declared parameters with govbot.yaml's values, each checked where it is written."""
+    declared, problems = declare_params(raw.get("params") or {})
+    for sub_path, message, hint in problems:
+        diagnostics.append(document.diagnostic(at + ("params",) + sub_path, f"{label} {message}", hint=hint))
+    values = {name: param.default for name, param in declared.items()}
+    from_config: set[str] = set()
+    overrides = (config.section("rules").get("params") or {}).get(rule_id) or {}
+    for name, value in overrides.items():
+        path = ("rules", "params", rule_id, name)
+        if name not in declared:
+            diagnostics.append(_config_diagnostic(config, path, f"config: rule {rule_id!r} has no parameter {name!r}",
+                                                  hint=unknown_param_hint(str(name), declared), key=True))
+            continue
+        problem = declared[name].problem(value)
+        if problem:
+            param = declared[name]
+            diagnostics.append(_config_diagnostic(
+                config, path, f"config: rules.params.{rule_id}: {problem}",
+                hint=f"the rule's default is {param.default!r}" + (f" ({param.doc})" if param.doc else "")))
+            continue
+        values[name] = value
+        from_config.add(name)
+    return Bound(values, from_config, rule_id, declared)
+
+
+def _check_template(document, at, source: str, diagnostics, label):
+    """The compiled message template, or None with the syntax error at its line."""
+    try:
+        return templates.compile_template(source)
+    except templates.TemplateSyntaxError as error:
+        line, col = document.position(at + ("message",))
+        diagnostics.append(Diagnostic(document.path, line + max(0, (error.lineno or 1) - 1), col,
+                                      f"{label} message template: {error.message}",
+                                      hint="messages are Jinja2 templates: {{ issue.key }}, {{ issue.summary }}",
+                                      source=document.text))
+        return None
+
+
+def _without_echoes(problems: list[Diagnostic]) -> list[Diagnostic]:
+    """Drop "'severity' is required" when another problem already says "did you mean 'severity'?"."""
+    meant = {hint.split("'")[1] for d in problems if (hint := d.hint or "").startswith("did you mean '")}
+    return [d for d in problems if not any(f"'{name}' is required" in d.message for name in meant)]
+
+
+def _dates_as_text(value: Any) -> Any:
+    """YAML reads an unquoted 2026-03-31 as a date; in a rule every date is written text (one model)."""
+    if isinstance(value, dict):
+        return {key: _dates_as_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_dates_as_text(item) for item in value]
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return value
+
+
+_ANY_DAY = datetime(2026, 1, 1, tzinfo=timezone.utc)  # only the shape of a date is checked here
+_EXAMPLE_DATES = ("created", "updated", "resolved", "status_changed", "due")
+
+
+def _example_dates(examples: dict, at: tuple):
+    """(path, value) of every date in the examples that is not one (``created: yesterday``)."""
+    def walk(example, path):
+        if not isinstance(example, dict):
+            return
+        for key in _EXAMPLE_DATES:
+            value = example.get(key)
+            if value is not None and parse_when(value, _ANY_DAY) is None:
+                yield path + (key,), value
+        yield from walk(example.get("parent"), path + ("parent",))
+        for group in ("children", "others"):
+            for index, other in enumerate(example.get(group) or []):
+                yield from walk(other, path + (group, index))
+
+    for kind in ("fires", "ok"):
+        for index, example in enumerate(examples.get(kind) or []):
+            yield from walk(example, at + (kind, index))
+
+
+def _config_diagnostic(config: Config, path: tuple, message: str, *, hint: str | None = None,
+                       key: bool = False) -> Diagnostic:
+    """A problem with a value set in govbot.yaml, at its line and column there."""
+    if config.document is not None:
+        return config.document.diagnostic(path, message, hint=hint, key=key)
+    return Diagnostic(str(config.path or "config"), 0, 0, message, hint=hint)
 
 
 def _register_role(document, at, value, diagnostics, label) -> RegisterRole | None:
@@ -454,24 +567,53 @@ def _compile_condition(document, path, node, params, config, diagnostics, label)
             diagnostics.append(document.diagnostic(here, f"{label} `{key}` takes a mapping of parameters",
                                                    hint=_params_hint(cls)))
             return None
+    # Nested conditions (children: {where: ...}) are compiled like the rule's own, so their
+    # errors carry their own line and column.
+    nested: dict[str, Condition] = {}
+    nested_failed = False
+    for name in cls.condition_params:
+        if isinstance(value.get(name), dict):
+            compiled = _compile_condition(document, here + (name,), value[name], params, config, diagnostics, label)
+            nested_failed = nested_failed or compiled is None
+            if compiled is not None:
+                nested[name] = compiled
     missing: list[str] = []
-    resolved = _substitute(value, params, config, missing)
+    resolved = _substitute({k: v for k, v in value.items() if k not in nested}, params, config, missing)
+    resolved.update({name: value[name] for name in nested})
     for name in missing:
         diagnostics.append(document.diagnostic(here, f"{label} `${name}` is not defined",
                                                hint="define it under the rule's `params:` (or use $config.section.key)"))
     if missing:
         return None
     before = len(diagnostics)
-    diagnostics.extend(validate(document, param_schema(cls), resolved, at=here, what=f"{label} {key}:"))
+    schema = param_schema(cls)
+    from_config = getattr(params, "from_config", ())
+    for name, written in value.items():
+        ref = _PARAM_REF.match(written) if isinstance(written, str) else None
+        spec = schema.get("properties", {}).get(name)
+        if ref and ref.group(1) in from_config and spec is not None and config.document is not None:
+            # A site's value that does not fit the check: blamed where the site wrote it.
+            problems = validate(config.document, spec, resolved[name], at=params.config_path(ref.group(1)),
+                                what="config:")
+            if problems:
+                hint = f"it sets `{key}: {{{name}: ...}}` in rule {params.rule_id!r}"
+                diagnostics.extend(dataclasses.replace(p, hint=p.hint or hint) for p in problems)
+                return None
+    diagnostics.extend(validate(document, schema, resolved, at=here, what=f"{label} {key}:"))
     if len(diagnostics) > before:
         return None
     check = cls(resolved)
-    for sub_path, message, hint in check.problems():
+    check.bind(nested)
+    for sub_path, message, hint in check.problems() + check.config_problems(config):
         diagnostics.append(document.diagnostic(here + tuple(sub_path), f"{label} {key}: {message}", hint=hint))
-    if cls.level_param and config.hierarchy.rank(resolved[cls.level_param]) is None:
-        diagnostics.append(_unknown_level(document, here + (cls.level_param,), resolved[cls.level_param],
-                                          config, label))
-    return Leaf(check) if len(diagnostics) == before else None
+    # An optional level parameter (flow-item's infer_from) may be absent.
+    if cls.level_param and cls.level_param in resolved:
+        levels = resolved[cls.level_param]
+        for position, level in enumerate([levels] if isinstance(levels, str) else levels):
+            if config.hierarchy.rank(level) is None:
+                where = here + (cls.level_param,) + (() if isinstance(levels, str) else (position,))
+                diagnostics.append(_unknown_level(document, where, level, config, label))
+    return Leaf(check) if len(diagnostics) == before and not nested_failed else None
 
 
 def _params_hint(cls) -> str:

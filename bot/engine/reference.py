@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import yaml
+
 from bot.engine.registry import kinds, param_schema
 from bot.engine.rule import DOC_SECTIONS
 from bot.engine.site_setup import GROUP_PARAMS
@@ -29,20 +31,65 @@ def render_reference(ruleset) -> str:
             out += ["```", body, "```", ""] if key == "example" else [body, ""]
         params = {k: v for k, v in rule.params.items() if not (rule.site_setup and k in GROUP_PARAMS)}
         if params:
-            out += ["### Parameters", ""] + [f"- `{k}`: `{v}`" for k, v in params.items()] + [""]
+            out += ["### Parameters", ""] + [_param_line(rule, k, v) for k, v in params.items()] + [""]
     out += ["", "# Check kinds", "",
-            "Conditions combine these with `all:`, `any:` and `not:`.", ""]
+            "Conditions combine these with `all:`, `any:` and `not:`. Each kind below lists its parameters "
+            "and shows a condition with an issue it fires on and one it stays quiet on (a test runs each "
+            "pair, so the reference stays true).", ""]
     for name, cls in kinds().items():
         schema = param_schema(cls)
         params = schema.get("properties", {})
         required = set(schema.get("required", []))
         out += [f"## `{name}`", "", cls.doc, ""]
         if params:
-            out += ["| Parameter | Required | Accepts |", "| --- | --- | --- |"]
+            out += ["Parameters:", ""]
             for param, spec in params.items():
-                accepts = spec.get("description") or json.dumps({k: v for k, v in spec.items() if k != "description"})
-                out.append(f"| `{param}` | {'yes' if param in required else 'no'} | {accepts} |")
+                out.append(f"- `{param}` ({'required' if param in required else 'optional'}): {describe(spec)}")
             out.append("")
         if cls.shorthand:
             out += [f"Shorthand: `{name}: VALUE` sets `{cls.shorthand}`.", ""]
+        if cls.example:
+            out += ["Example:", "", "```", f"condition: {_flow(cls.example['condition'])}",
+                    f"fires on: {_flow(cls.example['fires'])}", f"quiet on: {_flow(cls.example['ok'])}", "```", ""]
     return "\n".join(out).rstrip() + "\n"
+
+
+def _param_line(rule, name: str, value) -> str:
+    """``- `grace_days` (integer, default `30`): what it means``, from the rule's declaration."""
+    param = rule.declared.get(name)
+    if param is None:
+        return f"- `{name}`: `{value}`"
+    return f"- `{name}` ({param.type}, default `{param.default}`)" + (f": {param.doc}" if param.doc else "")
+
+
+def describe(spec: dict) -> str:
+    """A parameter's schema in words: its description, else what it accepts."""
+    if spec.get("description"):
+        return str(spec["description"])
+    if "enum" in spec:
+        return "one of " + ", ".join(f"`{value}`" for value in spec["enum"])
+    if "anyOf" in spec:
+        return " or ".join(describe(part) for part in spec["anyOf"])
+    kind = spec.get("type")
+    if kind == "integer":
+        low = spec.get("minimum")
+        return "a whole number" + (f" ({low} or more)" if low is not None else "")
+    if kind == "number":
+        return "a number"
+    if kind == "boolean":
+        return "`true` or `false`"
+    if kind == "string":
+        return "a name" if spec.get("minLength") else "text"
+    if kind == "array":
+        items = spec.get("items", {})
+        if "enum" in items:
+            return "a list of " + ", ".join(f"`{value}`" for value in items["enum"])
+        return "a list of names" if items.get("type") == "string" else "a list"
+    if isinstance(kind, list):
+        return " or ".join(describe({"type": one}) for one in kind)
+    return json.dumps(spec)
+
+
+def _flow(value) -> str:
+    """One line of YAML, as a rule author would write it."""
+    return yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=1000, allow_unicode=True).strip()

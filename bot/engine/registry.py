@@ -50,12 +50,29 @@ class Check:
     needs_status: ClassVar[bool] = False
     # The parameter naming a hierarchy level, checked against config by the loader.
     level_param: ClassVar[str | None] = None
+    # For the rule reference: {"condition": ..., "fires": example issue, "ok": example issue};
+    # a test runs each pair through `rules test`, so the reference cannot show a wrong one.
+    example: ClassVar[dict] = {}
+    # Parameters that hold a nested condition (``children: {where: ...}``): the loader
+    # compiles them like a rule's own condition and hands them to ``bind``.
+    condition_params: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, params: dict[str, Any]):
         self.params = params
 
     def problems(self) -> list[tuple[tuple, str, str | None]]:
         """Semantic problems beyond the schema: (param path, message, hint)."""
+        return []
+
+    def config_problems(self, config) -> list[tuple[tuple, str, str | None]]:
+        """Problems seen only against the site's config (a field name close to a configured one)."""
+        return []
+
+    def bind(self, conditions: dict) -> None:
+        """Receive the compiled nested conditions named by ``condition_params``."""
+
+    def nested(self) -> list:
+        """Nested conditions (judged on other issues, such as children)."""
         return []
 
     def fields(self) -> set[str]:
@@ -65,6 +82,11 @@ class Check:
 
     def evaluate(self, issue: "Issue", context: "Context") -> Match | None:
         raise NotImplementedError
+
+    def holds(self, issue: "Issue", context: "Context") -> bool:
+        """Whether the check holds, without the evidence (scope matching runs this for every
+        (rule, issue) pair, so the simple kinds answer it without building a Match)."""
+        return self.evaluate(issue, context) is not None
 
 
 REGISTRY: dict[str, type[Check]] = {}

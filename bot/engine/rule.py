@@ -6,10 +6,10 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot import lifecycle
-from bot.engine.checks.attributes import normalise_category
+import bot.engine.checks  # noqa: F401 - registers the check kinds the scope is shorthand for
 from bot.engine import templates
 from bot.engine.condition import Condition
+from bot.engine.registry import Check, kinds
 from bot.model import Issue, Severity
 
 DOC_SECTIONS = {"what": "What it checks", "why": "Why it matters", "example": "Example", "fix": "How to fix"}
@@ -55,25 +55,33 @@ class Scope:
     exclude_abandoned: bool = False
 
     def __post_init__(self) -> None:
-        # Folded once here: scope matching runs for every (rule, issue) pair.
-        self._levels = _fold(self.levels)
-        self._types = _fold(self.types)
-        self._exclude_types = _fold(self.exclude_types)
-        self._categories = {normalise_category(c) for c in self.status_categories}
-        self._labels = _fold(self.labels)
-        self._exclude_labels = _fold(self.exclude_labels)
-        self._projects = _fold(self.projects)
-        self._teams = _fold(self.teams)
-        self._flow_items = _fold(self.flow_items)
-        self._exclude_resolutions = _fold(self.exclude_resolutions)
+        # The scope is shorthand for check kinds (one vocabulary): each key given becomes the
+        # check it stands for, built once, cheapest first; `matches` runs them in order.
+        self._checks: list[tuple[Check, bool]] = []
+        registry = kinds()
+        for key, (kind, negate) in SCOPE_KINDS.items():
+            value = getattr(self, key)
+            if value in (None, [], False):
+                continue
+            cls = registry[kind]
+            params = {} if value is True else {cls.shorthand: list(value) if isinstance(value, list) else value}
+            self._checks.append((cls(params), negate))
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> "Scope":
         return cls(**{key: (value if not isinstance(value, list) else list(value)) for key, value in data.items()})
 
+    def as_condition(self) -> dict:
+        """The scope written as the condition it is shorthand for (for `rules explain` and the docs)."""
+        parts = []
+        for check, negate in self._checks:
+            written = {check.kind: (check.params[check.shorthand] if check.shorthand else check.params)}
+            parts.append({"not": written} if negate else written)
+        return {"all": parts} if len(parts) != 1 else parts[0]
+
     @property
     def needs_type(self) -> bool:
-        return bool(self._levels or self.min_level or self._types or self._exclude_types or self._flow_items)
+        return bool(self.levels or self.min_level or self.types or self.exclude_types or self.flow_items)
 
     def in_window(self, issue: Issue, context) -> bool:
         """Active work for this rule: open, or closed within its horizon or the scan window."""
@@ -83,41 +91,30 @@ class Scope:
             return context.in_window(issue, int(self.resolved_within), own=True)
         return context.in_window(issue)
 
-    def matches(self, issue: Issue, hierarchy, context=None) -> bool:
-        if self._levels and (issue.level or "").casefold() not in self._levels:
-            return False
-        if self.min_level:
-            rank, floor = hierarchy.rank(issue.level), hierarchy.rank(self.min_level)
-            if rank is None or floor is None or rank < floor:
+    def matches(self, issue: Issue, hierarchy, context, *, window: bool = True) -> bool:
+        """Every scope check holds and (with ``window``) the issue is active work for the rule."""
+        for check, negate in self._checks:
+            if check.holds(issue, context) == negate:
                 return False
-        if self._types and issue.type.casefold() not in self._types:
-            return False
-        if self._exclude_types and issue.type.casefold() in self._exclude_types:
-            return False
-        if self._categories and issue.status_category not in self._categories:
-            return False
-        if self._labels or self._exclude_labels:
-            labels = {label.casefold() for label in issue.labels}
-            if self._labels and not labels & self._labels:
-                return False
-            if self._exclude_labels and labels & self._exclude_labels:
-                return False
-        if self._projects and issue.project.casefold() not in self._projects:
-            return False
-        if self._teams and (issue.team or "").casefold() not in self._teams:
-            return False
-        if self._flow_items and (issue.flow_item or "") not in self._flow_items:
-            return False
-        if self._exclude_resolutions and (issue.resolution or "").casefold() in self._exclude_resolutions:
-            return False
-        if self.exclude_abandoned and context is not None and lifecycle.is_abandoned(issue, context.config):
-            return False
         # Last: the cheap criteria above leave most (rule, issue) pairs out already.
-        return context is None or self.in_window(issue, context)
+        return not window or self.in_window(issue, context)
 
 
-def _fold(values: list[str]) -> set[str]:
-    return {str(value).casefold() for value in values}
+# Scope key -> (the check kind it is shorthand for, whether it is negated), cheapest first.
+SCOPE_KINDS: dict[str, tuple[str, bool]] = {
+    "levels": ("at-level", False),
+    "min_level": ("min-level", False),
+    "types": ("is-type", False),
+    "exclude_types": ("is-type", True),
+    "status_categories": ("status-category", False),
+    "labels": ("has-label", False),
+    "exclude_labels": ("has-label", True),
+    "projects": ("in-project", False),
+    "teams": ("in-team", False),
+    "flow_items": ("flow-item", False),
+    "exclude_resolutions": ("resolution-is", True),
+    "exclude_abandoned": ("abandoned", True),
+}
 
 
 @dataclass
@@ -144,6 +141,8 @@ class Rule:
     docs: dict[str, str] = field(default_factory=dict)
     examples: dict[str, list] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    # What each parameter is (bot.engine.params.Param: type, default, doc), for docs and `rules explain`.
+    declared: dict[str, Any] = field(default_factory=dict)
     path: str = ""
     line: int = 0
 
@@ -166,11 +165,11 @@ class Rule:
     @functools.cached_property
     def needs_type(self) -> bool:
         """The rule means nothing for an issue Jira sent without a type."""
-        return self.scope.needs_type or any(check.needs_type for check in self.condition.checks())
+        return self.scope.needs_type or any(check.needs_type for check in self.condition.own_checks())
 
     @functools.cached_property
     def needs_status(self) -> bool:
-        return bool(self.scope.status_categories) or any(check.needs_status for check in self.condition.checks())
+        return bool(self.scope.status_categories) or any(check.needs_status for check in self.condition.own_checks())
 
     @property
     def site_setup(self) -> bool:
@@ -185,7 +184,7 @@ class Rule:
             return False
         if not issue.status and self.needs_status:
             return False
-        return self.scope.matches(issue, hierarchy, context)
+        return self.scope.matches(issue, hierarchy, context, window=context is not None)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -28,7 +28,7 @@ from bot import ffr
 from bot.engine import coverage
 from bot.engine.evaluate import Evaluation, Failure, Verdict, evaluate
 from bot.errors import EXIT_CLEAN, EXIT_FINDINGS, EXIT_INCOMPLETE, GovbotError
-from bot.model import Finding, Severity, User
+from bot.model import Finding, Severity
 from bot.runs.inputs import Inputs, Read, read_workspace
 from bot.waivers import WaiverReport, apply_waivers
 from bot.workspace import Workspace
@@ -289,17 +289,9 @@ def _carried(batch: Batch, store) -> list[Finding]:
     for state in store.finding_states(open_only=True).values():
         if state.issue in read or state.rule not in active:
             continue
-        finding = _finding_from_state(state)
+        finding = state.as_finding()
         if not (finding.waiver_reason or "").startswith("label "):
             finding.waived, finding.waiver_reason = False, None
         carried.append(finding)
     return carried
 
-
-def _finding_from_state(state) -> Finding:
-    owner = User(**{k: v for k, v in state.owner.items()
-                    if k in ("account_id", "name", "display_name", "email")}) if state.owner else None
-    return Finding(rule=state.rule, issue=state.issue, severity=Severity.parse(state.severity),
-                   message=state.message, title=state.title, evidence=state.evidence or "",
-                   team=state.team, owner=owner, url=state.url, summary=state.summary,
-                   waived=bool(state.waived), waiver_reason=state.waiver_reason)

@@ -67,9 +67,16 @@ def load_inputs(config_path: str | None, rule_paths: list[str] | None = None, *,
     ``only_rules`` replace the bundled pack.
     """
     config = load_config(config_path)
-    demo = config.path is None and not snapshot and not jira_configured(config)
+    # A govbot.yaml that only adds rules (extra folders, params) keeps the demo, with those rules.
+    rules_only = (config.path is not None and config.document is not None
+                  and isinstance(config.document.data, dict) and set(config.document.data) <= {"rules"})
+    demo = (config.path is None or rules_only) and not snapshot and not jira_configured(config)
     if demo:
+        user = config
         config = load_config(DEMO_CONFIG, env=config.env)
+        if rules_only:
+            # The user's file and folder: its rules.paths resolve, and its mistakes are reported, there.
+            config = Config({**config.data, "rules": user.data["rules"]}, user.path, user.document, user.env)
     if only_rules:
         ruleset = load_rules([*only_rules, *(rule_paths or [])], config, include_bundled=False)
     else:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.config import Config
-from bot.engine.context import Context
+from bot.engine.context import Context, Unjudged
 from bot.engine.evaluate import evaluate_rule
 from bot.sources.examples import EXAMPLE_NOW, build_workspace
 
@@ -28,13 +28,19 @@ def run_examples(ruleset, config: Config, now: datetime = EXAMPLE_NOW) -> list[E
                 workspace, issue = build_workspace(example, config, now)
                 context = Context(workspace, config, now)
                 in_scope = rule.applies_to(issue, config.hierarchy, context)
-                match = rule.condition.evaluate(issue, context) if in_scope else None
+                unjudged = None
+                try:
+                    match = rule.condition.evaluate(issue, context) if in_scope else None
+                except Unjudged as reason:  # a relative the example does not show: no verdict
+                    match, unjudged = None, str(reason)
                 fired = match is not None
                 expected = kind == "fires"
                 if fired == expected:
                     detail = "fires" if fired else "quiet"
                     if fired:
                         evaluate_rule(rule, issue, context)  # the message must render on it
+                elif unjudged:
+                    detail = f"expected to fire, but no verdict could be given ({unjudged})"
                 elif not in_scope:
                     detail = "expected to fire, but the example is outside the rule's scope"
                 else:

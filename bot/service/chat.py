@@ -1,4 +1,4 @@
-"""``/govbot`` in Slack: check an issue now, explain a rule, waive a rule on an issue.
+"""``/govbot`` in Slack: check an issue now, explain a rule, waive a rule on an issue, list and end waivers.
 
 Slack Bolt in Socket Mode: the bot opens a WebSocket to Slack, so no public
 endpoint is needed. Every command is acknowledged at once (Slack wants an
@@ -9,6 +9,12 @@ The command logic (``ChatCommands``) knows nothing about Bolt, and the verdict
 on an issue comes from ``bot.runs.check``, exactly as for ``govbot check``, so
 chat and the command line give the same answer.
 Everything taken from Jira is escaped for Slack mrkdwn (``&``, ``<``, ``>``).
+
+Chat speaks only of issues govbot watches (``bot.runs.scope``): an issue
+outside the configured scope, or one that does not exist, gets one polite
+sentence and nothing read from Jira. Waivers given or ended here go to the
+audit log, and one issue's waiver on one rule is renewed at most
+``service.max_waiver_renewals`` times.
 """
 
 from __future__ import annotations
@@ -25,14 +31,18 @@ from typing import Any, Callable
 from bot.deliver.slack import one_line, truncate
 from bot.errors import ConfigError, GovbotError, UsageError
 from bot.escape import slack_escape
+from bot.redact import redact
 from bot.render.check import render_slack
 from bot.render.rules import explain_text
 from bot.runs.check import ISSUE_KEY, check_issues
-from bot.runs.inputs import DEMO_WORKSPACE, Inputs, load_workspace
+from bot.runs.check import NOT_FOUND
+from bot.runs.inputs import DEMO_WORKSPACE, Inputs, Read, load_workspace
+from bot.runs.scope import IN_SCOPE, OUT_OF_SCOPE, issue_scope
 
 log = logging.getLogger("govbot.chat")
 
 MAX_ANSWER_CHARS = 3900
+MAX_LISTED_WAIVERS = 40
 _WAIVE_FOR = re.compile(r"^(\d+)\s*([dw])$", re.IGNORECASE)
 
 
@@ -52,6 +62,8 @@ HELP = """*govbot* answers only you. Try:
 • `{command} explain rule-id`: what a rule checks, why it matters, how to fix it
 • `{command} waive PROJ-123 rule-id 14d reason`: pause one rule on one issue (for up to {days} days; \
 your name and reason show in the digest)
+• `{command} waivers [PROJ-123]`: the waivers given in chat that are in effect
+• `{command} unwaive PROJ-123 rule-id`: end a waiver given in chat
 • `{command} help`: this message
 Rules are about the work, never about people."""
 
@@ -61,23 +73,31 @@ class ChatCommands:
 
     def __init__(self, inputs: Inputs, *, snapshot: str | None = None, command: str = "/govbot",
                  max_waiver_days: int = 90, clock: Callable[[], datetime] | None = None, metrics=None,
-                 open_store: Callable[..., Any] | None = None):
+                 open_store: Callable[..., Any] | None = None, max_waiver_renewals: int = 2, audit=None):
         self.inputs = inputs
         self.open_store = open_store
         self.config = inputs.config
         self.snapshot = snapshot
         self.command = command
         self.max_waiver_days = max_waiver_days
+        self.max_waiver_renewals = max_waiver_renewals
+        self._audit = audit
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.metrics = metrics
         self._cache_lock = threading.Lock()
         self._cached: tuple[Any, Any] | None = None  # (file stamp, workspace) for snapshot and demo
 
     def answer(self, text: str, user: dict[str, str] | None = None) -> tuple[str, str]:
-        """(subcommand, answer). Never raises: problems become answers."""
+        """(subcommand, answer). Never raises: problems become answers, and no answer carries a secret
+        (a Jira error quoted in a warning may echo the bot's credentials)."""
+        name, reply = self._answer(text, user)
+        return name, redact(reply)
+
+    def _answer(self, text: str, user: dict[str, str] | None) -> tuple[str, str]:
         words = str(text or "").split()
         name = words[0].lower() if words else "help"
-        handlers = {"check": self.check, "explain": self.explain, "waive": self.waive, "help": self.help}
+        handlers = {"check": self.check, "explain": self.explain, "waive": self.waive, "waivers": self.waivers,
+                    "unwaive": self.unwaive, "help": self.help}
         handler = handlers.get(name)
         if handler is None:
             close = difflib.get_close_matches(name, list(handlers), n=1)
@@ -110,6 +130,8 @@ class ChatCommands:
         if len(words) != 1:
             raise UsageError("check needs one issue key", hint=f"for example: {self.command} check PROJ-123")
         key = normalise_key(words[0])
+        if self._scope(key) == OUT_OF_SCOPE:
+            return f":mag: {self._not_watched(key)}."
         checked = check_issues(self.inputs, [key], self.clock(), snapshot=self.snapshot,
                                workspace_loader=self._local_workspace(), open_store=self._store)
         return render_slack(checked)
@@ -138,21 +160,106 @@ class ChatCommands:
         reason = " ".join(words[3:]).strip()
         if len(reason) < 3:
             raise UsageError("say why the rule does not apply here", hint=usage)
+        scope = self._scope(key)
+        if scope != IN_SCOPE:
+            raise UsageError(self._not_watched(key) if scope == OUT_OF_SCOPE else
+                             f"{key}: {NOT_FOUND[self._source_kind()]}", hint="nothing was waived")
         now = self.clock()
         until = now.date() + timedelta(days=days)
         by = _who(user)
+        audit = self._audit_log()
+        audit.check_writable()  # a waiver nobody can trace is not given
         store = self._store(dry_run=False)
         try:
+            renewals = renewal_count(store.snooze_history(key, rule.id), now)
+            if renewals > self.max_waiver_renewals:
+                raise UsageError(f"`{rule.id}` on {key} has been waived from chat {renewals} times in a row; "
+                                 f"a chat waiver is renewed at most {self.max_waiver_renewals} times "
+                                 "(service.max_waiver_renewals)",
+                                 hint="fix the issue, or add the waiver to the waiver file (waivers.file), "
+                                      "where it is reviewed")
             snooze_id = store.add_snooze(key, rule.id, reason=reason, until=until, now=now, by=by)
         finally:
             store.close()
+        audit.write("waiver.added", source="chat", issue=key, rule=rule.id, until=until, by=by, reason=reason,
+                    waiver=snooze_id, renewal=renewals)
         log.info("waiver added from chat", extra={"command": "waive", "issue": key, "rule": rule.id,
                                                   "until": until.isoformat(), "by": by, "snooze": snooze_id})
         return (f":zzz: `{slack_escape(rule.id)}` is waived on *{slack_escape(key)}* until {until.isoformat()} "
                 f"(waiver #{snooze_id}): {slack_escape(one_line(reason, 300))}\n"
                 "Checks, nudges and the digest show it as waived, with your name and reason.")
 
+    def waivers(self, words: list[str], _user: dict) -> str:
+        if len(words) > 1:
+            raise UsageError("waivers takes at most one issue key", hint=f"for example: {self.command} waivers "
+                                                                         "PROJ-123")
+        key = normalise_key(words[0]) if words else None
+        store = self._store(dry_run=True)
+        try:
+            active = [s for s in store.snoozes(active_on=self.clock().date()) if key is None or s.issue == key]
+        finally:
+            store.close()
+        if not active:
+            where = f" on *{slack_escape(key)}*" if key else ""
+            return f"No waivers from chat are in effect{where}."
+        lines = [f"*{len(active)} waiver{'s' if len(active) != 1 else ''} from chat in effect*"]
+        for snooze in active[:MAX_LISTED_WAIVERS]:
+            until = snooze.until.isoformat() if snooze.until else "no end date"
+            lines.append(f"• *{slack_escape(snooze.issue)}* `{slack_escape(snooze.rule)}` until {until} "
+                         f"(#{snooze.id}, by {slack_escape(snooze.by or 'someone')}): "
+                         f"{slack_escape(one_line(snooze.reason, 120))}")
+        if len(active) > MAX_LISTED_WAIVERS:
+            lines.append(f"… and {len(active) - MAX_LISTED_WAIVERS} more: `{self.command} waivers PROJ-123` "
+                         "lists one issue's")
+        return "\n".join(lines)
+
+    def unwaive(self, words: list[str], user: dict) -> str:
+        usage = f"{self.command} unwaive PROJ-123 rule-id"
+        if len(words) != 2:
+            raise UsageError("unwaive needs an issue key and a rule id", hint=usage)
+        key = normalise_key(words[0])
+        rule = self._rule(words[1])
+        now = self.clock()
+        by = _who(user)
+        audit = self._audit_log()
+        audit.check_writable()
+        store = self._store(dry_run=False)
+        try:
+            active = [s for s in store.snoozes(active_on=now.date()) if s.issue == key and s.rule == rule.id]
+            ended = [s for s in active if store.revoke_snooze(s.id, now)]
+        finally:
+            store.close()
+        if not ended:
+            raise UsageError(f"no waiver from chat of `{rule.id}` is in effect on {key}",
+                             hint=f"see `{self.command} waivers {key}`; waivers in the waiver file or "
+                                  "labels end there")
+        for snooze in ended:
+            audit.write("waiver.revoked", source="chat", issue=key, rule=rule.id, by=by, waiver=snooze.id,
+                        given_by=snooze.by, until=snooze.until)
+        log.info("waiver ended from chat", extra={"command": "unwaive", "issue": key, "rule": rule.id, "by": by,
+                                                  "snoozes": [s.id for s in ended]})
+        return (f":bell: `{slack_escape(rule.id)}` applies to *{slack_escape(key)}* again "
+                f"(waiver{'s' if len(ended) > 1 else ''} {', '.join(f'#{s.id}' for s in ended)} ended).")
+
     # -- helpers ---------------------------------------------------------------------------------------
+    def _scope(self, key: str) -> str:
+        return issue_scope(self.inputs, key, snapshot=self.snapshot, workspace_loader=self._local_workspace())
+
+    def _source_kind(self) -> str:
+        return Read(snapshot=self.snapshot).source_kind(self.inputs)
+
+    def _not_watched(self, key: str) -> str:
+        # The same words whether the issue exists elsewhere or not at all: nothing about it is told.
+        return (f"*{slack_escape(key)}* is not an issue govbot watches here (outside its configured scope, "
+                "or not in Jira), so it has nothing to say about it")
+
+    def _audit_log(self):
+        if self._audit is None:
+            from bot.deliver.audit import AuditLog
+
+            self._audit = AuditLog.from_config(self.config)
+        return self._audit
+
     def _rule(self, text: str):
         ruleset = self.inputs.ruleset
         rule = ruleset.get(text) or next((r for r in ruleset.rules if r.code and r.code == text), None)
@@ -189,6 +296,17 @@ class ChatCommands:
             return workspace
 
         return load
+
+
+def renewal_count(history: list, now: datetime) -> int:
+    """How many waivers in a row came before one given ``now``: walking back from now, each earlier
+    waiver that was still due to run when the next began (ended early by unwaive or not) is one."""
+    count, start = 0, now
+    for snooze in sorted(history, key=lambda s: s.created_at, reverse=True):
+        if snooze.until is not None and snooze.until < start.date():
+            break
+        count, start = count + 1, snooze.created_at
+    return count
 
 
 def _who(user: dict) -> str:
@@ -320,7 +438,8 @@ def start_chat(service) -> ChatHandle | None:
     base_url = api_url(config)
     _verify_bot_token(bot_token, base_url)
     commands = ChatCommands(service.inputs, snapshot=service.snapshot, command=service.settings.slash_command,
-                            max_waiver_days=service.settings.max_waiver_days, metrics=service.metrics,
+                            max_waiver_days=service.settings.max_waiver_days,
+                            max_waiver_renewals=service.settings.max_waiver_renewals, metrics=service.metrics,
                             open_store=getattr(service.jobs, "open_store", None))
     app = build_app(commands, token=bot_token, base_url=base_url, token_verification_enabled=False)
     return ChatHandle(app, app_token).start()

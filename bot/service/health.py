@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable
 
 from bot import __version__
+from bot.redact import redact, redact_value
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ CONTENT_TYPE_METRICS = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def _escape_label(value: Any) -> str:
-    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+    return redact(str(value)).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
 def _labels(labels: dict[str, Any]) -> str:
@@ -76,8 +77,11 @@ class Metrics:
         self._declare("govbot_job_last_duration_seconds", "gauge", "How long each job's latest run took.")
         self._declare("govbot_job_running", "gauge", "1 while the job runs.")
         self._declare("govbot_chat_commands_total", "counter", "Slash commands answered, by command and outcome.")
+        self._declare("govbot_scheduler_leader", "gauge",
+                      "1 while this replica runs the schedule; summed over replicas, 1 (0: nobody schedules).")
         self.set("govbot_info", 1, version=__version__)
         self.set("govbot_start_time_seconds", self.started)
+        self.set("govbot_scheduler_leader", 0)
         for job in jobs:
             self.register_job(job)
 
@@ -224,7 +228,9 @@ class HealthServer:
             if path == "/healthz":
                 healthy, details = self.health()
                 status = 200 if healthy else 503
-                payload = json.dumps(details, default=str, indent=None).encode("utf-8") + b"\n"
+                # Unauthenticated: a job's last error must not carry a token echoed by Jira or Slack.
+                public = redact_value(json.loads(json.dumps(details, default=str)))
+                payload = json.dumps(public, indent=None).encode("utf-8") + b"\n"
                 content_type = "application/json"
             elif path == "/metrics":
                 status, payload, content_type = 200, self.metrics.render().encode("utf-8"), CONTENT_TYPE_METRICS

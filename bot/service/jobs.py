@@ -164,6 +164,13 @@ class StoreOpener:
             log.info("demo: state is kept in %s for this run of the service", self.demo_url)
 
     @property
+    def url(self) -> str:
+        """The store's URL (for the scheduler's leader election)."""
+        from bot.store.database import store_url
+
+        return self.demo_url or store_url(self.config)
+
+    @property
     def demo_url(self) -> str | None:
         return f"sqlite:///{Path(self.temporary.name) / 'govbot.db'}" if self.temporary is not None else None
 

@@ -92,6 +92,8 @@ class Settings:
     chat: str | bool
     slash_command: str
     max_waiver_days: int
+    max_waiver_renewals: int
+    leader_check_every: timedelta
     log_level: str
     log_format: str
 
@@ -187,7 +189,8 @@ def load_settings(config: Config) -> Settings:
                     "for example '30 9 * * mon-fri' (09:30 on weekdays) or 'every 4h'; false turns it off")
 
     durations = {}
-    for section, key, values in (("schedule", "misfire_grace", schedule), ("service", "shutdown_timeout", service)):
+    for section, key, values in (("schedule", "misfire_grace", schedule), ("service", "shutdown_timeout", service),
+                                 ("service", "leader_check_every", service)):
         try:
             durations[key] = parse_duration(getattr(values, key))
         except ValueError as error:
@@ -197,6 +200,9 @@ def load_settings(config: Config) -> Settings:
     if durations["misfire_grace"].total_seconds() < 1:
         problem(("schedule", "misfire_grace"), "schedule.misfire_grace must be at least 1s",
                 "a late slot runs if it is missed by less than this; 1h suits most sites")
+    if not timedelta(seconds=1) <= durations["leader_check_every"] <= timedelta(minutes=1):
+        problem(("service", "leader_check_every"), "service.leader_check_every must be between 1s and 1m",
+                "a replica takes the schedule over this long after its leader dies; 15s suits most sites")
     port = service.health_port
     if problems:
         raise ConfigError("\n".join(problems))
@@ -206,6 +212,7 @@ def load_settings(config: Config) -> Settings:
         health_port=None if port is False or port is None else int(port),
         shutdown_timeout=durations["shutdown_timeout"], chat=service.chat,
         slash_command=str(service.slash_command), max_waiver_days=int(service.max_waiver_days),
+        max_waiver_renewals=int(service.max_waiver_renewals), leader_check_every=durations["leader_check_every"],
         log_level=str(logging_section.level), log_format=str(logging_section.format))
 
 

@@ -12,6 +12,9 @@ Guarantees:
   overall (a one-thread executor: jobs that write the same store queue up);
 - missed slots coalesce into one run, if missed by less than ``misfire_grace``;
 - a failing job is logged with its cause and simply runs again at its next slot;
+- with a PostgreSQL store, replicas elect one scheduler (``bot.service.leader``): the
+  others serve health and chat and take over within a minute when the leader dies;
+  an SQLite store runs one replica (a second ``govbot serve`` on it refuses to start);
 - SIGTERM / SIGINT: no new runs start, a running job stops at its next safe point
   (before it writes anything) or finishes, for up to ``shutdown_timeout``; past that
   it is abandoned. Every store write is one database transaction, so an abandoned
@@ -61,6 +64,7 @@ class Service:
         self.scheduler: BackgroundScheduler | None = None
         self.health_server: HealthServer | None = None
         self.chat = None
+        self.leadership = None  # bot.service.leader: who runs the schedule
         self._cond = threading.Condition()
         self._running: dict[str, float] = {}  # job -> monotonic start
         self._last: dict[str, JobOutcome] = {}
@@ -155,8 +159,12 @@ class Service:
     # -- health ------------------------------------------------------------------------------------------
     def health(self) -> tuple[bool, dict[str, Any]]:
         running = self.scheduler is not None and self.scheduler.running
-        healthy = running and not self.stopping.is_set()
-        status = "ok" if healthy else ("stopping" if self.stopping.is_set() else "scheduler not running")
+        leads = self.leadership is None or self.leadership.leader
+        # A follower is healthy while it keeps watching for the leader's place: it serves health and chat.
+        working = running if leads else self.leadership.alive()
+        healthy = working and not self.stopping.is_set()
+        status = "ok" if healthy else ("stopping" if self.stopping.is_set() else
+                                       "scheduler not running" if leads else "leader election stopped")
         next_runs = self.next_run_times()
         jobs: dict[str, Any] = {}
         for name, schedule in self.settings.jobs.items():
@@ -174,7 +182,8 @@ class Service:
         details = {"status": status, "version": __version__, "mode": self.mode,
                    "timezone": self.settings.timezone.key,
                    "uptime_seconds": round((self.clock() - self.started_at).total_seconds(), 1),
-                   "chat": self.chat.state if self.chat is not None else "off", "jobs": jobs}
+                   "chat": self.chat.state if self.chat is not None else "off",
+                   "scheduler": self.leadership.state() if self.leadership is not None else None, "jobs": jobs}
         return healthy, details
 
     # -- life cycle ---------------------------------------------------------------------------------------
@@ -200,11 +209,35 @@ class Service:
             from bot.service.chat import start_chat
 
             self.chat = start_chat(self)
-        if self.scheduler is None:
-            self.build_scheduler()
-        self.scheduler.start()
+        if self.leadership is None:
+            from bot.service.leader import leadership_for
+
+            self.leadership = leadership_for(
+                self.config, check_every=self.settings.leader_check_every.total_seconds(),
+                on_elected=self._lead, on_deposed=self._follow,
+                store_url=getattr(getattr(self.jobs, "open_store", None), "url", None))
+            self.leadership.start()
+
+    def _lead(self) -> None:
+        """Elected: run the schedule, from now on (a fresh scheduler: no slot of the old leader is replayed)."""
+        with self._cond:
+            if self.stopping.is_set():
+                return
+            if self.scheduler is None:
+                self.build_scheduler()
+            if not self.scheduler.running:
+                self.scheduler.start()
+        self.metrics.set("govbot_scheduler_leader", 1)
         for line in describe_schedule(self.settings, self.clock(), count=1).splitlines():
             log.info("schedule: %s", line)
+
+    def _follow(self) -> None:
+        """Deposed: stop the schedule (a job already running finishes; the store's run locks guard it)."""
+        self.metrics.set("govbot_scheduler_leader", 0)
+        with self._cond:
+            scheduler, self.scheduler = self.scheduler, None
+        if scheduler is not None and scheduler.running:
+            scheduler.shutdown(wait=False)
 
     def stop(self, timeout: float | None = None) -> bool:
         """Stop accepting runs and wait for the running job; False if it had to be abandoned."""
@@ -221,6 +254,8 @@ class Service:
             while self._running and time.monotonic() < deadline:
                 self._cond.wait(min(0.5, max(0.01, deadline - time.monotonic())))
             abandoned = list(self._running)
+        if self.leadership is not None:
+            self.leadership.close()  # after the running job: no other replica starts its slot meanwhile
         if self.health_server is not None:
             self.health_server.stop()
         # The demo's temporary state goes even if a job is abandoned: the process is about to exit.

@@ -8,33 +8,28 @@ means the rule works on what Jira actually sends. ``bot.runs.ruletest`` runs the
 from __future__ import annotations
 
 import itertools
-import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from bot.config import Config
+from bot.dates import is_relative, parse_when
 from bot.model import Issue
 from bot.sources.normalize import Normalizer
 from bot.workspace import Workspace
 
 EXAMPLE_NOW = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)
-_RELATIVE = re.compile(r"^(\d+)\s*(d|w|days?|weeks?)\s*ago$", re.IGNORECASE)
 _SYSTEM = {"key", "type", "summary", "description", "status", "status_category", "labels", "components",
-           "project", "priority", "resolution", "fields", "created", "updated", "resolved", "assignee", "reporter",
+           "project", "priority", "resolution", "fields", "created", "updated", "resolved", "status_changed",
+           "due", "assignee", "reporter",
            "parent", "children", "others", "note"}
 
 
 def _date(value: str | None, now: datetime) -> str | None:
     if not value:
         return None
-    match = _RELATIVE.match(value.strip())
-    if match:
-        amount = int(match.group(1)) * (7 if match.group(2).lower().startswith("w") else 1)
-        when = now - timedelta(days=amount)
-    else:
-        when = datetime.fromisoformat(value)
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
+    when = parse_when(value, now)
+    if when is None:
+        raise ValueError(f"{value!r} is not a date (write 120 days ago, in 14 days, today, or 2026-03-31)")
     return when.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
 
 
@@ -101,6 +96,8 @@ class ExampleBuilder:
             "created": _date(example.get("created", "60 days ago"), self.now),
             "updated": _date(example.get("updated", "1 day ago"), self.now),
             "resolutiondate": _date(example.get("resolved"), self.now) if category == "done" or example.get("resolved") else None,
+            "statuscategorychangedate": _date(example.get("status_changed"), self.now),
+            "duedate": _date(example["due"], self.now)[:10] if example.get("due") else None,  # a date field
         }
         for role in ("assignee", "reporter"):
             if example.get(role):
@@ -110,6 +107,9 @@ class ExampleBuilder:
             if str(name).casefold() in ("assignee", "reporter"):
                 fields[str(name).casefold()] = value
                 continue
+            # "120 days ago" means a date here too, as in created / updated / resolved.
+            if is_relative(value):
+                value = _date(value, self.now)
             fields[self.field_id(str(name))] = value
         issue_id = str(next(self._ids))
         return {"id": issue_id, "key": key, "self": f"https://example.atlassian.net/rest/api/3/issue/{issue_id}",

@@ -39,6 +39,7 @@ from bot import __version__
 from bot.config import Config
 from bot.errors import ConfigError, JiraError, NetworkError, SourceError
 from bot.model import Issue, bulk
+from bot.sources.children import parents_needing_children, unsure_on_data_center
 from bot.sources.fields import FieldCatalog, FieldPlan, plan_fields
 from bot.sources.http import JiraHTTPError, RetryPolicy, Transport, display_url
 from bot.dates import parse_datetime, parse_duration
@@ -635,6 +636,12 @@ class JiraSource:
                 if since is not None:
                     self._expand_changes(reader, scope, jql is None,
                                          with_children=getattr(ruleset, "needs_children", True))
+                elif ruleset is not None and getattr(ruleset, "needs_children", False):
+                    # Children outside the scope (another project), for rules that read children.
+                    parents = parents_needing_children(workspace, ruleset.active, self.config)
+                    self._load_children(reader, parents)
+                    if not self.is_cloud:
+                        workspace.children_unread |= unsure_on_data_center(parents)
                 self._load_ancestors(reader)
             except NetworkError as error:
                 reader.incomplete(f"could not read every parent or child: {error.message}")
@@ -761,8 +768,10 @@ class JiraSource:
                     raise
                 reader.note(f"could not list children ({'; '.join(error.messages) or error.message}); "
                             f"rules see only the children already read")
+                reader.workspace.children_unread.update(p.key for p in chunk)  # checks on children: no verdict
                 continue
             if not result.complete:
+                reader.workspace.children_unread.update(p.key for p in chunk)
                 reader.incomplete(*result.problems)
 
 
@@ -887,3 +896,16 @@ def load_issues_from_jira(config: Config, keys: Iterable[str], ruleset=None, *,
     """The named issues and their relatives from live Jira (``govbot check``)."""
     source = source or JiraSource.from_config(config)
     return source.load_keys(keys, ruleset, progress=progress)
+
+
+def keys_in_scope(config: Config, keys: Iterable[str], *, source: JiraSource | None = None) -> set[str]:
+    """Which of ``keys`` exist, are visible and fall inside the configured scope (``scope_jql``):
+    one search that returns keys only, so nothing else about an issue outside the scope is read."""
+    wanted = sorted({key.upper() for key in keys})
+    if not wanted:
+        return set()
+    source = source or JiraSource.from_config(config)
+    found: set[str] = set()
+    source.search_keys("key in ({keys})", wanted, ["key"], lambda issues: found.update(map(_key, issues)),
+                       within=scope_jql(config), what="checking the issue is in govbot's scope")
+    return {key.upper() for key in found} & set(wanted)

@@ -4,7 +4,8 @@ One ``Store`` per database, assembled from one part per kind of state:
 ``database`` (engine, transactions, dry runs, migrations, run locks, errors),
 ``schema`` (tables and the ordered migrations), ``values`` (what it hands
 out), then ``findings``, ``outbox``, ``snoozes``, ``history``, ``cursors``,
-``slack``, ``comments`` and ``dashboards``. The schema is versioned: migrations are applied
+``slack``, ``comments``, ``rule_health`` (read only: what each rule found, fixed and waived)
+and ``dashboards``. The schema is versioned: migrations are applied
 automatically when a store is opened, except by dry runs, which never write
 to the store (``Store.for_dry_run``).
 """
@@ -19,6 +20,7 @@ from bot.store.database import (BUSY_TIMEOUT_SECONDS, DEFAULT_FILENAME, Database
 from bot.store.findings import FindingsStore
 from bot.store.history import HistoryStore
 from bot.store.outbox import OutboxStore
+from bot.store.rule_health import RuleHealth, RuleHealthStore
 from bot.store.schema import LATEST_VERSION, MIGRATIONS, metadata
 from bot.store.slack import SlackStore
 from bot.store.snoozes import SnoozeStore
@@ -26,7 +28,7 @@ from bot.store.values import CommentState, Delivery, FindingState, RecordSummary
 
 
 class Store(FindingsStore, OutboxStore, SnoozeStore, HistoryStore, CursorStore, SlackStore, CommentStore,
-            DashboardStore, Database):
+            RuleHealthStore, DashboardStore, Database):
     """One database holding govbot's state; migrated on open."""
 
 
@@ -40,5 +42,5 @@ def open_store(config, *, dry_run: bool = False) -> "Store":
 
 
 __all__ = ["BUSY_TIMEOUT_SECONDS", "DEFAULT_FILENAME", "LATEST_VERSION", "MIGRATIONS", "CommentState",
-           "DeferredCursors", "Delivery", "FindingState", "RecordSummary", "Snooze", "Store", "StoreConfigError",
+           "DeferredCursors", "Delivery", "FindingState", "RecordSummary", "RuleHealth", "Snooze", "Store", "StoreConfigError",
            "StoreError", "metadata", "open_store", "sqlite_path", "store_url", "_lock_key", "_sqlite_transactions"]

@@ -437,7 +437,8 @@ class Database:
         import fcntl
         lock_path = path.with_name(path.name + f".{name}.lock")
         try:
-            handle = open(lock_path, "a+")
+            # 0600 like the database beside it (it names a process; nothing else needs to read it).
+            handle = open(os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600), "a+")
         except OSError as error:
             raise StoreError(f"cannot create lock file {lock_path}: {error.strerror}") from None
         try:

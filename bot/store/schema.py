@@ -17,6 +17,19 @@ from sqlalchemy.engine import Connection
 
 # -- column types ---------------------------------------------------------------
 
+class ErrorText(sa.types.TypeDecorator):
+    """Error text from a remote system, redacted as it is written (a Slack or Jira error body may
+    echo the request's Authorization header; the store must not keep it). bot/redact.py."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        from bot.redact import redact
+
+        return redact(value) if isinstance(value, str) else value
+
+
 class UTCDateTime(sa.types.TypeDecorator):
     """Aware UTC datetimes in, aware UTC datetimes out, on every backend."""
 
@@ -80,7 +93,7 @@ def _v1_tables(metadata: sa.MetaData) -> None:
         sa.Column("fingerprints", sa.JSON, nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("attempts", sa.Integer, nullable=False, default=0),
-        sa.Column("last_error", sa.Text),
+        sa.Column("last_error", ErrorText),
         sa.Column("run_id", sa.Integer),
         sa.Column("created_at", UTCDateTime, nullable=False),
         sa.Column("claimed_at", UTCDateTime),

@@ -41,3 +41,12 @@ class SnoozeStore(Database):
                 query = query.where(sa.or_(waivers.c.until.is_(None), waivers.c.until >= active_on))
             return [Snooze(row.id, row.issue, row.rule, row.by, row.reason, row.until, row.created_at)
                     for row in connection.execute(query.order_by(waivers.c.id))]
+
+    @_guarded
+    def snooze_history(self, issue: str, rule: str) -> list[Snooze]:
+        """Every snooze ever given on ``issue`` and ``rule``, ended or not, oldest first (the renewal cap)."""
+        with self.transaction() as connection:
+            query = (sa.select(waivers).where(waivers.c.source == "snooze", waivers.c.issue == issue,
+                                              waivers.c.rule == rule).order_by(waivers.c.id))
+            return [Snooze(row.id, row.issue, row.rule, row.by, row.reason, row.until, row.created_at)
+                    for row in connection.execute(query)]

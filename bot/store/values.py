@@ -37,6 +37,17 @@ class FindingState:
     def open(self) -> bool:
         return self.resolved_at is None
 
+    def as_finding(self):
+        """The Finding this state was stored from, for an issue not read this run or a queued message's item."""
+        from bot.model import Finding, Severity, User
+
+        owner = User(**{k: v for k, v in self.owner.items()
+                        if k in ("account_id", "name", "display_name", "email")}) if self.owner else None
+        return Finding(rule=self.rule, issue=self.issue, severity=Severity.parse(self.severity),
+                       message=self.message, title=self.title, evidence=self.evidence or "",
+                       team=self.team, owner=owner, url=self.url, summary=self.summary,
+                       waived=bool(self.waived), waiver_reason=self.waiver_reason)
+
 
 @dataclass
 class RecordSummary:

@@ -101,7 +101,8 @@ class Faults:
     slow_every: int = 0             # every Nth request: answered after slow_seconds
     slow_seconds: float = 0.0
     expire_token_every: int = 0     # every Nth page token presented is refused as expired
-    # request number -> "429" | "503" | "500" | "reset" | "slow" | "expire"
+    # request number -> "429" | "503" | "500" | "reset" | "slow" | "expire" | "echo" (a 400 whose
+    # error message repeats the request's Authorization header, as a debugging proxy does)
     script: dict[int, str] = field(default_factory=dict)
     # After this many requests to ``paths``, every further one answers outage_status (an outage).
     outage_after: int | None = None
@@ -929,6 +930,10 @@ class _Handler(BaseHTTPRequestHandler):
             elif fault in ("503", "500"):
                 self._send(int(fault), {"errorMessages": ["Service unavailable."]},
                            {"Retry-After": emulator.faults.retry_after} if fault == "503" else {})
+                return
+            elif fault == "echo":
+                self._send(400, {"errorMessages": [f"Bad request; headers were Authorization: "
+                                                   f"{self.headers.get('Authorization')}"], "errors": {}}, {})
                 return
             elif fault == "expire" and has_token:
                 self._send(400, EXPIRED, {})

@@ -66,6 +66,7 @@ class _Fault:
     status: int = 200
     error: str | None = None
     retry_after: float | None = None
+    echo_auth: bool = False  # the error string repeats the request's Authorization header (a bad proxy)
 
 
 @dataclass
@@ -130,11 +131,14 @@ class FakeSlack:
 
     # -- fault injection -----------------------------------------------------------------------------
     def fail(self, method: str, *, status: int = 200, error: str | None = None,
-             retry_after: float | None = None, times: int = 1) -> None:
-        """The next ``times`` calls to ``method`` fail this way (429 needs no error code)."""
+             retry_after: float | None = None, times: int = 1, echo_auth: bool = False) -> None:
+        """The next ``times`` calls to ``method`` fail this way (429 needs no error code).
+
+        ``echo_auth``: the error string echoes the request's Authorization header, as a
+        misconfigured proxy or a debugging gateway does; govbot must never repeat it."""
         with self._lock:
             self._faults.setdefault(method, []).extend(
-                _Fault(status, error, retry_after) for _ in range(times))
+                _Fault(status, error, retry_after, echo_auth) for _ in range(times))
 
     def clear_faults(self) -> None:
         """Slack is healthy again."""
@@ -218,6 +222,8 @@ class FakeSlack:
         if fault is not None:
             headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
             error = fault.error or ("ratelimited" if fault.status == 429 else "internal_error")
+            if fault.echo_auth:
+                error = f"{error} (request had Authorization: {authorization}; token={token})"
             body_out = {"ok": False, "error": error}
             self._reply(request, fault.status, body_out, headers)
             return

@@ -63,3 +63,33 @@ def test_the_image_state_folder_is_0700_and_the_unit_keeps_a_private_umask():
     assert "chmod 0700 /var/lib/govbot" in dockerfile
     unit = (ROOT / "deploy" / "systemd" / "govbot.service").read_text()
     assert "StateDirectoryMode=0700" in unit and "UMask=0077" in unit
+
+
+def test_sqlite_side_files_are_created_readable_by_their_owner_only(tmp_path):
+    """The rollback journal, the WAL and its shared memory hold the same rows as the database;
+    SQLite creates them with the database's mode, and govbot's lock files are 0600 too."""
+    import sqlite3
+
+    import sqlalchemy as sa
+
+    path = tmp_path / "govbot.db"
+    with Store(f"sqlite:///{path}") as store:
+        with store.writing() as connection:
+            connection.execute(sa.text("CREATE TABLE probe (x TEXT)"))
+            journal = tmp_path / "govbot.db-journal"
+            assert journal.exists() and mode(journal) == 0o600, sorted(p.name for p in tmp_path.iterdir())
+        with store.try_lock("deliver") as acquired:
+            assert acquired
+            [lock] = tmp_path.glob("govbot.db.*.lock")
+            assert mode(lock) == 0o600, oct(mode(lock))
+    wal = sqlite3.connect(path)
+    try:
+        assert wal.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
+        with Store(f"sqlite:///{path}") as store:
+            with store.writing() as connection:
+                connection.execute(sa.text("INSERT INTO probe VALUES ('secret')"))
+            side = sorted(p for p in tmp_path.iterdir() if p.name.startswith("govbot.db-"))
+            assert {p.name for p in side} >= {"govbot.db-wal", "govbot.db-shm"}, [p.name for p in side]
+            assert all(mode(p) == 0o600 for p in side), {p.name: oct(mode(p)) for p in side}
+    finally:
+        wal.close()

@@ -163,3 +163,34 @@ def test_nul_and_surrogates_reach_a_postgresql_store_repaired(site):
     with Store(url) as store:
         summaries = {state.issue: state.summary for state in store.finding_states().values()}
     assert summaries["PAY-1"] == "Bulk \ufffd import" and summaries["PAY-2"] == "NUL \ufffd inside"
+
+
+@pytest.mark.parametrize("kind", ["json", "text"])
+def test_a_log_line_with_a_lone_surrogate_is_written_not_lost(kind, capsys):
+    """A summary with a lone surrogate in a log message or an exception text: the line is written
+    (the surrogate escaped or replaced), not dropped with a "--- Logging error ---" traceback."""
+    import io
+    import logging
+
+    from bot.logs import JsonFormatter, TextFormatter
+
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", write_through=True)
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter() if kind == "json" else TextFormatter())
+    logger = logging.getLogger(f"govbot.test.surrogates.{kind}")
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        try:
+            raise ValueError(f"cannot read {SUMMARY}")
+        except ValueError:
+            logger.exception("scan of %s failed", SUMMARY, extra={"issue": SUMMARY})
+    finally:
+        logger.removeHandler(handler)
+    written = raw.getvalue().decode("utf-8")
+    assert "Logging error" not in capsys.readouterr().err
+    assert "scan of Bulk" in written and "import failed" in written
+    if kind == "json":
+        entry = json.loads(written.splitlines()[0])
+        assert entry["message"].startswith("scan of Bulk") and "ValueError" in entry["error"]

@@ -63,7 +63,11 @@ def test_kubernetes_objects_have_what_their_kind_needs(name, obj):
         sources = volumes["config"]["projected"]["sources"]
         assert [s["configMap"]["name"] for s in sources] == ["govbot-config", "govbot-rules"]
     if obj["kind"] == "Deployment":
-        assert obj["spec"]["replicas"] == 1 and obj["spec"]["strategy"]["type"] == "Recreate"
+        # Two replicas elect one scheduler (PostgreSQL store); a PodDisruptionBudget keeps one up.
+        assert obj["spec"]["replicas"] == 2 and obj["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+        budgets = [o for _, o in k8s_objects() if o["kind"] == "PodDisruptionBudget"]
+        assert [b["spec"]["selector"]["matchLabels"] for b in budgets] == [obj["spec"]["selector"]["matchLabels"]]
+        assert budgets[0]["spec"]["minAvailable"] == 1
         [container] = pod_spec(obj)["containers"]
         port = container["ports"][0]
         assert port["containerPort"] == 9464

@@ -1,3 +1,3 @@
 """Built-in check kinds, one module per family of checks. Importing registers them."""
 
-from bot.engine.checks import attributes, dates, hierarchy, values  # noqa: F401
+from bot.engine.checks import attributes, dates, hierarchy, relatives, scope, values  # noqa: F401

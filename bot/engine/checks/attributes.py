@@ -15,17 +15,24 @@ def _as_list(value) -> list[str]:
 @register
 class HasLabel(Check):
     kind = "has-label"
+    example = {"condition": {"has-label": "tech-debt-agreement"},
+               "fires": {"type": "Story", "labels": ["Tech-Debt-Agreement"]},
+               "ok": {"type": "Story", "labels": ["backend"]}}
     doc = "Holds when the issue carries any of the labels (case-insensitive)."
     shorthand = "label"
     schema = {"properties": {"label": _NAMES}, "required": ["label"]}
+
+    def __init__(self, params):
+        super().__init__(params)
+        # Folded once: scope matching runs this for every (rule, issue) pair.
+        self.wanted = frozenset(label.casefold() for label in _as_list(params["label"]))
 
     def fields(self):
         return {"labels"}
 
     def evaluate(self, issue, context):
-        wanted = {label.casefold() for label in _as_list(self.params["label"])}
         for label in issue.labels:
-            if label.casefold() in wanted:
+            if label.casefold() in self.wanted:
                 return Match(label)
         return None
 
@@ -33,34 +40,67 @@ class HasLabel(Check):
 @register
 class IsType(Check):
     kind = "is-type"
+    example = {"condition": {"is-type": ["Bug", "Defect"]},
+               "fires": {"type": "Bug"},
+               "ok": {"type": "Story"}}
     doc = "Holds when the issue type is one of the names given (case-insensitive)."
     shorthand = "type"
     schema = {"properties": {"type": _NAMES}, "required": ["type"]}
     needs_type = True
 
+    def __init__(self, params):
+        super().__init__(params)
+        self.wanted = frozenset(name.casefold() for name in _as_list(params["type"]))
+
     def fields(self):
         return set()
 
+    def holds(self, issue, context):
+        return issue.type.casefold() in self.wanted
+
     def evaluate(self, issue, context):
-        wanted = {name.casefold() for name in _as_list(self.params["type"])}
-        return Match(issue.type) if issue.type.casefold() in wanted else None
+        return Match(issue.type) if self.holds(issue, context) else None
+
+
+_CATEGORIES = {"type": "array", "minItems": 1, "items": {"enum": ["new", "indeterminate", "done", "to do", "in progress"]},
+               "description": "status categories: `new` (To Do), `indeterminate` (In Progress), `done`; "
+                              "`to do` and `in progress` are accepted too"}
 
 
 @register
 class StatusCategory(Check):
     kind = "status-category"
-    doc = "Holds when the status category is one of: new (To Do), indeterminate (In Progress), done."
-    shorthand = "in"
-    schema = {"properties": {"in": {"type": "array", "minItems": 1, "items": {
-        "enum": ["new", "indeterminate", "done", "to do", "in progress"]}}}, "required": ["in"]}
+    example = {"condition": {"status-category": ["in progress"]},
+               "fires": {"type": "Story"},
+               "ok": {"type": "Story", "status_category": "new"}}
+    doc = ("Holds when the status category is one of `categories`: new (To Do), indeterminate (In Progress), "
+           "done. (`in:` is the old name of `categories`, still read; elsewhere `in:` says where a field is "
+           "looked for.)")
+    shorthand = "categories"
+    schema = {"properties": {"categories": _CATEGORIES,
+                             "in": {**_CATEGORIES, "description": "the old name of `categories`"}}}
     needs_status = True
+
+    def problems(self):
+        given = [name for name in ("categories", "in") if name in self.params]
+        if not given:
+            return [((), "status-category needs `categories:`", "for example status-category: [new, indeterminate]")]
+        if len(given) == 2:
+            return [(("in",), "`in` is the old name of `categories`: give one of them", None)]
+        return []
 
     def fields(self):
         return set()
 
+    def __init__(self, params):
+        super().__init__(params)
+        self.wanted = frozenset(normalise_category(c) for c in params.get("categories") or params.get("in") or ())
+
+    def holds(self, issue, context):
+        return issue.status_category in self.wanted
+
     def evaluate(self, issue, context):
-        wanted = {normalise_category(c) for c in self.params["in"]}
-        return Match(issue.status_category) if issue.status_category in wanted else None
+        return Match(issue.status_category) if self.holds(issue, context) else None
 
 
 def normalise_category(name: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.engine.context import Unjudged
-from bot.hierarchy import defaults
+from bot.hierarchy import FLOW_ITEMS, defaults
 from bot.engine.registry import Check, Match, register
 
 _LEVEL = {"type": "string", "minLength": 1, "description": "a level name from the hierarchy map (epic, initiative...)"}
@@ -20,6 +20,9 @@ class _HierarchyCheck(Check):
 @register
 class NotAWorkItem(Check):
     kind = "not-a-work-item"
+    example = {"condition": {"not-a-work-item": {}},
+               "fires": {"type": "Release"},
+               "ok": {"type": "Epic"}}
     doc = ("Holds when the issue type is listed in `hierarchy.not_work_items` (for example Release: "
            "a scheduled deployment of features, not a level of work).")
     schema = {"properties": {}}
@@ -39,6 +42,9 @@ class NotAWorkItem(Check):
 @register
 class ParentNotAbove(_HierarchyCheck):
     kind = "parent-not-above"
+    example = {"condition": {"parent-not-above": {}},
+               "fires": {"type": "Epic", "parent": "Story"},
+               "ok": {"type": "Story", "parent": "Epic"}}
     doc = "Holds when the parent sits at the same level as the issue or below it (an inverted hierarchy)."
     schema = {"properties": {}}
 
@@ -55,6 +61,9 @@ class ParentNotAbove(_HierarchyCheck):
 @register
 class SkippedLevel(_HierarchyCheck):
     kind = "skipped-level"
+    example = {"condition": {"skipped-level": {}},
+               "fires": {"type": "Story", "parent": "Initiative"},
+               "ok": {"type": "Story", "parent": "Epic"}}
     doc = ("Holds when a required level is missing between the issue and its parent "
            "(a story directly under an initiative skips the epic). Optional levels may be skipped.")
     schema = {"properties": {}}
@@ -73,6 +82,9 @@ class SkippedLevel(_HierarchyCheck):
 @register
 class NoAncestor(_HierarchyCheck):
     kind = "no-ancestor"
+    example = {"condition": {"no-ancestor": "epic"},
+               "fires": {"type": "Story"},
+               "ok": {"type": "Story", "parent": "Epic"}}
     doc = ("Holds when nothing above the issue (parent, grandparent...) is at or above `level`: "
            "a story that rolls up to no epic. Quiet when a parent exists but its level is unknown.")
     shorthand = "level"
@@ -98,21 +110,31 @@ class NoAncestor(_HierarchyCheck):
 @register
 class FlowItemKind(_HierarchyCheck):
     kind = "flow-item"
-    doc = ("Holds when the issue's flow item kind (feature, defect, risk, debt) is `kind`. With "
+    example = {"condition": {"flow-item": "defect"},
+               "fires": {"type": "Bug"},
+               "ok": {"type": "Story"}}
+    doc = ("Holds when the issue's flow item kind (feature, defect, risk, debt) is `kind` (or one of them). With "
            "`infer_from: <level>`, an issue whose type only Jira's hierarchy places (a localised "
            "\"Story\" sent without `untranslatedName`, so no name gives its kind) counts too when most "
            "issues of its type in its project roll up to that level: the team uses the type as a story.")
     shorthand = "kind"
     level_param = "infer_from"
     schema = {"properties": {
-        "kind": {"enum": ["feature", "defect", "risk", "debt"]},
+        "kind": {"anyOf": [{"enum": list(FLOW_ITEMS)},
+                           {"type": "array", "minItems": 1, "items": {"enum": list(FLOW_ITEMS)}}],
+                 "description": "a flow item kind (`feature`, `defect`, `risk`, `debt`) or a list of them"},
         "infer_from": {**_LEVEL, "description": "a level; types with no known kind count when most of "
                                                 "their issues in the project roll up to it"},
     }, "required": ["kind"]}
 
+    def __init__(self, params):
+        super().__init__(params)
+        kind = params["kind"]
+        self.wanted = frozenset([kind] if isinstance(kind, str) else kind)
+
     def evaluate(self, issue, context):
         if issue.flow_item:
-            return Match("") if issue.flow_item == self.params["kind"] else None
+            return Match("") if issue.flow_item in self.wanted else None
         level = self.params.get("infer_from")
         if not level or issue.issue_type is None or issue.level is None:
             return None
@@ -125,6 +147,9 @@ class FlowItemKind(_HierarchyCheck):
 @register
 class ProjectUsesLevel(_HierarchyCheck):
     kind = "project-uses-level"
+    example = {"condition": {"project-uses-level": "epic"},
+               "fires": {"type": "Story", "others": [{"type": "Epic"}]},
+               "ok": {"type": "Story"}}
     doc = ("Holds when the issue's project has work at `level` or above: an issue of its own at that "
            "level, or one of its issues rolling up to one. \"Story without epic\" speaks only where a "
            "project uses epics; a project with none is a site-setup question. Gives no verdict on a "
@@ -145,6 +170,9 @@ class ProjectUsesLevel(_HierarchyCheck):
 @register
 class UnmappedType(Check):
     kind = "unmapped-type"
+    example = {"condition": {"unmapped-type": {}},
+               "fires": {"type": "Gadget"},
+               "ok": {"type": "Story"}}
     doc = ("Holds when nothing says what the issue type is: Jira sent no `subtask`, `hierarchyLevel` "
            "or `untranslatedName` that places it, it is not the site's Epic type, and the hierarchy map "
            "does not name it. It has no agreed level or flow item kind, so flow metrics cannot count it.")

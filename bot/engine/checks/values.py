@@ -9,7 +9,9 @@ from bot.engine.registry import Check, Match, register
 
 _FIELD = {"type": "string", "minLength": 1,
           "description": "a Jira field (display name or id) or description section; synonyms from config count"}
-_SOURCES = {"type": "array", "items": {"enum": ["field", "section"]}, "minItems": 1, "uniqueItems": True}
+_SOURCES = {"type": "array", "items": {"enum": ["field", "section"]}, "minItems": 1, "uniqueItems": True,
+            "description": "where to look: `[field]` (the Jira field only), `[section]` (the description section "
+                           "only); default both, the field first"}
 
 
 class _FieldCheck(Check):
@@ -34,6 +36,9 @@ def placeholder_reason(value: str, issue, context, *, placeholders: bool = True,
 @register
 class Missing(_FieldCheck):
     kind = "missing"
+    example = {"condition": {"missing": "Anticipated Outcome"},
+               "fires": {"type": "Epic", "fields": {"Anticipated Outcome": "TBD"}},
+               "ok": {"type": "Epic", "fields": {"Anticipated Outcome": "Churn down 5% by Q3"}}}
     doc = ("Holds when the field and the description section are both absent or empty, "
            "or hold only a placeholder (TBD, n/a, -, todo...) or a copy of the summary.")
     schema = {"properties": {
@@ -54,6 +59,9 @@ class Missing(_FieldCheck):
 @register
 class LacksMeasure(_FieldCheck):
     kind = "lacks-measure"
+    example = {"condition": {"lacks-measure": {"field": "Anticipated Outcome", "words": ["churn"]}},
+               "fires": {"type": "Epic", "fields": {"Anticipated Outcome": "Happier users"}},
+               "ok": {"type": "Epic", "fields": {"Anticipated Outcome": "Less churn among new users"}}}
     doc = ("Holds when the field or section has real text that names no measure: no digit (a number, "
            "a percentage, a date, Q3), no % and none of the metric ``words`` the rule lists. Quiet when "
            "the value is missing (another check's job).")
@@ -79,6 +87,9 @@ class LacksMeasure(_FieldCheck):
 @register
 class Matches(_FieldCheck):
     kind = "matches"
+    example = {"condition": {"matches": {"field": "summary", "in": ["field"], "pattern": "\\bWIP\\b", "case_sensitive": True}},
+               "fires": {"type": "Initiative", "summary": "WIP: payments"},
+               "ok": {"type": "Initiative", "summary": "Wipe old data"}}
     doc = ("Holds when the field or section text matches a regular expression (case-insensitive by default). "
            "Patterns run on RE2, in linear time: no backreferences or lookaround, and `\\d`, `\\w`, `\\b` "
            "match ASCII only (`\\p{L}` matches any letter).")
@@ -113,6 +124,9 @@ class Matches(_FieldCheck):
 @register
 class ValueIn(_FieldCheck):
     kind = "value-in"
+    example = {"condition": {"value-in": {"field": "priority", "in": ["field"], "values": ["Highest", "High"]}},
+               "fires": {"type": "Bug", "priority": "High"},
+               "ok": {"type": "Bug", "priority": "Low"}}
     doc = "Holds when the field's text equals one of the listed values (case-insensitive)."
     schema = {"properties": {
         "field": _FIELD,
