@@ -128,7 +128,7 @@ DEFAULTS: dict[str, Any] = {
         "loop_age_days": [30, 60, 90],  # age bands for unclosed loops
         "ffr_attention": 25,           # FFR (%) above which "where to look first" asks about outcomes
         "slack_max_items": 5,          # items per list in a Slack message; the rest link to the dashboard
-        "dashboard_url": None,         # where the --html folder is published, for "and N more" links
+        "dashboard_url": None,         # where people open the dashboard; None: the service's own /dashboard/
         "organisation": "Organisation",  # title of the organisation-wide digest
     },
     # When the service runs each job: a crontab line with day NAMES (mon-fri), read in
@@ -154,6 +154,8 @@ DEFAULTS: dict[str, Any] = {
         "webhook_path": None,               # e.g. /jira/webhook: accept Jira issue webhooks there (off: None)
         "webhook_debounce": "20s",          # an issue is checked once its events have been quiet this long
         "webhook_max_bytes": 1048576,       # larger webhook bodies are refused (413)
+        "dashboard_path": "/dashboard",     # the dashboard, read-only on the health port; false: not served
+        "dashboard_auth": "none",           # none | basic (GOVBOT_DASHBOARD_USER/_PASSWORD) | token (GOVBOT_DASHBOARD_TOKEN)
     },
     "logging": {"level": "info", "format": "auto"},  # format: auto (JSON unless a terminal) | json | text
 }
@@ -269,7 +271,7 @@ SECTION_SCHEMAS: dict[str, dict] = {
             "ffr_attention": {"type": "number", "minimum": 0, "maximum": 100},
             "slack_max_items": {"type": "integer", "minimum": 1, "maximum": 20},
             "dashboard_url": {"type": ["string", "null"], "pattern": r"^https?://",
-                              "description": "the published address of the --html folder"},
+                              "description": "where people open the dashboard"},
             "organisation": {"type": "string", "minLength": 1},
         },
     },
@@ -303,6 +305,11 @@ SECTION_SCHEMAS: dict[str, dict] = {
                              "description": "a path like /jira/webhook (not /healthz or /metrics)"},
             "webhook_debounce": _duration,
             "webhook_max_bytes": {"type": "integer", "minimum": 1024, "maximum": 67108864},
+            "dashboard_path": {"anyOf": [{"type": "string", "pattern": r"^(/[A-Za-z0-9_-]+)+$",
+                                          "not": {"enum": ["/healthz", "/metrics"]}},
+                                         {"const": False}],
+                               "description": "a URL path like /dashboard, or false"},
+            "dashboard_auth": {"enum": ["none", "basic", "token"]},
         },
     },
     "logging": {

@@ -156,6 +156,19 @@ def slack_escape(text: Any) -> str:
     return strip_controls(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# Slack mrkdwn has no escape for its formatting characters: *bold*, ~strike~ and `code`
+# apply wherever the characters sit at word edges. Their look-alikes read the same and
+# format nothing. ``_`` is left alone: it formats only around whole words, and snake_case
+# identifiers must stay copyable.
+_SLACK_FORMATTING = str.maketrans({"*": "\u2217", "~": "\u223c", "`": "\u02cb"})
+
+
+def slack_plain(text: Any) -> str:
+    """Untrusted text shown as typed in Slack mrkdwn: ``slack_escape``, and no character of it
+    turns bold, struck or code ("Remove ~tmp~ dirs" is not struck, "*Core*" not bold)."""
+    return slack_escape(text).translate(_SLACK_FORMATTING)
+
+
 # Always special in wiki markup; "-" and "?" only in "-strike-" and "??citation??" positions.
 _WIKI_SPECIAL = re.compile(r"([\\*_+^~{}\[\]|!#])|(?<!\w)-|-(?!\w)|\?(?=\?)|(?<=\?)\?")
 

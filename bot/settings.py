@@ -129,6 +129,8 @@ class ServiceSection:
     webhook_path: str | None
     webhook_debounce: str
     webhook_max_bytes: int
+    dashboard_path: Any  # a URL path, or False
+    dashboard_auth: str
 
 
 @dataclass(frozen=True)

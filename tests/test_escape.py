@@ -90,3 +90,19 @@ def test_web_url_refuses_what_is_not_safe_to_link(url):
 
 def test_web_url_percent_encodes_link_markup_after_the_host():
     assert web_url("https://j.example/browse/A-(1)|x[y]{z}^") == "https://j.example/browse/A-%281%29%7Cx%5By%5D%7Bz%7D%5E"
+
+
+def test_slack_plain_formats_nothing_and_keeps_slack_escaping():
+    from bot.escape import slack_plain
+
+    assert slack_plain("Remove ~tmp~ dirs") == "Remove \u223ctmp\u223c dirs"
+    assert slack_plain("*Core* `x` <!channel> & a_b_c") == "\u2217Core\u2217 \u02cbx\u02cb &lt;!channel&gt; &amp; a_b_c"
+    assert slack_plain("bi\u202edi\x07") == "bidi"
+
+
+def test_a_nudge_shows_the_summary_as_typed():
+    from bot.deliver.slack import Item, item_text
+
+    text = item_text(Item("r", "PAY-1", "Remove ~tmp~ dirs *now*", "Title", 'PAY-1 "Remove ~tmp~ dirs" has no x'))
+    assert "~" not in text and "*now*" not in text
+    assert "Remove \u223ctmp\u223c dirs \u2217now\u2217" in text

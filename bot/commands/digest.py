@@ -38,7 +38,8 @@ FORMATS = [*RENDERERS, "slack"]  # slack: the Block Kit payloads, exactly as the
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), metavar="FILE",
               help="Write the --format output to FILE instead of standard output.")
 @click.option("--html", "html_dir", type=click.Path(file_okay=False), metavar="DIR",
-              help="Also write the dashboard: DIR/index.html plus one self-contained page per team.")
+              help="Also write the dashboard: DIR/index.html, one self-contained page per team and "
+                   "the list behind each count.")
 @click.option("--apply", is_flag=True,
               help="Post the Slack messages (needs SLACK_BOT_TOKEN). Without it nothing is posted, "
                    "but the week's figures are still recorded.")

@@ -21,7 +21,7 @@ from slack_sdk.models.blocks import (ContextBlock, DividerBlock, HeaderBlock, Ma
 
 from bot.deliver import buttons
 from bot.deliver.questions import family_of, questions_for
-from bot.escape import slack_escape, web_url
+from bot.escape import slack_escape, slack_plain, web_url
 
 MAX_BLOCKS = 50
 MAX_SECTION_CHARS = 3000
@@ -129,10 +129,10 @@ def item_text(item: Item) -> str:
     """One finding: the issue link and summary, then what the rule found."""
     first = issue_link(item.url, item.issue)
     if item.summary:
-        first += f" · {slack_escape(one_line(item.summary, 200))}"
+        first += f" · {slack_plain(one_line(item.summary, 200))}"  # "~tmp~" is not struck through
     if item.reminder:
         first += f"  _(reminder {item.reminder} of {item.reminder_cap})_" if item.reminder_cap else "  _(reminder)_"
-    return f"{first}\n{slack_escape(one_line(item.message, 600))}"
+    return f"{first}\n{slack_plain(one_line(item.message, 600))}"
 
 
 def rule_text(item: Item, *, label_prefix: str, show_waive: bool = True) -> str:

@@ -22,6 +22,7 @@ from bot.config import Config
 from bot.engine.context import Context
 from bot.hierarchy import FLOW_ITEMS
 from bot.model import Finding, Issue
+from bot.digest.realization import FlowTime, Realization, flow_load, flow_time, realization
 from bot.prose import plural
 
 ORGANISATION = "*"  # the history key of the organisation-wide digest
@@ -49,6 +50,8 @@ class Change:
     team: str | None = None
     title: str = ""
     fingerprint: str = ""
+    summary: str = ""  # as the store last saw it: a fixed finding's issue may be gone from the scan
+    url: str | None = None
 
 
 @dataclass
@@ -73,7 +76,8 @@ def week_changes(states: Iterable[Any], since: datetime, until: datetime) -> Wee
         return None
     changes = WeekChanges()
     for state in states:
-        change = Change(state.rule, state.issue, state.team, state.title or "", state.fingerprint)
+        change = Change(state.rule, state.issue, state.team, state.title or "", state.fingerprint,
+                        state.summary or "", state.url)
         if since < state.first_seen <= until:
             changes.new.append(change)
         if state.resolved_at is not None and since < state.resolved_at <= until:
@@ -155,8 +159,13 @@ class Flow:
 
 @dataclass(frozen=True)
 class TrendPoint:
+    """One week of a trend. A week with no stored digest is kept (``recorded`` false) so a
+    trend is drawn on a time axis with its gaps, never with missing weeks squeezed out."""
+
     week_start: date
     ffr: float | None
+    recorded: bool = True
+    flow: dict[str, int] | None = None  # delivered flow items by kind, when that week stored them
 
 
 @dataclass
@@ -170,6 +179,8 @@ class TeamLine:
     open_findings: int
     loops: int
     overdue: int
+    trend: list[TrendPoint] = field(default_factory=list)  # the team's FFR by week, this week included
+    ffr_change: float | None = None  # points since the latest earlier week with a ratio
 
 
 @dataclass
@@ -191,6 +202,16 @@ class Digest:
     flow: Flow
     escalated: list[FindingItem] = field(default_factory=list)  # open after every reminder
     waived_items: list[FindingItem] = field(default_factory=list)
+    # The lists behind the counts (bot.digest.lists): open, new and fixed findings, and the
+    # epics and initiatives the FFR counts as without an anticipated outcome.
+    open_items: list[FindingItem] = field(default_factory=list)
+    new_items: list[FindingItem] = field(default_factory=list)
+    fixed_items: list[FindingItem] = field(default_factory=list)
+    ffr_items: list[FindingItem] = field(default_factory=list)
+    # Beside the FFR (bot.digest.realization): what came of delivered work, and how work flows.
+    realization: Realization = field(default_factory=Realization)
+    flow_load: dict[str, int] = field(default_factory=dict)
+    flow_time: FlowTime = field(default_factory=lambda: FlowTime(0))
     look_first: str = ""
     channel: str | None = None
     teams: list[TeamLine] = field(default_factory=list)  # organisation digest only
@@ -239,7 +260,7 @@ class Digest:
 
     @property
     def trend_with_now(self) -> list[TrendPoint]:
-        return [*self.trend, TrendPoint(self.week_start, self.ffr)]
+        return [*self.trend, TrendPoint(self.week_start, self.ffr, flow=dict(self.flow.counts))]
 
     def figures(self) -> dict[str, Any]:
         """The numbers the store keeps per team and week, for trends."""
@@ -267,7 +288,9 @@ class Digest:
             "feature_factory_ratio": self.ffr,
             "ffr_missing": self.ffr_missing,
             "ffr_scope": self.ffr_scope,
-            "ffr_trend": [{"week_start": p.week_start.isoformat(), "ffr": p.ffr} for p in self.trend_with_now],
+            "ffr_trend": _trend_json(self.trend_with_now),
+            "flow_trend": [{"week_start": p.week_start.isoformat(), "recorded": p.recorded, "delivered": p.flow}
+                           for p in self.trend_with_now],
             "history": self.has_history,
             "findings": {
                 "open": self.open_findings, "waived": self.waived,
@@ -292,9 +315,28 @@ class Digest:
                 "shares": {kind: self.flow.share(kind) for kind in FLOW_ITEMS},
                 "unclassified": self.flow.unclassified,
             },
+            "realization": {
+                "delivered": self.realization.delivered, "closed": self.realization.closed,
+                "loop_closure_rate": self.realization.closure_rate, "waiting_in_grace": self.realization.waiting,
+                "median_days_to_actual_outcome": self.realization.median_days,
+                "days_measured": len(self.realization.days_to_outcome),
+                "closed_unmeasured": self.realization.closed_unmeasured,
+                "met": self.realization.met, "missed": self.realization.missed, "unclear": self.realization.unclear,
+            },
+            "flow_load": dict(self.flow_load),
+            "flow_time": {"window_days": self.flow_time.window_days, "resolved": self.flow_time.count,
+                          "median_days": self.flow_time.median, "p85_days": self.flow_time.p85},
             "look_first": self.look_first,
-            **({"teams": [dataclasses.asdict(line) for line in self.teams]} if self.is_organisation else {}),
+            **({"teams": [_team_json(line) for line in self.teams]} if self.is_organisation else {}),
         }
+
+
+def _trend_json(points: list[TrendPoint]) -> list[dict[str, Any]]:
+    return [{"week_start": p.week_start.isoformat(), "ffr": p.ffr, "recorded": p.recorded} for p in points]
+
+
+def _team_json(line: TeamLine) -> dict[str, Any]:
+    return {**dataclasses.asdict(line), "trend": _trend_json(line.trend)}
 
 
 def _item_json(item: Loop | Agreement | FindingItem) -> dict[str, Any]:
@@ -345,12 +387,14 @@ def week_start_of(now: datetime) -> date:
 
 
 def build_digests(batch: Any, config: Config, now: datetime, *,
-                  history: History | None = None, changes: WeekChanges | None = None) -> Digests:
+                  history: History | None = None, changes: WeekChanges | None = None,
+                  lifecycle: Iterable[Any] = ()) -> Digests:
     """Every team's digest and the organisation's, for the week ending ``now``.
 
     ``batch`` is a ``bot.runs.batch.Batch``.
     Without ``history`` there is no trend; without ``changes`` new/fixed are
-    reported as not tracked rather than guessed.
+    reported as not tracked rather than guessed. ``lifecycle`` (the store's
+    ``FindingState`` values) says when each unclosed loop was closed.
     """
     now = now.astimezone(timezone.utc)  # weeks and "as of" times are UTC
     settings = config.settings.digest
@@ -366,6 +410,13 @@ def build_digests(batch: Any, config: Config, now: datetime, *,
         return finding.team or team_of_issue(finding.issue)
 
     loop_rules = _register_rules(batch, LOOPS)
+    loop_scope = {verdict.issue for verdict in batch.verdicts if verdict.rule in loop_rules}
+    grace = next((rule.params.get("grace_days") for rule in batch.evaluated_rules
+                  if rule.id in loop_rules and isinstance(rule.params.get("grace_days"), int)), None)
+    closed_at: dict[str, datetime] = {}
+    for state in lifecycle:
+        if state.rule in loop_rules and state.resolved_at is not None:
+            closed_at[state.issue] = max(state.resolved_at, closed_at.get(state.issue, state.resolved_at))
     loops = [_loop(workspace.get(f.issue), f, team_of(f), now, settings.loop_age_days)
              for f in batch.findings if f.rule in loop_rules and not f.waived]
     loops.sort(key=lambda loop: (-(loop.age_days or 0), loop.key))
@@ -379,6 +430,15 @@ def build_digests(batch: Any, config: Config, now: datetime, *,
 
     escalated = [item(f) for f in batch.findings if not f.waived and f.fingerprint in escalated_prints]
     waived = [item(f, f.waiver_reason or "") for f in batch.findings if f.waived]
+    open_items = [item(f) for f in batch.findings if not f.waived]
+    ffr_rule = ratio.get("rule")
+    ffr_items = [item(f) for f in batch.findings if f.rule == ffr_rule]  # fired, waived or not (bot.ffr)
+
+    def changed(change: Change) -> FindingItem:
+        issue = workspace.get(change.issue)
+        return FindingItem(change.issue, (issue.summary if issue else "") or change.summary,
+                           (issue.url if issue else None) or change.url,
+                           change.team or team_of_issue(change.issue), change.rule, change.title)
 
     issues_by_team: dict[str, list[Issue]] = {}
     for issue in workspace:
@@ -408,8 +468,15 @@ def build_digests(batch: Any, config: Config, now: datetime, *,
             loop_bands=[],
             agreements=[a for a in agreements if in_team(a.team)],
             flow=_flow(issues, now, settings.flow_window_days),
+            realization=realization(issues, loop_scope, context, closed_at, now, grace),
+            flow_load=flow_load(issues),
+            flow_time=flow_time(issues, now, settings.flow_window_days),
             escalated=[i for i in escalated if in_team(i.team)],
             waived_items=[i for i in waived if in_team(i.team)],
+            open_items=[i for i in open_items if in_team(i.team)],
+            new_items=[changed(c) for c in (week_changes.new if week_changes else [])],
+            fixed_items=[changed(c) for c in (week_changes.fixed if week_changes else [])],
+            ffr_items=[i for i in ffr_items if in_team(i.team)],
             channel=channel,
         )
         digest.loop_bands = _bands(digest.loops, settings.loop_age_days)
@@ -431,20 +498,35 @@ def build_digests(batch: Any, config: Config, now: datetime, *,
     for team in sorted(set(teams_config) | set(issues_by_team) | set(findings_by_team), key=str.casefold):
         spec = teams_config.get(team) or {}
         team_digests.append(make(team, spec.get("name") or team, issues_by_team.get(team, []),
-                                 findings_by_team.get(team, []), changes_for(team), spec.get("channel")))
+                                 findings_by_team.get(team, []), changes_for(team),
+                                 spec.get("channel") or config.settings.slack.default_channel))
     organisation = make(None, settings.organisation, list(workspace), list(batch.findings),
                         changes, config.settings.slack.org_channel)
-    organisation.teams = [TeamLine(d.team, d.name, d.issues, d.ffr, d.open_findings, len(d.loops), d.overdue)
-                          for d in team_digests]
+    organisation.teams = [TeamLine(d.team, d.name, d.issues, d.ffr, d.open_findings, len(d.loops), d.overdue,
+                                   d.trend_with_now, d.ffr_change) for d in team_digests]
     return Digests(week_start, now, team_digests, organisation)
 
 
 def _trend(history: History | None, team: str, week_start: date, weeks: int) -> list[TrendPoint]:
+    """The ``weeks - 1`` weeks before ``week_start``, from the first one stored on: one point per
+    calendar week, a week without a stored digest kept as a gap (``recorded`` false)."""
     if history is None:
         return []
     rows = history.digest_history(team, until=week_start - timedelta(days=1), weeks=weeks - 1)
-    points = {week: figures.get("ffr") for week, figures in rows if week < week_start}
-    return [TrendPoint(week, points[week]) for week in sorted(points)][-(weeks - 1):]
+    first = week_start - timedelta(weeks=weeks - 1)
+    points = {week: figures for week, figures in rows if first <= week < week_start}
+    if not points:
+        return []
+    out, week = [], min(points)
+    while week < week_start:
+        if week in points:
+            flow = points[week].get("flow")
+            out.append(TrendPoint(week, points[week].get("ffr"),
+                                  flow={k: int(v) for k, v in flow.items()} if isinstance(flow, dict) else None))
+        else:
+            out.append(TrendPoint(week, None, recorded=False))
+        week += timedelta(weeks=1)
+    return out
 
 
 def _rule_lines(findings: Iterable[Finding], changes: WeekChanges | None) -> list[RuleLine]:

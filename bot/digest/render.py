@@ -8,7 +8,6 @@ never inject markup, whatever a template forgets.
 from __future__ import annotations
 
 import json
-import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,10 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from bot.digest import charts
+from bot.digest import charts, lists
+from bot.digest.site import page_names  # noqa: F401 - the Slack digest links to these pages
 from bot.digest.figures import Digest, Digests
-from bot.escape import markdown_escape, terminal_safe, terminal_safe_json, web_url
+from bot.escape import markdown_escape, strip_controls, terminal_safe, terminal_safe_json, web_url
 from bot.prose import plural
 from bot.hierarchy import FLOW_ITEMS
 
@@ -52,29 +52,30 @@ def ffr_change(digest: Digest) -> str:
     return f"{direction} {abs(change):g} points since {short_date(previous.week_start)}"
 
 
+def days(value: float | None) -> str:
+    """'1 day', '12.5 days'."""
+    return "n/a" if value is None else f"{value:g} day{'' if value == 1 else 's'}"
+
+
+def delta(change: float | None) -> str:
+    """'▲ 5 pts' / '▼ 2.1 pts' / 'no change' beside a team's sparkline; '' with nothing to compare."""
+    if change is None:
+        return ""
+    if change == 0:
+        return "no change"
+    return f"{'▲ up' if change > 0 else '▼ down'} {abs(change):g} pts"
+
+
 def unclassified_note(count: int) -> str:
     if count == 1:
         return "1 delivered item has a custom type that maps to no flow item, so it is not counted."
     return f"{count} delivered items have custom types that map to no flow item, so they are not counted."
 
 
-def page_names(digests: Digests) -> dict[str, str]:
-    """Dashboard file name per digest: index.html for the organisation, one page per team."""
-    names = {digests.organisation.team: "index.html"}
-    used = {"index"}
-    for digest in digests.teams:
-        base = "team-" + (re.sub(r"[^a-z0-9]+", "-", digest.team.casefold()).strip("-") or "team")
-        slug, n = base, 2
-        while slug in used:
-            slug, n = f"{base}-{n}", n + 1
-        used.add(slug)
-        names[digest.team] = f"{slug}.html"
-    return names
-
-
-_FILTERS = {"percent": percent, "long_date": long_date, "short_date": short_date,
+_FILTERS = {"percent": percent, "days": days, "long_date": long_date, "short_date": short_date,
             "plural": plural, "link_url": web_url}
-_GLOBALS = {"ffr_change": ffr_change, "unclassified_note": unclassified_note, "FLOW_ITEMS": FLOW_ITEMS, "FLOW_NAMES": FLOW_NAMES}
+_GLOBALS = {"ffr_change": ffr_change, "unclassified_note": unclassified_note, "delta": delta,
+            "sparkline": charts.sparkline, "FLOW_ITEMS": FLOW_ITEMS, "FLOW_NAMES": FLOW_NAMES}
 
 
 def _environment(**options: Any) -> Environment:
@@ -104,10 +105,11 @@ def _finalize_text(value: Any) -> Any:
 
 
 def _finalize_html(value: Any) -> Any:
-    # Autoescape handles markup; this keeps control and bidi characters off the page too.
+    # Autoescape handles markup; this drops control and bidi characters too (a bidi override
+    # could reorder what a reader sees; shown as U+FFFD it would look like a broken page).
     if isinstance(value, Markup) or not isinstance(value, str):
         return value
-    return terminal_safe(value, keep_newlines=True)
+    return strip_controls(value)
 
 
 def render_markdown(digests: Digests) -> str:
@@ -127,25 +129,74 @@ def render_json(digests: Digests) -> str:
 
 
 # -- HTML dashboard -------------------------------------------------------------
-def render_html(digests: Digests, digest: Digest, pages: dict[str, str] | None = None) -> str:
+def _html_environment() -> Environment:
+    return _environment(autoescape=True, finalize=_finalize_html)
+
+
+def render_html(digests: Digests, digest: Digest, pages: dict[str, str] | None = None, *,
+                archive: dict[str, str] | None = None) -> str:
     """One self-contained dashboard page (the organisation's is the index)."""
-    env = _environment(autoescape=True, finalize=_finalize_html)
     pages = pages or page_names(digests)
+    return _render_page(_html_environment(), digests, digest, pages, _all_lists(digests, pages), archive)
+
+
+def _all_lists(digests: Digests, pages: dict[str, str]) -> dict[str, dict[str, lists.IssueList]]:
+    return {digest.team: lists.lists_for(digest, pages[digest.team]) for digest in digests}
+
+
+def _render_page(env: Environment, digests: Digests, digest: Digest, pages: dict[str, str],
+                 all_lists: dict[str, dict[str, lists.IssueList]], archive: dict[str, str] | None) -> str:
     return env.get_template("page.html").render(
-        digests=digests, digest=digest, pages=pages,
+        digests=digests, digest=digest, pages=pages, lists=all_lists[digest.team], team_lists=all_lists,
+        archive=archive,
         trend=charts.trend_chart(digest.trend_with_now),
         flow=charts.flow_segments(digest.flow),
-        bars=charts.rule_bars(digest.rules))
+        flow_weeks=charts.flow_weeks(digest.trend_with_now, digest.flow.window_days),
+        bars=charts.rule_bars(digest.rules), bar_scale=charts.bar_scale(digest.rules))
+
+
+def render_site(digests: Digests, *, archive: dict[str, str] | None = None) -> dict[str, str]:
+    """Every page of one week's dashboard by file name (bot.digest.site): index.html first,
+    the team pages, then every page of every list behind a count.
+
+    ``archive``: links to the previous and next week and the index of weeks, when
+    the service serves the page from its archive (relative to the page).
+    """
+    env = _html_environment()
+    pages = page_names(digests)
+    all_lists = _all_lists(digests, pages)
+    out = {pages[digest.team]: _render_page(env, digests, digest, pages, all_lists, archive) for digest in
+           [digests.organisation, *digests.teams]}
+    template = env.get_template("list.html")
+    for digest in digests:
+        for the_list in all_lists[digest.team].values():
+            chunks = the_list.pages
+            for number, (name, items) in enumerate(zip(the_list.names, chunks), start=1):
+                out[name] = template.render(
+                    digests=digests, digest=digest, pages=pages, the_list=the_list, items=items,
+                    lists=all_lists[digest.team],
+                    page_number=number, page_count=len(chunks), first=1 + (number - 1) * lists.PAGE_SIZE,
+                    jql=lists.jql_url(items), archive=archive)
+    return out
 
 
 def write_html(digests: Digests, directory: str | Path) -> list[Path]:
-    """Write index.html and one page per team into ``directory``; returns the paths."""
+    """Write every page of the dashboard into ``directory``: index.html first; returns the paths."""
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
-    pages = page_names(digests)
     written = []
-    for digest in digests:
-        path = folder / pages[digest.team]
-        path.write_text(render_html(digests, digest, pages), encoding="utf-8")
+    for name, html in render_site(digests).items():
+        path = folder / name
+        path.write_text(html, encoding="utf-8")
         written.append(path)
     return written
+
+
+def render_weeks(organisation: str, weeks: list[tuple[date, float | None, int | None]]) -> str:
+    """The archive's index: every stored week, newest first, with its headline figures."""
+    return _html_environment().get_template("weeks.html").render(organisation=organisation, weeks=weeks)
+
+
+def render_message(title: str, message: str, back: str) -> str:
+    """A plain page saying one thing (a 404, a week that cannot be shown), styled like the dashboard."""
+    return _html_environment().get_template("message.html").render(title=title, message=message, back=back)

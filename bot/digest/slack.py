@@ -19,10 +19,12 @@ from slack_sdk.models.blocks import (ContextBlock, DividerBlock, HeaderBlock, Ma
 from bot.deliver.policy import Outgoing, dedupe_key
 from bot.deliver.slack import (MAX_BLOCKS, MAX_HEADER_CHARS, MAX_SECTION_CHARS, code, issue_link, one_line,
                                truncate)
-from bot.escape import slack_escape, web_url
+from bot.escape import slack_escape, slack_plain, web_url
 from bot.digest.figures import Agreement, Digest, Digests, FindingItem, Loop, RuleLine, TeamLine
 from bot.prose import plural
 from bot.digest.render import FLOW_NAMES, ffr_change, page_names, percent, short_date
+from bot.digest.lists import lists_for
+from bot.digest.site import published_url
 from bot.hierarchy import FLOW_ITEMS
 
 MAX_FIELD_CHARS = 2000
@@ -41,13 +43,16 @@ def build_messages(digests: Digests, config) -> tuple[list[SlackMessage], list[s
     """(messages, notes): a message per digest whose channel is configured; the notes
     say which digests have none."""
     settings = config.settings.digest
-    links = dashboard_links(digests, settings.dashboard_url)
+    base = published_url(config)
+    links = dashboard_links(digests, base)
+    pages = page_names(digests)
     messages, unsent = [], []
     for digest in digests:
         if not digest.channel:
             unsent.append(digest)
             continue
-        payload = digest_payload(digest, links[digest.team], settings.slack_max_items)
+        payload = digest_payload(digest, links[digest.team], settings.slack_max_items,
+                                 list_links(digest, pages[digest.team], base))
         messages.append(SlackMessage(digest.team, digest.name, digest.channel,
                                      {"channel": digest.channel, **payload,
                                       "unfurl_links": False, "unfurl_media": False}))
@@ -61,7 +66,7 @@ def _no_channel_notes(digests: list[Digest]) -> list[str]:
     if teams:
         listed = ", ".join(teams[:8]) + (f" and {len(teams) - 8} more" if len(teams) > 8 else "")
         notes.append(f"no Slack channel for {plural(len(teams), 'team digest')} ({listed}); "
-                     "set teams.<name>.channel to post them")
+                     "set teams.<name>.channel (or slack.default_channel) to post them")
     return notes
 
 
@@ -77,33 +82,51 @@ def outgoing(messages: list[SlackMessage], week_start: date) -> list[Outgoing]:
 
 
 def dashboard_links(digests: Digests, base_url: str | None) -> dict[str, str | None]:
-    """Each digest's published dashboard page, when ``digest.dashboard_url`` is set."""
+    """Each digest's published dashboard page, when there is one (``site.published_url``)."""
     base = web_url(base_url)
     if not base:
         return {team: None for team in page_names(digests)}
     return {team: f"{base.rstrip('/')}/{page}".replace("|", "%7C") for team, page in page_names(digests).items()}
 
 
-def digest_payload(digest: Digest, dashboard: str | None, max_items: int) -> dict[str, Any]:
-    """``{"text", "blocks"}`` for one digest."""
+def list_links(digest: Digest, page: str, base_url: str | None) -> dict[str, str]:
+    """Where each of the digest's lists is published (bot.digest.lists), by what it lists."""
+    base = web_url(base_url)
+    if not base:
+        return {}
+    return {what: f"{base.rstrip('/')}/{found.href}".replace("|", "%7C")
+            for what, found in lists_for(digest, page).items()}
+
+
+def digest_payload(digest: Digest, dashboard: str | None, max_items: int,
+                   lists: dict[str, str] | None = None) -> dict[str, Any]:
+    """``{"text", "blocks"}`` for one digest; "and N more" leads to the full list when it is published."""
     title = f"Hygiene digest · {digest.name} · week of {short_date(digest.week_start)}"
     blocks: list = [HeaderBlock(text=PlainTextObject(text=truncate(title, MAX_HEADER_CHARS), emoji=False)),
-                    _section(f"*Where to look first:* {slack_escape(digest.look_first)}")]
+                    _section(f"*Where to look first:* {slack_plain(digest.look_first)}")]
     if digest.issues == 0:
         blocks.append(_section("No issues in the scanned projects for this team this week."))
     else:
         blocks.append(SectionBlock(fields=[_field(name, value) for name, value in _headline(digest)]))
         blocks.append(DividerBlock())
         more = f"<{slack_escape(dashboard)}|on the dashboard>" if dashboard else "in the full digest"
+        lists = lists or {}
+
+        def more_in(what: str | None) -> str:
+            return f"<{slack_escape(lists[what])}|in the full list>" if what in lists else more
+
         listings = [
-            ("Open findings by rule", [_rule_line(line, digest.changes_tracked) for line in digest.rules], "rule"),
-            ("Still open after every reminder", [_finding_line(item) for item in digest.escalated], "finding"),
-            ("Tech-debt agreements, overdue first", [_agreement_line(a) for a in digest.agreements], "agreement"),
-            ("Unclosed loops, oldest first", [_loop_line(loop) for loop in digest.loops], "loop"),
-            ("Teams", [_team_line(team) for team in digest.teams], "team"),
+            ("Open findings by rule", [_rule_line(line, digest.changes_tracked) for line in digest.rules], "rule",
+             None),
+            ("Still open after every reminder", [_finding_line(item) for item in digest.escalated], "finding",
+             "escalated"),
+            ("Tech-debt agreements, overdue first", [_agreement_line(a) for a in digest.agreements], "agreement",
+             "agreements"),
+            ("Unclosed loops, oldest first", [_loop_line(loop) for loop in digest.loops], "loop", "loops"),
+            ("Teams", [_team_line(team) for team in digest.teams], "team", None),
         ]
-        blocks += [_section(_fit(f"*{heading}*", lines, max_items, unit, more))
-                   for heading, lines, unit in listings if lines]
+        blocks += [_section(_fit(f"*{heading}*", lines, max_items, unit, more_in(what)))
+                   for heading, lines, unit, what in listings if lines]
     blocks = blocks[:MAX_BLOCKS - 1] + [_footer(digest, dashboard)]
     return {"text": _fallback(digest), "blocks": [block.to_dict() for block in blocks]}
 
@@ -111,8 +134,8 @@ def digest_payload(digest: Digest, dashboard: str | None, max_items: int) -> dic
 def _fallback(digest: Digest) -> str:
     """The notification text (also what screen readers and old clients show)."""
     if digest.issues == 0:
-        return slack_escape(f"Hygiene digest for {digest.name}: no issues in the scanned projects.")
-    return slack_escape(f"Hygiene digest for {digest.name}, week of {short_date(digest.week_start)}: "
+        return slack_plain(f"Hygiene digest for {digest.name}: no issues in the scanned projects.")
+    return slack_plain(f"Hygiene digest for {digest.name}, week of {short_date(digest.week_start)}: "
                   f"FFR {percent(digest.ffr)}, {plural(digest.open_findings, 'open finding')}, "
                   f"{plural(len(digest.loops), 'unclosed loop')}, {plural(digest.overdue, 'overdue debt agreement')}.")
 
@@ -143,7 +166,7 @@ def _rule_line(line: RuleLine, tracked: bool) -> str:
 
 
 def _agreement_line(agreement: Agreement) -> str:
-    text = f"• {issue_link(agreement.url, agreement.key)} {slack_escape(one_line(agreement.summary, MAX_SUMMARY_CHARS))}"
+    text = f"• {issue_link(agreement.url, agreement.key)} {slack_plain(one_line(agreement.summary, MAX_SUMMARY_CHARS))}"
     if agreement.overdue:
         text += " · *overdue*"
     if agreement.undocumented:
@@ -152,17 +175,17 @@ def _agreement_line(agreement: Agreement) -> str:
 
 
 def _finding_line(item: FindingItem) -> str:
-    return (f"• {issue_link(item.url, item.key)} {slack_escape(one_line(item.summary, MAX_SUMMARY_CHARS))} · "
+    return (f"• {issue_link(item.url, item.key)} {slack_plain(one_line(item.summary, MAX_SUMMARY_CHARS))} · "
             f"{code(item.rule)}")
 
 
 def _loop_line(loop: Loop) -> str:
     age = f"{loop.age_days} days" if loop.age_days is not None else "age unknown"
-    return f"• {issue_link(loop.url, loop.key)} {slack_escape(one_line(loop.summary, MAX_SUMMARY_CHARS))} · {age}"
+    return f"• {issue_link(loop.url, loop.key)} {slack_plain(one_line(loop.summary, MAX_SUMMARY_CHARS))} · {age}"
 
 
 def _team_line(team: TeamLine) -> str:
-    return (f"• {slack_escape(team.name)}: FFR {percent(team.ffr)} · {team.open_findings} open · "
+    return (f"• {slack_plain(team.name)}: FFR {percent(team.ffr)} · {team.open_findings} open · "
             f"{plural(team.loops, 'unclosed loop')} · {team.overdue} overdue")
 
 

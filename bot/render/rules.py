@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import PurePath
 
 import yaml
 
 from bot.engine.rule import DOC_SECTIONS
 
 
-def explain_text(rule) -> str:
+def explain_text(rule, *, full_path: bool = True) -> str:
+    """What a rule checks, why, and how to fix it. ``full_path`` false names only the rule file
+    (Slack users must not learn the server's file system layout)."""
+    where = rule.path if full_path else PurePath(str(rule.path)).name
     out = [f"{rule.id}{f' ({rule.code})' if rule.code else ''}: {rule.title}",
            f"severity: {rule.severity.value}; {'enabled' if rule.enabled else 'disabled by default'}; "
-           f"defined in {rule.path}:{rule.line}", ""]
+           f"defined in {where}:{rule.line}", ""]
     for key, heading in DOC_SECTIONS.items():
         out.append(heading)
         body = rule.docs.get(key, "").strip()

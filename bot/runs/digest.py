@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable
 
-from bot.digest import render
+from bot.digest import archive, render
 from bot.digest.figures import Digests, build_digests, week_changes
 from bot.digest.post import send_digest_messages
 from bot.digest.slack import SlackMessage, build_messages
@@ -75,15 +75,18 @@ def run_digest(inputs: Inputs, now: datetime, store, *, apply: bool, snapshot: s
         slack = slack_client(config)
     batch = build_batch(inputs, now, read=Read(snapshot=snapshot, progress=progress), store=store,
                         record=IF_CURRENT, before_record=checkpoint_hook(checkpoint))
-    changes = week_changes(store.finding_states().values(), now - timedelta(days=7), now)
-    digests = build_digests(batch, config, now, history=store, changes=changes)
+    states = list(store.finding_states().values())
+    changes = week_changes(states, now - timedelta(days=7), now)
+    digests = build_digests(batch, config, now, history=store, changes=changes, lifecycle=states)
     if batch.complete:
         digests.record(store)
+        store.record_dashboard(digests.week_start, archive.to_payload(digests), now)  # the served archive
     messages, notes = build_messages(digests, config)
     run = DigestRun(batch, digests, messages, notes, applied=apply)
     if html_dir:
         run.pages = write_dashboard(digests, html_dir)
-        say(f"wrote the dashboard: {run.pages[0]} and {len(run.pages) - 1} team pages")
+        say(f"wrote the dashboard: {run.pages[0]}, {len(digests.teams)} team pages and the lists behind "
+            f"their counts ({len(run.pages)} pages)")
     if on_built is not None:
         on_built(run)
     for note in notes:

@@ -144,7 +144,7 @@ class ChatCommands:
             raise UsageError("explain needs one rule id", hint=f"for example: {self.command} explain "
                                                                 "anticipated-outcome-missing")
         rule = self._rule(words[0])
-        return f"```{slack_escape(explain_text(rule))}```"
+        return f"```{slack_escape(explain_text(rule, full_path=False))}```"
 
     def waive(self, words: list[str], user: dict) -> str:
         usage = f"{self.command} waive PROJ-123 rule-id 14d reason for the waiver"

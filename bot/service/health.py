@@ -173,12 +173,15 @@ HealthCheck = Callable[[], tuple[bool, dict[str, Any]]]
 
 
 class HealthServer:
-    """Serves ``/healthz`` (JSON; 200 healthy, 503 not) and ``/metrics`` in a daemon thread."""
+    """Serves ``/healthz`` (JSON; 200 healthy, 503 not) and ``/metrics`` in a daemon thread, and the
+    dashboard (``bot.service.dashboard``) under its path when one is given."""
 
-    def __init__(self, host: str, port: int, metrics: Metrics, health: HealthCheck, webhooks=None):
+    def __init__(self, host: str, port: int, metrics: Metrics, health: HealthCheck, webhooks=None, *,
+                 dashboard=None):
         self.metrics = metrics
         self.health = health
         self.webhooks = webhooks  # bot.service.webhooks.Webhooks: POST on its path (None: GET only)
+        self.dashboard = dashboard
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -258,7 +261,11 @@ class HealthServer:
         request.wfile.write(payload)
 
     def _answer(self, request: BaseHTTPRequestHandler, *, body: bool) -> None:
-        path = request.path.split("?", 1)[0].rstrip("/") or "/"
+        raw_path = request.path.split("?", 1)[0].split("#", 1)[0]
+        if self.dashboard is not None and self.dashboard.handles(raw_path):
+            self._answer_dashboard(request, raw_path, body=body)
+            return
+        path = raw_path.rstrip("/") or "/"
         try:
             if path == "/healthz":
                 healthy, details = self.health()
@@ -270,7 +277,8 @@ class HealthServer:
             elif path == "/metrics":
                 status, payload, content_type = 200, self.metrics.render().encode("utf-8"), CONTENT_TYPE_METRICS
             else:
-                status, payload, content_type = 404, b"not found: try /healthz or /metrics\n", "text/plain"
+                where = f", /metrics or {self.dashboard.path}/" if self.dashboard is not None else " or /metrics"
+                status, payload, content_type = 404, f"not found: try /healthz{where}\n".encode(), "text/plain"
         except Exception:  # noqa: BLE001 - a broken probe must say so, not kill the thread
             log.exception("health endpoint failed")
             status, payload, content_type = 500, b"internal error\n", "text/plain"
@@ -281,3 +289,20 @@ class HealthServer:
         request.end_headers()
         if body:
             request.wfile.write(payload)
+
+    def _answer_dashboard(self, request: BaseHTTPRequestHandler, path: str, *, body: bool) -> None:
+        try:
+            response = self.dashboard.answer(path, request.headers)
+        except Exception:  # noqa: BLE001 - a store that cannot be read must not kill the thread
+            log.exception("dashboard failed")
+            from bot.service.dashboard import SECURE_HEADERS, Response
+
+            response = Response(500, b"internal error\n", "text/plain; charset=utf-8", dict(SECURE_HEADERS))
+        request.send_response(response.status)
+        request.send_header("Content-Type", response.content_type)
+        request.send_header("Content-Length", str(len(response.body)))
+        for name, value in response.headers.items():
+            request.send_header(name, value)
+        request.end_headers()
+        if body:
+            request.wfile.write(response.body)

@@ -118,6 +118,7 @@ class Service:
         if outcome.status in ("success", "incomplete"):
             if outcome.status == "success":
                 self._last_success[name] = self.clock()
+                self._remember_success(name, self._last_success[name])
             summary = outcome.counts.get("summary") or {}
             if summary:
                 self.metrics.scanned(name, summary)
@@ -193,11 +194,21 @@ class Service:
             from bot.service.webhooks import start_webhooks
 
             self.webhooks = start_webhooks(self)  # None unless service.webhook_path is set
+        if not self._last_success:
+            self.restore_last_success()
         if self.settings.health_port is not None and self.health_server is None:
+            from bot.service.dashboard import dashboard_for
+
+            dashboard = dashboard_for(self.config, self._dashboard_store)
             self.health_server = HealthServer(self.settings.health_host, self.settings.health_port,
-                                              self.metrics, self.health, webhooks=self.webhooks).start()
+                                              self.metrics, self.health, webhooks=self.webhooks, dashboard=dashboard).start()
             log.info("health and metrics on %s/healthz and /metrics", self.health_server.url,
                      extra={"health_url": f"{self.health_server.url}/healthz"})
+            if dashboard is not None:
+                log.info("dashboard on %s%s/ (%s)", self.health_server.url, dashboard.path,
+                         "open to anyone who can reach the port" if dashboard.access.kind == "none"
+                         else f"{dashboard.access.kind} authentication",
+                         extra={"dashboard_url": f"{self.health_server.url}{dashboard.path}/"})
         if self.chat is None:
             # Before the scheduler: a rejected Slack token stops the start-up with one clear error.
             from bot.service.chat import start_chat
@@ -262,6 +273,41 @@ class Service:
             return False
         log.info("stopped cleanly")
         return True
+
+    def _job_store(self):
+        """The jobs' store (the demo's temporary one included), or None when the jobs have none."""
+        opener = getattr(self.jobs, "open_store", None)
+        return opener() if opener is not None else None
+
+    def _remember_success(self, name: str, when: datetime) -> None:
+        # The service's own bookkeeping (also in a dry run): when each job last worked.
+        try:
+            store = self._job_store()
+            if store is not None:
+                with store:
+                    store.record_job_success(name, when)
+        except Exception as error:  # noqa: BLE001 - bookkeeping must not turn a success into a failure
+            log.warning("could not store when %s last succeeded: %s", name, error, extra={"job": name})
+
+    def restore_last_success(self) -> None:
+        """Read when each job last succeeded from the store, so /metrics survives a restart."""
+        try:
+            store = self._job_store()
+            if store is None:
+                return
+            with store:
+                successes = store.job_successes()
+        except Exception as error:  # noqa: BLE001 - a store not reachable yet: the jobs will say so
+            log.warning("could not read when jobs last succeeded: %s", error)
+            return
+        for name, when in successes.items():
+            if name in self.settings.jobs or name in JOBS:
+                self._last_success.setdefault(name, when)
+                self.metrics.set("govbot_job_last_success_timestamp_seconds", round(when.timestamp(), 3), job=name)
+
+    def _dashboard_store(self):
+        # The jobs' own store (the demo's temporary one included); reading it writes nothing.
+        return self.jobs.open_store()
 
     def close(self) -> None:
         """Release what the jobs hold between runs (the demo's temporary store); ``stop`` calls it."""

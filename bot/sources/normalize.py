@@ -223,7 +223,7 @@ class Normalizer:
             issue_type=issue_type,
             status=shared(_str(status.get("name"))),
             status_category=shared(_status_category(status, category)),
-            summary=text.value_to_text(fields.get("summary"))[:2000],
+            summary=summary_text(fields.get("summary")),
             labels=tuple(shared(label) for label in _list(fields.get("labels")) if isinstance(label, str)),
             components=components,
             priority=shared(_str(_dict(fields.get("priority")).get("name"))) or None,
@@ -363,7 +363,7 @@ class Normalizer:
             key=key, id=_id(parent.get("id")), project=key.rsplit("-", 1)[0],
             type=issue_type.name if issue_type else "", issue_type=issue_type, status=_str(status.get("name")),
             status_category=_status_category(status, _dict(status.get("statusCategory"))),
-            summary=text.value_to_text(fields.get("summary"))[:2000], url=self._browse_url(child_raw, key),
+            summary=summary_text(fields.get("summary")), url=self._browse_url(child_raw, key),
             names=self.names, stub=True,
         )
         self._apply_type(stub)
@@ -598,6 +598,14 @@ class Normalizer:
                 if issue.parent_key and self._via_epic_link(fields):
                     self._epic_stub(issue.parent_key, {})
             issue.fields = self._kept(fields)
+
+def summary_text(value: Any) -> str:
+    """An issue's summary as Jira shows it: plain text as typed, never read as wiki markup
+    ("Remove ~tmp~ dirs" keeps its tildes, "[docs|https://x.io]" its brackets). Kept exactly,
+    control characters included: JSON output is data; each display drops them as it escapes."""
+    if isinstance(value, str):
+        return value[:2000]
+    return text.value_to_text(value)[:2000]
 
 
 def wanted_fields(names: Iterable[str]) -> frozenset[str]:

@@ -4,7 +4,8 @@ One ``Store`` per database, assembled from one part per kind of state:
 ``database`` (engine, transactions, dry runs, migrations, run locks, errors),
 ``schema`` (tables and the ordered migrations), ``values`` (what it hands
 out), then ``findings``, ``outbox``, ``snoozes``, ``history``, ``cursors``,
-``slack``, ``comments`` and ``rule_health`` (read only: what each rule found, fixed and waived). The schema is versioned: migrations are applied
+``slack``, ``comments``, ``rule_health`` (read only: what each rule found, fixed and waived)
+and ``dashboards``. The schema is versioned: migrations are applied
 automatically when a store is opened, except by dry runs, which never write
 to the store (``Store.for_dry_run``).
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from bot.store.comments import CommentStore
 from bot.store.cursors import CursorStore, DeferredCursors
+from bot.store.dashboards import DashboardStore
 from bot.store.database import (BUSY_TIMEOUT_SECONDS, DEFAULT_FILENAME, Database, StoreConfigError, StoreError,
                                 _lock_key, _sqlite_transactions, sqlite_path, store_url)
 from bot.store.findings import FindingsStore
@@ -26,7 +28,7 @@ from bot.store.values import CommentState, Delivery, FindingState, RecordSummary
 
 
 class Store(FindingsStore, OutboxStore, SnoozeStore, HistoryStore, CursorStore, SlackStore, CommentStore,
-            RuleHealthStore, Database):
+            RuleHealthStore, DashboardStore, Database):
     """One database holding govbot's state; migrated on open."""
 
 

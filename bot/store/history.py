@@ -7,7 +7,11 @@ from datetime import date, datetime, timedelta, timezone
 import sqlalchemy as sa
 
 from bot.store.database import Database, _guarded, _upsert
-from bot.store.schema import digest_history_table, scan_runs
+from bot.store.schema import cursors, digest_history_table, scan_runs
+
+# Each service job's last success, kept beside the read cursors (one small row per job),
+# so /metrics reports it across restarts instead of 0 after every deploy.
+JOB_SUCCESS = "job-success:"
 
 
 class HistoryStore(Database):
@@ -35,6 +39,27 @@ class HistoryStore(Database):
                 .order_by(scan_runs.c.id.desc()).limit(limit))
             return [{"id": row.id, "started": row.started, "finished": row.finished, "complete": row.complete,
                      "source": row.source, "counts": row.counts or {}} for row in rows]
+
+    # -- service jobs -------------------------------------------------------------------------------
+    @_guarded
+    def record_job_success(self, job: str, when: datetime) -> None:
+        with self.transaction() as connection:
+            _upsert(connection, self.dialect, cursors,
+                    {"scope": JOB_SUCCESS + job, "value": {"at": when.isoformat()}, "updated_at": when}, ["scope"])
+
+    @_guarded
+    def job_successes(self) -> dict[str, datetime]:
+        """When each service job last succeeded, as recorded by ``record_job_success``."""
+        with self.transaction() as connection:
+            rows = connection.execute(sa.select(cursors.c.scope, cursors.c.value)
+                                      .where(cursors.c.scope.like(JOB_SUCCESS + "%"))).all()
+        out = {}
+        for row in rows:
+            try:
+                out[row.scope[len(JOB_SUCCESS):]] = datetime.fromisoformat((row.value or {})["at"])
+            except (KeyError, TypeError, ValueError):
+                continue  # a row this version cannot read: the metric starts at 0, as before
+        return out
 
     # -- digest history -----------------------------------------------------------------------------
     @_guarded

@@ -182,16 +182,36 @@ def _migration_2(connection: Connection) -> None:
     metadata.create_all(connection)
 
 
+def _v3_tables(metadata: sa.MetaData) -> None:
+    """Added by migration 3. Frozen: add a migration to change it."""
+    sa.Table(
+        # Each week's dashboard as the digest built it (bot.digest.archive's payload), so the
+        # service can serve the latest week and the archive without writing files anywhere.
+        "dashboards", metadata,
+        sa.Column("week_start", sa.Date, primary_key=True),
+        sa.Column("payload", sa.JSON, nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+    )
+
+
+def _migration_3(connection: Connection) -> None:
+    metadata = sa.MetaData()
+    _v3_tables(metadata)
+    metadata.create_all(connection)
+
+
 # (version, name, function). Append only.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema", _migration_1),
     (2, "slack conversations", _migration_2),
+    (3, "dashboards", _migration_3),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
 metadata = sa.MetaData()
 _v1_tables(metadata)
 _v2_tables(metadata)
+_v3_tables(metadata)
 schema_version = sa.Table(
     "schema_version", metadata,
     sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
@@ -207,3 +227,4 @@ digest_history_table = metadata.tables["digest_history"]
 slack_users = metadata.tables["slack_users"]
 jira_comments = metadata.tables["jira_comments"]
 slack_conversations = metadata.tables["slack_conversations"]
+dashboards = metadata.tables["dashboards"]

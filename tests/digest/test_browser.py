@@ -23,13 +23,15 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="headless browser 
                                                                "(apt-get install -y chromium)")
 
 
-def chromium(tmp_path: Path, url: str, *extra: str, size: str = "1280,1600") -> subprocess.CompletedProcess:
+def chromium(tmp_path: Path, url: str, *extra: str, size: str = "1280,1600",
+             loopback: bool = False) -> subprocess.CompletedProcess:
     profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
     command = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync",
                "--disable-extensions", f"--user-data-dir={profile}", f"--window-size={size}",
                # Nothing may leave the machine even if the page tried: every host name fails to resolve.
-               "--host-resolver-rules=MAP * ~NOTFOUND", "--enable-logging=stderr", "--v=0", *extra, url]
+               # (``loopback``: except 127.0.0.1, where a test serves the dashboard itself.)
+               "--host-resolver-rules=MAP * ~NOTFOUND" + (", EXCLUDE 127.0.0.1" if loopback else ""), "--enable-logging=stderr", "--v=0", *extra, url]
     return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
 
 

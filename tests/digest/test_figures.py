@@ -125,7 +125,7 @@ def test_week_changes_from_the_findings_lifecycle():
     def state(rule, first_seen, resolved_at=None, escalated_at=None, waived=False):
         return SimpleNamespace(rule=rule, issue="PAY-1", team="payments", title="", fingerprint=rule,
                                first_seen=first_seen, resolved_at=resolved_at, escalated_at=escalated_at,
-                               waived=waived)
+                               waived=waived, summary="Grow checkout", url=None)
 
     old = now - timedelta(days=30)
     changes = week_changes([state("a", old), state("b", now - timedelta(days=2)),

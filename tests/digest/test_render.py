@@ -98,8 +98,13 @@ def test_first_run_says_there_is_no_history(scan_site, site):
 
 def test_write_html_writes_an_index_and_a_page_per_team(digests, tmp_path):
     written = render.write_html(digests, tmp_path / "out")
-    assert sorted(path.name for path in written) == ["index.html", "team-mobile.html", "team-payments.html",
-                                                    "team-platform.html"]
+    assert written[0].name == "index.html"
+    assert sorted(path.name for path in written if not path.name.startswith("list-")) == [
+        "index.html", "team-mobile.html", "team-payments.html", "team-platform.html"]
+    # Every list a page links to was written, and nothing else.
+    linked = {name for path in written if not path.name.startswith("list-")
+              for name in re.findall(r'href="(list-[^"]+)"', path.read_text(encoding="utf-8"))}
+    assert linked and linked <= {path.name for path in written}
 
 
 def test_page_names_are_unique_and_safe(digests):
@@ -120,4 +125,4 @@ def test_organisation_page_lists_at_most_25_items_per_list(digests):
                                    loops=[replace(loop, key=f"PAY-{n}") for n in range(100, 140)])
     html = render.render_html(digests, digests.organisation)
     assert "PAY-124" in html and "PAY-125" not in html
-    assert "…and 15 more loops on the team pages." in html
+    assert re.search(r'…and <a href="list-org-loops.html">15 more loops</a> in the full list.', html)

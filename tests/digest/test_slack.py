@@ -66,9 +66,45 @@ def test_a_team_without_a_channel_is_noted(digests, site):
     del config.data["teams"]["mobile"]["channel"]
     messages, notes = build_messages(digests_without_channel(digests, "mobile"), config)
     assert "#mobile" not in [m.channel for m in messages]
-    assert notes == ["no Slack channel for 1 team digest (mobile); set teams.<name>.channel to post them"]
+    assert notes == ["no Slack channel for 1 team digest (mobile); set teams.<name>.channel "
+                     "(or slack.default_channel) to post them"]
 
 
 def digests_without_channel(digests, team):
     digests.teams = [replace(d, channel=None) if d.team == team else d for d in digests.teams]
     return digests
+
+
+def test_a_team_without_a_channel_posts_to_slack_default_channel(scan_site, site):
+    from bot.digest.figures import build_digests
+
+    from .conftest import NOW, at
+
+    text = site["config"].read_text(encoding="utf-8")
+    text = text.replace('  mobile: {projects: [MOB], channel: "#mobile", name: Mobile}',
+                        "  mobile: {projects: [MOB], name: Mobile}")
+    site["config"].write_text(text.replace('slack:\n', 'slack:\n  default_channel: "#delivery-teams"\n'),
+                              encoding="utf-8")
+    config = load_config(site["config"])
+    digests = build_digests(scan_site(), config, at(NOW))
+    messages, notes = build_messages(digests, config)
+    assert {m.team: m.channel for m in messages}["mobile"] == "#delivery-teams"
+    assert {m.team: m.channel for m in messages}["payments"] == "#payments"  # its own channel still wins
+    assert notes == []
+
+
+def test_and_n_more_leads_to_the_full_list(digests, site):
+    from bot.digest.slack import list_links
+
+    payments = next(d for d in digests if d.team == "payments")
+    many = [Agreement(f"PAY-{n}", "x", f"https://example.atlassian.net/browse/PAY-{n}", "payments",
+                      "Open", "r", "i", "t", overdue=False) for n in range(100, 120)]
+    big = replace(payments, agreements=many)
+    links = list_links(big, "team-payments.html", "https://intranet.example.com/govbot")
+    assert links["agreements"] == "https://intranet.example.com/govbot/list-team-payments-agreements.html"
+    payload = digest_payload(big, "https://intranet.example.com/govbot/team-payments.html", 5, links)
+    register = next(b["text"]["text"] for b in payload["blocks"]
+                    if b["type"] == "section" and b.get("text", {}).get("text", "").startswith("*Tech-debt"))
+    assert register.endswith("…and 15 more agreements "
+                             "<https://intranet.example.com/govbot/list-team-payments-agreements.html|in the full list>")
+    assert list_links(big, "team-payments.html", None) == {}

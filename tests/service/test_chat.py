@@ -104,6 +104,9 @@ def test_same_verdict_as_govbot_check(inputs, snapshot, write_config):
 def test_explain_help_and_mistakes(app, fake_slack):
     _, answer = ask(app, fake_slack, "explain anticipated-outcome-missing")
     assert answer["text"].startswith("```anticipated-outcome-missing") and "How to fix" in answer["text"]
+    # The rule's file by name only: nobody in Slack learns where govbot is installed.
+    assert "defined in anticipated-outcome.yaml:" in answer["text"] and "/" not in answer["text"].split(
+        "defined in ", 1)[1].split(":", 1)[0]
     _, answer = ask(app, fake_slack, "explain anticipated-outcome-mising")
     assert "no rule 'anticipated-outcome-mising'" in answer["text"] and "anticipated-outcome-missing" in answer["text"]
     _, answer = ask(app, fake_slack, "")

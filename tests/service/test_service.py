@@ -256,3 +256,49 @@ def test_digest_with_apply_but_no_slack_token_fails_before_it_reads_or_writes(re
     with pytest.raises(ConfigError, match="SLACK_BOT_TOKEN is not set"):
         jobs.digest(JobRun("digest", NOW, apply=True, stopping=threading.Event()))
     assert not (tmp_path / "state.db").exists()  # the store was not even opened
+
+
+def test_last_success_survives_a_restart_by_reading_the_store(write_config, snapshot, tmp_path):
+    from bot.store import Store
+
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+
+    class StoredJobs(FakeJobs):
+        def open_store(self, dry_run: bool = False):
+            return Store(url)
+
+    first = make_service(write_config, snapshot, StoredJobs())
+    assert first.run_job("digest").status == "success"
+    assert first.metrics.value("govbot_job_last_success_timestamp_seconds", job="digest") > 0
+    # A new process: the metric starts from the store, not from 0.
+    second = make_service(write_config, snapshot, StoredJobs())
+    assert second.metrics.value("govbot_job_last_success_timestamp_seconds", job="digest") == 0
+    second.restore_last_success()
+    assert second.metrics.value("govbot_job_last_success_timestamp_seconds", job="digest") == NOW.timestamp()
+    assert second.metrics.value("govbot_job_last_success_timestamp_seconds", job="scan-and-nudge") == 0
+    assert second.health()[1]["jobs"]["digest"]["last_success"] == NOW.isoformat()
+
+
+def test_the_service_serves_the_dashboard_its_digest_job_stored(write_config, snapshot):
+    import urllib.error
+    import urllib.request
+
+    inputs = load_inputs(str(write_config("service:\n  health_port: 0\n  chat: false\n"
+                                          "  dashboard_path: /review\n")), snapshot=str(snapshot))
+    service = Service(inputs, load_settings(inputs.config), jobs=Jobs(inputs, snapshot=str(snapshot)),
+                      clock=lambda: NOW)
+    service.start()
+    try:
+        base = f"{service.health_server.url}/review/"
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(base, timeout=10)
+        assert missing.value.code == 404 and "No dashboard yet" in missing.value.read().decode()
+        assert service.run_job("digest").status == "success"
+        with urllib.request.urlopen(base, timeout=10) as response:
+            page = response.read().decode("utf-8")
+        assert response.status == 200 and "week of 30 Mar 2026" in page
+        assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+        with urllib.request.urlopen(base + "weeks/", timeout=10) as response:
+            assert 'href="2026-03-30/"' in response.read().decode("utf-8")
+    finally:
+        service.stop(timeout=5)
