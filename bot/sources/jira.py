@@ -14,6 +14,14 @@ What is read:
 - relatives across the scope boundary in bulk: missing parents and their
   ancestors, and, for on-demand checks and incremental scans, children.
 
+How the scope is read, a few requests at once (``jira.concurrency``, see
+``pool.Pipeline``): on Data Center, the first page says how many issues match,
+then the other pages of the 10,000-result window are fetched in parallel. On
+Cloud, page tokens only come one at a time, so after a first page with the
+fields (a small scope ends there) the rest are listed by id, 5,000 a page,
+and their fields fetched 100 at a time with ``bulkfetch``, in parallel. Either
+way every issue is read once and a failed request is retried, then reported.
+
 A fault that outlives the retries marks the workspace incomplete (what was
 read stays usable) or, when nothing could be read, raises ``NetworkError``.
 """
@@ -43,12 +51,14 @@ from bot.sources.fields import FieldCatalog, FieldPlan, plan_fields
 from bot.sources.http import JiraHTTPError, RetryPolicy, Transport, display_url
 from bot.dates import parse_datetime, parse_duration
 from bot.sources.normalize import Normalizer
+from bot.sources.pool import Pipeline
 from bot.workspace import Workspace
 
 # Data Center cannot page past this many results of one query.
 DC_RESULT_WINDOW = 10_000
 # Ask for the server's maximum; it answers with what it allows.
 CLOUD_PAGE_REQUEST = 5000
+CLOUD_ID_PAGE = 5000  # the Cloud search's cap when only ids are asked for
 DC_PAGE_REQUEST = 1000
 # Cloud bulkfetch takes up to 100 ids; DC ``key in (...)`` chunks stay the same
 # size so a GET URL stays short.
@@ -297,6 +307,7 @@ class JiraSource:
             timeout=self.connection.timeout, policy=RetryPolicy(max_retries=self.connection.max_retries),
             sleep=sleep, clock=clock, rng=rng)
         self.page_size: int | None = config.settings.jira.page_size
+        self.concurrency = int(config.settings.jira.concurrency)
         self._now = now or (lambda: datetime.now(timezone.utc))
         self._deployment = None if self.connection.deployment == "auto" else self.connection.deployment
         self._server_info: dict | None = None
@@ -381,13 +392,101 @@ class JiraSource:
 
     # -- searching ------------------------------------------------------------------------------
     def search(self, jql: str, fields: list[str], on_page: Callable[[list[dict]], None], *,
-               progress: Progress | None = None, what: str = "searching issues") -> SearchResult:
-        """Every issue ``jql`` matches, page by page, each key handed to ``on_page`` once."""
-        if self.is_cloud:
-            return self._search_cloud(jql, fields, on_page, progress, what)
-        return self._search_datacenter(jql, fields, on_page, progress, what)
+               progress: Progress | None = None, what: str = "searching issues",
+               parallel: bool = False) -> SearchResult:
+        """Every issue ``jql`` matches, page by page, each key handed to ``on_page`` once.
 
-    def _search_cloud(self, jql, fields, on_page, progress, what) -> SearchResult:
+        ``parallel``: a search expected to span many pages (the scope) reads them
+        ``concurrency`` at a time; short searches (100 keys) stay one request.
+        """
+        parallel = parallel and self.concurrency > 1
+        if self.is_cloud:
+            if parallel and self._bulkfetch_available and not set(fields) <= {"id", "key"}:
+                return self._search_cloud_by_ids(jql, fields, on_page, progress, what)
+            return self._search_cloud(jql, fields, on_page, progress, what)
+        return self._search_datacenter(jql, fields, on_page, progress, what, parallel=parallel)
+
+    def _search_cloud_by_ids(self, jql, fields, on_page, progress, what) -> SearchResult:
+        """A first page with the fields; past it, ids 5,000 a page, then ``bulkfetch`` in parallel.
+
+        Keys and ids already handed on are skipped, so nothing is read twice. Ids
+        the search listed but ``bulkfetch`` neither returned nor called gone
+        make the result incomplete.
+        """
+        result = SearchResult()
+        seen: set[str] = set()
+        known_ids: set[str] = set()
+        first = self._cloud_search_page({"jql": jql, "fields": ",".join(fields),
+                                         "maxResults": self.page_size or CLOUD_PAGE_REQUEST}, what)
+        issues = _issues_of(first)
+        known_ids.update(str(raw.get("id")) for raw in issues if raw.get("id") is not None)
+        fresh = _fresh(issues, seen)
+        if fresh:
+            on_page(fresh)
+        result.read = len(seen)
+        if progress:
+            progress(f"read {result.read:,} issues")
+        if not isinstance(first.get("nextPageToken"), str) or first.get("isLast") is True:
+            return result
+        unexplained: list[str] = []
+
+        def handle(answer: tuple[list[dict], list[str]]) -> None:
+            issues, missing = answer
+            fresh = _fresh(issues, seen)
+            if fresh:
+                on_page(fresh)
+            unexplained.extend(missing)
+            result.read = len(seen)
+            if progress:
+                progress(f"read {result.read:,} issues")
+
+        with Pipeline(self.concurrency, handle) as pipeline:
+            waiting: list[str] = []
+
+            def listed(id_page: list[dict]) -> None:
+                for raw in id_page:
+                    issue_id = str(raw.get("id") or "")
+                    if issue_id and issue_id not in known_ids:
+                        known_ids.add(issue_id)
+                        waiting.append(issue_id)
+                while len(waiting) >= BULK_CHUNK:
+                    pipeline.submit(self._fetch_ids, waiting[:BULK_CHUNK], fields, what)
+                    del waiting[:BULK_CHUNK]
+
+            listing = self._search_cloud(jql, ["id"], listed, None, what, limit=CLOUD_ID_PAGE)
+            if waiting:
+                pipeline.submit(self._fetch_ids, list(waiting), fields, what)
+            pipeline.finish()
+        if not listing.complete:
+            result.complete = False
+            result.problems.extend(listing.problems)
+        if unexplained:
+            result.complete = False
+            result.problems.append(f"{what}: {len(unexplained):,} issues the search listed could not be read "
+                                   f"(for example id {unexplained[0]})")
+        return result
+
+    def _fetch_ids(self, ids: list[str], fields: list[str], what: str) -> tuple[list[dict], list[str]]:
+        """(issues, ids neither returned nor reported gone) for up to 100 ids; runs on a pool thread."""
+        if self._bulkfetch_available:
+            try:
+                page = _as_dict(self.transport.post("/rest/api/3/issue/bulkfetch",
+                                                    {"issueIdsOrKeys": ids, "fields": fields}, what=what))
+            except JiraHTTPError as error:
+                if error.status not in (404, 405):
+                    raise
+                self._bulkfetch_available = False  # an older site: search by id instead
+            else:
+                issues = _issues_of(page)
+                gone = {str(item) for entry in page.get("issueErrors") or [] if isinstance(entry, dict)
+                        for item in entry.get("issueIdsOrKeys") or []}
+                returned = {str(raw.get("id")) for raw in issues} | {_key(raw) for raw in issues}
+                return issues, [i for i in ids if i not in returned and i not in gone]
+        found: list[dict] = []
+        self._search_cloud(f"id in ({_key_list(ids)})", fields, found.extend, None, what)
+        return found, []  # a search by id simply omits issues that are gone
+
+    def _search_cloud(self, jql, fields, on_page, progress, what, *, limit: int | None = None) -> SearchResult:
         result = SearchResult()
         seen: set[str] = set()
         token: str | None = None
@@ -396,7 +495,7 @@ class JiraSource:
         restarts = 0
         for _ in range(MAX_PAGES):
             params: dict[str, Any] = {"jql": jql, "fields": ",".join(fields),
-                                      "maxResults": self.page_size or CLOUD_PAGE_REQUEST}
+                                      "maxResults": limit or self.page_size or CLOUD_PAGE_REQUEST}
             if token:
                 params["nextPageToken"] = token
             try:
@@ -449,12 +548,15 @@ class JiraSource:
         body["fields"] = [f for f in str(params["fields"]).split(",") if f]
         return _as_dict(self.transport.post("/rest/api/3/search/jql", body, what=what))
 
-    def _search_datacenter(self, jql, fields, on_page, progress, what) -> SearchResult:
+    def _search_datacenter(self, jql, fields, on_page, progress, what, *, parallel: bool = False) -> SearchResult:
         """startAt paging; past 10,000 results, continue in windows of ``created``.
 
         Ordering by creation keeps offset paging steady while issues change
         (an edit does not move an issue), and lets the next window start at
-        the last creation minute read; keys already seen are skipped.
+        the last creation minute read; keys already seen are skipped. With
+        ``parallel``, a window's first page says how many issues it holds and
+        the rest of its pages are fetched ``concurrency`` at a time; a page that
+        comes back short leaves the count below ``total``, which is reported.
         """
         result = SearchResult()
         fields = list(fields) if "created" in fields else [*fields, "created"]
@@ -462,13 +564,12 @@ class JiraSource:
         lower: str | None = None
         for _ in range(MAX_PAGES):
             clause = jql if lower is None else _and(jql, f'created >= "{lower}"')
-            start, window_total, latest = 0, None, None
-            while True:
-                size = max(1, min(self._dc_page, DC_RESULT_WINDOW - start))
-                page = self._dc_search_page(clause, start, size, fields, what)
+            window = {"start": 0, "total": None, "latest": None}
+
+            def handle(page: dict, size: int) -> list[dict]:
                 issues = _issues_of(page)
                 total = page.get("total") if isinstance(page.get("total"), int) else None
-                window_total = total
+                window["total"] = total
                 if result.total is None:
                     result.total = total
                 echoed = page.get("maxResults")
@@ -479,15 +580,32 @@ class JiraSource:
                     on_page(fresh)
                 for raw in issues:
                     created = parse_datetime(_dict(raw.get("fields")).get("created"))
-                    if created is not None and (latest is None or created > latest):
-                        latest = created
-                start += len(issues)
+                    if created is not None and (window["latest"] is None or created > window["latest"]):
+                        window["latest"] = created
+                window["start"] += len(issues)
                 result.read = len(seen)
                 if progress:
                     of = f" of {result.total:,}" if result.total is not None else ""
                     progress(f"read {result.read:,}{of} issues")
+                return issues
+
+            while True:
+                start = window["start"]
+                size = max(1, min(self._dc_page, DC_RESULT_WINDOW - start))
+                issues = handle(self._dc_search_page(clause, start, size, fields, what), size)
+                start, total = window["start"], window["total"]
                 if not issues or (total is not None and start >= total) or start >= DC_RESULT_WINDOW:
                     break
+                if parallel and total is not None:
+                    # The pages left in this window are known now: fetch them side by side.
+                    size = self._dc_page
+                    with Pipeline(self.concurrency, lambda answer: handle(*answer)) as pipeline:
+                        for offset in range(start, min(total, DC_RESULT_WINDOW), size):
+                            length = max(1, min(size, DC_RESULT_WINDOW - offset))
+                            pipeline.submit(self._dc_page_of, clause, offset, length, fields, what)
+                        pipeline.finish()
+                    break
+            start, window_total, latest = window["start"], window["total"], window["latest"]
             more = window_total is not None and start >= DC_RESULT_WINDOW and window_total > start
             if not more:
                 break
@@ -509,6 +627,9 @@ class JiraSource:
             result.problems.append(f"{what}: Jira reported {result.total:,} issues but only "
                                    f"{result.read:,} could be read")
         return result
+
+    def _dc_page_of(self, clause: str, start: int, size: int, fields: list[str], what: str) -> tuple[dict, int]:
+        return self._dc_search_page(clause, start, size, fields, what), size
 
     def _dc_search_page(self, clause: str, start: int, size: int, fields: list[str], what: str) -> dict:
         params = {"jql": clause + self._dc_order, "startAt": start, "maxResults": size, "fields": ",".join(fields)}
@@ -615,7 +736,8 @@ class JiraSource:
             progress(f"reading {'changes since ' + since.isoformat(timespec='minutes') if since else 'all issues'}"
                      f" in scope from {self.site} ({self.deployment})")
         try:
-            result = self.search(query, plan.ids, reader.add_issues, progress=progress, what="searching the scope")
+            result = self.search(query, plan.ids, reader.add_issues, progress=progress, what="searching the scope",
+                                 parallel=True)
         except JiraHTTPError as error:
             if error.status != 400:
                 raise
