@@ -52,6 +52,7 @@ from bot.sources.http import JiraHTTPError, RetryPolicy, Transport, display_url
 from bot.dates import parse_datetime, parse_duration
 from bot.sources.normalize import Normalizer
 from bot.sources.pool import Pipeline
+from bot.sources.snapshot import snapshot_fields
 from bot.workspace import Workspace
 
 # Data Center cannot page past this many results of one query.
@@ -750,7 +751,7 @@ class JiraSource:
         cursor = cursor_store.get_cursor(key) if cursor_store is not None else None
         self._set_up(with_timezone=cursor is not None and not full)
         plan = self.field_plan(ruleset)
-        reader = _Reader(self, plan, progress)
+        reader = _Reader(self, plan, progress, ruleset)
         workspace = reader.workspace
         since = self._incremental_since(cursor, full, plan, started)
         query = scope if since is None else _and(scope, f'updated >= "{self.jql_time(since)}"')
@@ -796,7 +797,7 @@ class JiraSource:
     def load_keys(self, keys: Iterable[str], ruleset=None, *, progress: Progress | None = None) -> Workspace:
         """Named issues (for ``govbot check``) with their parents, ancestors and children."""
         plan = self.field_plan(ruleset)
-        reader = _Reader(self, plan, progress)
+        reader = _Reader(self, plan, progress, ruleset)
         missing = self.fetch_keys(keys, plan.ids, reader.add_issues, what="reading the issues to check")
         for key in sorted(missing):
             reader.workspace.problems.append(f"{key}: not found, or not visible to this Jira user")
@@ -913,11 +914,14 @@ class JiraSource:
 class _Reader:
     """Pages -> normalizer -> workspace, with the bookkeeping one read needs."""
 
-    def __init__(self, source: JiraSource, plan: FieldPlan, progress: Progress | None):
+    def __init__(self, source: JiraSource, plan: FieldPlan, progress: Progress | None, ruleset=None):
         self.source = source
         self.plan = plan
         self.progress = progress
-        self.normalizer = Normalizer(source.config, base_url=source.connection.url)
+        # Issues keep only the fields something reads, exactly as from a snapshot (a live scan
+        # of 20,000 issues kept every raw field: about 3x the memory).
+        wanted = snapshot_fields(ruleset, source.config) if ruleset is not None else None
+        self.normalizer = Normalizer(source.config, base_url=source.connection.url, wanted=wanted)
         catalog = source.field_catalog()
         self.normalizer.learn_fields(catalog.names(), catalog.schemas())
         self.workspace = self.normalizer.workspace
