@@ -38,6 +38,12 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in self.commands and name in COMMANDS:
+            # Only when run as the `govbot` program (main() names it so), never inside a test
+            # runner or another host process that lives on after the command.
+            if name != "serve" and ctx.info_name == "govbot":
+                from bot.model import one_shot_process
+
+                one_shot_process()  # the process ends with this command: see bot.model.bulk
             module, attribute, _ = COMMANDS[name]
             self.add_command(getattr(importlib.import_module(module), attribute), name)
         return self.commands.get(name)

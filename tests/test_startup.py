@@ -72,3 +72,31 @@ def test_only_a_plainly_missing_sqlite_file_counts_as_no_store(tmp_path):
     for unsure in ("sqlite://", "sqlite:///:memory:", "sqlite:///file:x?mode=memory", "postgresql://h/db",
                    f"sqlite+pysqlite:///{tmp_path / 'absent.db'}", f"sqlite:///{tmp_path / 'a%20b.db'}"):
         assert not missing_sqlite_file(unsure), unsure
+
+
+FREEZE_PROBE = """
+import gc, sys
+from bot.cli import main
+sys.argv = ["govbot", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+sys.stderr.write(f"\\nFROZEN {gc.get_freeze_count()}\\n")
+"""
+
+
+def test_a_one_shot_command_freezes_what_it_built_and_a_host_process_does_not(tmp_path):
+    """After a scan the collector need not walk the workspace again (it did, once, during output)."""
+    done = subprocess.run([sys.executable, "-c", FREEZE_PROBE, "scan", "--now", "2026-03-31"], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=120)
+    frozen = int(done.stderr.rsplit("FROZEN ", 1)[1].split()[0])
+    assert frozen > 1000, done.stderr[-2000:]
+
+    import gc
+
+    from click.testing import CliRunner
+
+    before = gc.get_freeze_count()
+    CliRunner().invoke(cli, ["scan", "--now", "2026-03-31"])
+    assert gc.get_freeze_count() == before  # a test runner (or any host) lives on: nothing frozen

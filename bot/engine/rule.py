@@ -84,6 +84,11 @@ class Scope:
         return context.in_window(issue)
 
     def matches(self, issue: Issue, hierarchy, context=None) -> bool:
+        return self.matches_kind(issue, hierarchy) and self.matches_rest(issue, context)
+
+    def matches_kind(self, issue: Issue, hierarchy) -> bool:
+        """The criteria that depend only on ``kind_of(issue)``: the same for every issue of a kind,
+        so the engine decides them once per kind (``bot.engine.evaluate``)."""
         if self._levels and (issue.level or "").casefold() not in self._levels:
             return False
         if self.min_level:
@@ -96,24 +101,34 @@ class Scope:
             return False
         if self._categories and issue.status_category not in self._categories:
             return False
-        if self._labels or self._exclude_labels:
-            labels = {label.casefold() for label in issue.labels}
-            if self._labels and not labels & self._labels:
-                return False
-            if self._exclude_labels and labels & self._exclude_labels:
-                return False
         if self._projects and issue.project.casefold() not in self._projects:
             return False
         if self._teams and (issue.team or "").casefold() not in self._teams:
             return False
         if self._flow_items and (issue.flow_item or "") not in self._flow_items:
             return False
+        return True
+
+    def matches_rest(self, issue: Issue, context=None) -> bool:
+        """The criteria that differ from issue to issue: labels, resolution, the active-work window."""
+        if self._labels or self._exclude_labels:
+            labels = {label.casefold() for label in issue.labels}
+            if self._labels and not labels & self._labels:
+                return False
+            if self._exclude_labels and labels & self._exclude_labels:
+                return False
         if self._exclude_resolutions and (issue.resolution or "").casefold() in self._exclude_resolutions:
             return False
         if self.exclude_abandoned and context is not None and lifecycle.is_abandoned(issue, context.config):
             return False
         # Last: the cheap criteria above leave most (rule, issue) pairs out already.
         return context is None or self.in_window(issue, context)
+
+
+def kind_of(issue: Issue) -> tuple:
+    """Everything ``Rule.applies_to_kind`` reads of an issue: issues alike in these share its answer."""
+    return (issue.level, issue.type, issue.status_category, bool(issue.status), issue.project, issue.team,
+            issue.flow_item)
 
 
 def _fold(values: list[str]) -> set[str]:
@@ -179,13 +194,17 @@ class Rule:
     def applies_to(self, issue: Issue, hierarchy, context=None) -> bool:
         """In scope: the scope matches, the issue is active work for this rule (given a
         context) and it has the type and status the rule needs."""
+        return self.applies_to_kind(issue, hierarchy, context) and self.scope.matches_rest(issue, context)
+
+    def applies_to_kind(self, issue: Issue, hierarchy, context=None) -> bool:
+        """The part of ``applies_to`` decided by ``kind_of(issue)`` alone (and the run)."""
         if self.audience == "admin" and context is not None and context.workspace.partial:
             return False  # facts about whole projects: not from a partial read
         if not issue.type and self.needs_type:
             return False
         if not issue.status and self.needs_status:
             return False
-        return self.scope.matches(issue, hierarchy, context)
+        return self.scope.matches_kind(issue, hierarchy)
 
     def to_json(self) -> dict[str, Any]:
         return {
