@@ -36,7 +36,7 @@ import re
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -68,6 +68,7 @@ MAX_ANCESTOR_DEPTH = 6
 MAX_PAGES = 100_000
 MAX_TOKEN_RESTARTS = 2  # a Cloud search whose page token expires starts over at most this often
 CURSOR_VERSION = 1
+SITE_VERSION = 1  # what a full read remembers about the site (``JiraSource._remember_site``)
 
 _KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-\d+$")
 _QUOTED_KEY = re.compile(r"'([A-Za-z][A-Za-z0-9_]*-\d+)'")
@@ -313,6 +314,7 @@ class JiraSource:
         self._deployment = None if self.connection.deployment == "auto" else self.connection.deployment
         self._server_info: dict | None = None
         self._catalog: FieldCatalog | None = None
+        self._catalog_json: list | None = None  # the field list as the site sent it (remembered for rescans)
         self._timezone: tzinfo | None = None
         self._dc_page = self.page_size or DC_PAGE_REQUEST
         self._cloud_method = "GET"
@@ -365,11 +367,12 @@ class JiraSource:
                 raise SourceError(f"Jira at {self.site} answered /rest/api/2/field with something "
                                   f"that is not a field list")
             self._catalog = FieldCatalog.from_json(data)
+            self._catalog_json = data
         return self._catalog
 
     def _set_up(self, *, with_timezone: bool = False) -> None:
-        """What every read asks first (the kind of site, the field list, and for a rescan
-        the user's time zone), side by side: one round trip instead of two or three.
+        """What every read asks first (the kind of site, the field list, and for a rescan the
+        user's time zone), side by side: one round trip instead of two or three.
 
         Errors surface as they would one at a time: the field list's first."""
         calls = []
@@ -749,11 +752,22 @@ class JiraSource:
         scope = scope_jql(self.config, jql)
         key = cursor_key(self.connection.url, scope)
         cursor = cursor_store.get_cursor(key) if cursor_store is not None else None
-        self._set_up(with_timezone=cursor is not None and not full)
+        recalled = self._recall_site(cursor_store, cursor, full, started)
+        with_timezone = cursor is not None and not full  # a rescan writes dates in the user's time zone
+        if not recalled:
+            self._set_up(with_timezone=with_timezone)
         plan = self.field_plan(ruleset)
+        since = self._incremental_since(cursor, full, plan, started)
+        if recalled and since is None:
+            # A full read after all (the rules read other fields now...): ask the site afresh.
+            # A field created since the last full read is seen from the next one.
+            self._forget_site()
+            recalled = False
+            self._set_up(with_timezone=with_timezone)
+            plan = self.field_plan(ruleset)
+            since = self._incremental_since(cursor, full, plan, started)
         reader = _Reader(self, plan, progress, ruleset)
         workspace = reader.workspace
-        since = self._incremental_since(cursor, full, plan, started)
         query = scope if since is None else _and(scope, f'updated >= "{self.jql_time(since)}"')
         if progress:
             progress(f"reading {'changes since ' + since.isoformat(timespec='minutes') if since else 'all issues'}"
@@ -792,7 +806,45 @@ class JiraSource:
                 "full_at": started.isoformat() if since is None else (cursor or {}).get("full_at"),
                 "issues": len(workspace.issues),
             })
+            if not recalled:
+                self._remember_site(cursor_store, started)
         return workspace
+
+    # -- what a rescan need not ask again ---------------------------------------------------------
+    def _site_key(self) -> str:
+        return "jira-site:" + hashlib.sha256(display_url(self.connection.url).encode()).hexdigest()[:24]
+
+    def _remember_site(self, cursor_store: CursorStore, started: datetime) -> None:
+        """The kind of site and its field list, for the rescans until the next full read (each
+        rescan asked for both again). Not the user's time zone: a user may change it, and a
+        rescan writing its dates in the old one could miss hours of edits."""
+        if self._catalog_json is None:
+            return
+        cursor_store.set_cursor(self._site_key(), {
+            "version": SITE_VERSION, "at": started.isoformat(), "deployment": self.deployment,
+            "fields": self._catalog_json})
+
+    def _recall_site(self, cursor_store: CursorStore | None, cursor: dict | None, full: bool,
+                     started: datetime) -> bool:
+        """Use what the last full read remembered about the site, for a rescan before the next full read."""
+        if cursor_store is None or full or not isinstance(cursor, dict):
+            return False
+        facts = cursor_store.get_cursor(self._site_key())
+        if not isinstance(facts, dict) or facts.get("version") != SITE_VERSION \
+                or facts.get("deployment") not in ("cloud", "datacenter") or not isinstance(facts.get("fields"), list):
+            return False
+        at = parse_datetime(facts.get("at"))
+        if at is None or not timedelta(0) <= started - at < parse_duration(self.config.settings.jira.full_rescan_every):
+            return False
+        if self._deployment is None:
+            self._deployment = facts["deployment"]
+        self._catalog = FieldCatalog.from_json(facts["fields"])
+        self._catalog_json = facts["fields"]
+        return True
+
+    def _forget_site(self) -> None:
+        self._deployment = None if self.connection.deployment == "auto" else self.connection.deployment
+        self._catalog = self._catalog_json = None
 
     def load_keys(self, keys: Iterable[str], ruleset=None, *, progress: Progress | None = None) -> Workspace:
         """Named issues (for ``govbot check``) with their parents, ancestors and children."""

@@ -20,7 +20,7 @@ def read(emulator, **jira):
 
 
 def test_parallel_and_one_at_a_time_read_the_same_issues_in_the_same_order(flavour, emulator_for):
-    emulator = emulator_for(flavour, latency=0.02)
+    emulator = emulator_for(flavour, latency=0.1)
     one, _ = read(emulator, concurrency=1, page_size=100)
     emulator.reset_stats()
     many, _ = read(emulator, concurrency=4, page_size=100)
@@ -31,7 +31,7 @@ def test_parallel_and_one_at_a_time_read_the_same_issues_in_the_same_order(flavo
 
 
 def test_data_center_reads_the_rest_of_the_window_in_parallel_within_the_page_budget(emulator_for):
-    emulator = emulator_for("datacenter", latency=0.02)
+    emulator = emulator_for("datacenter", latency=0.1)
     workspace, _ = read(emulator, concurrency=4, page_size=100)
     stats = emulator.stats()
     pages = math.ceil(ISSUES / 100)
