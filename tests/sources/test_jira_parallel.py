@@ -158,3 +158,23 @@ def test_the_pipeline_hands_answers_on_in_order_and_stops_at_a_failure():
         else:
             raise AssertionError("the failure was swallowed")
     assert handed == [0, 1, 2, 3, 4, 5]
+
+
+def test_a_cloud_rescan_pages_its_changes_instead_of_listing_ids_first():
+    from bot.sources.jira import MemoryCursorStore
+
+    store = MemoryCursorStore()
+    with mock() as rsps:
+        fake = FakeJira(stories(400)).install(rsps)
+        config = make_config({"projects": ["PAY"], "concurrency": 4})
+        load_workspace_from_jira(config, Rules(), cursor_store=store, source=make_source(config, now=NOW))
+        assert any(call["params"].get("fields") == "id" for call in fake.searches())  # the full read listed ids
+        for n in range(1, 151):
+            fake.issues[f"PAY-{n}"]["fields"]["updated"] = (NOW + timedelta(minutes=5)).strftime(
+                "%Y-%m-%dT%H:%M:%S.000+0000")
+        fake.calls.clear()
+        later = NOW + timedelta(hours=1)
+        changed = load_workspace_from_jira(config, Rules(), cursor_store=store, source=make_source(config, now=later))
+    assert set(changed.issues) == {f"PAY-{n}" for n in range(1, 151)}
+    scope = [call for call in fake.searches() if "updated >=" in call["params"]["jql"]]
+    assert len(scope) == 2 and all(call["params"]["fields"] != "id" for call in scope)  # 100 + 50, no id list
