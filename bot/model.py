@@ -134,9 +134,18 @@ class Issue:
         if name in self.fields:
             return name
         wanted = name.strip().casefold()
-        for field_id, display in self.names.items():
-            if display.casefold() == wanted and field_id in self.fields:
-                return field_id
+        names = self.names
+        # Look through the issue's few kept fields, not the site's whole name map (hundreds of
+        # names, casefolded on every call); only when several share the name does the map's
+        # order decide, as it always has.
+        named = [field_id for field_id in self.fields
+                 if (display := names.get(field_id)) is not None and display.casefold() == wanted]
+        if len(named) == 1:
+            return named[0]
+        if named:
+            for field_id, display in names.items():
+                if display.casefold() == wanted and field_id in self.fields:
+                    return field_id
         for field_id in self.fields:
             if field_id.casefold() == wanted:
                 return field_id
