@@ -1,16 +1,63 @@
 """The ``govbot`` command: parse arguments, call the pipeline, choose exit codes.
 
 Each command lives in ``bot/commands/<name>.py``; this module only assembles them.
+Commands are imported when they run, not when ``govbot`` starts: importing all of
+them pulls in SQLAlchemy, Slack, Jinja and the scheduler, which made ``govbot
+--help`` take most of a second. ``COMMANDS`` carries each command's one-line
+summary so ``--help`` lists them without importing any (a test keeps the
+summaries equal to the commands' own).
 """
 
 from __future__ import annotations
+
+import importlib
 
 import click
 
 from bot import __version__
 
+# name -> (module, attribute, one-line summary shown by `govbot --help`)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "scan": ("bot.commands.scan", "scan", "Scan issues and report rule findings."),
+    "check": ("bot.commands.check", "check", "Show every rule's verdict on some issues, passes included."),
+    "rules": ("bot.commands.rules", "rules", "List, explain, validate and test rules."),
+    "doctor": ("bot.commands.doctor", "doctor", "Check that govbot can read Jira as configured."),
+    "nudge": ("bot.commands.nudge", "nudge", "Nudge owners about their findings (dry run unless --apply)."),
+    "preview": ("bot.commands.nudge", "preview", "Count the messages a rule set would send today."),
+    "digest": ("bot.commands.digest", "digest", "Write the weekly hygiene digest per team, and a dashboard."),
+    "serve": ("bot.commands.serve", "serve", "Run the service: scheduled jobs, /govbot in Slack, /healthz."),
+    "init": ("bot.commands.init", "init", "Write a commented starter govbot.yaml."),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use; listing them imports nothing."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in COMMANDS:
+            # Only when run as the `govbot` program (main() names it so), never inside a test
+            # runner or another host process that lives on after the command.
+            if name != "serve" and ctx.info_name == "govbot":
+                from bot.model import one_shot_process
+
+                one_shot_process()  # the process ends with this command: see bot.model.bulk
+            module, attribute, _ = COMMANDS[name]
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return self.commands.get(name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2] if name in COMMANDS and name not in self.commands
+                 else self.commands[name].get_short_help_str(formatter.width))
+                for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="govbot")
 def cli() -> None:
     """govbot keeps outcome-driven delivery hygiene visible in Jira.
@@ -27,19 +74,6 @@ def cli() -> None:
     from bot.redact import install_streams
 
     install_streams()
-
-
-# One-line summaries for `govbot --help`, for commands whose decorators do not declare one
-# (Click would otherwise cut the docstring's first sentence short with "...").
-def _register() -> None:
-    from bot.commands import check, digest, doctor, init, nudge, rules, scan, serve
-
-    for command in (scan.scan, check.check, rules.rules, doctor.doctor, nudge.nudge, nudge.preview,
-                    digest.digest, serve.serve, init.init):
-        cli.add_command(command)
-
-
-_register()
 
 
 def main() -> None:

@@ -40,6 +40,7 @@ DEFAULTS: dict[str, Any] = {
         "projects": [],
         "jql": None,               # base JQL; combined with projects when both given
         "page_size": None,         # None: the server's maximum
+        "concurrency": 4,          # requests in flight at once while reading pages (1: one at a time)
         "timeout_seconds": 30,
         "max_retries": 5,
         "token_file": None,        # a file holding JIRA_API_TOKEN / JIRA_PAT
@@ -170,6 +171,8 @@ SECTION_SCHEMAS: dict[str, dict] = {
             "projects": _string_list,
             "jql": {"type": ["string", "null"]},
             "page_size": {"type": ["integer", "null"], "minimum": 1, "maximum": 5000},
+            "concurrency": {"type": "integer", "minimum": 1, "maximum": 16,
+                            "description": "requests in flight at once while reading pages"},
             "timeout_seconds": {"type": "number", "exclusiveMinimum": 0},
             "max_retries": {"type": "integer", "minimum": 0, "maximum": 20},
             "token_file": {"type": ["string", "null"]},

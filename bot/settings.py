@@ -21,6 +21,7 @@ class JiraSettings:
     projects: list[str]
     jql: str | None
     page_size: int | None
+    concurrency: int
     timeout_seconds: float
     max_retries: int
     token_file: str | None

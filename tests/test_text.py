@@ -169,3 +169,14 @@ def test_placeholders_are_unicode_aware():
         assert text.placeholder_reason(placeholder, PLACEHOLDERS) == "placeholder", placeholder
     assert text.placeholder_reason("   ", PLACEHOLDERS) == "empty"
     assert text.placeholder_reason("Faster checkout.", PLACEHOLDERS, summary="Faster checkout") == "summary copy"
+
+
+def test_a_field_is_found_by_display_name_and_the_name_maps_order_breaks_ties():
+    from bot.model import Issue
+
+    names = {"customfield_2": "Anticipated Outcome", "customfield_1": "anticipated outcome", "labels": "Labels"}
+    issue = Issue("PAY-1", fields={"customfield_1": "a", "customfield_2": "b"}, names=names)
+    assert issue.field_id("Anticipated Outcome") == "customfield_2"  # first in the name map, not in fields
+    assert Issue("PAY-2", fields={"customfield_1": "a"}, names=names).field_id("ANTICIPATED OUTCOME") == "customfield_1"
+    assert Issue("PAY-3", fields={"CustomField_9": 1}, names=names).field_id("customfield_9") == "CustomField_9"
+    assert Issue("PAY-4", fields={}, names=names).field_id("Anticipated Outcome") is None

@@ -37,6 +37,12 @@ class Context:
         # Read once: in_window runs for every (rule, issue) pair in scope.
         self._all_history = bool(getattr(self.config, "all_history", False))
         self._history_days = self.config.history_days
+        self._hierarchy = self.config.hierarchy
+        self._ranks: dict[str | None, int | None] = {}
+        # Lookups of the issue being evaluated: several rules read the same logical field of it,
+        # and each lookup flattens text. One issue at a time, so the cache stays small.
+        self._looked_up: dict[tuple, tuple[str, str]] = {}
+        self._looked_up_issue: Issue | None = None
 
     @property
     def history_days(self) -> int | None:
@@ -59,6 +65,16 @@ class Context:
         field falls back to a section of the same name, because sites record
         outcomes in either place, sometimes both.
         """
+        if issue is not self._looked_up_issue:
+            self._looked_up_issue = issue
+            self._looked_up.clear()
+        memo = (name, sources)
+        found = self._looked_up.get(memo)
+        if found is None:
+            found = self._looked_up[memo] = self._lookup(issue, name, sources)
+        return found
+
+    def _lookup(self, issue: Issue, name: str, sources: tuple[str, ...]) -> tuple[str, str]:
         names = self.config.synonyms(name)
         fallback = ("", "")
         if "field" in sources:
@@ -97,7 +113,12 @@ class Context:
     def hierarchy_rank(self, issue: Issue | None) -> int | None:
         if issue is None:
             return None
-        return self.config.hierarchy.rank(issue.level)
+        level = issue.level
+        try:
+            return self._ranks[level]
+        except KeyError:
+            rank = self._ranks[level] = self._hierarchy.rank(level)
+            return rank
 
     def project_uses(self, project: str, level: str) -> bool | None:
         """Whether ``project`` has work at ``level`` or above: an issue of its own at that level,

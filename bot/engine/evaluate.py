@@ -16,7 +16,7 @@ from bot.config import Config
 from bot.engine import site_setup, templates
 from bot.engine.budget import RuleSkipped, RunBudget
 from bot.engine.context import Context, Unjudged
-from bot.engine.rule import Rule
+from bot.engine.rule import Rule, kind_of
 from bot.model import Finding, Issue, bulk
 from bot.workspace import Workspace
 
@@ -109,11 +109,19 @@ def _evaluate(workspace: Workspace, reporting: list[Rule], silent: list[Rule], c
     hierarchy = config.hierarchy
     budget = RunBudget()  # time limits per rule and issue, and for the run's messages
     rules = [(rule, True) for rule in reporting] + [(rule, False) for rule in silent]
+    # Rules by the kind of issue they may apply to (level, type, status...): a scan has a few
+    # hundred kinds and tens of thousands of issues, so most scope tests run once per kind.
+    by_kind: dict[tuple, list[tuple[Rule, bool]]] = {}
     for count, issue in enumerate(workspace.issues.values(), 1):
         if keys is not None and issue.key not in keys:
             continue
-        for rule, reports in rules:
-            if not rule.applies_to(issue, hierarchy, context):
+        kind = kind_of(issue)
+        candidates = by_kind.get(kind)
+        if candidates is None:
+            candidates = by_kind[kind] = [(rule, reports) for rule, reports in rules
+                                          if rule.applies_to_kind(issue, hierarchy, context)]
+        for rule, reports in candidates:
+            if not rule.scope.matches_rest(issue, context):
                 continue
             try:
                 finding = budget.evaluate(evaluate_rule, rule, issue, context)

@@ -58,6 +58,8 @@ class Scope:
         # The scope is shorthand for check kinds (one vocabulary): each key given becomes the
         # check it stands for, built once, cheapest first; `matches` runs them in order.
         self._checks: list[tuple[Check, bool]] = []
+        self._kind_checks: list[tuple[Check, bool]] = []
+        self._rest_checks: list[tuple[Check, bool]] = []
         registry = kinds()
         for key, (kind, negate) in SCOPE_KINDS.items():
             value = getattr(self, key)
@@ -66,6 +68,7 @@ class Scope:
             cls = registry[kind]
             params = {} if value is True else {cls.shorthand: list(value) if isinstance(value, list) else value}
             self._checks.append((cls(params), negate))
+            (self._kind_checks if key in KIND_KEYS else self._rest_checks).append(self._checks[-1])
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> "Scope":
@@ -93,7 +96,19 @@ class Scope:
 
     def matches(self, issue: Issue, hierarchy, context, *, window: bool = True) -> bool:
         """Every scope check holds and (with ``window``) the issue is active work for the rule."""
-        for check, negate in self._checks:
+        return self.matches_kind(issue, hierarchy, context) and self.matches_rest(issue, context, window=window)
+
+    def matches_kind(self, issue: Issue, hierarchy, context) -> bool:
+        """The checks that depend only on ``kind_of(issue)``: the same for every issue of a kind,
+        so the engine decides them once per kind (``bot.engine.evaluate``)."""
+        for check, negate in self._kind_checks:
+            if check.holds(issue, context) == negate:
+                return False
+        return True
+
+    def matches_rest(self, issue: Issue, context, *, window: bool = True) -> bool:
+        """The checks that differ from issue to issue (labels, resolution), then the active-work window."""
+        for check, negate in self._rest_checks:
             if check.holds(issue, context) == negate:
                 return False
         # Last: the cheap criteria above leave most (rule, issue) pairs out already.
@@ -115,6 +130,16 @@ SCOPE_KINDS: dict[str, tuple[str, bool]] = {
     "exclude_resolutions": ("resolution-is", True),
     "exclude_abandoned": ("abandoned", True),
 }
+
+# The scope keys decided by ``kind_of(issue)`` alone; the others are checked issue by issue.
+KIND_KEYS = frozenset({"levels", "min_level", "types", "exclude_types", "status_categories", "projects", "teams",
+                       "flow_items"})
+
+
+def kind_of(issue: Issue) -> tuple:
+    """Everything ``Rule.applies_to_kind`` reads of an issue: issues alike in these share its answer."""
+    return (issue.level, issue.type, issue.status_category, bool(issue.status), issue.project, issue.team,
+            issue.flow_item)
 
 
 @dataclass
@@ -178,13 +203,18 @@ class Rule:
     def applies_to(self, issue: Issue, hierarchy, context=None) -> bool:
         """In scope: the scope matches, the issue is active work for this rule (given a
         context) and it has the type and status the rule needs."""
+        return (self.applies_to_kind(issue, hierarchy, context)
+                and self.scope.matches_rest(issue, context, window=context is not None))
+
+    def applies_to_kind(self, issue: Issue, hierarchy, context=None) -> bool:
+        """The part of ``applies_to`` decided by ``kind_of(issue)`` alone (and the run)."""
         if self.audience == "admin" and context is not None and context.workspace.partial:
             return False  # facts about whole projects: not from a partial read
         if not issue.type and self.needs_type:
             return False
         if not issue.status and self.needs_status:
             return False
-        return self.scope.matches(issue, hierarchy, context, window=context is not None)
+        return self.scope.matches_kind(issue, hierarchy, context)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -258,11 +258,15 @@ def _waive(batch: Batch, store, open_store: Callable[..., Any] | None) -> None:
     if not findings:
         return
     readonly = None
-    if store is None:
-        if open_store is None:
+    if store is None and open_store is None:
+        from bot.store.location import missing_sqlite_file, store_url
+
+        # No store file yet means no chat waivers; opening one would only import SQLAlchemy to find that out.
+        if not missing_sqlite_file(store_url(batch.config)):
             from bot.store import open_store as open_configured
 
             open_store = functools.partial(open_configured, batch.config)
+    if store is None and open_store is not None:
         try:
             store = readonly = open_store(dry_run=True)
         except GovbotError as error:

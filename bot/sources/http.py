@@ -5,6 +5,11 @@ It retries what is worth retrying (429, 503 and other 5xx, resets, timeouts)
 a bounded number of times, sleeping through an injectable ``sleep`` so tests
 never wait, and turns what is not (401, 403, 400, 404) into errors a person
 can act on. Secrets never reach a message: only the host and path are named.
+
+Several threads may share one ``Transport`` (the live source reads pages in
+parallel). They share one ``RateGate`` too: a ``Retry-After`` on one answer, or
+``X-RateLimit-Remaining: 0``, pauses every request until the site said to
+come back, not only the one that was told.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import email.utils
 import json
 import random
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -61,8 +67,63 @@ class _TruncatedJSON(Exception):
     """A JSON answer that does not parse: a connection cut mid-body, worth retrying."""
 
 
+class RateGate:
+    """When the site may be asked again, shared by every thread of one ``Transport``."""
+
+    def __init__(self, clock: Callable[[], float], sleep: Callable[[float], None], max_wait: float):
+        self.clock = clock
+        self.sleep = sleep
+        self.max_wait = max_wait
+        self.lock = threading.Lock()
+        self.resume_at = 0.0
+        self.owner: int | None = None  # the thread already sleeping through this pause itself
+        self.pauses = 0
+
+    def hold_until(self, moment: float, *, mine: bool = False) -> None:
+        """No request before ``moment`` (the latest such moment wins). ``mine``: the calling
+        thread sleeps through it in its own retry loop, so ``wait`` does not hold it twice."""
+        with self.lock:
+            if moment > self.resume_at:
+                self.resume_at = moment
+                self.owner = threading.get_ident() if mine else None
+                self.pauses += 1
+
+    def wait(self) -> None:
+        with self.lock:
+            delay = self.resume_at - self.clock()
+            if self.owner == threading.get_ident():
+                delay = 0
+        if delay > 0:
+            self.sleep(min(delay, self.max_wait))
+
+    def note_headers(self, headers) -> None:
+        """``X-RateLimit-Remaining: 0`` on any answer: pause until ``X-RateLimit-Reset``
+        (an ISO time or an HTTP date; one second when it says nothing usable)."""
+        remaining = headers.get("X-RateLimit-Remaining")
+        if remaining is None or str(remaining).strip() != "0":
+            return
+        now = self.clock()
+        until = _reset_time(headers.get("X-RateLimit-Reset"), now)
+        self.hold_until(now + min(until if until is not None else 1.0, self.max_wait))
+
+
+def _reset_time(value: str | None, now: float) -> float | None:
+    """Seconds until an ``X-RateLimit-Reset`` time (ISO 8601, like Jira Cloud sends, or Retry-After forms)."""
+    if not value:
+        return None
+    from datetime import datetime
+
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return parse_retry_after(value, now)
+    if moment.tzinfo is None:
+        return None
+    return max(0.0, moment.timestamp() - now)
+
+
 class Transport:
-    """Send JSON requests to one Jira site through a ``requests`` session."""
+    """Send JSON requests to one Jira site through a ``requests`` session (thread-safe)."""
 
     def __init__(self, session: requests.Session, base_url: str, *, timeout: float = 30,
                  policy: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep,
@@ -76,6 +137,8 @@ class Transport:
         self.rng = rng or random.Random()
         self.requests_sent = 0
         self.retries = 0
+        self.gate = RateGate(clock, sleep, self.policy.max_wait)
+        self._count_lock = threading.Lock()
         self.answered = False  # has this site ever answered (any status)?
         self.unreadable: list[str] = []  # issues left out of answers because they cannot be decoded
 
@@ -98,6 +161,7 @@ class Transport:
         while True:
             attempt += 1
             wait: float | None = None
+            self.gate.wait()
             try:
                 response = self._send(method, url, params, body)
             except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
@@ -120,6 +184,7 @@ class Transport:
             else:
                 self.answered = True
                 status = response.status_code
+                self.gate.note_headers(response.headers)
                 if 200 <= status < 300:
                     try:
                         return self._decode(response, what)
@@ -129,6 +194,8 @@ class Transport:
                     failure = f"HTTP {status}"
                 if status in RETRY_AFTER_STATUSES:
                     wait = parse_retry_after(response.headers.get("Retry-After"), self.clock())
+                    if wait is not None and wait <= self.policy.max_wait:
+                        self.gate.hold_until(self.clock() + wait, mine=True)  # the other threads wait too
                 elif status not in BACKOFF_STATUSES and not 200 <= status < 300:
                     raise self._client_error(response, what)
             if attempt > self.policy.max_retries:
@@ -140,7 +207,8 @@ class Transport:
                 raise NetworkError(f"{what}: Jira at {self.host} asked to wait {delay:.0f}s before retrying "
                                    f"({failure}); giving up for now",
                                    hint="try again later, or lower the load with jira.projects / jira.jql")
-            self.retries += 1
+            with self._count_lock:
+                self.retries += 1
             self.sleep(delay)
 
     def backoff(self, attempt: int) -> float:
@@ -149,7 +217,8 @@ class Transport:
         return ceiling * (0.5 + self.rng.random() / 2)
 
     def _send(self, method: str, url: str, params: dict | None, body: Any) -> requests.Response:
-        self.requests_sent += 1
+        with self._count_lock:
+            self.requests_sent += 1
         headers = {"Accept": "application/json"}
         data = None
         if body is not None:

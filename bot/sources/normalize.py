@@ -213,8 +213,11 @@ class Normalizer:
         shared = self._shared
         components = tuple(shared(c) for c in (_str(_dict(item).get("name"))
                                                 for item in _list(fields.get("components"))) if c)
-        # Kept flattened: the ADF tree of a description is ten times the size of its text.
-        raw_description = text.compact(fields.get("description"))
+        # An ADF tree is kept flattened (ten times the size of its text); markup stays the
+        # string it is, flattened only if a rule reads it (``Issue._lines``).
+        description = fields.get("description")
+        raw_description = (description if description.strip() else None) if description.__class__ is str \
+            else text.compact(description)
         issue = Issue(
             key=key,
             id=_id(raw.get("id")),

@@ -1,46 +1,42 @@
 """State that outlives a run: findings lifecycle, outbox, snoozes, runs, cursors, history.
 
-One ``Store`` per database, assembled from one part per kind of state:
-``database`` (engine, transactions, dry runs, migrations, run locks, errors),
-``schema`` (tables and the ordered migrations), ``values`` (what it hands
-out), then ``findings``, ``outbox``, ``snoozes``, ``history``, ``cursors``,
-``slack``, ``comments``, ``rule_health`` (read only: what each rule found, fixed and waived)
-and ``dashboards``. The schema is versioned: migrations are applied
-automatically when a store is opened, except by dry runs, which never write
-to the store (``Store.for_dry_run``).
+One ``Store`` per database (``store.py``), assembled from one part per kind of
+state: ``database`` (engine, transactions, dry runs, migrations, run locks,
+errors), ``schema`` (tables and the ordered migrations), ``values`` (what it
+hands out), then ``findings``, ``outbox``, ``snoozes``, ``history``,
+``cursors``, ``slack``, ``comments``, ``rule_health`` (read only: what each
+rule found, fixed and waived) and ``dashboards``; ``location`` says where it lives.
+The schema is versioned: migrations are applied automatically when a store
+is opened, except by dry runs, which never write to the store
+(``Store.for_dry_run``).
+
+The names below are imported on first use: importing ``bot.store`` (or
+``bot.store.location``) does not import SQLAlchemy, so runs that never open a
+store start quickly.
 """
 
 from __future__ import annotations
 
-from bot.store.comments import CommentStore
-from bot.store.cursors import CursorStore, DeferredCursors
-from bot.store.dashboards import DashboardStore
-from bot.store.database import (BUSY_TIMEOUT_SECONDS, DEFAULT_FILENAME, Database, StoreConfigError, StoreError,
-                                _lock_key, _sqlite_transactions, sqlite_path, store_url)
-from bot.store.findings import FindingsStore
-from bot.store.history import HistoryStore
-from bot.store.outbox import OutboxStore
-from bot.store.rule_health import RuleHealth, RuleHealthStore
-from bot.store.schema import LATEST_VERSION, MIGRATIONS, metadata
-from bot.store.slack import SlackStore
-from bot.store.snoozes import SnoozeStore
-from bot.store.values import CommentState, Delivery, FindingState, RecordSummary, Snooze
+import importlib
+
+_HOMES = {
+    "Store": "store", "open_store": "store",
+    "DeferredCursors": "cursors",
+    "BUSY_TIMEOUT_SECONDS": "database", "Database": "database", "StoreConfigError": "database",
+    "StoreError": "database", "_lock_key": "database", "_sqlite_transactions": "database", "sqlite_path": "database",
+    "DEFAULT_FILENAME": "location", "store_url": "location",
+    "LATEST_VERSION": "schema", "MIGRATIONS": "schema", "metadata": "schema",
+    "CommentState": "values", "Delivery": "values", "FindingState": "values", "RecordSummary": "values",
+    "Snooze": "values",
+    "RuleHealth": "rule_health",
+}
+
+__all__ = sorted(_HOMES)
 
 
-class Store(FindingsStore, OutboxStore, SnoozeStore, HistoryStore, CursorStore, SlackStore, CommentStore,
-            RuleHealthStore, DashboardStore, Database):
-    """One database holding govbot's state; migrated on open."""
-
-
-def open_store(config, *, dry_run: bool = False) -> "Store":
-    """The configured store; for a dry run, one that never writes to it (see ``Store.for_dry_run``)."""
-    url = store_url(config)
-    busy = float(config.settings.store.busy_timeout_seconds)
-    if dry_run:
-        return Store.for_dry_run(url, busy_timeout=busy)
-    return Store(url, busy_timeout=busy)
-
-
-__all__ = ["BUSY_TIMEOUT_SECONDS", "DEFAULT_FILENAME", "LATEST_VERSION", "MIGRATIONS", "CommentState",
-           "DeferredCursors", "Delivery", "FindingState", "RecordSummary", "RuleHealth", "Snooze", "Store", "StoreConfigError",
-           "StoreError", "metadata", "open_store", "sqlite_path", "store_url", "_lock_key", "_sqlite_transactions"]
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module 'bot.store' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"bot.store.{_HOMES[name]}"), name)
+    globals()[name] = value
+    return value

@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from bot.errors import EXIT_ERROR, EXIT_NETWORK, GovbotError
+from bot.store.location import DEFAULT_FILENAME, store_url  # noqa: F401 - re-exported
 from bot.store.schema import LATEST_VERSION, MIGRATIONS, metadata, schema_version
 
 
@@ -40,33 +41,7 @@ class StoreConfigError(StoreError):
     exit_code = EXIT_ERROR
 
 
-DEFAULT_FILENAME = "govbot.db"
 BUSY_TIMEOUT_SECONDS = 30.0
-
-
-# -- URL resolution --------------------------------------------------------------------
-
-def store_url(config) -> str:
-    """``store.url`` from config, else ``$GOVBOT_DATABASE_URL``, else ``govbot.db`` beside the config.
-
-    A bare path (no ``scheme://``) means an SQLite file; relative paths are
-    relative to the config file's folder, like every other path in config.
-    """
-    configured = config.settings.store.url or config.env.get("GOVBOT_DATABASE_URL")
-    if not configured:
-        return f"sqlite:///{config.base_dir / DEFAULT_FILENAME}"
-    configured = str(configured).strip()
-    if "://" not in configured:
-        return f"sqlite:///{config.resolve_path(configured)}"
-    if configured.startswith("sqlite:///") and not configured.startswith("sqlite:////"):
-        relative = configured[len("sqlite:///"):]
-        if relative and relative != ":memory:" and not relative.startswith("file:"):
-            query = ""
-            if "?" in relative:
-                relative, query = relative.split("?", 1)
-                query = "?" + query
-            return f"sqlite:///{config.resolve_path(relative)}{query}"
-    return configured
 
 
 def sqlite_path(url: str) -> Path | None:

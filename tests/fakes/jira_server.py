@@ -27,6 +27,10 @@ status, labels, parent, created, updated, resolved and custom fields (by
 ``cf[N]``, id or name); ``ORDER BY`` created, updated, key. Dates are read in
 the user's time zone (UTC).
 
+Latency (``latency=`` seconds, ``--latency``): every API answer waits this long
+first, like a real site's 300 ms to 1 s per page; requests in flight at once
+are counted (``max_in_flight``), so tests can see that reads overlap.
+
 Faults (``Faults``): 429 with ``Retry-After`` every N requests, bursts of 503,
 connections reset mid-body, slow answers, refused ("expired") page tokens, or a
 script of faults by request number. Every answer is counted: requests, by path
@@ -592,9 +596,11 @@ class Stats:
         self.bytes_sent = 0
         self.body_bytes = 0
         self.issues_sent = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
 
     def to_json(self) -> dict:
-        return {"requests": self.requests, "by_path": dict(self.by_path),
+        return {"requests": self.requests, "max_in_flight": self.max_in_flight, "by_path": dict(self.by_path),
                 "by_status": {str(k): v for k, v in self.by_status.items()}, "faults": dict(self.faults),
                 "bytes_sent": self.bytes_sent, "body_bytes": self.body_bytes, "issues_sent": self.issues_sent}
 
@@ -613,7 +619,7 @@ class JiraEmulator:
     def __init__(self, pages: Iterable[dict], *, flavour: str = CLOUD, faults: Faults | None = None,
                  time_zone: str = "UTC", window: int = DC_WINDOW, token_ttl: float = 600.0,
                  lifetime: float = MAX_LIFETIME, strict_keys: bool = True, require_auth: bool = True,
-                 port: int = 0, record_keys: bool = False):
+                 port: int = 0, record_keys: bool = False, latency: float = 0.0):
         if flavour not in (CLOUD, DATACENTER):
             raise ValueError(f"flavour must be cloud or datacenter, not {flavour!r}")
         self.flavour = flavour
@@ -625,6 +631,7 @@ class JiraEmulator:
         self.token_ttl = token_ttl
         self.lifetime = min(float(lifetime), MAX_LIFETIME)
         self.require_auth = require_auth
+        self.latency = min(max(0.0, float(latency)), MAX_SLOW)
         self.stats_ = Stats()
         # Keys of the issues in answers delivered whole (not cut off by a reset), when asked.
         self.record_keys = record_keys
@@ -915,44 +922,55 @@ class _Handler(BaseHTTPRequestHandler):
                 emulator.stats_.requests += 1
                 number = emulator.stats_.requests
                 emulator.stats_.by_path[path] += 1
-            has_token = bool(params.get("nextPageToken") or (isinstance(body, dict) and body.get("nextPageToken")))
-            fault = emulator._fault_for(number, path, has_token)
-            if fault is not None:
-                emulator._faults_made += 1
-                with emulator.stats_.lock:
-                    emulator.stats_.faults[fault] += 1
-            if fault == "slow":
-                time.sleep(min(emulator.faults.slow_seconds, MAX_SLOW))
-            elif fault == "429":
-                self._send(429, {"errorMessages": ["Rate limit exceeded."]},
-                           {"Retry-After": emulator.faults.retry_after, "X-RateLimit-Reason": "jira-burst-based"})
-                return
-            elif fault in ("503", "500"):
-                self._send(int(fault), {"errorMessages": ["Service unavailable."]},
-                           {"Retry-After": emulator.faults.retry_after} if fault == "503" else {})
-                return
-            elif fault == "echo":
-                self._send(400, {"errorMessages": [f"Bad request; headers were Authorization: "
-                                                   f"{self.headers.get('Authorization')}"], "errors": {}}, {})
-                return
-            elif fault == "expire" and has_token:
-                self._send(400, EXPIRED, {})
-                return
-            if emulator.require_auth and not self.headers.get("Authorization"):
-                self._send(401, {"errorMessages": ["You are not authenticated. Authentication required to perform "
-                                                   "this operation."]}, {})
-                return
-            emulator._answer_keys.keys = []
+                emulator.stats_.in_flight += 1
+                emulator.stats_.max_in_flight = max(emulator.stats_.max_in_flight, emulator.stats_.in_flight)
             try:
-                status, payload, headers = emulator.route(method, path, params, body)
-            except JQLError as error:
-                status, payload, headers = 400, {"errorMessages": [str(error)], "errors": {}}, {}
-            self._send(status, payload, headers, reset=fault == "reset")
-            if fault != "reset" and status == 200 and emulator.record_keys:
+                if emulator.latency:
+                    time.sleep(emulator.latency)
+                self._answer(emulator, method, path, params, body, number)
+            finally:
                 with emulator.stats_.lock:
-                    emulator.keys_delivered.update(emulator._answer_keys.keys)
+                    emulator.stats_.in_flight -= 1
         except (BrokenPipeError, ConnectionResetError, socket.timeout, OSError):
             self.close_connection = True
+
+    def _answer(self, emulator: JiraEmulator, method: str, path: str, params: dict, body: Any, number: int) -> None:
+        has_token = bool(params.get("nextPageToken") or (isinstance(body, dict) and body.get("nextPageToken")))
+        fault = emulator._fault_for(number, path, has_token)
+        if fault is not None:
+            emulator._faults_made += 1
+            with emulator.stats_.lock:
+                emulator.stats_.faults[fault] += 1
+        if fault == "slow":
+            time.sleep(min(emulator.faults.slow_seconds, MAX_SLOW))
+        elif fault == "429":
+            self._send(429, {"errorMessages": ["Rate limit exceeded."]},
+                       {"Retry-After": emulator.faults.retry_after, "X-RateLimit-Reason": "jira-burst-based"})
+            return
+        elif fault in ("503", "500"):
+            self._send(int(fault), {"errorMessages": ["Service unavailable."]},
+                       {"Retry-After": emulator.faults.retry_after} if fault == "503" else {})
+            return
+        elif fault == "echo":
+            self._send(400, {"errorMessages": [f"Bad request; headers were Authorization: "
+                                               f"{self.headers.get('Authorization')}"], "errors": {}}, {})
+            return
+        elif fault == "expire" and has_token:
+            self._send(400, EXPIRED, {})
+            return
+        if emulator.require_auth and not self.headers.get("Authorization"):
+            self._send(401, {"errorMessages": ["You are not authenticated. Authentication required to perform "
+                                               "this operation."]}, {})
+            return
+        emulator._answer_keys.keys = []
+        try:
+            status, payload, headers = emulator.route(method, path, params, body)
+        except JQLError as error:
+            status, payload, headers = 400, {"errorMessages": [str(error)], "errors": {}}, {}
+        self._send(status, payload, headers, reset=fault == "reset")
+        if fault != "reset" and status == 200 and emulator.record_keys:
+            with emulator.stats_.lock:
+                emulator.keys_delivered.update(emulator._answer_keys.keys)
 
     def _send(self, status: int, payload: Any, headers: dict, *, count: bool = True, reset: bool = False) -> None:
         body = bytes(payload) if isinstance(payload, _Raw) else json.dumps(payload, ensure_ascii=False).encode()
@@ -992,10 +1010,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flavour", choices=(CLOUD, DATACENTER), default=CLOUD)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--lifetime", type=float, default=MAX_LIFETIME, help="stop after this many seconds")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds every API answer waits first")
     parser.add_argument("--faults", default="{}", help="Faults as JSON, e.g. '{\"rate_limit_every\": 50}'")
     args = parser.parse_args(argv)
     emulator = JiraEmulator.from_snapshot(args.snapshot, flavour=args.flavour, port=args.port,
-                                          lifetime=args.lifetime, faults=Faults.from_json(json.loads(args.faults)))
+                                          lifetime=args.lifetime, faults=Faults.from_json(json.loads(args.faults)),
+                                          latency=args.latency)
     emulator.store.warm()
     emulator.start()
     print(json.dumps({"url": emulator.url, "issues": len(emulator.store.issues)}), flush=True)

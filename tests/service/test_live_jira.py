@@ -51,8 +51,9 @@ def test_full_rescan_records_the_lifecycle_then_the_cursor(live_inputs, tmp_path
     with open_store(live_inputs.config) as store:
         assert store.recent_runs("scan") and store.finding_states()
         with store.transaction() as connection:
-            cursors = connection.exec_driver_sql("SELECT count(*) FROM cursors").scalar()
-    assert cursors == 1
+            cursors = connection.exec_driver_sql("SELECT count(*) FROM cursors WHERE scope LIKE 'jira:%'").scalar()
+            site_facts = connection.exec_driver_sql("SELECT count(*) FROM cursors WHERE scope LIKE 'jira-site:%'").scalar()
+    assert cursors == 1 and site_facts == 1  # the scope's cursor, and what the rescans need not ask the site again
 
 
 def test_a_stop_while_reading_jira_cancels_before_anything_is_written(live_inputs):

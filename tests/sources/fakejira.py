@@ -499,6 +499,8 @@ class FakeJira:
             return fields["project"]["key"]
         if lowered in ("key", "issuekey"):
             return issue["key"]
+        if lowered == "id":
+            return issue["id"]
         if lowered in ("type", "issuetype"):
             return fields["issuetype"]["name"]
         if lowered == "labels":
@@ -559,8 +561,9 @@ class FakeJira:
             return 400, {"errorMessages": ["Up to 100 issues can be fetched at once."]}
         fields = ",".join(body.get("fields") or [])
         issues, errors = [], []
+        by_id = {i["id"]: i for i in self.issues.values()}
         for key in keys:
-            issue = self.issues.get(str(key).upper())
+            issue = self.issues.get(str(key).upper()) or by_id.get(str(key))
             if issue is None:
                 errors.append({"issueIdsOrKeys": [key], "status": 404,
                                "errorMessages": ["Issue does not exist or you do not have permission to see it."]})
@@ -591,12 +594,19 @@ DC_ENV = {"JIRA_URL": DC_URL, "JIRA_PAT": "s3cr3t-pat"}
 
 
 def make_config(jira: dict | None = None, env: dict | None = None, extra: str = ""):
-    """A validated Config from a govbot.yaml written in the (temporary) working directory."""
+    """A validated Config from a govbot.yaml written in the (temporary) working directory.
+
+    Requests go one at a time (``jira.concurrency: 1``) unless ``jira`` says otherwise,
+    so tests that count calls or fail the n-th one see a fixed order; the parallel
+    reads have their own tests (test_jira_parallel.py).
+    """
     import yaml
 
     from bot.config import load_config
 
-    text = yaml.safe_dump({"jira": jira or {"projects": ["PAY"]}}, sort_keys=False) + extra
+    jira = dict(jira or {"projects": ["PAY"]})
+    jira.setdefault("concurrency", 1)
+    text = yaml.safe_dump({"jira": jira}, sort_keys=False) + extra
     with open("govbot.yaml", "w", encoding="utf-8") as handle:
         handle.write(text)
     return load_config("govbot.yaml", env=dict(env if env is not None else CLOUD_ENV))

@@ -150,3 +150,24 @@ def test_the_store_keeps_cursors_across_runs(tmp_path):
         workspace, _ = run(fake, store_module.Store(f"sqlite:///{tmp_path / 'govbot.db'}"), T1 + timedelta(hours=1))
     assert "updated >=" in fake.searches()[0]["params"]["jql"]
     assert set(workspace.issues) == {"PAY-4"}
+
+
+def test_a_rescan_does_not_ask_the_site_again_what_the_full_read_learned():
+    """Server info and the field list: remembered by the full read, reused until the next one.
+    The user's time zone is asked every time (the user may have changed it)."""
+    store = MemoryCursorStore()
+    setup = ("/rest/api/2/serverInfo", "/rest/api/2/field")
+    with mock() as rsps:
+        fake = FakeJira(site()).install(rsps)
+        run(fake, store, T1, jira={"projects": ["PAY"], "deployment": "auto"})
+        assert all(fake.calls_to(path) for path in setup)
+        touch(fake, "PAY-4", T1 + timedelta(minutes=5))
+        fake.calls.clear()
+        workspace, _ = run(fake, store, T1 + timedelta(hours=1), time_zone="Europe/Berlin")
+        assert set(workspace.issues) == {"PAY-4"}
+        assert not any(fake.calls_to(path) for path in setup)
+        assert len(fake.calls_to("/rest/api/2/myself")) == 1
+        assert '"2026-03-01 12:50"' in fake.searches()[0]["params"]["jql"]  # 12:00 UTC less 10m, in Berlin
+        fake.calls.clear()
+        run(fake, store, T1 + timedelta(days=2))  # past full_rescan_every (1d): a full read asks afresh
+        assert all(fake.calls_to(path) for path in setup)

@@ -77,3 +77,28 @@ def test_live_scan_matches_a_snapshot_of_the_same_issues(flavour, tmp_path):
     assert len(scope_pages) == 3  # 40 issues at 15 a page: one request per page
     assert len(fake.calls) <= 6  # plus fields, server info and one bulk read of the parent INIT-1
     assert json.loads(live.stdout)["summary"]["source"].startswith("jira:https://")
+
+
+@pytest.mark.parametrize("flavour", ["cloud", "datacenter"])
+def test_live_issues_keep_the_same_fields_as_from_a_snapshot(flavour, tmp_path):
+    """The live reader slims issues as the snapshot reader does (it used to keep every raw field)."""
+    from bot.engine import load_rules
+    from bot.sources.jira import load_workspace_from_jira
+    from bot.sources.snapshot import load_snapshot
+    from fakejira import make_source
+
+    cloud = flavour == "cloud"
+    issues = cloud_site() if cloud else dc_site()
+    fields = cloud_fields() if cloud else dc_fields()
+    snapshot = tmp_path / "snapshot.json"
+    snapshot.write_text(json.dumps({"issues": issues, "names": {f["id"]: f["name"] for f in fields},
+                                    "schema": {f["id"]: f["schema"] for f in fields}}))
+    with mock() as rsps:
+        FakeJira(issues, cloud=cloud).install(rsps)
+        config = make_config({"projects": ["PAY"]}, env=CLOUD_ENV if cloud else DC_ENV)
+        ruleset = load_rules(None, config)
+        live = load_workspace_from_jira(config, ruleset, source=make_source(config))
+    offline = load_snapshot(snapshot, config, ruleset)
+    kept = {key: sorted(issue.fields) for key, issue in live.issues.items()}
+    assert kept == {key: sorted(offline.issues[key].fields) for key in live.issues}
+    assert all("customfield_10060" not in names for names in kept.values())  # Story Points: nothing reads it

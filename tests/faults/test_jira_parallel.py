@@ -1,0 +1,73 @@
+"""Pages read a few at a time on real sockets: the same issues, in the same order, within the request budget.
+
+Against the loopback emulator (its own JQL, paging and caps). Data Center
+fetches the rest of a window side by side once the first page says how many
+there are; Cloud lists ids 5,000 a page after its first page, then reads
+their fields 100 at a time with bulkfetch, side by side.
+"""
+
+from __future__ import annotations
+
+import math
+
+from tests.faults.conftest import ISSUES, all_keys, source_for
+from tests.fakes.jira_server import Faults
+
+
+def read(emulator, **jira):
+    source, ruleset, config = source_for(emulator, **jira)
+    return source.load(ruleset), source
+
+
+def test_parallel_and_one_at_a_time_read_the_same_issues_in_the_same_order(flavour, emulator_for):
+    emulator = emulator_for(flavour, latency=0.1)
+    one, _ = read(emulator, concurrency=1, page_size=100)
+    emulator.reset_stats()
+    many, _ = read(emulator, concurrency=4, page_size=100)
+    assert one.complete and many.complete
+    assert list(many.issues) == list(one.issues) and set(many.issues) == all_keys(flavour)
+    assert set(many.relatives) == set(one.relatives)
+    assert emulator.stats()["max_in_flight"] >= 2  # the reads did overlap
+
+
+def test_data_center_reads_the_rest_of_the_window_in_parallel_within_the_page_budget(emulator_for):
+    emulator = emulator_for("datacenter", latency=0.1)
+    workspace, _ = read(emulator, concurrency=4, page_size=100)
+    stats = emulator.stats()
+    pages = math.ceil(ISSUES / 100)
+    assert workspace.complete and len(workspace.issues) == ISSUES
+    assert stats["by_path"]["/rest/api/2/search"] == pages  # each page once: no id list needed
+    assert stats["requests"] <= pages + 3
+    assert stats["max_in_flight"] >= 2
+
+
+def test_cloud_lists_ids_then_bulk_reads_fields_within_the_page_budget(emulator_for):
+    emulator = emulator_for("cloud", latency=0.02)
+    workspace, _ = read(emulator, concurrency=4)
+    stats = emulator.stats()
+    pages = math.ceil(ISSUES / 100)
+    assert workspace.complete and set(workspace.issues) == all_keys("cloud")
+    # one page with fields, one page of ids (5,000 fit), then the other 220 issues by id
+    assert stats["by_path"]["/rest/api/3/search/jql"] == 2
+    assert stats["by_path"]["/rest/api/3/issue/bulkfetch"] == math.ceil((ISSUES - 100) / 100)
+    assert stats["issues_sent"] >= ISSUES
+    assert stats["requests"] <= pages + 3
+
+
+def test_parallel_reads_retry_a_failed_page_and_lose_nothing(flavour, emulator_for):
+    faults = Faults(script={5: "503", 6: "reset", 7: "429"}, retry_after="0")
+    emulator = emulator_for(flavour, faults)
+    workspace, source = read(emulator, concurrency=4, page_size=100)
+    assert workspace.complete and set(workspace.issues) == all_keys(flavour)
+    assert set(workspace.issues) <= emulator.keys_delivered
+    assert source.transport.retries >= 3
+
+
+def test_a_page_that_keeps_failing_under_parallel_reads_makes_the_scan_incomplete(flavour, emulator_for):
+    path = "/rest/api/3/issue/bulkfetch" if flavour == "cloud" else "/rest/api/2/search"
+    emulator = emulator_for(flavour, Faults(outage_after=1, retry_after="0", paths=(path,)))
+    workspace, _ = read(emulator, concurrency=4, page_size=100, max_retries=2)
+    assert not workspace.complete
+    assert 0 < len(workspace.issues) < ISSUES
+    assert set(workspace.issues) <= emulator.keys_delivered  # nothing counts as read that was not delivered
+    assert any("still failing" in problem for problem in workspace.problems), workspace.problems
