@@ -338,3 +338,19 @@ def test_deferred_cursors_are_saved_only_on_commit(store):
     assert deferred.get_cursor("jira:x") == {"since": "new"} and store.get_cursor("jira:x") == {"since": "old"}
     deferred.commit()
     assert store.get_cursor("jira:x") == {"since": "new"}
+
+
+def test_a_claim_is_taken_once_by_whichever_process_comes_first(store):
+    # Two replicas share one store: the second claim of a key fails, whoever makes it.
+    other = Store(store.url)
+    try:
+        assert store.claim_once("slack-view:V1", NOW) is True
+        assert other.claim_once("slack-view:V1", NOW) is False
+        assert store.claim_once("slack-view:V1", NOW) is False
+        assert other.claim_once("slack-view:V2", NOW) is True
+        # Claims are kept a month (far beyond any redelivery), then make room.
+        later = NOW + timedelta(days=31)
+        assert other.claim_once("slack-view:V3", later) is True
+        assert store.claim_once("slack-view:V1", later) is True
+    finally:
+        other.close()

@@ -7,8 +7,9 @@ over the real protocol and a loopback Slack.
 The path of a fix: the button is clicked -> the finding is still open in the
 store (else "already fixed") -> the person may edit the issue in Jira
 (``bot.service.access``) -> a modal asks for the text -> on submit, once per
-view: the value is written where the site keeps it (a custom field, else the
-description section, ``bot.deliver.jira_edit``) -> govbot comments who wrote
+view (claimed in the store, so once across replicas): the value is written
+where the site keeps it (a custom field, else the description section,
+``bot.deliver.jira_edit``) -> govbot comments who wrote
 it -> the issue is checked again and its lifecycle recorded (the finding
 resolves) -> the original message is updated in place -> an audit line.
 Whatever goes wrong is said to the person in one ephemeral line, and the
@@ -101,8 +102,15 @@ class SlackActions:
                 return
             ack()  # closes the modal now; Jira may take longer than Slack's 3 seconds
             if self._first_submission(view):
-                self._pool.submit(self._safely, handler, body, client)
+                self._pool.submit(self._safely, self._once(handler), body, client)
         return listener
+
+    def _once(self, handler):
+        """``handler``, run only if this view is claimed in the store first (see ``_claimed``)."""
+        def once(body: dict, client) -> None:
+            if self._claimed(body.get("view") or {}):
+                handler(body, client)
+        return once
 
     def _listener(self, handler):
         # Bolt passes arguments by name, so the handler is bound here rather than as a default argument.
@@ -315,6 +323,25 @@ class SlackActions:
                 return False
             self._views_seen.add(view_id)
             return True
+
+    def _claimed(self, view: dict) -> bool:
+        """The view is claimed in the store, in one committed transaction, before anything is written.
+
+        ``_first_submission`` only knows this process. Every replica of the service holds a Socket Mode
+        connection and Slack may deliver a retried submission to any of them: the store's unique key
+        decides which one acts. A dry run writes neither to Jira nor to the store, so it claims nothing.
+        """
+        if not self.apply or not self.live:
+            return True
+        view_id = str(view.get("id") or "")
+        store = self.open_store(dry_run=False)
+        try:
+            first = store.claim_once(f"slack-view:{view_id}", self.clock())
+        finally:
+            store.close()
+        if not first:
+            log.info("action: view %s already handled by another replica", view_id)
+        return first
 
     def fix_submitted(self, body: dict, client) -> None:
         view = body.get("view") or {}

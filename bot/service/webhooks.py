@@ -222,15 +222,24 @@ class WebhookRunner:
             self._thread.join(timeout)
 
     def _loop(self) -> None:
+        from bot.store.database import StoreBusy  # here: importing this module does not import SQLAlchemy
+
         while not self._stop.is_set():
             self.queue.wake.wait(self.tick)
             self.queue.wake.clear()
             due = self.queue.take_due()
             for start in range(0, len(due), BATCH):
                 keys = due[start:start + BATCH]
+                done, deleted = self.queue.pop_done(keys), self.queue.pop_deleted(keys)
                 try:
-                    self.process(keys, self.queue.pop_done(keys), self.queue.pop_deleted(keys))
+                    self.process(keys, done, deleted)
                     self.runs += 1
+                except StoreBusy:
+                    # Another delivery run holds the store (the schedule, or the other replica checking the
+                    # issues Jira sent it): these issues wait one more quiet period instead of being dropped.
+                    log.info("webhook: a delivery run is in progress; %s queued again", ", ".join(keys))
+                    for key in keys:
+                        self.queue.add(key, done=key in done, deleted=key in deleted)
                 except Exception:  # noqa: BLE001 - one failed check must not stop the next; the scan catches up
                     log.exception("webhook: checking %s failed; the scheduled scan will catch up", ", ".join(keys))
 

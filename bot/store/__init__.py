@@ -5,7 +5,7 @@ state: ``database`` (engine, transactions, dry runs, migrations, run locks,
 errors), ``schema`` (tables and the ordered migrations), ``values`` (what it
 hands out), then ``findings``, ``outbox``, ``snoozes``, ``history``,
 ``cursors``, ``slack``, ``comments``, ``rule_health`` (read only: what each
-rule found, fixed and waived) and ``dashboards``; ``location`` says where it lives.
+rule found, fixed and waived), ``dashboards`` and ``claims`` (done once across replicas); ``location`` says where it lives.
 The schema is versioned: migrations are applied automatically when a store
 is opened, except by dry runs, which never write to the store
 (``Store.for_dry_run``).
@@ -23,7 +23,7 @@ _HOMES = {
     "Store": "store", "open_store": "store",
     "DeferredCursors": "cursors",
     "BUSY_TIMEOUT_SECONDS": "database", "Database": "database", "StoreConfigError": "database",
-    "StoreError": "database", "_lock_key": "database", "_sqlite_transactions": "database", "sqlite_path": "database",
+    "StoreError": "database", "StoreBusy": "database", "_lock_key": "database", "_sqlite_transactions": "database", "sqlite_path": "database",
     "DEFAULT_FILENAME": "location", "store_url": "location",
     "LATEST_VERSION": "schema", "MIGRATIONS": "schema", "metadata": "schema",
     "CommentState": "values", "Delivery": "values", "FindingState": "values", "RecordSummary": "values",

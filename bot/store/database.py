@@ -41,6 +41,10 @@ class StoreConfigError(StoreError):
     exit_code = EXIT_ERROR
 
 
+class StoreBusy(StoreError):
+    """Another run holds a run lock (``Database.run_lock``): try again once it is done."""
+
+
 BUSY_TIMEOUT_SECONDS = 30.0
 
 
@@ -372,7 +376,7 @@ class Database:
         with self.try_lock(name) as acquired:
             if not acquired:
                 holder = self.lock_holders.get(name)
-                raise StoreError(f"another govbot {name} run is in progress on {self.display}"
+                raise StoreBusy(f"another govbot {name} run is in progress on {self.display}"
                                  + (f", held by {holder}" if holder else ""),
                                  hint="wait for it to finish; a crashed run releases the lock by itself")
             yield

@@ -200,11 +200,30 @@ def _migration_3(connection: Connection) -> None:
     metadata.create_all(connection)
 
 
+def _v4_tables(metadata: sa.MetaData) -> None:
+    """Added by migration 4. Frozen: add a migration to change it."""
+    sa.Table(
+        # Things to be done once across every replica sharing the store (a Slack modal's view id):
+        # the first to insert the key does it, the unique key refuses everyone after.
+        "once_claims", metadata,
+        sa.Column("key", sa.String(200), primary_key=True),
+        sa.Column("claimed_at", UTCDateTime, nullable=False),
+        sa.Index("ix_once_claims_claimed_at", "claimed_at"),
+    )
+
+
+def _migration_4(connection: Connection) -> None:
+    metadata = sa.MetaData()
+    _v4_tables(metadata)
+    metadata.create_all(connection)
+
+
 # (version, name, function). Append only.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema", _migration_1),
     (2, "slack conversations", _migration_2),
     (3, "dashboards", _migration_3),
+    (4, "once claims", _migration_4),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
@@ -212,6 +231,7 @@ metadata = sa.MetaData()
 _v1_tables(metadata)
 _v2_tables(metadata)
 _v3_tables(metadata)
+_v4_tables(metadata)
 schema_version = sa.Table(
     "schema_version", metadata,
     sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
@@ -228,3 +248,4 @@ slack_users = metadata.tables["slack_users"]
 jira_comments = metadata.tables["jira_comments"]
 slack_conversations = metadata.tables["slack_conversations"]
 dashboards = metadata.tables["dashboards"]
+once_claims = metadata.tables["once_claims"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.store.claims import ClaimStore
 from bot.store.comments import CommentStore
 from bot.store.cursors import CursorStore
 from bot.store.dashboards import DashboardStore
@@ -15,7 +16,7 @@ from bot.store.snoozes import SnoozeStore
 
 
 class Store(FindingsStore, OutboxStore, SnoozeStore, HistoryStore, CursorStore, SlackStore, CommentStore,
-            RuleHealthStore, DashboardStore, Database):
+            RuleHealthStore, DashboardStore, ClaimStore, Database):
     """One database holding govbot's state; migrated on open."""
 
 

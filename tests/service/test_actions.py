@@ -298,6 +298,41 @@ def test_clicking_and_submitting_writes_once_updates_the_message_and_resolves_th
         assert len(world.slack.views) == 1
 
 
+def test_a_submission_delivered_to_both_replicas_is_acted_on_once(world_factory):
+    # Both replicas of the Deployment hold a Socket Mode connection; Slack may deliver the same
+    # view_submission to the other one. The view is claimed in the shared store before any write.
+    with mock() as rsps:
+        world = world_factory(rsps, cloud=True, field=True)
+        world.click(ALICE, "Add the anticipated outcome")
+        assert wait_for(lambda: world.slack.views)
+        view = world.slack.views[0]["view"]
+        world.submit(ALICE, view, {buttons.field_block_id(0): OUTCOME_TEXT})
+        assert wait_for(lambda: world.slack.calls_to("chat.update"))
+        assert len(world.jira.edits()) == 1
+
+        def store_opener(*, dry_run: bool):
+            return open_store(world.config, dry_run=dry_run)
+
+        other = build_actions(world.inputs, config=world.config, web_client=world.web, open_store=store_opener,
+                              apply=True, max_days=90, admins=[])
+        body = {"type": "view_submission", "user": {"id": ALICE}, "team": {"id": "T0TEST"},
+                "view": {**view, "state": {"values": {buttons.field_block_id(0): {
+                    "value": {"type": "plain_text_input", "value": OUTCOME_TEXT}}}}}}
+        acks = []
+        listener = other._submission(other.fix_errors, other.fix_submitted)
+        ephemerals = len(world.slack.ephemerals)
+        listener(ack=lambda **answer: acks.append(answer), body=body, client=world.web)
+        other.close()  # waits for its worker
+        assert acks == [{}]  # the modal is closed as usual
+        # The other replica never got as far as looking at the finding: the store said "handled".
+        assert other._first_submission(view) is False
+        assert not any(event["event"] == "action.stale" for event in world.audit())
+        assert len(world.slack.ephemerals) == ephemerals
+        assert len(world.jira.edits()) == 1 and len(world.slack.calls_to("chat.update")) == 1
+        with open_store(world.config) as store:
+            assert store.claim_once(f"slack-view:{view['id']}", NOW) is False
+
+
 def test_someone_who_may_not_edit_the_issue_changes_nothing(world_factory):
     with mock() as rsps:
         world = world_factory(rsps, cloud=True, field=True)

@@ -273,3 +273,58 @@ def test_a_deleted_issue_has_its_open_findings_resolved_once_jira_agrees(serve):
         with open_store(service.config, dry_run=True) as store:
             states = [state for state in store.finding_states().values() if state.issue == "PAY-12"]
         assert states and not any(state.open for state in states)
+
+
+def test_the_same_event_checked_by_both_replicas_sends_one_message():
+    # Each replica remembers the deliveries it saw in memory only; Jira's retry of a delivery may reach
+    # the other one (the load balancer picks). Both then check the issue: the shared store decides what
+    # is sent (the nudge's state and the outbox's run-independent dedupe key), so the owner hears once.
+    from bot.engine import load_rules
+    from bot.runs.inputs import Inputs
+    from bot.service import Service, load_settings
+    from bot.service.webhooks import check_and_deliver
+    from tests.sources.fakejira import OUTCOME
+
+    with mock() as rsps, FakeSlack(users={"alice@example.com": "U0ALICE"}) as slack:
+        jira = FakeJira([cloud_issue("PAY-12", "Epic", summary="Checkout revamp", description=adf(("p", "Intro")),
+                                     assignee=ALICE_IN_JIRA)]).install(rsps)
+        env = {**CLOUD_ENV, "SLACK_BOT_TOKEN": slack.token, "SLACK_API_URL": slack.api_url,
+               "GOVBOT_WEBHOOK_SECRET": SECRET}
+        config = make_config({"projects": ["PAY"]}, env=env, extra="store: {audit_file: audit.jsonl}\n")
+        replicas = [Service(Inputs(config, load_rules(None, config)), load_settings(config), apply=True,
+                            clock=lambda: MONDAY_MORNING) for _ in range(2)]
+        for replica in replicas:
+            check_and_deliver(replica, ["PAY-12"])
+        assert len(slack.posts_to_user("U0ALICE")) == 1
+        # The epic moves to Done; both replicas hear of it: one message about the review date.
+        jira.issues["PAY-12"]["fields"].update({
+            OUTCOME: "Cut checkout abandonment from 35% to 20% by Q3",
+            "status": {"name": "Done", "statusCategory": {"key": "done", "name": "Done"}},
+            "resolutiondate": "2026-03-30T09:55:00.000+0000", "resolution": {"name": "Done"}})
+        for replica in replicas:
+            check_and_deliver(replica, ["PAY-12"], done={"PAY-12"})
+        dms = slack.posts_to_user("U0ALICE")
+        assert len(dms) == 2 and "Set the review date" in json.dumps(dms[1]["blocks"])
+
+
+def test_issues_whose_check_finds_the_store_busy_are_checked_again_not_dropped():
+    from bot.service.webhooks import WebhookRunner
+    from bot.store import StoreBusy
+
+    queue = Debouncer(0)
+    calls = []
+
+    def process(keys, done, deleted):
+        calls.append((keys, done, deleted))
+        if len(calls) == 1:
+            raise StoreBusy("another govbot deliver run is in progress on state.db")
+
+    queue.add("PAY-1", done=True)
+    queue.add("PAY-2", deleted=True)
+    runner = WebhookRunner(queue, process, tick=0.01).start()
+    try:
+        assert wait_for(lambda: len(calls) >= 2)
+    finally:
+        runner.stop()
+    assert calls[0] == calls[1] == (["PAY-1", "PAY-2"], {"PAY-1"}, {"PAY-2"})
+    assert runner.runs == 1 and len(queue) == 0
