@@ -30,6 +30,10 @@ class Workspace:
     # True when only part of the scope was read (changes since the last run, or named
     # issues): facts about whole projects cannot be judged from it.
     partial: bool = False
+    # True when this is a read of the whole configured scope from live Jira (not --jql, not changes
+    # only, not named issues): an issue it does not return may be gone from Jira or from the scope,
+    # which bot.runs.gone then asks Jira to confirm. Snapshots never claim it.
+    whole_scope: bool = False
     # Issues whose children the reader could not list: checks on children give no verdict on them.
     children_unread: set[str] = field(default_factory=set)
 

@@ -49,6 +49,7 @@ class Batch:
     keys: list[str] | None = None          # the issues asked for (check); None: everything read
     waivers: WaiverReport = field(default_factory=WaiverReport)
     carried: list[Finding] = field(default_factory=list)  # open findings kept from the store (see ``carry``)
+    gone: set[str] = field(default_factory=set)  # issues Jira no longer has in scope: their findings resolve
     record: Any = None                     # bot.store.RecordSummary when the lifecycle was recorded
     notes: list[str] = field(default_factory=list)         # worth a line in the summary
 
@@ -212,6 +213,10 @@ def open_batch(inputs: Inputs, now: datetime, *, read: Read | None = None, store
                               metric_only=[rule for rule in ruleset.rules if rule.metric],
                               keys=wanted, progress=read.progress)
     batch = Batch(inputs, now, workspace, evaluation, keys=read.keys)
+    if record is not None and store is not None:
+        from bot.runs.gone import gone_issues
+
+        batch.gone = gone_issues(batch, store)  # before carrying: nobody is reminded about a deleted issue
     if carry and store is not None:
         batch.carried = _carried(batch, store)
     _waive(batch, store, open_store)
@@ -291,7 +296,7 @@ def _carried(batch: Batch, store) -> list[Finding]:
     active = {rule.id for rule in batch.evaluated_rules}
     carried = []
     for state in store.finding_states(open_only=True).values():
-        if state.issue in read or state.rule not in active:
+        if state.issue in read or state.issue in batch.gone or state.rule not in active:
             continue
         finding = state.as_finding()
         if not (finding.waiver_reason or "").startswith("label "):

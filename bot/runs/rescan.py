@@ -1,7 +1,7 @@
 """The nightly full rescan: read everything in scope (not only what changed) and record the lifecycle.
 
 Incremental reads see only edited issues; the full rescan catches what they
-cannot (a child moved to another parent, a deleted issue). It records only a
+cannot (a child moved to another parent, a deleted issue: ``bot.runs.gone``). It records only a
 complete read, and moves the incremental cursor only once the record is in.
 """
 

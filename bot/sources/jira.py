@@ -808,6 +808,7 @@ class JiraSource:
                 reader.incomplete(f"could not read every parent or child: {error.message}")
         workspace = reader.finish()
         workspace.partial = since is not None  # changes only: whole-project facts cannot be judged
+        workspace.whole_scope = since is None and jql is None
         if workspace.complete and cursor_store is not None:
             cursor_store.set_cursor(key, {
                 "version": CURSOR_VERSION, "site": self.site, "jql": scope,
@@ -1108,6 +1109,11 @@ def keys_in_scope(config: Config, keys: Iterable[str], *, source: JiraSource | N
         return set()
     source = source or JiraSource.from_config(config)
     found: set[str] = set()
-    source.search_keys("key in ({keys})", wanted, ["key"], lambda issues: found.update(map(_key, issues)),
-                       within=scope_jql(config), what="checking the issue is in govbot's scope")
+    for chunk in _chunks(wanted, BULK_CHUNK):
+        result = source.search_keys("key in ({keys})", chunk, ["key"], lambda issues: found.update(map(_key, issues)),
+                                    within=scope_jql(config), what="checking the issue is in govbot's scope")
+        if not result.complete:  # an unread page may hold any of them: no answer rather than a wrong one
+            raise JiraError("Jira did not return every page of the scope check: "
+                            + ("; ".join(result.problems) or "incomplete"))
+    # A key Jira does not know is dropped by search_keys; a moved issue answers under its new key.
     return {key.upper() for key in found} & set(wanted)

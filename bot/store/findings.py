@@ -23,7 +23,9 @@ class FindingsStore(Database):
         New findings are inserted, returning ones reopened, and open findings
         that did not fire again are resolved - but only for issues this scan
         actually read and rules it actually evaluated, so a partial read or a
-        ``--rule`` subset never resolves what it did not look at.
+        ``--rule`` subset never resolves what it did not look at. Every open
+        finding of an issue in ``result.gone`` (Jira confirmed it is no longer
+        in the scope, ``bot.runs.gone``) resolves, whatever its rule.
         """
         current = {}
         for finding in result.findings:
@@ -34,6 +36,7 @@ class FindingsStore(Database):
             read_issues &= set(keys)
         evaluated_rules = _evaluated_rules(result)
         failed = _failed_pairs(result)
+        gone = set(getattr(result, "gone", None) or ())
         workspace = result.workspace
         with self.transaction() as connection:
             run_id = connection.execute(scan_runs.insert().values(
@@ -77,9 +80,11 @@ class FindingsStore(Database):
             resolvable = []
             for row in connection.execute(sa.select(findings.c.fingerprint, findings.c.rule, findings.c.issue)
                                           .where(findings.c.resolved_at.is_(None))):
-                if (row.fingerprint not in current and row.issue in read_issues
-                        and (evaluated_rules is None or row.rule in evaluated_rules)
-                        and (row.rule, row.issue) not in failed):
+                if row.fingerprint in current:
+                    continue
+                if row.issue in gone or (row.issue in read_issues
+                                         and (evaluated_rules is None or row.rule in evaluated_rules)
+                                         and (row.rule, row.issue) not in failed):
                     resolvable.append(row.fingerprint)
             for chunk in _chunks(resolvable):
                 connection.execute(findings.update().where(findings.c.fingerprint.in_(chunk))
