@@ -5,7 +5,7 @@ never on a partial or failed read, a failed confirmation, or a snapshot."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -56,7 +56,8 @@ def test_a_deleted_or_moved_issue_has_its_findings_resolved_once_jira_confirms_i
         del jira.issues["PAY-2"]                                     # deleted in Jira
         jira.issues["PAY-3"]["fields"]["project"] = {"key": "MOB"}   # moved out of the scope
         before = len(jira.searches())
-        second = scan(inputs)
+        later = NOW + timedelta(hours=1)
+        second = scan(inputs, now=later)
         assert second.gone == {"PAY-2", "PAY-3"}
         assert not any(f.issue in second.gone for f in second.carried)  # nobody is reminded about them
         assert open_issues(inputs) == {"PAY-1"}
@@ -65,9 +66,24 @@ def test_a_deleted_or_moved_issue_has_its_findings_resolved_once_jira_confirms_i
         # Cloud answers in one request; Data Center refuses the unknown key (400) and is asked once more.
         assert len(jira.searches()) - before == (2 if cloud else 3)
         assert set(second.record.resolved) >= {f.fingerprint for f in first.findings if f.issue != "PAY-1"}
+        with open_store(inputs.config, dry_run=True) as store:
+            states = store.finding_states()
+            health = store.rule_health(later)
+        assert {s.resolved_as for s in states.values() if s.issue in second.gone} == {"gone"}
+        assert health[RULE].fixed == 0  # deleted or moved is not fixed: the digest does not count it
+        from bot.digest.figures import week_changes
+
+        changes = week_changes(states.values(), NOW, later)
+        assert changes is not None and not changes.fixed
         # The next full read has nothing left to ask about.
-        scan(inputs)
+        scan(inputs, now=later)
         assert len(key_checks(jira)) == len(checks)
+        # Moved back into the scope: its finding reopens, as any returning finding does.
+        jira.issues["PAY-3"]["fields"]["project"] = {"key": "PAY"}
+        scan(inputs, now=later)
+        with open_store(inputs.config, dry_run=True) as store:
+            back = [s for s in store.finding_states().values() if s.issue == "PAY-3" and s.rule == RULE]
+        assert back and back[0].open and back[0].resolved_as is None and back[0].reopened == 1
 
 
 def test_an_issue_the_read_left_out_but_jira_still_has_stays_open():

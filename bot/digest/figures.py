@@ -80,8 +80,9 @@ def week_changes(states: Iterable[Any], since: datetime, until: datetime) -> Wee
                         state.summary or "", state.url)
         if since < state.first_seen <= until:
             changes.new.append(change)
-        if state.resolved_at is not None and since < state.resolved_at <= until:
-            changes.fixed.append(change)
+        if state.resolved_at is not None and since < state.resolved_at <= until \
+                and getattr(state, "resolved_as", None) is None:
+            changes.fixed.append(change)  # not an issue deleted or moved out of scope ("gone"): nobody fixed it
         if state.resolved_at is None and state.escalated_at is not None and not state.waived:
             changes.escalated.append(change)
     return changes

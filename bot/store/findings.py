@@ -12,6 +12,10 @@ from bot.store.schema import findings, scan_runs
 from bot.store.values import FindingState, RecordSummary, _finding_state
 
 
+# findings.resolved_as of a finding whose issue is no longer in Jira or in the scope: not fixed, gone.
+GONE = "gone"
+
+
 class FindingsStore(Database):
     """The findings lifecycle: record a scan, read finding states, mark nudges and escalations."""
 
@@ -54,10 +58,10 @@ class FindingsStore(Database):
                     if finding.waived:
                         summary.waiver_started.append(fingerprint_value)
                     inserts.append({**values, "fingerprint": fingerprint_value, "first_seen": now,
-                                    "resolved_at": None, "reopened": 0, "nudge_count": 0,
+                                    "resolved_at": None, "resolved_as": None, "reopened": 0, "nudge_count": 0,
                                     "last_nudged_at": None, "escalated_at": None})
                     continue
-                change = {**values, "b_fingerprint": fingerprint_value, "resolved_at": None,
+                change = {**values, "b_fingerprint": fingerprint_value, "resolved_at": None, "resolved_as": None,
                           "reopened": row.reopened, "nudge_count": row.nudge_count,
                           "escalated_at": row.escalated_at}
                 if row.resolved_at is not None:
@@ -77,19 +81,23 @@ class FindingsStore(Database):
                 # executemany: keys named like columns become the SET clause.
                 connection.execute(findings.update().where(
                     findings.c.fingerprint == sa.bindparam("b_fingerprint")), updates)
-            resolvable = []
+            resolvable, vanished = [], []
             for row in connection.execute(sa.select(findings.c.fingerprint, findings.c.rule, findings.c.issue)
                                           .where(findings.c.resolved_at.is_(None))):
                 if row.fingerprint in current:
                     continue
-                if row.issue in gone or (row.issue in read_issues
-                                         and (evaluated_rules is None or row.rule in evaluated_rules)
-                                         and (row.rule, row.issue) not in failed):
+                if row.issue in gone:
+                    vanished.append(row.fingerprint)
+                elif (row.issue in read_issues and (evaluated_rules is None or row.rule in evaluated_rules)
+                        and (row.rule, row.issue) not in failed):
                     resolvable.append(row.fingerprint)
             for chunk in _chunks(resolvable):
                 connection.execute(findings.update().where(findings.c.fingerprint.in_(chunk))
-                                   .values(resolved_at=now))
-            summary.resolved = resolvable
+                                   .values(resolved_at=now, resolved_as=None))
+            for chunk in _chunks(vanished):
+                connection.execute(findings.update().where(findings.c.fingerprint.in_(chunk))
+                                   .values(resolved_at=now, resolved_as=GONE))
+            summary.resolved = resolvable + vanished
             counts = {**summary.counts(), "issues_read": len(read_issues), "findings": len(current)}
             connection.execute(scan_runs.update().where(scan_runs.c.id == run_id)
                                .values(finished=now, counts=counts))
@@ -137,7 +145,9 @@ class FindingsStore(Database):
             rows = [row.fingerprint for row in connection.execute(
                 sa.select(findings.c.fingerprint).where(findings.c.issue == issue, findings.c.resolved_at.is_(None)))]
             if rows:
-                connection.execute(findings.update().where(findings.c.fingerprint.in_(rows)).values(resolved_at=now))
+                for chunk in _chunks(rows):
+                    connection.execute(findings.update().where(findings.c.fingerprint.in_(chunk))
+                                       .values(resolved_at=now, resolved_as=GONE))
         return rows
 
     @_guarded

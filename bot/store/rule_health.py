@@ -57,7 +57,7 @@ class RuleHealthStore(Database):
         out: dict[str, RuleHealth] = {}
         with self.transaction() as connection:
             rows = connection.execute(sa.select(findings.c.rule, findings.c.first_seen, findings.c.resolved_at,
-                                                findings.c.waived))
+                                                findings.c.waived, findings.c.resolved_as))
             for row in rows:
                 health = out.get(row.rule)
                 if health is None:
@@ -68,13 +68,14 @@ class RuleHealthStore(Database):
                         health.waived += 1
                     else:
                         health.open += 1
-                elif window <= row.resolved_at <= now:
-                    health.fixed += 1
+                elif window <= row.resolved_at <= now and row.resolved_as is None:
+                    health.fixed += 1  # an issue deleted (resolved_as "gone") was not fixed
                 for week in health.weeks:
                     end = week.start + timedelta(weeks=1)
                     if week.start <= row.first_seen < end:
                         week.new += 1
-                    if row.resolved_at is not None and week.start <= row.resolved_at < end:
+                    if row.resolved_at is not None and week.start <= row.resolved_at < end \
+                            and row.resolved_as is None:
                         week.fixed += 1
                     if row.first_seen < end and (row.resolved_at is None or row.resolved_at >= end):
                         if row.waived:

@@ -212,10 +212,18 @@ def _v4_tables(metadata: sa.MetaData) -> None:
     )
 
 
+def _v4_columns(metadata: sa.MetaData) -> None:
+    """Columns added to existing tables by migration 4. Frozen: add a migration to change them."""
+    # Why an open finding was resolved: NULL when its rule stopped firing (fixed), "gone" when its
+    # issue is no longer in Jira or in the scope (bot.runs.gone): the digest does not count it as fixed.
+    metadata.tables["findings"].append_column(sa.Column("resolved_as", sa.String(16)))
+
+
 def _migration_4(connection: Connection) -> None:
     metadata = sa.MetaData()
     _v4_tables(metadata)
     metadata.create_all(connection)
+    connection.execute(sa.text("ALTER TABLE findings ADD COLUMN resolved_as VARCHAR(16)"))
 
 
 # (version, name, function). Append only.
@@ -223,7 +231,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema", _migration_1),
     (2, "slack conversations", _migration_2),
     (3, "dashboards", _migration_3),
-    (4, "once claims", _migration_4),
+    (4, "once claims, why a finding resolved", _migration_4),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
@@ -232,6 +240,7 @@ _v1_tables(metadata)
 _v2_tables(metadata)
 _v3_tables(metadata)
 _v4_tables(metadata)
+_v4_columns(metadata)
 schema_version = sa.Table(
     "schema_version", metadata,
     sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),

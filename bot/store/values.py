@@ -32,6 +32,7 @@ class FindingState:
     evidence: str = ""
     owner: dict | None = None
     waiver_reason: str | None = None
+    resolved_as: str | None = None  # None: its rule stopped firing; "gone": the issue left Jira or the scope
 
     @property
     def open(self) -> bool:
@@ -118,7 +119,7 @@ def _finding_state(row) -> FindingState:
         reopened=row.reopened, waived=row.waived, nudge_count=row.nudge_count,
         last_nudged_at=row.last_nudged_at, escalated_at=row.escalated_at, owner_id=row.owner_id,
         title=row.title, message=row.message, summary=row.summary, url=row.url, evidence=row.evidence,
-        owner=row.owner, waiver_reason=row.waiver_reason)
+        owner=row.owner, waiver_reason=row.waiver_reason, resolved_as=row.resolved_as)
 
 
 def _delivery(row) -> Delivery:

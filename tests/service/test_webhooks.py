@@ -273,6 +273,7 @@ def test_a_deleted_issue_has_its_open_findings_resolved_once_jira_agrees(serve):
         with open_store(service.config, dry_run=True) as store:
             states = [state for state in store.finding_states().values() if state.issue == "PAY-12"]
         assert states and not any(state.open for state in states)
+        assert {state.resolved_as for state in states} == {"gone"}  # not counted as fixed
 
 
 def test_the_same_event_checked_by_both_replicas_sends_one_message():
