@@ -151,13 +151,15 @@ def default_rule_paths() -> list[Path]:
 
 
 def rule_files(paths: list[Path]) -> list[Path]:
-    files: list[Path] = []
+    """Every rule file under ``paths``, each once: a folder named both by `--rules` (or `rules test PATH`)
+    and by rules.paths is one set of rules, not each rule twice."""
+    files: dict[Path, Path] = {}
     for path in paths:
-        if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()))
-        else:
-            files.append(path)
-    return files
+        found = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()) \
+            if path.is_dir() else [path]
+        for file in found:
+            files.setdefault(file.resolve(), file)
+    return list(files.values())
 
 
 def load_rules(paths: list[str | Path] | None = None, config: Config | None = None, *,
