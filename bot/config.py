@@ -348,6 +348,11 @@ class Config:
     # `--all-history`: this run looks at every issue, whatever scan.history_days and
     # closing-the-loop's horizon say (an audit).
     all_history: bool = False
+    # Set only by ``load_config(..., partial=True)`` when the file has errors: ``load_rules`` reports them
+    # together with the rule files' (one validation pass) and raises. ``data`` then holds only the sections
+    # without errors (over the defaults); ``rules_unchecked`` says why the rule files cannot be checked.
+    problems: list = field(default_factory=list)
+    rules_unchecked: str | None = None
 
     def section(self, name: str) -> dict[str, Any]:
         return self.data.get(name) or {}
@@ -429,8 +434,12 @@ class Config:
 
 
 def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = None,
-                search: bool = True) -> Config:
-    """Load and validate config. With no path, use ./govbot.yaml if present, else defaults."""
+                search: bool = True, partial: bool = False) -> Config:
+    """Load and validate config. With no path, use ./govbot.yaml if present, else defaults.
+
+    ``partial``: for a caller that goes on to ``load_rules`` (start-up validation): schema errors do not
+    raise here but travel in ``Config.problems``, so the rule files are checked in the same pass.
+    """
     environment = dict(os.environ) if env is None else env
     if path is None and search:
         for name in CONFIG_FILENAMES:
@@ -445,14 +454,16 @@ def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = 
     try:
         document = load(path)
     except DiagnosticError as error:
-        raise ConfigError(str(error)) from None
+        raise ConfigError(str(error) + _unchecked_note(partial, path, "could not be read")) from None
     data = document.data if document.data is not None else {}
     if not isinstance(data, dict):
         raise ConfigError(document.diagnostic((), "config must be a mapping of sections "
-                                                  "(jira:, teams:, rules: ...)").render())
+                                                  "(jira:, teams:, rules: ...)").render()
+                          + _unchecked_note(partial, path, "is not a mapping of sections"))
     secrets = _inline_secrets(data)
     if secrets:
-        # Say it once per secret, and never echo the secret itself into a terminal or CI log.
+        # Say it once per secret, and never echo the secret itself into a terminal or CI log. Nothing
+        # else is checked: every other message would quote the file around the secret.
         masked = _mask_lines(document, [path for path, _, what in secrets if not what],
                              [secret for _, secret, _ in secrets])
         diagnostics = [masked.diagnostic(
@@ -460,21 +471,87 @@ def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = 
                   f"{' holds ' + what if what else ''})",
             hint="set it in the environment (for example JIRA_API_TOKEN or SLACK_BOT_TOKEN), "
                  "or name a file with <NAME>_FILE", key=not what) for path, _, what in secrets]
-        raise ConfigError("\n".join(d.render() for d in diagnostics))
+        raise ConfigError("\n".join(d.render() for d in diagnostics)
+                          + _unchecked_note(partial, document.path, "holds a secret"))
+    # One pass: the schema's problems, the time zones' and the hierarchy's together, not one after another.
     diagnostics = validate(document, schema(), data, what="config:")
-    diagnostics += _time_zone_problems(document, data)  # one pass: with the schema's problems, not after them
-    if diagnostics:
-        raise ConfigError("\n".join(d.render() for d in diagnostics))
-    merged = _merge(DEFAULTS, data)
-    if isinstance(data.get("hierarchy"), dict):
+    zones = _time_zone_problems(document, data)
+    diagnostics += [diagnostic for _, diagnostic in zones]
+    bad = _bad_places(data) | {place[:1] for place, _ in zones}
+    clean = _clean_sections(data, bad)
+    merged = _merge(DEFAULTS, clean)
+    if isinstance(clean.get("hierarchy"), dict):
         # The hierarchy extends the defaults (bot.hierarchy.merge_hierarchy) rather than replacing them.
         problems = []
-        merged["hierarchy"] = merge_hierarchy(DEFAULTS["hierarchy"], data["hierarchy"], problems)
+        merged["hierarchy"] = merge_hierarchy(DEFAULTS["hierarchy"], clean["hierarchy"], problems)
         if problems:
-            raise ConfigError("\n".join(document.diagnostic(("hierarchy", *where), f"config: {message}",
-                                                             hint=hint).render()
-                                        for where, message, hint in problems))
-    return _secrets_registered(Config(merged, Path(path), document, environment))
+            bad.add(("hierarchy",))
+            merged["hierarchy"] = copy.deepcopy(DEFAULTS["hierarchy"])
+            diagnostics += [document.diagnostic(("hierarchy", *where), f"config: {message}", hint=hint)
+                            for where, message, hint in problems]
+    if diagnostics and not partial:
+        raise ConfigError("\n".join(d.render() for d in diagnostics))
+    config = Config(merged, Path(path), document, environment)
+    if diagnostics:
+        config.problems = diagnostics
+        config.rules_unchecked = _rules_unchecked(bad, document.path)
+    return _secrets_registered(config)
+
+
+# The sections rule files are checked against: with one of them broken, checking the rules would only
+# report the break again in every rule that leans on it.
+_RULES_NEED = {("rules",): "has errors in its `rules:` section",
+               ("rules", "paths"): "has errors in rules.paths (which rule files to read is not known)",
+               ("hierarchy",): "has errors in its `hierarchy:` section (rules name its levels)",
+               ("fields",): "has errors in its `fields:` section (rules name its fields)"}
+
+
+def _rules_unchecked(bad: set[tuple], where: str) -> str | None:
+    reasons = [reason for place, reason in _RULES_NEED.items() if place in bad]
+    return unchecked_note(where, reasons[0]) if reasons else None
+
+
+def unchecked_note(where: Any, why: str) -> str:
+    """The one line said instead of rule errors that a broken config would only cascade into."""
+    return f"note: rule files were not checked: {where} {why}"
+
+
+def _unchecked_note(partial: bool, where: Any, why: str) -> str:
+    return "\n" + unchecked_note(where, why) if partial else ""
+
+
+def _bad_places(data: dict) -> set[tuple]:
+    """Where the schema finds errors: the section, or for ``rules:`` the key inside it. An unknown key
+    is not a bad place: it is left out anyway."""
+    import jsonschema
+
+    whole = schema()
+    validator = jsonschema.validators.validator_for(whole)(whole)
+    places = set()
+    for error in validator.iter_errors(data):
+        path = tuple(error.absolute_path)
+        if not path or (error.validator == "additionalProperties" and path == ("rules",)):
+            continue
+        # Inside rules: the key, and for params and severity the rule id, so one bad entry
+        # leaves the others checked.
+        depth = 1 if path[0] != "rules" else (3 if path[1:2] in (("params",), ("severity",)) else 2)
+        places.add(path[:depth])
+    return places
+
+
+def _clean_sections(data: dict, bad: set[tuple]) -> dict:
+    """The file's known sections without errors (for ``rules:``, its keys without errors)."""
+    clean = {}
+    for name, value in data.items():
+        if name not in SECTION_SCHEMAS or (name,) in bad:
+            continue
+        if name == "rules" and isinstance(value, dict):
+            known = SECTION_SCHEMAS["rules"]["properties"]
+            value = {key: ({rule: item[rule] for rule in item if ("rules", key, rule) not in bad}
+                           if isinstance(item, dict) else item)
+                     for key, item in value.items() if key in known and ("rules", key) not in bad}
+        clean[name] = value
+    return clean
 
 
 def _secrets_registered(config: Config) -> Config:
@@ -493,7 +570,7 @@ def _secrets_registered(config: Config) -> Config:
     return config
 
 
-def _time_zone_problems(document: YamlDocument, data: dict) -> list:
+def _time_zone_problems(document: YamlDocument, data: dict) -> list[tuple[tuple, Any]]:
     """Every time zone in the file is a real IANA name: said now, at its line, not when a nudge is due."""
     places: list[tuple[tuple, Any]] = []
     for section in ("nudges", "schedule"):
@@ -512,7 +589,7 @@ def _time_zone_problems(document: YamlDocument, data: dict) -> list:
             pass
         close = difflib.get_close_matches(str(name), sorted(available_timezones()), n=1)
         hint = (f"did you mean {close[0]!r}? " if close else "") + "use an IANA name like Europe/London or America/New_York"
-        problems.append(document.diagnostic(path, f"config: unknown time zone {name!r}", hint=hint))
+        problems.append((path, document.diagnostic(path, f"config: unknown time zone {name!r}", hint=hint)))
     return problems
 
 

@@ -44,6 +44,11 @@ class RuleError(GovbotError):
     """One or more rule files are invalid; the message is already formatted."""
 
 
+class ValidationError(ConfigError, RuleError):
+    """govbot.yaml and the rule files checked in one pass: every error in either, already formatted.
+    Both a ConfigError and a RuleError, so a caller that catches either still catches it."""
+
+
 class SourceError(GovbotError):
     """A snapshot or a Jira response could not be read."""
 

@@ -40,3 +40,28 @@ def test_a_rules_only_config_mistake_is_reported_in_that_file(tmp_path, monkeypa
     monkeypatch.delenv("JIRA_URL", raising=False)
     result = CliRunner().invoke(cli, ["scan", "--now", "2026-11-16"])
     assert result.exit_code == 2 and "govbot.yaml:3:47" in result.output and "did you mean 'grace_days'" in result.output
+
+
+def test_rules_option_adds_to_the_bundled_pack_and_only_rules_replaces_it(tmp_path, monkeypatch):
+    # Issue 13's trap: `--rules` replaced the bundled pack. On the demo (no config, no Jira), as a user tries it.
+    (tmp_path / "probe.yaml").write_text(RULE, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("JIRA_URL", raising=False)
+
+    def rules_that_fired(*options):
+        result = CliRunner().invoke(cli, ["scan", "--now", "2026-11-16", "--format", "json", *options])
+        assert result.exit_code in (0, 1), result.output  # the probe's findings are info: exit 0 alone
+        return {finding["rule"] for finding in json.loads(result.stdout)["findings"]}
+
+    added = rules_that_fired("--rules", "probe.yaml")
+    assert {"epic-demo-probe", "anticipated-outcome-missing"} <= added
+    assert rules_that_fired("--only-rules", "probe.yaml") == {"epic-demo-probe"}
+
+
+def test_no_doc_sends_a_rule_author_into_site_packages():
+    # The other half of that trap: the docs said to pass the pack's path inside site-packages.
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    for doc in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        assert "site-packages" not in doc.read_text(encoding="utf-8"), doc.name

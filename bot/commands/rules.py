@@ -19,7 +19,8 @@ bundled_option = click.option("--bundled/--no-bundled", default=None,
 
 
 def _load(paths, config_path, bundled):
-    config = load_config(config_path)
+    # partial: govbot.yaml's errors are reported by load_rules with the rule files' (one pass).
+    config = load_config(config_path, partial=True)
     return config, load_rules(list(paths) or None, config, include_bundled=bundled)
 
 

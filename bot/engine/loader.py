@@ -27,7 +27,7 @@ from bot.engine.params import Bound, declare as declare_params, unknown_hint as 
 from bot.engine.registry import kinds, param_schema
 from bot.engine.rule import DOC_SECTIONS, METRICS, REGISTERS, RegisterRole, Rule, Scope
 from bot.engine.site_setup import GROUP_PARAMS
-from bot.errors import ConfigError, RuleError
+from bot.errors import ConfigError, ValidationError
 from bot.model import Severity
 from bot.validation import validate
 from bot.yamlfile import DiagnosticError, YamlDocument, load
@@ -151,13 +151,15 @@ def default_rule_paths() -> list[Path]:
 
 
 def rule_files(paths: list[Path]) -> list[Path]:
-    files: list[Path] = []
+    """Every rule file under ``paths``, each once: a folder named both by `--rules` (or `rules test PATH`)
+    and by rules.paths is one set of rules, not each rule twice."""
+    files: dict[Path, Path] = {}
     for path in paths:
-        if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()))
-        else:
-            files.append(path)
-    return files
+        found = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()) \
+            if path.is_dir() else [path]
+        for file in found:
+            files.setdefault(file.resolve(), file)
+    return list(files.values())
 
 
 def load_rules(paths: list[str | Path] | None = None, config: Config | None = None, *,
@@ -170,16 +172,28 @@ def load_rules(paths: list[str | Path] | None = None, config: Config | None = No
         include_bundled = not chosen
     search = (default_rule_paths() if include_bundled else []) + chosen
     search += [config.resolve_path(p) for p in config.section("rules").get("paths", [])]
+    if config.rules_unchecked:
+        # govbot.yaml is broken where the rules lean on it: its errors, and one line instead of a cascade.
+        raise ConfigError("\n".join(d.render() for d in _reading_order(config.problems, config))
+                          + "\n" + config.rules_unchecked)
     diagnostics: list[Diagnostic] = []
+    ids_known = True  # every rule id in every file is known (rules.enable and friends can be checked)
     for path in search:
         if not path.exists():
             diagnostics.append(Diagnostic(str(path), 0, 0, "rule file or folder not found"))
+            ids_known = False
     files = rule_files([path for path in search if path.exists()])
     ruleset = RuleSet(files=[str(f) for f in files])
     first_seen: dict[str, tuple[str, int]] = {}
+    ids: set[str] = set()
     for path in files:
         for rule, rule_diagnostics, document, index in _load_file(path, config):
             diagnostics.extend(rule_diagnostics)
+            written = document.data.get("rules") if document is not None and isinstance(document.data, dict) else None
+            if not isinstance(written, list):
+                ids_known = False
+            elif index >= 0 and isinstance(written[index], dict) and isinstance(written[index].get("id"), str):
+                ids.add(written[index]["id"])  # a rule with errors still has its id
             if rule is None:
                 continue
             if rule.id in first_seen:
@@ -190,27 +204,40 @@ def load_rules(paths: list[str | Path] | None = None, config: Config | None = No
                 continue
             first_seen[rule.id] = (rule.path, rule.line)
             ruleset.rules.append(rule)
+    if ids_known:
+        diagnostics += _unknown_rule_ids(config, ids)
     if diagnostics:
-        raise RuleError(_summarise(diagnostics, config))
+        # One pass: govbot.yaml's own errors with the rule files' (and the rule settings' in govbot.yaml).
+        raise ValidationError(_summarise(config.problems + diagnostics, config))
+    if config.problems:
+        raise ConfigError("\n".join(d.render() for d in _reading_order(config.problems, config)))
     _apply_config(ruleset, config)
     return ruleset
 
 
+def _reading_order(diagnostics: list[Diagnostic], config: Config | None = None) -> list[Diagnostic]:
+    """govbot.yaml first, then the files in the order they were read; each file top to bottom."""
+    config_path = config.document.path if config is not None and config.document is not None else None
+    paths = ([config_path] if config_path else []) + [d.path for d in diagnostics]
+    order = {path: index for index, path in enumerate(dict.fromkeys(paths))}
+    return sorted(diagnostics, key=lambda d: (order[d.path], d.line, d.col))
+
+
 def _summarise(diagnostics: list[Diagnostic], config: Config | None = None) -> str:
-    # In reading order within each file (files in the order they were read).
-    order = {path: index for index, path in enumerate(dict.fromkeys(d.path for d in diagnostics))}
-    diagnostics = sorted(diagnostics, key=lambda d: (order[d.path], d.line, d.col))
+    diagnostics = _reading_order(diagnostics, config)
     rendered = "\n\n".join(d.render() for d in diagnostics)
     count = len(diagnostics)
     config_path = config.document.path if config is not None and config.document is not None else None
-    where = "rule files and govbot.yaml" if any(d.path == config_path for d in diagnostics) else "rule files"
+    name = Path(config_path).name if config_path else ""
+    where = f"{name} and rule files" if any(d.path == config_path for d in diagnostics) else "rule files"
+    if config_path and all(d.path == config_path for d in diagnostics):
+        where = name
     return f"{rendered}\n\n{count} error{'s' if count != 1 else ''} in {where}; no issue was read."
 
 
-def _apply_config(ruleset: RuleSet, config: Config) -> None:
-    """rules.enable / disable / severity from config; unknown ids are config errors."""
+def _unknown_rule_ids(config: Config, known: set[str]) -> list[Diagnostic]:
+    """rules.enable / disable / severity / params naming a rule no file defines."""
     section = config.section("rules")
-    known = {rule.id for rule in ruleset.rules}
     problems = []
     for key in ("enable", "disable"):
         for index, rule_id in enumerate(section.get(key, [])):
@@ -220,8 +247,12 @@ def _apply_config(ruleset: RuleSet, config: Config) -> None:
         for rule_id in section.get(key, {}):
             if rule_id not in known:
                 problems.append(_unknown_rule(config, ("rules", key, rule_id), rule_id, known))
-    if problems:
-        raise ConfigError("\n".join(problems))
+    return problems
+
+
+def _apply_config(ruleset: RuleSet, config: Config) -> None:
+    """rules.enable / disable / severity from config (their ids were checked with the rule files)."""
+    section = config.section("rules")
     for rule in ruleset.rules:
         if rule.id in section.get("enable", []):
             rule.enabled = True
@@ -231,12 +262,10 @@ def _apply_config(ruleset: RuleSet, config: Config) -> None:
             rule.severity = Severity.parse(section["severity"][rule.id])
 
 
-def _unknown_rule(config: Config, path: tuple, rule_id: str, known: set[str]) -> str:
+def _unknown_rule(config: Config, path: tuple, rule_id: str, known: set[str]) -> Diagnostic:
     close = difflib.get_close_matches(rule_id, sorted(known), n=1)
     hint = f"did you mean {close[0]!r}?" if close else "see `govbot rules list`"
-    if config.document:
-        return config.document.diagnostic(path, f"config: no rule has the id {rule_id!r}", hint=hint).render()
-    return f"config: no rule has the id {rule_id!r} (help: {hint})"
+    return _config_diagnostic(config, path, f"config: no rule has the id {rule_id!r}", hint=hint)
 
 
 def _load_file(path: Path, config: Config):

@@ -66,7 +66,8 @@ def load_inputs(config_path: str | None, rule_paths: list[str] | None = None, *,
     ``rule_paths`` are added to the bundled pack (and ``rules.paths``);
     ``only_rules`` replace the bundled pack.
     """
-    config = load_config(config_path)
+    # partial: govbot.yaml's errors are reported by load_rules with the rule files' (one pass).
+    config = load_config(config_path, partial=True)
     # A govbot.yaml that only adds rules (extra folders, params) keeps the demo, with those rules.
     rules_only = (config.path is not None and config.document is not None
                   and isinstance(config.document.data, dict) and set(config.document.data) <= {"rules"})
@@ -76,7 +77,8 @@ def load_inputs(config_path: str | None, rule_paths: list[str] | None = None, *,
         config = load_config(DEMO_CONFIG, env=config.env)
         if rules_only:
             # The user's file and folder: its rules.paths resolve, and its mistakes are reported, there.
-            config = Config({**config.data, "rules": user.data["rules"]}, user.path, user.document, user.env)
+            config = Config({**config.data, "rules": user.data["rules"]}, user.path, user.document, user.env,
+                            problems=user.problems, rules_unchecked=user.rules_unchecked)
     if only_rules:
         ruleset = load_rules([*only_rules, *(rule_paths or [])], config, include_bundled=False)
     else:

@@ -54,3 +54,17 @@ def test_missing_rule_path():
     result = CliRunner().invoke(cli, ["rules", "validate", "nowhere.yaml"])
     assert result.exit_code == 2
     assert "nowhere.yaml: error: rule file or folder not found" in result.output
+
+
+def test_a_folder_named_twice_is_read_once(tmp_path, monkeypatch):
+    # docs/writing-rules.md: list the folder under rules.paths, and `rules test my-rules/` it; the same
+    # file reached twice is one set of rules, not a duplicate id per rule.
+    source = (HERE / "bad_rules" / "bad_regex.yaml").read_text().replace('"([A-Z]+"', '"[A-Z]{5}"')
+    (tmp_path / "my-rules").mkdir()
+    (tmp_path / "my-rules" / "one.yaml").write_text(source)
+    (tmp_path / "govbot.yaml").write_text("rules:\n  paths: [my-rules]\n")
+    monkeypatch.chdir(tmp_path)
+    for args in (["rules", "validate", "my-rules/"], ["rules", "validate", "./my-rules/one.yaml"]):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        assert result.output == "1 rules in 1 files: OK\n"
