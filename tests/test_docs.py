@@ -76,3 +76,43 @@ def test_readme_layout_table_matches_the_tree():
     parts = {part for part in parts if not part.endswith("__pycache__/")}
     unnamed = sorted(part for part in parts if part not in named)
     assert not unnamed, f"parts of bot/ missing from the README's layout table: {unnamed}"
+
+
+def test_readme_layout_table_names_only_modules_that_exist():
+    """A module a folder's row names (`batch.py` in the `bot/runs/` row) is in that folder: merges move
+    and add modules, and a newcomer reads this table to find them."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = text[text.index("| Path | What |"):].split("\n\n", 1)[0]
+    missing = []
+    for row in table.splitlines()[2:]:
+        cells = row.split("|")
+        folders = [name for name in re.findall(r"`([^`]+)`", cells[1]) if name.endswith("/")]
+        if len(folders) != 1:
+            continue
+        for module in re.findall(r"`([a-z_]+\.py)`", cells[2]):
+            if not (ROOT / folders[0] / module).exists():
+                missing.append(folders[0] + module)
+    assert not missing, f"the README's layout table names modules that do not exist: {missing}"
+
+
+def test_readme_validate_sample_is_what_the_first_rule_of_the_guide_prints(tmp_path, monkeypatch):
+    """The README's `$ govbot rules validate my-rules/` block is the output for docs/writing-rules.md's first
+    rule saved as my-rules/bugs.yaml with `severity` mistyped; unmistyped, that rule validates."""
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    first_rule = BLOCK.findall((ROOT / "docs" / "writing-rules.md").read_text(encoding="utf-8"))[0]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"```\n\$ govbot rules validate my-rules/\n(.*?)```", readme, re.DOTALL)
+    assert match, "the README shows a sample `$ govbot rules validate my-rules/` with its output"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my-rules").mkdir()
+    rule_file = tmp_path / "my-rules" / "bugs.yaml"
+    rule_file.write_text(first_rule, encoding="utf-8")
+    good = CliRunner().invoke(cli, ["rules", "validate", "my-rules/"])
+    assert (good.exit_code, good.output) == (0, "1 rule in 1 file: OK\n")
+    rule_file.write_text(first_rule.replace("severity:", "severty:", 1), encoding="utf-8")
+    bad = CliRunner().invoke(cli, ["rules", "validate", "my-rules/"])
+    assert bad.exit_code == 2
+    assert bad.output == match.group(1)
