@@ -116,3 +116,43 @@ def test_readme_validate_sample_is_what_the_first_rule_of_the_guide_prints(tmp_p
     bad = CliRunner().invoke(cli, ["rules", "validate", "my-rules/"])
     assert bad.exit_code == 2
     assert bad.output == match.group(1)
+
+
+FREE_FORM = {"fields", "teams", "hierarchy"}  # maps a site fills with its own names: the README shows their shape
+FREE_FORM_KEYS = {("rules", "params"), ("rules", "severity")}  # rule id -> ...
+
+
+def _config_keys(section, value, prefix=()):
+    """Every key a site can set, dotted (`nudges.breaker.max_people`), from bot.config.DEFAULTS."""
+    path = (*prefix, section)
+    if isinstance(value, dict) and section not in FREE_FORM and path not in FREE_FORM_KEYS:
+        for key, inner in value.items():
+            yield from _config_keys(key, inner, path)
+    else:
+        yield ".".join(path)
+
+
+def test_every_config_key_is_documented_and_every_documented_key_exists():
+    """README.md or docs/*.md name each key of DEFAULTS as `section.key`; a `section.key` they name
+    (outside file names and code paths) is a key of DEFAULTS. Merges added keys without docs before."""
+    from bot.config import DEFAULTS
+
+    text = "\n".join(path.read_text(encoding="utf-8") for path in DOCS)
+    keys = [key for section, value in DEFAULTS.items() for key in _config_keys(section, value)]
+    undocumented = [key for key in keys if not re.search(r"(?<![\w.])%s(?![\w])" % re.escape(key), text)]
+    assert not undocumented, f"config keys no doc names (add them to docs/deploy.md, 'Every other key'): " \
+                             f"{undocumented}"
+    sections = "|".join(map(re.escape, DEFAULTS))
+    unknown = set()
+    for match in re.finditer(r"`((?:%s)(?:\.[a-z_]+)+)`" % sections, text):
+        parts, value = match.group(1).split("."), DEFAULTS
+        if parts[-1] in ("py", "md", "yaml", "yml", "json", "com"):
+            continue  # a file (`digest.py`) or a host, not a key
+        for part in parts:
+            if not isinstance(value, dict) or parts[0] in FREE_FORM or tuple(parts[:2]) in FREE_FORM_KEYS:
+                break
+            if part not in value:
+                unknown.add(match.group(1))
+                break
+            value = value[part]
+    assert not unknown, f"the docs name config keys that do not exist: {sorted(unknown)}"
