@@ -68,15 +68,17 @@ class RuleHealthStore(Database):
                         health.waived += 1
                     else:
                         health.open += 1
-                elif window <= row.resolved_at <= now:
+                elif window < row.resolved_at <= now:
                     health.fixed += 1
                 for week in health.weeks:
+                    # Weeks are (start, end]: the last one ends at ``now`` and includes it, so a finding
+                    # recorded by a run at ``now`` (a `--now` digest, then `rules stats --now`) counts.
                     end = week.start + timedelta(weeks=1)
-                    if week.start <= row.first_seen < end:
+                    if week.start < row.first_seen <= end:
                         week.new += 1
-                    if row.resolved_at is not None and week.start <= row.resolved_at < end:
+                    if row.resolved_at is not None and week.start < row.resolved_at <= end:
                         week.fixed += 1
-                    if row.first_seen < end and (row.resolved_at is None or row.resolved_at >= end):
+                    if row.first_seen <= end and (row.resolved_at is None or row.resolved_at > end):
                         if row.waived:
                             week.waived += 1
                         else:
