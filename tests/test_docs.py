@@ -156,3 +156,22 @@ def test_every_config_key_is_documented_and_every_documented_key_exists():
                 break
             value = value[part]
     assert not unknown, f"the docs name config keys that do not exist: {sorted(unknown)}"
+
+
+def test_readme_json_contract_names_every_key_scan_prints():
+    """The README calls `scan --format json` a stable contract: every key the demo's output carries is listed."""
+    import json
+
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r'```\n(\{"findings".*?)```', text, re.DOTALL).group(1)
+    listed = set(re.findall(r'"(\w+)"', block))
+    data = json.loads(CliRunner().invoke(cli, ["scan", "--now", "2026-11-16", "--format", "json"]).stdout)
+    printed = set(data) | set(data["summary"]) | set(data["summary"]["feature_factory_ratio"])
+    for finding in data["findings"]:
+        printed |= set(finding)
+    assert not printed - listed, f"keys `scan --format json` prints that the README's contract omits: " \
+                                 f"{sorted(printed - listed)}"
