@@ -302,3 +302,12 @@ def test_the_guide_covers_every_variable_and_file():
         assert path in guide and (ROOT / path).exists(), path
     for scope in ("chat:write", "im:write", "users:read", "users:read.email", "commands", "connections:write"):
         assert f"`{scope}`" in guide, scope
+
+
+def test_the_guide_lists_every_metric_the_service_exports():
+    from bot.service.health import Metrics
+
+    listed = set(re.findall(r"^\| `(govbot_\w+)", GUIDE.read_text(), re.MULTILINE))
+    exported = set(Metrics()._families)
+    assert listed == exported, f"missing from docs/deploy.md: {sorted(exported - listed)}; " \
+                               f"not exported: {sorted(listed - exported)}"
