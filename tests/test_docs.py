@@ -175,3 +175,14 @@ def test_readme_json_contract_names_every_key_scan_prints():
         printed |= set(finding)
     assert not printed - listed, f"keys `scan --format json` prints that the README's contract omits: " \
                                  f"{sorted(printed - listed)}"
+
+
+def test_the_rule_guide_describes_every_key_a_rule_may_have():
+    """docs/writing-rules.md's "The parts of a rule" table has a row per property of the rule schema."""
+    from bot.engine.schema import rule_file_schema
+
+    text = (ROOT / "docs" / "writing-rules.md").read_text(encoding="utf-8")
+    table = text[text.index("## The parts of a rule"):].split("\n\n", 2)[1]
+    described = set(re.findall(r"^\| `(\w+)` \|", table, re.MULTILINE))
+    allowed = set(rule_file_schema()["properties"]["rules"]["items"]["properties"])
+    assert described == allowed, f"undescribed: {sorted(allowed - described)}; not keys: {sorted(described - allowed)}"
