@@ -86,12 +86,16 @@ schedule:
 service:
   apply: false              # false: a dry run that only logs what it would send; true: send
   health_host: 127.0.0.1    # 0.0.0.0 in a container probed from outside (Kubernetes)
-  health_port: 9464         # /healthz and /metrics; false turns them off
+  health_port: 9464         # /healthz, /metrics, the dashboard and webhooks; false turns the port off
   shutdown_timeout: 2m      # on SIGTERM, how long a running job may take to finish
-  chat: auto                # auto: answer /govbot when SLACK_APP_TOKEN and SLACK_BOT_TOKEN are set
+  chat: auto                # auto: answer /govbot and the nudges' buttons when both Slack tokens are set
   slash_command: /govbot
-  max_waiver_days: 90       # the longest waiver `/govbot waive` may grant
+  max_waiver_days: 90       # the longest waiver `/govbot waive` (or a snooze button) may grant
   max_waiver_renewals: 2    # a chat waiver on one issue and rule is renewed at most this often
+  # admins: [U0123ABCD]     # Slack ids who may act on any issue; others need edit permission in Jira
+  dashboard_path: /dashboard  # the weekly dashboard on the health port; false: not served
+  dashboard_auth: none      # anyone who reaches the port reads it; basic | token before exposing it
+  # webhook_path: /jira/webhook   # Jira issue webhooks, signed with GOVBOT_WEBHOOK_SECRET (docs/deploy.md)
 
 logging:
   level: info               # debug | info | warning | error

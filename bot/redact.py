@@ -33,8 +33,11 @@ from bot.escape import valid_text
 # Environment variables whose values are secrets wherever they appear, set directly or read
 # from NAME_FILE. (bot/config.py's _SECRET_KEYS is another kind of list: the config *keys*
 # refused in govbot.yaml because secrets do not go there.)
+# The service's own secrets (the webhook's shared secret, the dashboard's password or token) are
+# here too, so they are masked from the first line a run writes, not only once the service reads them.
 SECRET_ENV_NAMES = ("JIRA_API_TOKEN", "JIRA_PAT", "JIRA_PASSWORD", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN",
-                    "SLACK_SIGNING_SECRET", "JIRA_WEBHOOK_SECRET")
+                    "SLACK_SIGNING_SECRET", "JIRA_WEBHOOK_SECRET", "GOVBOT_WEBHOOK_SECRET",
+                    "GOVBOT_DASHBOARD_PASSWORD", "GOVBOT_DASHBOARD_TOKEN")
 # A file holding a token is small; a bigger one named by some *_FILE variable is something else.
 MAX_SECRET_FILE_BYTES = 16 * 1024
 # Shorter values are not redacted by value: replacing every "abc" in a log

@@ -49,3 +49,20 @@ def test_ordinary_values_pass(tmp_path):
     path.write_text("jira:\n  url: https://acme.atlassian.net\nslack:\n  admin_channel: '#xoxo-fans'\n"
                     "teams:\n  payments: {projects: [PAY], channel: '#pay'}\n", encoding="utf-8")
     assert load_config(path).section("slack")["admin_channel"] == "#xoxo-fans"
+
+
+@pytest.mark.parametrize("name", ["JIRA_API_TOKEN", "JIRA_PAT", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN",
+                                  "GOVBOT_WEBHOOK_SECRET", "GOVBOT_DASHBOARD_PASSWORD", "GOVBOT_DASHBOARD_TOKEN"])
+def test_every_secret_the_guide_lists_is_masked_once_the_config_is_loaded(tmp_path, monkeypatch, name):
+    """docs/deploy.md lists these as secrets; a value set directly (not via NAME_FILE) must not reach a log
+    line before, or without, the part of the service that reads it."""
+    from bot.redact import clear_secrets, redact
+
+    value = "plain-looking-secret-value-42"
+    monkeypatch.setenv(name, value)
+    clear_secrets()
+    try:
+        load_config(None)
+        assert redact(f"error: {value} refused") == "error: [REDACTED] refused"
+    finally:
+        clear_secrets()

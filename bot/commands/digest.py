@@ -6,6 +6,7 @@ shared with the service's weekly job; this module adds the options and the outpu
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ from bot.digest.slack import SlackMessage
 from bot.errors import UsageError
 from bot.escape import terminal_safe_json
 from bot.runs.digest import NOT_RECORDED, DigestRun, run_digest, slack_client
-from bot.runs.inputs import load_inputs
+from bot.runs.inputs import DEMO_CONFIG, load_inputs
 from bot.store import Store, open_store
 
 RENDERERS = {"text": render.render_text, "markdown": render.render_markdown, "json": render.render_json}
@@ -99,6 +100,10 @@ def _open_store(config, *, demo: bool) -> Store:
         click.echo("The demo keeps no history between runs; set GOVBOT_DATABASE_URL (for example "
                    "sqlite:///demo.db) to see trends build up week by week.", err=True)
         return Store("sqlite://")
+    if demo and config.path == DEMO_CONFIG:
+        # The demo's config file lives inside the package: a relative sqlite:///demo.db means the
+        # folder the command runs in (where `govbot rules stats` looks too), not the package's.
+        config = dataclasses.replace(config, path=None)
     return open_store(config)
 
 

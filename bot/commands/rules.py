@@ -11,6 +11,7 @@ from bot.commands.common import config_option, handle_errors, is_terminal, parse
 from bot.config import load_config
 from bot.engine import load_rules
 from bot.errors import UsageError
+from bot.prose import plural
 from bot.render.rules import explain_text
 
 paths_argument = click.argument("paths", nargs=-1, type=click.Path())
@@ -72,7 +73,7 @@ def explain(rule_id, paths, config_path, bundled):
 def validate(paths, config_path, bundled):
     """Check rule files like a compiler: every error with file:line:col, exit 2 if any."""
     _, ruleset = _load(paths, config_path, bundled)
-    click.echo(f"{len(ruleset.rules)} rules in {len(ruleset.files)} files: OK")
+    click.echo(f"{plural(len(ruleset.rules), 'rule')} in {plural(len(ruleset.files), 'file')}: OK")
 
 
 @rules.command("test", short_help="Run every rule's `fires` and `ok` examples.")

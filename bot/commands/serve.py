@@ -42,7 +42,8 @@ def serve(config_path, snapshot, rule_paths, only_rule_paths, once, dry_run, sho
       full-rescan     read everything in scope again (nightly 02:00)
 
     The dashboard of the latest week and the archive of every stored week are served
-    read-only at service.dashboard_path (default /dashboard/) on the health port.
+    read-only under service.dashboard_path (default /dashboard, no trailing slash) on the
+    health port: http://HOST:9464/dashboard/.
 
     Runs until SIGTERM or Ctrl-C, then lets a running job finish (up to
     service.shutdown_timeout) and exits 0. Nothing is sent to Slack or Jira

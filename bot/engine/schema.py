@@ -12,13 +12,19 @@ from bot.engine.loader import RULE_SCHEMA
 from bot.engine.registry import kinds, param_schema
 
 
+PARAM_REF = {"type": "string", "pattern": r"^\$[A-Za-z_][\w.]*$", "description": "a parameter the rule declares"}
+
+
 def rule_file_schema() -> dict:
     rule = copy.deepcopy(RULE_SCHEMA)
     defs = rule.pop("$defs")
     checks = []
     for name, cls in kinds().items():
-        params = param_schema(cls)
+        params = copy.deepcopy(param_schema(cls))  # the registry's own dict: never change it
         params["description"] = cls.doc
+        # Any value of a check may be a declared parameter (`days: $grace_days`), as the loader allows.
+        for key, value in params.get("properties", {}).items():
+            params["properties"][key] = {"anyOf": [value, PARAM_REF]}
         value = {"anyOf": [params, {"type": ["string", "array"]}]} if cls.shorthand else params
         checks.append({"type": "object", "additionalProperties": False, "required": [name],
                        "properties": {name: value}})
@@ -36,6 +42,7 @@ def rule_file_schema() -> dict:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "govbot rule file",
         "type": "object", "additionalProperties": False, "required": ["rules"],
-        "properties": {"rules": {"type": "array", "items": rule}},
+        # A file's `family:` applies to each of its rules that names none (bot.engine.loader.FILE_SCHEMA).
+        "properties": {"family": rule["properties"]["family"], "rules": {"type": "array", "items": rule}},
         "$defs": defs,
     }

@@ -55,7 +55,10 @@ def rule_stats_text(health: dict, ruleset, now, weeks: int, where: str) -> str:
         state = "" if rule_id not in known or known[rule_id].enabled else "  (disabled)"
         out.append(f"{rule_id:<{width}}  {row.open:>5}  {row.fixed:>5}  {row.waived:>6}  {trend}{state}")
     if not health:
-        out.append("(no findings in the store yet: run `govbot scan` or `govbot nudge` with a store)")
+        # `govbot scan` and dry runs of `nudge` record nothing; an empty store is no evidence a rule is idle.
+        out.append("(no findings in the store yet: `govbot nudge --apply`, `govbot digest` and `govbot serve` "
+                   "record them; `govbot scan` never does)")
+        return "\n".join(out)
     never = [rule.id for rule in ruleset.active if rule.id not in health]
     waived = [rule_id for rule_id, row in sorted(health.items()) if row.always_waived]
     out.append("")

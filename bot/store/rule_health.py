@@ -68,16 +68,18 @@ class RuleHealthStore(Database):
                         health.waived += 1
                     else:
                         health.open += 1
-                elif window <= row.resolved_at <= now and row.resolved_as is None:
+                elif window < row.resolved_at <= now and row.resolved_as is None:
                     health.fixed += 1  # an issue deleted (resolved_as "gone") was not fixed
                 for week in health.weeks:
+                    # Weeks are (start, end]: the last one ends at ``now`` and includes it, so a finding
+                    # recorded by a run at ``now`` (a `--now` digest, then `rules stats --now`) counts.
                     end = week.start + timedelta(weeks=1)
-                    if week.start <= row.first_seen < end:
+                    if week.start < row.first_seen <= end:
                         week.new += 1
-                    if row.resolved_at is not None and week.start <= row.resolved_at < end \
+                    if row.resolved_at is not None and week.start < row.resolved_at <= end \
                             and row.resolved_as is None:
                         week.fixed += 1
-                    if row.first_seen < end and (row.resolved_at is None or row.resolved_at >= end):
+                    if row.first_seen <= end and (row.resolved_at is None or row.resolved_at > end):
                         if row.waived:
                             week.waived += 1
                         else:

@@ -69,4 +69,6 @@ def test_rules_stats_writes_nothing_and_works_without_a_store(tmp_path):
     shown = CliRunner().invoke(cli, ["rules", "stats", "--config", str(tmp_path / "govbot.yaml")])
     assert shown.exit_code == 0, shown.output
     assert "no findings in the store yet" in shown.output
+    assert "`govbot scan` never does" in shown.output
+    assert "Never fired" not in shown.output  # an empty store says nothing about which rules are idle
     assert not (tmp_path / "state.db").exists() and config.settings.store.url.endswith("state.db")

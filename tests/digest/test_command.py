@@ -214,3 +214,20 @@ def test_help_says_a_dry_run_still_records_the_week(site):
     text = " ".join(CliRunner().invoke(cli, ["digest", "--help"]).output.split())
     assert "Every run, a dry run included, records the week's figures" in text
     assert "--rules PATH" in text
+
+
+def test_the_demo_keeps_its_history_where_the_user_asked_not_in_the_package(tmp_path, monkeypatch):
+    """The note says `GOVBOT_DATABASE_URL=sqlite:///demo.db`: that file is in the folder the command runs in
+    (where `govbot rules stats` reads it), not beside the demo's config inside the installed package."""
+    from bot.runs.inputs import DEMO_DIR
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GOVBOT_DATABASE_URL", "sqlite:///demo.db")
+    result = CliRunner().invoke(cli, ["digest", "--now", "2026-11-16"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "demo.db").exists()
+    assert not (DEMO_DIR / "demo.db").exists()
+    stats = CliRunner().invoke(cli, ["rules", "stats", "--now", "2026-11-16"])
+    [row] = [line.split() for line in stats.output.splitlines() if line.startswith("anticipated-outcome-missing ")]
+    # open, fixed, waived, then open at each week's end: the week ending at --now holds what that run saw
+    assert row[1:5] == ["7", "0", "0", "0"] and row[-1] == "7", stats.output

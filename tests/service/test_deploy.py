@@ -282,6 +282,9 @@ def test_slack_manifest_asks_for_the_scopes_govbot_uses():
         "chat:write", "im:write", "users:read", "users:read.email", "commands",
         "im:history", "channels:history", "groups:history"}  # the in-doubt lookup (bot/deliver/outbox.py)
     assert manifest["settings"]["socket_mode_enabled"] is True
+    # The nudges' buttons and forms (nudges.buttons, on by default) arrive as interactivity payloads.
+    assert load_config(None, search=False).settings.nudges.buttons is True
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
     [command] = manifest["features"]["slash_commands"]
     assert command["command"] == load_config(None, search=False).section("service")["slash_command"]
 
@@ -289,7 +292,9 @@ def test_slack_manifest_asks_for_the_scopes_govbot_uses():
 def test_the_guide_covers_every_variable_and_file():
     guide = GUIDE.read_text()
     for name in ("JIRA_URL", "JIRA_EMAIL", "JIRA_API_TOKEN", "JIRA_PAT", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN",
-                 "GOVBOT_DATABASE_URL", "GOVBOT_CONFIG", "SLACK_API_URL", "POSTGRES_PASSWORD"):
+                 "GOVBOT_DATABASE_URL", "GOVBOT_CONFIG", "SLACK_API_URL", "POSTGRES_PASSWORD",
+                 "GOVBOT_WEBHOOK_SECRET", "GOVBOT_DASHBOARD_USER", "GOVBOT_DASHBOARD_PASSWORD",
+                 "GOVBOT_DASHBOARD_TOKEN"):
         assert f"`{name}`" in guide, name
     for path in ("deploy/Dockerfile", "deploy/docker-compose.yml", "deploy/k8s/deployment.yaml",
                  "deploy/k8s/cronjobs.yaml", "deploy/k8s/secret.example.yaml", "deploy/k8s/configmap.yaml",
@@ -297,3 +302,12 @@ def test_the_guide_covers_every_variable_and_file():
         assert path in guide and (ROOT / path).exists(), path
     for scope in ("chat:write", "im:write", "users:read", "users:read.email", "commands", "connections:write"):
         assert f"`{scope}`" in guide, scope
+
+
+def test_the_guide_lists_every_metric_the_service_exports():
+    from bot.service.health import Metrics
+
+    listed = set(re.findall(r"^\| `(govbot_\w+)", GUIDE.read_text(), re.MULTILINE))
+    exported = set(Metrics()._families)
+    assert listed == exported, f"missing from docs/deploy.md: {sorted(exported - listed)}; " \
+                               f"not exported: {sorted(listed - exported)}"
