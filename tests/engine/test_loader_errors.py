@@ -67,4 +67,4 @@ def test_a_folder_named_twice_is_read_once(tmp_path, monkeypatch):
     for args in (["rules", "validate", "my-rules/"], ["rules", "validate", "./my-rules/one.yaml"]):
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 0, result.output
-        assert result.output == "1 rules in 1 files: OK\n"
+        assert result.output == "1 rule in 1 file: OK\n"
