@@ -71,15 +71,25 @@ def _to_diagnostics(document: YamlDocument, error: jsonschema.ValidationError,
         expected = " or ".join(expected) if isinstance(expected, list) else expected
         return [document.diagnostic(path, f"{subject}{where} must be {_article(expected)}, "
                                           f"not {_type_name(error.instance)}")]
-    if error.validator == "pattern":
-        hint = error.schema.get("description")
+    if error.validator in ("pattern", "not"):
         return [document.diagnostic(path, f"{subject}{error.instance!r} is not a valid value for {where}",
-                                    hint=hint)]
+                                    hint=_description(error))]
     if error.validator in ("anyOf", "oneOf") and error.context:
-        # Report the branch that got furthest: usually the one the user meant.
-        best = jsonschema.exceptions.best_match(error.context)
+        # Report the branch that got furthest: usually the one the user meant. A branch the value
+        # is not even the type of (`false` for a path written as text) is the least likely one.
+        fits = [branch for branch in error.context if branch.validator not in ("type", "const")]
+        best = jsonschema.exceptions.best_match(fits or error.context)
         return _to_diagnostics(document, best, at, what)
     return [document.diagnostic(path, f"{subject}{where}: {error.message}")]
+
+
+def _description(error) -> str | None:
+    """What the value should look like: the schema's own description, or that of the anyOf it is a branch of."""
+    while error is not None:
+        if error.schema.get("description"):
+            return error.schema["description"]
+        error = error.parent
+    return None
 
 
 def _article(name: str) -> str:

@@ -75,3 +75,15 @@ def test_secret_from_env_file(tmp_path):
     secret.write_text("s3cret\n")
     config = load_config(None, search=False, env={"JIRA_API_TOKEN_FILE": str(secret)})
     assert config.secret("JIRA_API_TOKEN") == "s3cret"
+
+
+@pytest.mark.parametrize("value", ["/dashboard/", "/healthz"])
+def test_a_value_with_alternatives_is_judged_by_the_alternative_it_was_meant_as(tmp_path, value):
+    # dashboard_path is a path or false: a path with a slash too many is a bad path, not "False was expected".
+    path = write(tmp_path, f"service:\n  dashboard_path: {value}\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    text = str(error.value)
+    assert f"'{value}' is not a valid value for service.dashboard_path" in text and ":2:19:" in text
+    assert "help: a URL path like /dashboard, or false" in text
+    assert "was expected" not in text
