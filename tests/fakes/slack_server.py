@@ -313,12 +313,9 @@ class FakeSlack:
         return {"ok": True, "url": self.socket_url}
 
     def _api_views_open(self, params):
-        view = params.get("view")
-        if isinstance(view, str):
-            try:
-                view = json.loads(view)
-            except ValueError:
-                return {"ok": False, "error": "invalid_arguments"}
+        view = _json_argument(params, "view")
+        if view is _INVALID:
+            return {"ok": False, "error": "invalid_arguments"}
         if not params.get("trigger_id"):
             return {"ok": False, "error": "invalid_trigger_id"}
         if not isinstance(view, dict) or view.get("type") != "modal" or len(view.get("blocks") or []) > 100:
@@ -344,23 +341,17 @@ class FakeSlack:
         channel = params.get("channel")
         if not channel:
             return {"ok": False, "error": "channel_not_found"}
-        blocks = params.get("blocks")
-        if isinstance(blocks, str):
-            try:
-                blocks = json.loads(blocks)
-            except ValueError:
-                return {"ok": False, "error": "invalid_blocks_format"}
+        blocks = _json_argument(params, "blocks")
+        if blocks is _INVALID:
+            return {"ok": False, "error": "invalid_blocks_format"}
         if not params.get("text") and not blocks:
             return {"ok": False, "error": "no_text"}
         problem = _check_blocks(blocks or [])
         if problem:
             return {"ok": False, "error": "invalid_blocks", "errors": [problem]}
-        metadata = params.get("metadata")
-        if isinstance(metadata, str):
-            try:
-                metadata = json.loads(metadata)
-            except ValueError:
-                return {"ok": False, "error": "invalid_metadata_format"}
+        metadata = _json_argument(params, "metadata")
+        if metadata is _INVALID:
+            return {"ok": False, "error": "invalid_metadata_format"}
         if metadata is not None and not (isinstance(metadata, dict) and isinstance(metadata.get("event_type"), str)
                                          and isinstance(metadata.get("event_payload"), dict)):
             return {"ok": False, "error": "invalid_metadata_format"}
@@ -377,12 +368,9 @@ class FakeSlack:
     def _api_chat_update(self, params):
         for message in self.messages:
             if message["channel_id"] == params.get("channel") and message["ts"] == params.get("ts"):
-                blocks = params.get("blocks")
-                if isinstance(blocks, str):
-                    try:
-                        blocks = json.loads(blocks)
-                    except ValueError:
-                        return {"ok": False, "error": "invalid_blocks_format"}
+                blocks = _json_argument(params, "blocks")
+                if blocks is _INVALID:
+                    return {"ok": False, "error": "invalid_blocks_format"}
                 problem = _check_blocks(blocks or [])
                 if problem:
                     return {"ok": False, "error": "invalid_blocks", "errors": [problem]}
@@ -416,6 +404,21 @@ class FakeSlack:
         if more:
             answer["response_metadata"] = {"next_cursor": f"next:{start + limit}"}
         return answer
+
+
+_INVALID = object()
+
+
+def _json_argument(params: dict, name: str):
+    """A Web API argument that form-encoded calls send as a JSON string (blocks, view, metadata);
+    ``_INVALID`` when the string is not JSON, which Slack answers with an error of its own."""
+    value = params.get(name)
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return _INVALID
+    return value
 
 
 def _check_blocks(blocks: list) -> str | None:
