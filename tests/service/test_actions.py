@@ -26,6 +26,7 @@ from bot.service.chat import ChatCommands, build_app
 from bot.store import open_store
 from tests.fakes.slack_server import FakeSlack
 from tests.fakes.socket_mode import SocketModeServer
+from tests.service.conftest import wait_for
 from tests.sources.fakejira import (CLOUD_ENV, DC_ENV, OUTCOME, FakeJira, adf, cloud_fields, cloud_issue,
                                     dc_fields, dc_issue, make_config, mock)
 
@@ -204,15 +205,6 @@ class World:
     def audit(self) -> list[dict]:
         path = self.config.base_dir / "audit.jsonl"
         return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-
-def wait_for(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import pytest
 
 from bot.service.webhooks import Debouncer, WebhookReceiver, parse_event
 from tests.fakes.slack_server import FakeSlack
+from tests.service.conftest import wait_for
 from tests.sources.fakejira import CLOUD_ENV, FakeJira, adf, cloud_issue, make_config, mock
 
 SECRET = "whsec-test-0123456789"
@@ -155,15 +156,6 @@ def serve():
     yield start
     for service in running:
         service.stop(timeout=10)
-
-
-def wait_for(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 def test_a_signed_issue_created_webhook_gets_the_owner_one_dm_within_seconds_and_unsigned_gets_401(serve):
