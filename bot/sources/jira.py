@@ -446,25 +446,15 @@ class JiraSource:
                                          "maxResults": self.page_size or CLOUD_PAGE_REQUEST}, what)
         issues = _issues_of(first)
         known_ids.update(str(raw.get("id")) for raw in issues if raw.get("id") is not None)
-        fresh = _fresh(issues, seen)
-        if fresh:
-            on_page(fresh)
-        result.read = len(seen)
-        if progress:
-            progress(f"read {result.read:,} issues")
+        _hand_on(issues, seen, on_page, result, progress)
         if not isinstance(first.get("nextPageToken"), str) or first.get("isLast") is True:
             return result
         unexplained: list[str] = []
 
         def handle(answer: tuple[list[dict], list[str]]) -> None:
             issues, missing = answer
-            fresh = _fresh(issues, seen)
-            if fresh:
-                on_page(fresh)
             unexplained.extend(missing)
-            result.read = len(seen)
-            if progress:
-                progress(f"read {result.read:,} issues")
+            _hand_on(issues, seen, on_page, result, progress)
 
         with Pipeline(self.concurrency, handle) as pipeline:
             waiting: list[str] = []
@@ -544,12 +534,7 @@ class JiraSource:
                 token = None
                 continue
             issues = _issues_of(page)
-            fresh = _fresh(issues, seen)
-            if fresh:
-                on_page(fresh)
-            result.read = len(seen)
-            if progress:
-                progress(f"read {result.read:,} issues")
+            _hand_on(issues, seen, on_page, result, progress)
             token = page.get("nextPageToken") if isinstance(page.get("nextPageToken"), str) else None
             if not token or page.get("isLast") is True:
                 break
@@ -1071,6 +1056,16 @@ def _issues_of(page: dict) -> list[dict]:
 def _key(raw: dict) -> str:
     key = raw.get("key")
     return key.upper() if isinstance(key, str) else ""
+
+
+def _hand_on(issues: list[dict], seen: set[str], on_page, result: "SearchResult", progress) -> None:
+    """Give ``on_page`` the issues of a page not handed on before, and say how many are read."""
+    fresh = _fresh(issues, seen)
+    if fresh:
+        on_page(fresh)
+    result.read = len(seen)
+    if progress:
+        progress(f"read {result.read:,} issues")
 
 
 def _fresh(issues: list[dict], seen: set[str]) -> list[dict]:
