@@ -586,18 +586,12 @@ class JiraSource:
                 echoed = page.get("maxResults")
                 if isinstance(echoed, int) and 0 < echoed < size:
                     self._dc_page = echoed  # the server's cap; ask for it from now on
-                fresh = _fresh(issues, seen)
-                if fresh:
-                    on_page(fresh)
                 for raw in issues:
                     created = parse_datetime(_dict(raw.get("fields")).get("created"))
                     if created is not None and (window["latest"] is None or created > window["latest"]):
                         window["latest"] = created
                 window["start"] += len(issues)
-                result.read = len(seen)
-                if progress:
-                    of = f" of {result.total:,}" if result.total is not None else ""
-                    progress(f"read {result.read:,}{of} issues")
+                _hand_on(issues, seen, on_page, result, progress, total=result.total)
                 return issues
 
             while True:
@@ -1058,14 +1052,16 @@ def _key(raw: dict) -> str:
     return key.upper() if isinstance(key, str) else ""
 
 
-def _hand_on(issues: list[dict], seen: set[str], on_page, result: "SearchResult", progress) -> None:
+def _hand_on(issues: list[dict], seen: set[str], on_page, result: "SearchResult", progress, *,
+             total: int | None = None) -> None:
     """Give ``on_page`` the issues of a page not handed on before, and say how many are read."""
     fresh = _fresh(issues, seen)
     if fresh:
         on_page(fresh)
     result.read = len(seen)
     if progress:
-        progress(f"read {result.read:,} issues")
+        of = f" of {total:,}" if total is not None else ""
+        progress(f"read {result.read:,}{of} issues")
 
 
 def _fresh(issues: list[dict], seen: set[str]) -> list[dict]:
