@@ -331,7 +331,9 @@ def _adf_date(timestamp: Any) -> str:
 
 _WIKI_HEADING = re.compile(r"^\s*h[1-6]\.\s+(.*)$")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
-_BOLD_LINE = re.compile(r"^\s*(\*{1,2}|_{2})([^*_]{1,80}?)\1\s*:?\s*$")
+# A whole line in bold ("*Anticipated Outcome*"): a section title. Public so that writing a
+# section back (bot/deliver/writeback.py) finds it exactly as the rules read it.
+BOLD_LINE = re.compile(r"^\s*(\*{1,2}|_{2})([^*_]{1,80}?)\1\s*:?\s*$")
 _WIKI_LINK = re.compile(r"\[([^\[\]|]*)\|([^\[\]]*)\]")
 _WIKI_BARE_LINK = re.compile(r"\[(https?://[^\[\]\s]+)\]")
 _WIKI_MACRO = re.compile(r"\{(code|noformat|quote|panel|expand|color)(:[^}]*)?\}")
@@ -374,7 +376,7 @@ def markup_lines(value: str) -> list[Line]:
         if match:
             lines.append(Line(strip_wiki(match.group(1)).strip(), HEADING))
             continue
-        bold = _BOLD_LINE.match(raw)
+        bold = BOLD_LINE.match(raw)
         if bold:
             # "*Timeline:*" alone on a line is a label whose text follows, not a
             # heading: a heading would swallow the next "Label:" line as its body.
@@ -525,7 +527,9 @@ def value_to_text(value: Any) -> str:
 
 # A label line: "Anticipated Outcome: text", "*Reason:* text", "预期结果：文本". Short, starts
 # with a letter of any script; a URL ("https://...") is not a label.
-_LABEL = re.compile(r"^\s*[*_]{0,2}([^\W\d_][\w /&()'+-]{0,48}?)[*_]{0,2}\s*[:\uff1a][*_]{0,2}(?!//)\s*(.*)$")
+# "Label: value" on one line. Groups: 1 what comes before the label (space, bold marks), 2 the
+# label, 3 the colon with its marks, 4 the value. Shared with bot/deliver/writeback.py.
+LABEL_LINE = re.compile(r"^(\s*[*_]{0,2})([^\W\d_][\w /&()'+-]{0,48}?)([*_]{0,2}\s*[:\uff1a][*_]{0,2})(?!//)\s*(.*)$")
 
 
 def section_key(name: str) -> str:
@@ -613,8 +617,8 @@ def sections(value: Any) -> dict[str, str]:
                 if frame.title:
                     record(frame.title, frame.body, heading=True)
             continue
-        label = None if kind == HEADING else _LABEL.match(content)
-        if label and len(label.group(1).split()) > 6:
+        label = None if kind == HEADING else LABEL_LINE.match(content)
+        if label and len(label.group(2).split()) > 6:
             label = None
         if kind == HEADING or label:
             end_label(frame)
@@ -630,7 +634,7 @@ def sections(value: Any) -> dict[str, str]:
             continue
         add_text(content)
         if label:
-            frame.label, frame.label_body = label.group(1), [label.group(2)]
+            frame.label, frame.label_body = label.group(2), [label.group(4)]
         elif frame.label is not None:
             frame.label_body.append(content)
     while stack:

@@ -25,14 +25,12 @@ import re
 from typing import Any, Iterable
 
 from bot.escape import strip_controls, wiki_escape
-from bot.text import section_key
+from bot.text import BOLD_LINE, LABEL_LINE, section_key
 
 REPLACED = "replaced"
 APPENDED = "appended"
 
 _WIKI_HEADING = re.compile(r"^\s*h([1-6])\.\s+(.*?)\s*$")
-_WIKI_BOLD_LINE = re.compile(r"^\s*(\*{1,2}|_{2})([^*_]{1,80}?)\1\s*:?\s*$")
-_LABEL = re.compile(r"^(\s*[*_]{0,2})([^\W\d_][\w /&()'+-]{0,48}?)([*_]{0,2}\s*[:\uff1a][*_]{0,2})(?!//)\s*(.*)$")
 
 
 def clean_lines(text: Any) -> list[str]:
@@ -129,7 +127,7 @@ def set_adf_section(doc: Any, names: Iterable[str], heading: str, text: Any) -> 
             return new, REPLACED
     for index, node in enumerate(content):
         if isinstance(node, dict) and node.get("type") == "paragraph":
-            match = _LABEL.match(adf_text(node).split("\n", 1)[0])
+            match = LABEL_LINE.match(adf_text(node).split("\n", 1)[0])
             if match and section_key(match.group(2)) in keys:
                 first = next((child for child in node.get("content") or [] if isinstance(child, dict)), {})
                 label: dict[str, Any] = {"type": "text", "text": f"{match.group(2)}: "}
@@ -162,7 +160,7 @@ def _wiki_heading_name(line: str) -> str | None:
     match = _WIKI_HEADING.match(line)
     if match:
         return match.group(2)
-    match = _WIKI_BOLD_LINE.match(line)
+    match = BOLD_LINE.match(line)
     return match.group(2) if match else None
 
 
@@ -184,7 +182,7 @@ def set_wiki_section(body: Any, names: Iterable[str], heading: str, text: Any) -
             lines[index + 1:end] = value + tail
             return newline.join(lines), REPLACED
     for index, line in enumerate(lines):
-        match = _LABEL.match(line)
+        match = LABEL_LINE.match(line)
         if match and section_key(match.group(2)) in keys:
             first, *rest = value or [""]
             lines[index:index + 1] = [f"{match.group(1)}{match.group(2)}{match.group(3)} {first}".rstrip()] + rest
