@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 # Dates outside these years are typos or hostile (0001-01-01, 9999-12-31): treated as
@@ -68,3 +68,8 @@ def is_relative(text: Any) -> bool:
         return False
     value = " ".join(text.split())
     return bool(_AGO.match(value) or _COMPACT_AGO.match(value) or _AHEAD.match(value))
+
+
+def short_date(value: date | datetime) -> str:
+    """'16 Nov': a week's label in charts, tables and digest titles."""
+    return f"{value.day} {value.strftime('%b')}"

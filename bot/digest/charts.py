@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date
 
+from bot.dates import short_date
 from bot.digest.figures import Flow, RuleLine, TrendPoint
 from bot.hierarchy import FLOW_ITEMS
 
@@ -77,7 +77,7 @@ def trend_chart(points: list[TrendPoint], *, width: int = 480, height: int = 200
     for index, point in enumerate(points):
         x = x_of(index)
         if (count - 1 - index) % label_every == 0:
-            ticks.append((x, _short_date(point.week_start)))
+            ticks.append((x, short_date(point.week_start)))
         if point.ffr is None:
             if not point.recorded:
                 gaps.append((x, f"Week of {point.week_start.isoformat()}: no digest"))
@@ -140,10 +140,6 @@ def _path(run: list[tuple[float, float]]) -> str:
     return " ".join(f"{'M' if i == 0 else 'L'}{x:g},{y:g}" for i, (x, y) in enumerate(run))
 
 
-def _short_date(day: date) -> str:
-    return f"{day.day} {day.strftime('%b')}"
-
-
 @dataclass(frozen=True)
 class Segment:
     kind: str
@@ -178,10 +174,10 @@ def flow_weeks(points: list[TrendPoint], window_days: int) -> list[FlowWeek]:
     out = []
     for point in points:
         if point.flow is None:
-            out.append(FlowWeek(_short_date(point.week_start), point.recorded, 0, []))
+            out.append(FlowWeek(short_date(point.week_start), point.recorded, 0, []))
             continue
         flow = Flow({kind: int(point.flow.get(kind, 0)) for kind in FLOW_ITEMS}, window_days)
-        out.append(FlowWeek(_short_date(point.week_start), True, flow.total, flow_segments(flow)))
+        out.append(FlowWeek(short_date(point.week_start), True, flow.total, flow_segments(flow)))
     return out
 
 

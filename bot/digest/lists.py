@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from bot.digest import site
+from bot.prose import plural
 from bot.digest.figures import Digest, FindingItem
 
 PAGE_SIZE = 100
@@ -107,7 +108,7 @@ def lists_for(digest: Digest, page_name: str) -> dict[str, IssueList]:
                            "its rule fired on them, waived or not (a waiver does not make an outcome exist).",
                            _sorted([_finding_item(f, with_rule=False) for f in digest.ffr_items]), page_name))
     loops = [Item(loop.key, loop.summary, loop.url,
-                  f"delivered {loop.resolved.isoformat()} · {loop.age_days} days ago"
+                  f"delivered {loop.resolved.isoformat()} · {plural(loop.age_days, 'day')} ago"
                   if loop.resolved and loop.age_days is not None else "delivery date unknown")
              for loop in digest.loops]
     oldest = IssueList("loops", "Unclosed loops",

@@ -16,10 +16,11 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from bot.digest import charts, lists
-from bot.digest.site import page_names  # noqa: F401 - the Slack digest links to these pages
+from bot.digest.site import page_names
 from bot.digest.figures import Digest, Digests
 from bot.escape import markdown_escape, strip_controls, terminal_safe, terminal_safe_json, web_url
 from bot.prose import plural
+from bot.dates import short_date
 from bot.hierarchy import FLOW_ITEMS
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -33,10 +34,6 @@ def percent(value: float | None) -> str:
 
 def long_date(value: date | datetime) -> str:
     return f"{value.day} {value.strftime('%b %Y')}"
-
-
-def short_date(value: date | datetime) -> str:
-    return f"{value.day} {value.strftime('%b')}"
 
 
 

@@ -22,7 +22,9 @@ from bot.deliver.slack import (MAX_BLOCKS, MAX_HEADER_CHARS, MAX_SECTION_CHARS, 
 from bot.escape import slack_escape, slack_plain, web_url
 from bot.digest.figures import Agreement, Digest, Digests, FindingItem, Loop, RuleLine, TeamLine
 from bot.prose import plural
-from bot.digest.render import FLOW_NAMES, ffr_change, page_names, percent, short_date
+from bot.dates import short_date
+from bot.digest.render import FLOW_NAMES, ffr_change, percent
+from bot.digest.site import page_names
 from bot.digest.lists import lists_for
 from bot.digest.site import published_url
 from bot.hierarchy import FLOW_ITEMS
