@@ -20,7 +20,7 @@ from bot.digest.figures import Digests
 from bot.digest.slack import SlackMessage
 from bot.errors import UsageError
 from bot.escape import terminal_safe_json
-from bot.runs.digest import NOT_RECORDED, DigestRun, run_digest, slack_client
+from bot.runs.digest import NOT_RECORDED, DigestRun, prepare_dashboard_folder, run_digest, slack_client
 from bot.runs.inputs import DEMO_CONFIG, load_inputs
 from bot.store import Store, open_store
 
@@ -84,6 +84,8 @@ def digest(snapshot, rule_paths, only_rule_paths, config_path, now_text, output_
         _write_output(output_format, run.digests, run.messages, out_path)
 
     slack = slack_client(inputs.config) if apply else None  # no token: stop before the store is created
+    if html_dir:
+        prepare_dashboard_folder(html_dir)  # a folder that cannot be written: stop before the store changes
     with _open_store(inputs.config, demo=inputs.demo) as store:
         run = run_digest(inputs, now, store, apply=apply, snapshot=snapshot, html_dir=html_dir, slack=slack,
                          say=say, on_built=print_output)

@@ -28,6 +28,8 @@ NOT_RECORDED = "the scan could not read every issue; this week's figures were sh
 NOT_POSTED = ("the scan could not read every issue; the digest was not posted to Slack (its figures would be "
               "wrong) and this week's figures were not stored")
 
+DASHBOARD_FOLDER_HINT = "--html needs a folder govbot can create and write"
+
 
 @dataclass
 class DigestRun:
@@ -120,12 +122,26 @@ def slack_client(config):
     return SlackClient.from_config(config)
 
 
+def prepare_dashboard_folder(html_dir: str | Path) -> None:
+    """Make sure ``--html`` can be written before anything runs: a digest that records the week and
+    then cannot write its pages would leave the store changed by a run that failed."""
+    import os
+
+    try:
+        Path(html_dir).mkdir(parents=True, exist_ok=True)
+        if not os.access(html_dir, os.W_OK | os.X_OK):
+            raise PermissionError(13, "Permission denied")
+    except OSError as error:
+        raise UsageError(f"cannot write the dashboard into {html_dir} ({error.strerror or error})",
+                         hint=DASHBOARD_FOLDER_HINT) from None
+
+
 def write_dashboard(digests: Digests, html_dir: str | Path) -> list[Path]:
     """index.html first, then one page per team; a folder that cannot be written is one clear error."""
     try:
         pages = render.write_html(digests, html_dir)
     except OSError as error:
         raise UsageError(f"cannot write the dashboard into {html_dir} ({error.strerror or error})",
-                         hint="--html needs a folder govbot can create and write") from None
+                         hint=DASHBOARD_FOLDER_HINT) from None
     index = [page for page in pages if page.name == "index.html"]
     return index + [page for page in pages if page.name != "index.html"]

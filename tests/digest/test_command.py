@@ -157,6 +157,8 @@ def test_unwritable_html_folder_is_one_clear_line(site):
     assert result.exit_code == 2
     assert result.stderr.startswith("govbot: cannot write the dashboard into")
     assert "help: --html needs a folder govbot can create and write" in result.stderr
+    # Checked before the run: no store was created, so no week was recorded by a run that failed.
+    assert not list(site["dir"].rglob("*.db"))
 
 
 # -- one digest run for the command and the service ------------------------------------------------------------
