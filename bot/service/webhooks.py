@@ -100,17 +100,17 @@ class Debouncer:
 
     def pop_done(self, keys: list[str]) -> set[str]:
         """Which of ``keys`` moved to Done since they were queued (asked once, then forgotten)."""
-        with self._lock:
-            done = self._done & set(keys)
-            self._done -= done
-        return done
+        return self._pop(self._done, keys)
 
     def pop_deleted(self, keys: list[str]) -> set[str]:
         """Which of ``keys`` Jira last said were deleted."""
+        return self._pop(self._deleted, keys)
+
+    def _pop(self, marked: set[str], keys: list[str]) -> set[str]:
         with self._lock:
-            deleted = self._deleted & set(keys)
-            self._deleted -= deleted
-        return deleted
+            found = marked & set(keys)
+            marked -= found
+        return found
 
     def __len__(self) -> int:
         with self._lock:
