@@ -11,9 +11,10 @@ on this site, else the description section of that name.
 from __future__ import annotations
 
 import dataclasses
+from contextlib import contextmanager
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 from urllib.parse import quote
 
 from bot.deliver import writeback
@@ -84,13 +85,9 @@ class JiraEditor:
     # -- reading ------------------------------------------------------------------------------------
     def issue(self, key: str, field_ids: list[str]) -> dict[str, Any]:
         """The issue's ``fields`` (only those asked for). Raises ``IssueGone`` for a deleted issue."""
-        try:
+        with _gone_on_404(key):
             data = self.transport.get(self._issue_path(key), {"fields": ",".join(field_ids or ["summary"])},
                                       what=f"reading {key}")
-        except JiraHTTPError as error:
-            if error.status == 404:
-                raise IssueGone(f"{key} no longer exists in Jira (or govbot cannot see it)") from None
-            raise
         return data.get("fields") or {} if isinstance(data, dict) else {}
 
     # -- who may act ------------------------------------------------------------------------------
@@ -131,12 +128,8 @@ class JiraEditor:
                 return False
             params["username"] = name
             path = "/rest/api/2/user/permission/search"
-        try:
+        with _gone_on_404(key):
             found = self.transport.get(path, params, what=f"checking who may edit {key}")
-        except JiraHTTPError as error:
-            if error.status == 404:
-                raise IssueGone(f"{key} no longer exists in Jira (or govbot cannot see it)") from None
-            raise
         users = found if isinstance(found, list) else []
         ident = ("accountId", user.get("accountId")) if self.cloud else ("name", user.get("name") or user.get("key"))
         return any(isinstance(other, dict) and (other.get(ident[0]) == ident[1] or
@@ -203,10 +196,9 @@ class JiraEditor:
         """One PUT with every change. Jira refusing it raises ``EditRefused`` with its reason."""
         # Watchers are notified as for any edit (silencing them needs admin rights, and they should know).
         try:
-            self.transport.request("PUT", self._issue_path(key), body={"fields": fields}, what=f"editing {key}")
+            with _gone_on_404(key):
+                self.transport.request("PUT", self._issue_path(key), body={"fields": fields}, what=f"editing {key}")
         except JiraHTTPError as error:
-            if error.status == 404:
-                raise IssueGone(f"{key} no longer exists in Jira (or govbot cannot see it)") from None
             raise EditRefused(refusal(key, error)) from None
 
     def comment(self, key: str, who: str, where: list[str]) -> None:
@@ -218,6 +210,17 @@ class JiraEditor:
         else:
             body = wiki_escape(text)
         self._send_once.post(self._issue_path(key, "comment"), {"body": body}, what=f"commenting on {key}")
+
+
+@contextmanager
+def _gone_on_404(key: str) -> Iterator[None]:
+    """Jira's 404 for an issue means deleted (or hidden from govbot's user): ``IssueGone``."""
+    try:
+        yield
+    except JiraHTTPError as error:
+        if error.status == 404:
+            raise IssueGone(f"{key} no longer exists in Jira (or govbot cannot see it)") from None
+        raise
 
 
 def refusal(key: str, error: JiraHTTPError) -> str:
