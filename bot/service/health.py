@@ -250,15 +250,11 @@ class HealthServer:
                 log.exception("webhook failed")
                 status, text = 500, "internal error"
             self.metrics.webhook(status)
-        payload = (text + "\n").encode("utf-8")
-        request.send_response(status)
-        request.send_header("Content-Type", "text/plain; charset=utf-8")
-        request.send_header("Content-Length", str(len(payload)))
-        if status in (413, 411) or status == 401:
-            request.send_header("Connection", "close")  # the unread body must not be taken as the next request
+        closing = status in (401, 411, 413)  # the unread body must not be taken as the next request
+        if closing:
             request.close_connection = True
-        request.end_headers()
-        request.wfile.write(payload)
+        _respond(request, status, (text + "\n").encode("utf-8"), "text/plain; charset=utf-8",
+                 {"Connection": "close"} if closing else {})
 
     def _answer(self, request: BaseHTTPRequestHandler, *, body: bool) -> None:
         raw_path = request.path.split("?", 1)[0].split("#", 1)[0]
@@ -282,13 +278,7 @@ class HealthServer:
         except Exception:  # noqa: BLE001 - a broken probe must say so, not kill the thread
             log.exception("health endpoint failed")
             status, payload, content_type = 500, b"internal error\n", "text/plain"
-        request.send_response(status)
-        request.send_header("Content-Type", content_type)
-        request.send_header("Content-Length", str(len(payload)))
-        request.send_header("Cache-Control", "no-store")
-        request.end_headers()
-        if body:
-            request.wfile.write(payload)
+        _respond(request, status, payload, content_type, {"Cache-Control": "no-store"}, body=body)
 
     def _answer_dashboard(self, request: BaseHTTPRequestHandler, path: str, *, body: bool) -> None:
         try:
@@ -298,11 +288,17 @@ class HealthServer:
             from bot.service.dashboard import SECURE_HEADERS, Response
 
             response = Response(500, b"internal error\n", "text/plain; charset=utf-8", dict(SECURE_HEADERS))
-        request.send_response(response.status)
-        request.send_header("Content-Type", response.content_type)
-        request.send_header("Content-Length", str(len(response.body)))
-        for name, value in response.headers.items():
-            request.send_header(name, value)
-        request.end_headers()
-        if body:
-            request.wfile.write(response.body)
+        _respond(request, response.status, response.body, response.content_type, response.headers, body=body)
+
+
+def _respond(request: BaseHTTPRequestHandler, status: int, payload: bytes, content_type: str,
+             headers: dict[str, str], *, body: bool = True) -> None:
+    """One HTTP answer; ``body=False`` for HEAD, which gets the same headers without it."""
+    request.send_response(status)
+    request.send_header("Content-Type", content_type)
+    request.send_header("Content-Length", str(len(payload)))
+    for name, value in headers.items():
+        request.send_header(name, value)
+    request.end_headers()
+    if body:
+        request.wfile.write(payload)
