@@ -139,7 +139,7 @@ class SlackActions:
         fix = self._fix(target)
         if fix is None:
             return
-        if not self._usable(client, target, user, channel, "fix.clicked"):
+        if self._usable(client, target, user, channel, "fix.clicked") is None:
             return
         try:
             where = self.editor().where(target.issue, fix.fields)
@@ -152,19 +152,19 @@ class SlackActions:
 
     def snooze_clicked(self, body: dict, client) -> None:
         target, user, channel, ts = self._clicked(body)
-        if target is None or not self._usable(client, target, user, channel, "snooze.clicked"):
+        if target is None or self._usable(client, target, user, channel, "snooze.clicked") is None:
             return
         client.views_open(trigger_id=body.get("trigger_id"),
                           view=buttons.snooze_modal(target, channel=channel, ts=ts, max_days=self.max_days))
 
     def not_mine_clicked(self, body: dict, client) -> None:
         target, user, channel, ts = self._clicked(body)
-        if target is None or not self._usable(client, target, user, channel, "not_mine.clicked"):
+        state = self._usable(client, target, user, channel, "not_mine.clicked") if target is not None else None
+        if state is None:
             return
-        state = self._state(target)
         who = self.access.decide(user, target.issue).who
         router = Router(self.config, user_map={})
-        team_channel = router.team_channel(state.team if state else None)
+        team_channel = router.team_channel(state.team)
         if not team_channel:
             self._ephemeral(client, channel, user, f"{target.issue}'s team has no Slack channel configured, so I "
                                                    "cannot pass it on; please tell its owner in Jira.")
@@ -362,7 +362,7 @@ class SlackActions:
                 self._busy.discard(target.finding)
 
     def _save_fix(self, client, view, target, fix, user, channel, ts) -> None:
-        if not self._usable(client, target, user, channel, "fix.submitted"):
+        if self._usable(client, target, user, channel, "fix.submitted") is None:
             return
         values = [(name, str(buttons.submitted(view, buttons.field_block_id(index)) or "").strip())
                   for index, name in enumerate(fix.fields)]
@@ -389,7 +389,7 @@ class SlackActions:
         if meta is None or not user:
             return
         target, channel, ts = meta["target"], meta["channel"], meta["ts"]
-        if not self._usable(client, target, user, channel, "snooze.submitted"):
+        if self._usable(client, target, user, channel, "snooze.submitted") is None:
             return
         days = min(int(buttons.submitted(view, "govbot-snooze-days")), self.max_days)
         reason = one_line(buttons.submitted(view, "govbot-snooze-reason"), buttons.MAX_REASON_CHARS)
@@ -427,22 +427,23 @@ class SlackActions:
                 self._messages[(channel, ts)] = message["blocks"]
         return target, user, channel, ts
 
-    def _usable(self, client, target, user: str, channel: str | None, step: str) -> bool:
-        """Still open, still in Jira, and this person may act on it; else say why, once, and audit it."""
+    def _usable(self, client, target, user: str, channel: str | None, step: str):
+        """The finding's state if it is still open, still in Jira, and this person may act on it;
+        else None, having said why, once, and audited it."""
         if not self.live:
             self._ephemeral(client, channel, user, NOT_LIVE)
-            return False
+            return None
         state = self._state(target)
         if state is None or not state.open or state.rule != target.rule or state.issue != target.issue:
             self._audit("action.stale", target, user, step=step)
             self._ephemeral(client, channel, user, ALREADY_FIXED.format(key=target.issue))
-            return False
+            return None
         refusal = self.access.refusal(user, target.issue)
         if refusal is not None:
             self._audit("action.refused", target, user, step=step)
             self._ephemeral(client, channel, user, refusal)
-            return False
-        return True
+            return None
+        return state
 
     def _state(self, target):
         store = self.open_store(dry_run=True)
@@ -455,6 +456,8 @@ class SlackActions:
         return self.inputs.ruleset.get(rule_id)
 
     def _fix(self, target) -> buttons.Fix | None:
+        # By family, not buttons.fix_for: the store does not keep a finding's subjects, which fix_for
+        # needs for a custom rule. A click on such a rule still passes the scope and EDIT_ISSUES checks.
         rule = self._rule(target.rule)
         kind = buttons.FAMILY_FIX.get(family_of(target.rule, rule))
         return buttons.FIXES.get(kind) if kind else None
