@@ -70,6 +70,7 @@ DEFAULT_FIX_RULES = {"anticipated-outcome-missing": "anticipated",
                      "closing-the-loop-actual-outcome-missing": "actual",
                      "tech-debt-agreement-incomplete": "agreement"}
 REVIEW_DATE = "Review Date"
+REVIEW_DATE_BLOCK = "govbot-review-date"
 
 
 def fix_for(rule: str, family: str = "", subjects: tuple[str, ...] | list[str] = ()) -> Fix | None:
@@ -137,7 +138,7 @@ def parse_metadata(text: Any) -> dict[str, Any] | None:
 
 # -- the buttons ------------------------------------------------------------------------------------
 
-def _button(text: str, action_id: str, value: str | None = None, *, style: str | None = None,
+def button(text: str, action_id: str, value: str | None = None, *, style: str | None = None,
             url: str | None = None) -> dict[str, Any]:
     button: dict[str, Any] = {"type": "button", "action_id": action_id,
                               "text": {"type": "plain_text", "text": text, "emoji": True}}
@@ -164,29 +165,34 @@ def actions_block(target: Target, *, fix: Fix | None, url: str | None,
     value = target.value()
     elements = []
     if fix is not None:
-        elements.append(_button(fix.label, f"{FIX}:{target.finding}", value, style="primary"))
-    elements.append(_button("Snooze", f"{SNOOZE}:{target.finding}", value))
+        elements.append(button(fix.label, f"{FIX}:{target.finding}", value, style="primary"))
+    elements.append(button("Snooze", f"{SNOOZE}:{target.finding}", value))
     if not_mine:
-        elements.append(_button("Not mine", f"{NOT_MINE}:{target.finding}", value))
+        elements.append(button("Not mine", f"{NOT_MINE}:{target.finding}", value))
     if url:
-        elements.append(_button("Open in Jira", f"{OPEN}:{target.finding}", value, url=url))
+        elements.append(button("Open in Jira", f"{OPEN}:{target.finding}", value, url=url))
     return {"type": "actions", "block_id": actions_block_id(target.finding), "elements": elements}
 
 
 # -- the modals -------------------------------------------------------------------------------------
 
-def _plain(text: str) -> dict[str, Any]:
+def plain(text: str) -> dict[str, Any]:
     return {"type": "plain_text", "text": text, "emoji": True}
 
 
-def _text_input(block_id: str, label: str, *, multiline: bool, max_length: int, hint: str | None = None,
+def text_input(block_id: str, label: str, *, multiline: bool, max_length: int, hint: str | None = None,
                 optional: bool = False) -> dict[str, Any]:
-    block: dict[str, Any] = {"type": "input", "block_id": block_id, "label": _plain(label), "optional": optional,
+    block: dict[str, Any] = {"type": "input", "block_id": block_id, "label": plain(label), "optional": optional,
                              "element": {"type": "plain_text_input", "action_id": "value", "multiline": multiline,
                                          "max_length": max_length}}
     if hint:
-        block["hint"] = _plain(hint)
+        block["hint"] = plain(hint)
     return block
+
+
+def date_input(block_id: str, label: str, *, optional: bool = False) -> dict[str, Any]:
+    return {"type": "input", "block_id": block_id, "label": plain(label), "optional": optional,
+            "element": {"type": "datepicker", "action_id": "value"}}
 
 
 def field_block_id(index: int) -> str:
@@ -205,31 +211,29 @@ def fix_modal(fix: Fix, target: Target, *, channel: str | None, ts: str | None, 
     several = len(fix.fields) > 1
     for index, name in enumerate(fix.fields):
         # With several fields, each is optional: a person fills in what is missing, the rest stays as it is.
-        blocks.append(_text_input(field_block_id(index), name, multiline=True, max_length=MAX_VALUE_CHARS,
+        blocks.append(text_input(field_block_id(index), name, multiline=True, max_length=MAX_VALUE_CHARS,
                                   optional=several, hint="Leave it empty to keep what Jira has." if several else None))
     if fix.review_date:
-        blocks.append({"type": "input", "block_id": "govbot-review-date", "optional": True,
-                       "label": _plain("Review date"),
-                       "element": {"type": "datepicker", "action_id": "value"}})
-    return {"type": "modal", "callback_id": FIX_VIEW, "title": _plain(fix.title[:24]),
-            "submit": _plain("Save to Jira"), "close": _plain("Cancel"),
+        blocks.append(date_input(REVIEW_DATE_BLOCK, "Review date", optional=True))
+    return {"type": "modal", "callback_id": FIX_VIEW, "title": plain(fix.title[:24]),
+            "submit": plain("Save to Jira"), "close": plain("Cancel"),
             "private_metadata": metadata("fix", target, channel=channel, ts=ts, fix=fix.kind),
             "blocks": blocks}
 
 
 def snooze_modal(target: Target, *, channel: str | None, ts: str | None, max_days: int) -> dict[str, Any]:
-    options = [{"text": _plain(f"{days} days"), "value": str(days)} for days in SNOOZE_DAYS if days <= max_days]
+    options = [{"text": plain(f"{days} days"), "value": str(days)} for days in SNOOZE_DAYS if days <= max_days]
     blocks = [
         {"type": "section", "text": {"type": "plain_text",
                                      "text": f"Pause this rule on {target.issue}. Your name and reason show in the "
                                              "digest, as for /govbot waive."}},
-        {"type": "input", "block_id": "govbot-snooze-days", "label": _plain("For"),
+        {"type": "input", "block_id": "govbot-snooze-days", "label": plain("For"),
          "element": {"type": "static_select", "action_id": "value", "options": options,
                      "initial_option": options[0]}},
-        _text_input("govbot-snooze-reason", "Why", multiline=False, max_length=MAX_REASON_CHARS),
+        text_input("govbot-snooze-reason", "Why", multiline=False, max_length=MAX_REASON_CHARS),
     ]
-    return {"type": "modal", "callback_id": SNOOZE_VIEW, "title": _plain("Snooze"), "submit": _plain("Snooze"),
-            "close": _plain("Cancel"), "private_metadata": metadata("snooze", target, channel=channel, ts=ts),
+    return {"type": "modal", "callback_id": SNOOZE_VIEW, "title": plain("Snooze"), "submit": plain("Snooze"),
+            "close": plain("Cancel"), "private_metadata": metadata("snooze", target, channel=channel, ts=ts),
             "blocks": blocks}
 
 

@@ -34,16 +34,13 @@ def done_blocks(key: str, summary: str, url: str | None) -> list[dict[str, Any]]
     text = (f":tada: {link} · {slack_escape(one_line(summary, 200))} is done. Thank you!\n"
             "When will we know whether it achieved its anticipated outcome? Set a review date and govbot "
             "will ask for the actual outcome then; if you know it already, you can record it now.")
-    elements: list[dict[str, Any]] = [
-        {"type": "button", "action_id": f"{REVIEW}:{key_id(key)}", "value": key, "style": "primary",
-         "text": {"type": "plain_text", "text": "Set the review date", "emoji": True}}]
+    elements = [buttons.button("Set the review date", f"{REVIEW}:{key_id(key)}", key, style="primary")]
     checked = web_url(url)
     if checked:
-        elements.append({"type": "button", "action_id": f"{buttons.OPEN}:{key_id(key)}", "value": key,
-                         "url": checked, "text": {"type": "plain_text", "text": "Open in Jira", "emoji": True}})
-    return [{"type": "section", "block_id": f"govbot-item-{key_id(key)}",
+        elements.append(buttons.button("Open in Jira", f"{buttons.OPEN}:{key_id(key)}", key, url=checked))
+    return [{"type": "section", "block_id": buttons.item_block_id(key_id(key)),
              "text": {"type": "mrkdwn", "text": text, "verbatim": True}},
-            {"type": "actions", "block_id": f"govbot-actions-{key_id(key)}", "elements": elements}]
+            {"type": "actions", "block_id": buttons.actions_block_id(key_id(key)), "elements": elements}]
 
 
 def done_message(*, person: str, slack_id: str, key: str, summary: str, url: str | None,
@@ -60,15 +57,11 @@ def done_message(*, person: str, slack_id: str, key: str, summary: str, url: str
 def review_modal(key: str, *, channel: str | None, ts: str | None) -> dict[str, Any]:
     target = buttons.Target(key, "review", key_id(key))
     return {"type": "modal", "callback_id": REVIEW_VIEW,
-            "title": {"type": "plain_text", "text": "Review date"},
-            "submit": {"type": "plain_text", "text": "Save to Jira"},
-            "close": {"type": "plain_text", "text": "Cancel"},
+            "title": buttons.plain("Review date"),
+            "submit": buttons.plain("Save to Jira"),
+            "close": buttons.plain("Cancel"),
             "private_metadata": buttons.metadata("review", target, channel=channel, ts=ts),
             "blocks": [
-                {"type": "input", "block_id": "govbot-review-date", "label": {"type": "plain_text",
-                                                                              "text": "Review the outcome on"},
-                 "element": {"type": "datepicker", "action_id": "value"}},
-                {"type": "input", "block_id": buttons.field_block_id(0), "optional": True,
-                 "label": {"type": "plain_text", "text": "Actual outcome, if known already"},
-                 "element": {"type": "plain_text_input", "action_id": "value", "multiline": True,
-                             "max_length": buttons.MAX_VALUE_CHARS}}]}
+                buttons.date_input(buttons.REVIEW_DATE_BLOCK, "Review the outcome on"),
+                buttons.text_input(buttons.field_block_id(0), "Actual outcome, if known already", multiline=True,
+                                   max_length=buttons.MAX_VALUE_CHARS, optional=True)]}

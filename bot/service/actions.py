@@ -216,8 +216,8 @@ class SlackActions:
 
     def review_errors(self, view: dict) -> dict[str, str]:
         errors = {}
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(buttons.submitted(view, "govbot-review-date") or "")):
-            errors["govbot-review-date"] = "Pick a date."
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(buttons.submitted(view, buttons.REVIEW_DATE_BLOCK) or "")):
+            errors[buttons.REVIEW_DATE_BLOCK] = "Pick a date."
         actual = str(buttons.submitted(view, buttons.field_block_id(0)) or "")
         if len(actual) > buttons.MAX_VALUE_CHARS:
             errors[buttons.field_block_id(0)] = f"Please keep it under {buttons.MAX_VALUE_CHARS} characters."
@@ -237,7 +237,7 @@ class SlackActions:
             self._audit("action.refused", target, user, step="review.submitted")
             self._ephemeral(client, channel, user, refusal)
             return
-        date = str(buttons.submitted(view, "govbot-review-date"))
+        date = str(buttons.submitted(view, buttons.REVIEW_DATE_BLOCK))
         values = [(buttons.REVIEW_DATE, date)]
         actual = str(buttons.submitted(view, buttons.field_block_id(0)) or "").strip()
         if actual:
@@ -297,9 +297,9 @@ class SlackActions:
                 errors[buttons.field_block_id(index)] = f"Please keep it under {buttons.MAX_VALUE_CHARS} characters."
             elif text_rules.placeholder_reason(value, self._placeholders) is not None:
                 errors[buttons.field_block_id(index)] = "That reads as a placeholder; a sentence or two helps."
-        date = buttons.submitted(view, "govbot-review-date")
+        date = buttons.submitted(view, buttons.REVIEW_DATE_BLOCK)
         if date and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(date)):
-            errors["govbot-review-date"] = "Pick a date."
+            errors[buttons.REVIEW_DATE_BLOCK] = "Pick a date."
         if not given and not errors:
             errors[buttons.field_block_id(0)] = "Fill in at least one of these."
         return errors
@@ -367,7 +367,7 @@ class SlackActions:
         values = [(name, str(buttons.submitted(view, buttons.field_block_id(index)) or "").strip())
                   for index, name in enumerate(fix.fields)]
         values = [(name, value) for name, value in values if value]
-        date = buttons.submitted(view, "govbot-review-date")
+        date = buttons.submitted(view, buttons.REVIEW_DATE_BLOCK)
         if fix.review_date and date:
             values.append((buttons.REVIEW_DATE, str(date)))
         if self._write(client, target, user, channel, values, fix.kind) is None:
