@@ -58,6 +58,7 @@ def test_the_listed_summaries_are_the_commands_own():
     for name, (module, attribute, summary) in COMMANDS.items():
         command = __import__(module, fromlist=[attribute]).__dict__[attribute]
         assert command.get_short_help_str(200) == summary, name
+        assert command.help.strip().splitlines()[0] == summary, f"{name}: its --help opens differently"
         assert cli.get_command(context, name) is command
 
 

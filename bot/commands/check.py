@@ -30,7 +30,7 @@ from bot.runs.inputs import load_inputs
 @all_history_option
 @handle_errors
 def check(keys, snapshot, rule_paths, only_rule_paths, config_path, output_format, now_text, fail_on, all_history):
-    """Check issues now and show every rule's verdict, passes included.
+    """Show every rule's verdict on some issues, passes included.
 
     Reads the issues from live Jira with the parents and children the rules
     look at (or from --snapshot, or the bundled demo when nothing is

@@ -46,7 +46,9 @@ FORMATS = [*RENDERERS, "slack"]  # slack: the Block Kit payloads, exactly as the
                    "but the week's figures are still recorded.")
 @handle_errors
 def digest(snapshot, rule_paths, only_rule_paths, config_path, now_text, output_format, out_path, html_dir, apply):
-    """Weekly hygiene digest, per team and for the whole organisation.
+    """Write the weekly hygiene digest per team, and a dashboard.
+
+    One digest per team and one for the whole organisation.
 
     Covers the week ending --now: the Feature Factory Ratio and its trend, open
     findings by rule (new, fixed and waived this week), unclosed loops, the

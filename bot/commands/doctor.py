@@ -17,7 +17,8 @@ _MARKS = {OK: ("ok", "green"), WARN: ("warn", "yellow"), FAIL: ("FAIL", "red"), 
 
 @click.command()
 @config_option
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: every step as data, for scripts and CI.")
 @handle_errors
 def doctor(config_path, output_format):
     """Check that govbot can read Jira as configured.
@@ -27,7 +28,11 @@ def doctor(config_path, output_format):
     issues the scope holds. With SLACK_BOT_TOKEN set, Slack too: the token, its
     scopes, and which mode settles a post an interrupted run left in doubt
     (proof from Slack's history, or a resend marked "in case you missed this").
-    Exit 0 when everything works, 2 when something must be fixed first.
+
+    \b
+    Exit codes:
+      0  everything works
+      2  something must be fixed first
     """
     config = get_config(config_path)
     try:

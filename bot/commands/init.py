@@ -19,8 +19,9 @@ from bot.commands.common import handle_errors
                    "and fill in the field ids.")
 @handle_errors
 def init(path, force, jira_url, projects, timezone, from_jira):
-    """Write a commented starter govbot.yaml that loads as it is.
+    """Write a commented starter govbot.yaml.
 
+    It loads as it is.
     With --from-jira, govbot reads the site's field list once and writes the
     id of each custom field it recognises (Anticipated Outcome, Actual
     Outcome, Outcome Owner, ... by name or synonym) into fields:; fields the

@@ -41,16 +41,22 @@ format_option = click.option("--format", "output_format", type=click.Choice(["te
 @handle_errors
 def nudge(apply, snapshot, rule_paths, only_rule_paths, config_path, now_text, output_format, override_breaker,
           no_comments):
-    """Nudge owners about their findings on Slack (and comment in Jira where rules opt in).
+    """Nudge owners about their findings (dry run unless --apply).
+
+    On Slack, and as a comment in Jira where rules opt in.
 
     At most one message per person per run, grouping all of their new or due
     findings; reminders are spaced out and capped, then the team channel hears
     instead. Without --apply nothing is sent: the messages are printed.
 
     \b
-    Exit codes: 0 done, 1 held by the circuit breaker, 2 usage, configuration or
-    credential error, 3 Slack or Jira unreachable (messages stay queued for the next run),
-    4 the scan could not read everything (what it could was sent; it says what was not).
+    Exit codes:
+      0  done
+      1  held by the circuit breaker
+      2  usage, configuration or credential error
+      3  Slack or Jira unreachable (messages stay queued for the next run)
+      4  the scan could not read everything (what it could was sent;
+         it says what was not)
 
     \b
     Examples:
@@ -93,8 +99,9 @@ def nudge(apply, snapshot, rule_paths, only_rule_paths, config_path, now_text, o
 @all_history_option
 @handle_errors
 def preview(snapshot, rule_paths, only_rule_paths, config_path, now_text, output_format, all_history):
-    """Count the messages a rule set would send today, per person and per rule.
+    """Count the messages a rule set would send today.
 
+    Per person and per rule.
     Nothing is sent and nothing is recorded. Use it to try a new rule before it
     speaks: `govbot preview --rules my-new-rule.yaml`.
     """

@@ -73,9 +73,14 @@ def scan(snapshot, rule_paths, only_rule_paths, config_path, output_format, now_
 
     With no --snapshot, no config file and no Jira configured, scans the bundled
     demo workspace. A scan always reads everything in scope and records nothing.
-    Exit 0 when no unwaived finding reaches --fail-on, 1 when one does, 2 on usage
-    or configuration errors (a wrong Jira URL included), 3 when Jira stays
-    unreachable after retries, 4 when the scan could not read everything.
+
+    \b
+    Exit codes:
+      0  clean: no unwaived finding at or above --fail-on
+      1  a finding at or above --fail-on
+      2  usage or configuration error (a wrong Jira URL included)
+      3  Jira unreachable after retries
+      4  the scan could not read everything
 
     \b
     Examples:

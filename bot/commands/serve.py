@@ -33,12 +33,16 @@ EXIT_JOB_CANCELLED = 130
 @now_option
 @handle_errors
 def serve(config_path, snapshot, rule_paths, only_rule_paths, once, dry_run, show_schedule, now_text):
-    """Run govbot as a service: scheduled jobs, /govbot in Slack, /healthz, /metrics and the dashboard.
+    """Run the service: scheduled jobs, /govbot in Slack, /healthz.
+
+    Also /metrics and the dashboard.
 
     \b
     Jobs (times from the schedule section, in schedule.timezone):
-      scan-and-nudge  scan, update the findings lifecycle, nudge owners (weekdays 09:30)
-      digest          record the week's figures, post the digest per team (Monday 09:00)
+      scan-and-nudge  scan, update the findings lifecycle, nudge owners
+                      (weekdays 09:30)
+      digest          record the week's figures, post the digest per team
+                      (Monday 09:00)
       full-rescan     read everything in scope again (nightly 02:00)
 
     The dashboard of the latest week and the archive of every stored week are served
