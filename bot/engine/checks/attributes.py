@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
+from bot.engine.checks.scope import NAMES, NameCheck
 from bot.engine.registry import Check, Match, register
-
-_NAMES = {"anyOf": [{"type": "string", "minLength": 1},
-                    {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1}]}
-
-
-def _as_list(value) -> list[str]:
-    return [value] if isinstance(value, str) else list(value)
 
 
 @register
-class HasLabel(Check):
+class HasLabel(NameCheck):
     kind = "has-label"
     example = {"condition": {"has-label": "tech-debt-agreement"},
                "fires": {"type": "Story", "labels": ["Tech-Debt-Agreement"]},
                "ok": {"type": "Story", "labels": ["backend"]}}
     doc = "Holds when the issue carries any of the labels (case-insensitive)."
     shorthand = "label"
-    schema = {"properties": {"label": _NAMES}, "required": ["label"]}
-
-    def __init__(self, params):
-        super().__init__(params)
-        # Folded once: scope matching runs this for every (rule, issue) pair.
-        self.wanted = frozenset(label.casefold() for label in _as_list(params["label"]))
+    schema = {"properties": {"label": NAMES}, "required": ["label"]}
 
     def fields(self):
         return {"labels"}
@@ -38,22 +27,15 @@ class HasLabel(Check):
 
 
 @register
-class IsType(Check):
+class IsType(NameCheck):
     kind = "is-type"
     example = {"condition": {"is-type": ["Bug", "Defect"]},
                "fires": {"type": "Bug"},
                "ok": {"type": "Story"}}
     doc = "Holds when the issue type is one of the names given (case-insensitive)."
     shorthand = "type"
-    schema = {"properties": {"type": _NAMES}, "required": ["type"]}
+    schema = {"properties": {"type": NAMES}, "required": ["type"]}
     needs_type = True
-
-    def __init__(self, params):
-        super().__init__(params)
-        self.wanted = frozenset(name.casefold() for name in _as_list(params["type"]))
-
-    def fields(self):
-        return set()
 
     def holds(self, issue, context):
         return issue.type.casefold() in self.wanted

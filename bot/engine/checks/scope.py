@@ -12,7 +12,7 @@ from __future__ import annotations
 from bot import lifecycle
 from bot.engine.registry import Check, Match, register
 
-_NAMES = {"anyOf": [{"type": "string", "minLength": 1},
+NAMES = {"anyOf": [{"type": "string", "minLength": 1},
                     {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1}],
           "description": "a name or a list of names (any case)"}
 
@@ -21,7 +21,7 @@ def folded(value) -> frozenset[str]:
     return frozenset(str(item).casefold() for item in ([value] if isinstance(value, str) else value))
 
 
-class _NameCheck(Check):
+class NameCheck(Check):
     """Holds when one attribute of the issue is among the names given (folded once, not per issue)."""
 
     def __init__(self, params):
@@ -33,7 +33,7 @@ class _NameCheck(Check):
 
 
 @register
-class AtLevel(_NameCheck):
+class AtLevel(NameCheck):
     kind = "at-level"
     example = {"condition": {"at-level": ["epic", "initiative"]},
                "fires": {"type": "Epic"},
@@ -42,7 +42,7 @@ class AtLevel(_NameCheck):
            "story, sub-task) is one of `level`. Scope shorthand: `levels:`.")
     shorthand = "level"
     level_param = "level"
-    schema = {"properties": {"level": {**_NAMES, "description": "a level name or a list of them"}},
+    schema = {"properties": {"level": {**NAMES, "description": "a level name or a list of them"}},
               "required": ["level"]}
     needs_type = True
 
@@ -84,14 +84,14 @@ class MinLevel(Check):
 
 
 @register
-class InProject(_NameCheck):
+class InProject(NameCheck):
     kind = "in-project"
     example = {"condition": {"in-project": ["PAY"]},
                "fires": {"project": "PAY"},
                "ok": {"project": "MOB"}}
     doc = "Holds when the issue's project key is one of `project`. Scope shorthand: `projects:`."
     shorthand = "project"
-    schema = {"properties": {"project": {**_NAMES, "description": "a project key or a list of them"}},
+    schema = {"properties": {"project": {**NAMES, "description": "a project key or a list of them"}},
               "required": ["project"]}
 
     def holds(self, issue, context):
@@ -102,7 +102,7 @@ class InProject(_NameCheck):
 
 
 @register
-class InTeam(_NameCheck):
+class InTeam(NameCheck):
     kind = "in-team"
     example = {"condition": {"in-team": ["EX"]},
                "fires": {"project": "EX"},
@@ -110,7 +110,7 @@ class InTeam(_NameCheck):
     doc = ("Holds when the issue's team (from `teams:` in govbot.yaml, by project and component; else its "
            "project key) is one of `team`. Scope shorthand: `teams:`.")
     shorthand = "team"
-    schema = {"properties": {"team": {**_NAMES, "description": "a team name or a list of them"}},
+    schema = {"properties": {"team": {**NAMES, "description": "a team name or a list of them"}},
               "required": ["team"]}
 
     def holds(self, issue, context):
@@ -121,7 +121,7 @@ class InTeam(_NameCheck):
 
 
 @register
-class ResolutionIs(_NameCheck):
+class ResolutionIs(NameCheck):
     kind = "resolution-is"
     example = {"condition": {"resolution-is": ["Won't Do", "Duplicate"]},
                "fires": {"status_category": "done", "resolution": "Duplicate", "resolved": "3 days ago"},
@@ -129,7 +129,7 @@ class ResolutionIs(_NameCheck):
     doc = ("Holds when the issue's resolution is one of `resolution`. Scope shorthand: "
            "`exclude_resolutions:` is `not: {resolution-is: [...]}`.")
     shorthand = "resolution"
-    schema = {"properties": {"resolution": {**_NAMES, "description": "a resolution name or a list of them"}},
+    schema = {"properties": {"resolution": {**NAMES, "description": "a resolution name or a list of them"}},
               "required": ["resolution"]}
 
     def fields(self):
