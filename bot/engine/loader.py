@@ -366,7 +366,7 @@ def _compile_rule(document: YamlDocument, index: int, raw: Any, config: Config,
         register=register,
         enabled=raw.get("enabled", True), owner=list(raw.get("owner") or config.section("owners")),
         nudge=raw.get("nudge", True), comment=raw.get("comment", False), audience=audience, docs=dict(raw["docs"]),
-        examples=copy.deepcopy(raw.get("examples") or {}), params=params, declared=params.declared,
+        examples=copy.deepcopy(raw.get("examples") or {}), params=params,
         path=document.path, line=line,
     )
     _trial_render(document, at, rule, diagnostics, label)

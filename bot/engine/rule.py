@@ -165,11 +165,14 @@ class Rule:
     audience: str = "owner"
     docs: dict[str, str] = field(default_factory=dict)
     examples: dict[str, list] = field(default_factory=dict)
-    params: dict[str, Any] = field(default_factory=dict)
-    # What each parameter is (bot.engine.params.Param: type, default, doc), for docs and `rules explain`.
-    declared: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)  # a bot.engine.params.Bound once loaded
     path: str = ""
     line: int = 0
+
+    @property
+    def declared(self) -> dict[str, Any]:
+        """What each parameter is (bot.engine.params.Param: type, default, doc), for docs and `rules explain`."""
+        return getattr(self.params, "declared", {})
 
     def fields(self) -> set[str]:
         names: set[str] = set()
