@@ -38,9 +38,9 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
 
 
-_AGO = re.compile(r"^(\d+)\s*(d|w|days?|weeks?)\s+ago$", re.IGNORECASE)
+_AGO = re.compile(r"^(\d+)\s*(d|w|days?|weeks?)\s*ago$", re.IGNORECASE)  # 120 days ago, 2w ago, 3dago
 _AHEAD = re.compile(r"^in\s+(\d+)\s*(d|w|days?|weeks?)$", re.IGNORECASE)
-_COMPACT_AGO = re.compile(r"^(\d+)\s*(d|w)\s*ago$", re.IGNORECASE)
+WHEN_HINT = "write 120 days ago, 2 weeks ago, in 14 days, today, or a date like 2026-03-31"
 
 
 def parse_when(text: Any, now: datetime) -> datetime | None:
@@ -53,7 +53,7 @@ def parse_when(text: Any, now: datetime) -> datetime | None:
         return now
     if value.casefold() == "today":  # the start of the evaluation day: a due date of today has not passed
         return now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-    match = _AGO.match(value) or _COMPACT_AGO.match(value)
+    match = _AGO.match(value)
     ahead = _AHEAD.match(value)
     if match or ahead:
         found = match or ahead
@@ -67,7 +67,14 @@ def is_relative(text: Any) -> bool:
     if not isinstance(text, str):
         return False
     value = " ".join(text.split())
-    return bool(_AGO.match(value) or _COMPACT_AGO.match(value) or _AHEAD.match(value))
+    return bool(_AGO.match(value) or _AHEAD.match(value))
+
+
+def when_problem(text: Any) -> str | None:
+    """Why a date written in a rule is not one (said with ``WHEN_HINT``), or None when it is."""
+    if parse_when(text, datetime.now(timezone.utc)) is None:
+        return f"{text!r} is not a date"
+    return None
 
 
 def short_date(value: date | datetime) -> str:

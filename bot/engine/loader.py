@@ -13,12 +13,12 @@ import dataclasses
 import difflib
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from bot.config import Config, load_config
-from bot.dates import parse_when
+from bot.dates import WHEN_HINT, when_problem
 from bot.diagnostics import Diagnostic
 from bot.engine import budget, templates
 from bot.engine.condition import COMBINATORS, All, Any_, Condition, Leaf, Not
@@ -308,10 +308,8 @@ def _compile_rule(document: YamlDocument, index: int, raw: Any, config: Config,
     params = _bind_params(document, at, raw if isinstance(raw.get("params") or {}, dict) else {}, rule_id, config,
                           diagnostics, label)
     if isinstance(raw.get("examples"), dict):
-        for path, value in _example_dates(raw["examples"], at + ("examples",)):
-            diagnostics.append(document.diagnostic(path, f"{label} {value!r} is not a date",
-                                                   hint="write 120 days ago, 2 weeks ago, in 14 days, today, "
-                                                        "or a date like 2026-03-31"))
+        for path, problem in _example_dates(raw["examples"], at + ("examples",)):
+            diagnostics.append(document.diagnostic(path, f"{label} {problem}", hint=WHEN_HINT))
     condition = None
     if isinstance(raw.get("condition"), dict):
         condition = _compile_condition(document, at + ("condition",), raw["condition"], params, config,
@@ -429,19 +427,19 @@ def _dates_as_text(value: Any) -> Any:
     return value
 
 
-_ANY_DAY = datetime(2026, 1, 1, tzinfo=timezone.utc)  # only the shape of a date is checked here
 _EXAMPLE_DATES = ("created", "updated", "resolved", "status_changed", "due")
 
 
 def _example_dates(examples: dict, at: tuple):
-    """(path, value) of every date in the examples that is not one (``created: yesterday``)."""
+    """(path, problem) of every date in the examples that is not one (``created: yesterday``)."""
     def walk(example, path):
         if not isinstance(example, dict):
             return
         for key in _EXAMPLE_DATES:
             value = example.get(key)
-            if value is not None and parse_when(value, _ANY_DAY) is None:
-                yield path + (key,), value
+            problem = when_problem(value) if value is not None else None
+            if problem:
+                yield path + (key,), problem
         yield from walk(example.get("parent"), path + ("parent",))
         for group in ("children", "others"):
             for index, other in enumerate(example.get(group) or []):

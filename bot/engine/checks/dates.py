@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta, timezone
 from bot import lifecycle
 from bot.engine.checks.values import _FIELD, _SOURCES
 from bot.engine.registry import Check, Match, register
-from bot.dates import parse_datetime, parse_when
+from bot.dates import WHEN_HINT, parse_datetime, parse_when, when_problem
 
 # One date model for every date a rule names: Jira's system dates by any of their names,
 # else a date field (system or custom) by display name or id, read by ``parse_datetime``.
@@ -231,9 +231,9 @@ class DateIs(Check):
             out.append(((), "date-is needs `before:`, `after:` or both", "for example {date: due, before: today}"))
         for bound in ("before", "after"):
             value = self.params.get(bound)
-            if value is not None and parse_when(value, datetime.now(timezone.utc)) is None:
-                out.append(((bound,), f"{value!r} is not a date",
-                            "write 120 days ago, 2 weeks ago, in 14 days, today, or a date like 2026-03-31"))
+            problem = when_problem(value) if value is not None else None
+            if problem:
+                out.append(((bound,), problem, WHEN_HINT))
         return out
 
     def config_problems(self, config):
