@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -41,13 +42,17 @@ def small_snapshot(folder: Path, count: int = 10) -> Path:
     return path
 
 
-def timed(command: list[str], env: dict[str, str], cwd: Path) -> float:
+def timed(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """(wall time, CPU time) of one process. CPU time (user + system) is what other jobs on a
+    shared machine disturb least; wall time is what a person waits."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(command)} exited {done.returncode}: {done.stderr.decode()[-2000:]}")
-    return elapsed
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:
@@ -81,7 +86,7 @@ def main() -> None:
     for env in variants.values():  # bytecode written, warm cache filled
         for arguments in workloads.values():
             timed(python + arguments, env, cwd)
-    times: dict[tuple[str, str], list[float]] = {}
+    times: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for _ in range(args.rounds):
         for workload, arguments in workloads.items():
             for variant, env in variants.items():
@@ -91,8 +96,12 @@ def main() -> None:
             times.setdefault(("python -c pass", "python"), []).append(
                 timed([sys.executable, "-c", "pass"], base, cwd))
     print(f"{args.rounds} rounds, medians (min-max) in seconds")
+    print(f"  {'':26} {'':9} {'wall':>6}  {'(min-max)':15} {'CPU':>6}")
     for (workload, variant), values in times.items():
-        print(f"  {workload:26} {variant:9} {statistics.median(values):.3f}  ({min(values):.3f}-{max(values):.3f})")
+        wall = [value[0] for value in values]
+        cpu = [value[1] for value in values]
+        print(f"  {workload:26} {variant:9} {statistics.median(wall):6.3f}  ({min(wall):.3f}-{max(wall):.3f})"
+              f" {statistics.median(cpu):6.3f}")
 
 
 if __name__ == "__main__":
