@@ -455,7 +455,7 @@ def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = 
     try:
         text = read(path)
         # The same text that validated cleanly before (bot/yamlcache.py) is neither parsed nor validated again.
-        cache_key = yamlcache.key("config", yamlcache.text_hash(text))
+        cache_key = yamlcache.key("config", str(path), yamlcache.text_hash(text))
         cached = yamlcache.restore("config", cache_key, {str(path): text})
         document = cached[0][str(path)] if cached else parse(str(path), text)
     except DiagnosticError as error:

@@ -34,6 +34,7 @@ from bot.yamlfile import YamlDocument
 
 FORMAT = 1
 KEEP = 24  # entries kept per kind (config, rules): older ones go when a new one is written
+MAX_ENTRY_BYTES = 64_000_000  # far above any real pack; a larger file is damaged (cut off, fails its checksum)
 # Code whose behaviour decides whether a file is valid: any change to it (a new version, or an
 # edited checkout without one) is another signature, so no entry written before counts.
 _DEPENDENCIES = ("yaml", "jsonschema", "jsonschema_specifications", "referencing", "jinja2", "re2")
@@ -114,7 +115,7 @@ def restore(kind: str, entry_key: str, texts: dict[str, str]) -> tuple[dict[str,
         return None
     try:
         with open(folder / f"{kind}-{entry_key}.json", "rb") as handle:
-            header, _, raw = handle.read().partition(b"\n")
+            header, _, raw = handle.read(MAX_ENTRY_BYTES + 1).partition(b"\n")
         head = json.loads(header)
         if head.get("format") != FORMAT or head.get("sum") != hashlib.sha256(raw).hexdigest():
             return None  # another format, or cut short or changed since it was written
@@ -135,7 +136,7 @@ def restore(kind: str, entry_key: str, texts: dict[str, str]) -> tuple[dict[str,
                 key_marks={tuple(path): (line, col) for path, line, col in item["key_marks"]},
                 validated=True)
         return documents, body.get("extra")
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
         return None  # missing, unreadable or damaged: parse and validate as if there were no cache
 
 

@@ -136,6 +136,11 @@ def test_a_damaged_entry_is_ignored_and_written_again(cache, monkeypatch):
     for entry in cache.iterdir():
         entry.write_bytes(b"\x00\xff not json at all")
     assert json.loads(scan().stdout) == json.loads(first.stdout)
+    for entry in cache.iterdir():  # a checksum that fits, over JSON nested past the recursion limit
+        raw = b"[" * 100_000 + b"]" * 100_000
+        entry.write_bytes(json.dumps({"format": yamlcache.FORMAT, "sum": hashlib.sha256(raw).hexdigest()}).encode()
+                          + b"\n" + raw)
+    assert json.loads(scan().stdout) == json.loads(first.stdout)
     no_validation(monkeypatch)  # each damaged entry was replaced by a good one
     assert json.loads(scan().stdout) == json.loads(first.stdout)
 
