@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import bot
+from bot.model import bulk
 from bot.yamlfile import YamlDocument
 
 FORMAT = 1
@@ -119,25 +120,30 @@ def restore(kind: str, entry_key: str, texts: dict[str, str]) -> tuple[dict[str,
         head = json.loads(header)
         if head.get("format") != FORMAT or head.get("sum") != hashlib.sha256(raw).hexdigest():
             return None  # another format, or cut short or changed since it was written
-        body = json.loads(raw)
-        if body.get("kind") != kind or body.get("key") != entry_key or body.get("govbot") != bot.__version__:
-            return None
-        written = body["documents"]
-        if sorted(item["path"] for item in written) != sorted(texts):
-            return None
-        documents = {}
-        for item in written:
-            text = texts[item["path"]]
-            if item["sha256"] != text_hash(text):
-                return None
-            documents[item["path"]] = YamlDocument(
-                item["path"], text, item["data"],
-                value_marks={tuple(path): (line, col) for path, line, col in item["value_marks"]},
-                key_marks={tuple(path): (line, col) for path, line, col in item["key_marks"]},
-                validated=True)
-        return documents, body.get("extra")
+        with bulk():  # thousands of long-lived, acyclic marks: no collection walks them meanwhile
+            return _documents(json.loads(raw), kind, entry_key, texts)
     except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
         return None  # missing, unreadable or damaged: parse and validate as if there were no cache
+
+
+def _documents(body: Any, kind: str, entry_key: str, texts: dict[str, str]):
+    """The documents of a decoded entry, or None when it is for another kind, key, version or text."""
+    if body.get("kind") != kind or body.get("key") != entry_key or body.get("govbot") != bot.__version__:
+        return None
+    written = body["documents"]
+    if sorted(item["path"] for item in written) != sorted(texts):
+        return None
+    documents = {}
+    for item in written:
+        text = texts[item["path"]]
+        if item["sha256"] != text_hash(text):
+            return None
+        documents[item["path"]] = YamlDocument(
+            item["path"], text, item["data"],
+            value_marks={tuple(path): (line, col) for path, line, col in item["value_marks"]},
+            key_marks={tuple(path): (line, col) for path, line, col in item["key_marks"]},
+            validated=True)
+    return documents, body.get("extra")
 
 
 def remember(kind: str, entry_key: str, documents: list[YamlDocument], extra: Any = None) -> bool:
