@@ -13,17 +13,9 @@ from __future__ import annotations
 import gc
 import importlib
 
-# click's import makes thousands of objects that live as long as the process: the cycle
-# collector need not walk them a dozen times while they are made (see LazyGroup.get_command).
-_collecting = gc.isenabled()
-gc.disable()
-try:
-    import click
+import click
 
-    from bot import __version__
-finally:
-    if _collecting:
-        gc.enable()
+from bot import __version__
 
 # name -> (module, attribute, one-line summary shown by `govbot --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
