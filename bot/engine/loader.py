@@ -4,6 +4,11 @@ Every problem is collected with its ``path:line:col`` before any issue is read:
 YAML syntax, duplicate keys, unknown keys, wrong types, unknown check kinds,
 bad regexes, bad templates, unknown level names, duplicate rule ids across
 files. One bad rule never hides the errors in the next.
+
+A pack that passed all of that, unchanged since and checked against the same
+config by the same govbot, comes from bot/yamlcache.py instead: no YAML parse,
+no schema check, no trial render, and each message template compiled only when
+a finding needs it (``_read_pack``).
 """
 
 from __future__ import annotations
