@@ -124,7 +124,7 @@ try:
     main()
 except SystemExit:
     pass
-sys.stderr.write(f"\\nFROZEN {gc.get_freeze_count()}\\n")
+sys.stderr.write(f"\\nFROZEN {gc.get_freeze_count()} ENABLED {gc.isenabled()}\\n")
 """
 
 
@@ -134,6 +134,7 @@ def test_a_one_shot_command_freezes_what_it_built_and_a_host_process_does_not(tm
                           text=True, cwd=tmp_path, timeout=120)
     frozen = int(done.stderr.rsplit("FROZEN ", 1)[1].split()[0])
     assert frozen > 1000, done.stderr[-2000:]
+    assert "ENABLED True" in done.stderr  # paused while the command was imported, and on again
 
     import gc
 
