@@ -23,7 +23,8 @@ from bot.errors import ConfigError
 from bot.settings import Settings
 from bot.hierarchy import DEFAULT_HIERARCHY, Hierarchy, merge_hierarchy
 from bot.validation import validate
-from bot.yamlfile import DiagnosticError, YamlDocument, load
+from bot import yamlcache
+from bot.yamlfile import DiagnosticError, YamlDocument, parse, read
 
 CONFIG_FILENAMES = ("govbot.yaml", "govbot.yml")
 
@@ -452,7 +453,11 @@ def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = 
     if path is None:
         return _secrets_registered(Config(_merge(DEFAULTS, {}), None, None, environment))
     try:
-        document = load(path)
+        text = read(path)
+        # The same text that validated cleanly before (bot/yamlcache.py) is neither parsed nor validated again.
+        cache_key = yamlcache.key("config", str(path), yamlcache.text_hash(text))
+        cached = yamlcache.restore("config", cache_key, {str(path): text})
+        document = cached[0][str(path)] if cached else parse(str(path), text)
     except DiagnosticError as error:
         raise ConfigError(str(error) + _unchecked_note(partial, path, "could not be read")) from None
     data = document.data if document.data is not None else {}
@@ -474,10 +479,10 @@ def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = 
         raise ConfigError("\n".join(d.render() for d in diagnostics)
                           + _unchecked_note(partial, document.path, "holds a secret"))
     # One pass: the schema's problems, the time zones' and the hierarchy's together, not one after another.
-    diagnostics = validate(document, schema(), data, what="config:")
+    diagnostics = [] if document.validated else validate(document, schema(), data, what="config:")
     zones = _time_zone_problems(document, data)
     diagnostics += [diagnostic for _, diagnostic in zones]
-    bad = _bad_places(data) | {place[:1] for place, _ in zones}
+    bad = (set() if document.validated else _bad_places(data)) | {place[:1] for place, _ in zones}
     clean = _clean_sections(data, bad)
     merged = _merge(DEFAULTS, clean)
     if isinstance(clean.get("hierarchy"), dict):
@@ -495,6 +500,8 @@ def load_config(path: str | Path | None = None, *, env: dict[str, str] | None = 
     if diagnostics:
         config.problems = diagnostics
         config.rules_unchecked = _rules_unchecked(bad, document.path)
+    elif not document.validated:
+        yamlcache.remember("config", cache_key, [document])
     return _secrets_registered(config)
 
 

@@ -7,17 +7,23 @@ positioned diagnostics with a human hint (closest valid key, allowed values).
 from __future__ import annotations
 
 import difflib
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from bot.diagnostics import Diagnostic
 from bot.yamlfile import PathKey, YamlDocument
+
+if TYPE_CHECKING:
+    import jsonschema
+
+# jsonschema is imported when something is validated (a tenth of a second), not with this module:
+# a config or rule pack that validated on an earlier run is vouched for by bot/yamlcache.py.
 
 
 def validate(document: YamlDocument, schema: dict, value: Any = None, *,
              at: PathKey = (), what: str = "") -> list[Diagnostic]:
     """Validate ``value`` (default: the whole document) found at path ``at``."""
+    import jsonschema
+
     target = document.data if value is None and not at else value
     validator_cls = jsonschema.validators.validator_for(schema)
     validator = validator_cls(schema)
@@ -78,6 +84,8 @@ def _to_diagnostics(document: YamlDocument, error: jsonschema.ValidationError,
         # Report the branch that got furthest: usually the one the user meant. A branch the value
         # is not even the type of (`false` for a path written as text) is the least likely one.
         fits = [branch for branch in error.context if branch.validator not in ("type", "const")]
+        import jsonschema
+
         best = jsonschema.exceptions.best_match(fits or error.context)
         return _to_diagnostics(document, best, at, what)
     return [document.diagnostic(path, f"{subject}{where}: {error.message}")]

@@ -8,15 +8,19 @@ files over a size limit are refused before parsing.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import yaml
-from yaml.events import AliasEvent
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from typing import TYPE_CHECKING, Any
 
 from bot.diagnostics import Diagnostic
+
+if TYPE_CHECKING:
+    import yaml
+    from yaml.nodes import Node
+
+# PyYAML is imported when a file is parsed, not with this module: a rule pack that
+# validated on an earlier run comes from bot/yamlcache.py without it.
 
 MAX_YAML_BYTES = 2_000_000
 MAX_DEPTH = 64
@@ -42,6 +46,9 @@ class YamlDocument:
     data: Any
     value_marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     key_marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    # True only for a document bot/yamlcache.py restored: this exact text, read by this exact govbot,
+    # passed validation on an earlier run, so it is not validated again.
+    validated: bool = False
 
     def position(self, path: PathKey, *, key: bool = False) -> tuple[int, int]:
         """(line, col), 1-based, of the nearest known node along ``path``."""
@@ -61,45 +68,66 @@ class YamlDocument:
         return Diagnostic(self.path, line, col, message, hint=hint, source=self.text, span=span)
 
 
-class _StrictLoader(yaml.SafeLoader):
-    def compose_node(self, parent, index):  # noqa: D401 - PyYAML hook
-        if self.check_event(AliasEvent):
-            event = self.peek_event()
-            raise yaml.MarkedYAMLError(
-                None, None, "anchors and aliases (*name) are not allowed in govbot files",
-                event.start_mark)
-        return super().compose_node(parent, index)
+@functools.cache
+def _strict_loader() -> type:
+    import yaml
+    from yaml.events import AliasEvent
+
+    class StrictLoader(yaml.SafeLoader):
+        def compose_node(self, parent, index):  # noqa: D401 - PyYAML hook
+            if self.check_event(AliasEvent):
+                event = self.peek_event()
+                raise yaml.MarkedYAMLError(
+                    None, None, "anchors and aliases (*name) are not allowed in govbot files",
+                    event.start_mark)
+            return super().compose_node(parent, index)
+
+    return StrictLoader
 
 
 def load(path: str | Path, *, text: str | None = None) -> YamlDocument:
     """Parse one YAML file; raise ``DiagnosticError`` on anything malformed."""
     display = str(path)
     if text is None:
-        try:
-            raw = Path(path).read_bytes()
-        except FileNotFoundError:
-            raise DiagnosticError([Diagnostic(display, 0, 0, "file not found")]) from None
-        except IsADirectoryError:
-            raise DiagnosticError([Diagnostic(display, 0, 0, "is a directory, expected a YAML file")]) from None
-        except OSError as error:
-            raise DiagnosticError([Diagnostic(display, 0, 0, f"cannot read: {error.strerror}")]) from None
-        if len(raw) > MAX_YAML_BYTES:
-            raise DiagnosticError([Diagnostic(display, 0, 0,
-                                              f"file is {len(raw):,} bytes; the limit is {MAX_YAML_BYTES:,}")])
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as error:
-            # Said as line:col, with the line, like every other problem (not a byte offset).
-            start = error.start
-            line_start = raw.rfind(b"\n", 0, start) + 1
-            line = raw.count(b"\n", 0, start) + 1
-            col = len(raw[line_start:start].decode("utf-8", errors="replace")) + 1
-            raise DiagnosticError([Diagnostic(display, line, col, f"not UTF-8 text: byte {raw[start]:#04x} "
-                                              "cannot start a character here",
-                                              hint="save the file as UTF-8 (it may be Latin-1 or Windows-1252)",
-                                              source=raw.decode("utf-8", errors="replace"))]) from None
+        text = read(path)
+    return parse(display, text)
+
+
+def read(path: str | Path) -> str:
+    """A YAML file's text: refused when missing, too large or not UTF-8 (``DiagnosticError``)."""
+    display = str(path)
     try:
-        loader = _StrictLoader(text)
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise DiagnosticError([Diagnostic(display, 0, 0, "file not found")]) from None
+    except IsADirectoryError:
+        raise DiagnosticError([Diagnostic(display, 0, 0, "is a directory, expected a YAML file")]) from None
+    except OSError as error:
+        raise DiagnosticError([Diagnostic(display, 0, 0, f"cannot read: {error.strerror}")]) from None
+    if len(raw) > MAX_YAML_BYTES:
+        raise DiagnosticError([Diagnostic(display, 0, 0,
+                                          f"file is {len(raw):,} bytes; the limit is {MAX_YAML_BYTES:,}")])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        # Said as line:col, with the line, like every other problem (not a byte offset).
+        start = error.start
+        line_start = raw.rfind(b"\n", 0, start) + 1
+        line = raw.count(b"\n", 0, start) + 1
+        col = len(raw[line_start:start].decode("utf-8", errors="replace")) + 1
+        raise DiagnosticError([Diagnostic(display, line, col, f"not UTF-8 text: byte {raw[start]:#04x} "
+                                          "cannot start a character here",
+                                          hint="save the file as UTF-8 (it may be Latin-1 or Windows-1252)",
+                                          source=raw.decode("utf-8", errors="replace"))]) from None
+    return text
+
+
+def parse(display: str, text: str) -> YamlDocument:
+    """Parse YAML text read from ``display``; raise ``DiagnosticError`` on anything malformed."""
+    import yaml
+
+    try:
+        loader = _strict_loader()(text)
     except yaml.reader.ReaderError as error:
         # A control character (NUL, ESC...) the YAML reader refuses before parsing.
         before = text[:error.position]
@@ -138,6 +166,9 @@ def _tab_hint(text: str, line: int) -> str | None:
 
 def _convert(root: Node, document: YamlDocument, loader: yaml.SafeLoader) -> Any:
     """Build Python values from nodes, recording marks and rejecting duplicate keys."""
+    import yaml
+    from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
     diagnostics: list[Diagnostic] = []
 
     def mark(node: Node) -> tuple[int, int]:

@@ -28,4 +28,7 @@ def _isolated(monkeypatch, tmp_path):
         if name.startswith(("JIRA_", "SLACK_", "GOVBOT_")) and name != "GOVBOT_TEST_POSTGRES_URL" \
                 and name != "GOVBOT_UPDATE_GOLDEN":
             monkeypatch.delenv(name, raising=False)
+    # Every test parses and validates its files in full, and no test writes to ~/.cache; the tests
+    # of the cache itself (tests/test_yamlcache.py, tests/test_startup.py) turn it on.
+    monkeypatch.setenv("GOVBOT_NO_CACHE", "1")
     monkeypatch.chdir(tmp_path)

@@ -15,8 +15,8 @@ BOT = Path(__file__).resolve().parent.parent / "bot"
 
 # Prefixes, lowest layer first; the longest matching prefix decides a module's layer.
 LAYERS: list[tuple[str, ...]] = [
-    ("bot", "bot.__init__", "bot.errors", "bot.escape", "bot.diagnostics", "bot.yamlfile", "bot.validation",
-     "bot.prose", "bot.dates", "bot.text", "bot.model", "bot.hierarchy", "bot.redact", "bot.logs"),
+    ("bot", "bot.__init__", "bot.errors", "bot.escape", "bot.diagnostics", "bot.yamlfile", "bot.yamlcache",
+     "bot.validation", "bot.prose", "bot.dates", "bot.text", "bot.model", "bot.hierarchy", "bot.redact", "bot.logs"),
     ("bot.config", "bot.workspace"),
     ("bot.engine",),
     ("bot.sources",),

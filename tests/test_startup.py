@@ -1,4 +1,5 @@
-"""Start-up stays quick: `govbot --help` imports no command, a scan no store, Slack, Jira or scheduler.
+"""Start-up stays quick: `govbot --help` imports no command, a scan no store, Slack, Jira or scheduler,
+and a small scan whose rule pack validated before no YAML parser, validator or (without findings) Jinja.
 
 Checked by the modules a fresh interpreter has loaded, not by wall time, which
 depends on the machine: SQLAlchemy alone was a third of a small scan's start-up.
@@ -7,11 +8,14 @@ depends on the machine: SQLAlchemy alone was a third of a small scan's start-up.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 
+import bot
 from bot.cli import COMMANDS, cli
 
 HEAVY = ("sqlalchemy", "jira", "slack_sdk", "slack_bolt", "apscheduler", "requests", "jinja2", "jsonschema")
@@ -31,9 +35,9 @@ finally:
 """
 
 
-def loaded_by(args: list[str], cwd) -> set[str]:
+def loaded_by(args: list[str], cwd, env: dict[str, str] | None = None) -> set[str]:
     done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args)], capture_output=True, text=True, cwd=cwd,
-                          timeout=120)
+                          timeout=120, env=env)
     line = [line for line in done.stderr.splitlines() if line.startswith("LOADED ")]
     assert line, done.stderr
     return set(json.loads(line[-1][len("LOADED "):]))
@@ -49,6 +53,44 @@ def test_a_scan_without_a_store_file_imports_no_store_slack_jira_or_scheduler(tm
     loaded = loaded_by(["scan", "--now", "2026-03-31"], tmp_path)
     assert "bot.runs.scan" in loaded  # the scan did run
     unwanted = {"sqlalchemy", "jira", "slack_sdk", "slack_bolt", "apscheduler"}
+    assert not loaded & unwanted, sorted(loaded & unwanted)
+
+
+def cached(tmp_path) -> dict[str, str]:
+    """The environment of a run with the cache of validated YAML (bot/yamlcache.py) on, in tmp_path."""
+    env = {name: value for name, value in os.environ.items() if name != "GOVBOT_NO_CACHE"}
+    env["GOVBOT_CACHE_DIR"] = str(tmp_path / "cache")
+    return env
+
+
+def small_snapshot(tmp_path, count: int = 10) -> str:
+    """The demo's first issues (a theme, initiatives, an epic, stories: no finding), as one search response."""
+    page = json.loads((Path(bot.__file__).parent / "demo" / "workspace.json").read_text(encoding="utf-8"))[0]
+    page = {**page, "issues": page["issues"][:count], "isLast": True}
+    page.pop("nextPageToken", None)
+    path = tmp_path / "small.json"
+    path.write_text(json.dumps(page), encoding="utf-8")
+    return str(path)
+
+
+def test_a_small_scan_whose_rules_were_validated_before_loads_no_parser_validator_or_jinja(tmp_path):
+    """The second scan reads the rule pack from the cache: no PyYAML, no jsonschema; with no finding to
+    word, no Jinja either. (The first run parses and validates, as any run without a cache does.)"""
+    args = ["scan", "--snapshot", small_snapshot(tmp_path), "--now", "2026-11-16"]
+    first = loaded_by(args, tmp_path, cached(tmp_path))
+    assert {"yaml", "jsonschema", "jinja2"} <= first
+    loaded = loaded_by(args, tmp_path, cached(tmp_path))
+    assert "bot.runs.scan" in loaded
+    unwanted = {"yaml", "jsonschema", "jinja2", "sqlalchemy", "jira", "requests", "slack_sdk", "slack_bolt",
+                "apscheduler"}
+    assert not loaded & unwanted, sorted(loaded & unwanted)
+
+
+def test_a_demo_scan_from_the_cache_loads_jinja_for_its_findings_but_no_parser_or_validator(tmp_path):
+    loaded_by(["scan", "--now", "2026-11-16"], tmp_path, cached(tmp_path))
+    loaded = loaded_by(["scan", "--now", "2026-11-16"], tmp_path, cached(tmp_path))
+    assert "jinja2" in loaded  # the findings' messages are rendered, and only their rules' templates compiled
+    unwanted = {"yaml", "jsonschema", "sqlalchemy", "jira", "requests"}
     assert not loaded & unwanted, sorted(loaded & unwanted)
 
 
@@ -83,7 +125,7 @@ try:
     main()
 except SystemExit:
     pass
-sys.stderr.write(f"\\nFROZEN {gc.get_freeze_count()}\\n")
+sys.stderr.write(f"\\nFROZEN {gc.get_freeze_count()} ENABLED {gc.isenabled()}\\n")
 """
 
 
@@ -93,6 +135,7 @@ def test_a_one_shot_command_freezes_what_it_built_and_a_host_process_does_not(tm
                           text=True, cwd=tmp_path, timeout=120)
     frozen = int(done.stderr.rsplit("FROZEN ", 1)[1].split()[0])
     assert frozen > 1000, done.stderr[-2000:]
+    assert "ENABLED True" in done.stderr  # paused while the command was imported, and on again
 
     import gc
 

@@ -4,6 +4,11 @@ Every problem is collected with its ``path:line:col`` before any issue is read:
 YAML syntax, duplicate keys, unknown keys, wrong types, unknown check kinds,
 bad regexes, bad templates, unknown level names, duplicate rule ids across
 files. One bad rule never hides the errors in the next.
+
+A pack that passed all of that, unchanged since and checked against the same
+config by the same govbot, comes from bot/yamlcache.py instead: no YAML parse,
+no schema check, no trial render, and each message template compiled only when
+a finding needs it (``_read_pack``).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -30,7 +36,8 @@ from bot.engine.site_setup import GROUP_PARAMS
 from bot.errors import ConfigError, ValidationError
 from bot.model import Severity
 from bot.validation import validate
-from bot.yamlfile import DiagnosticError, YamlDocument, load
+import bot.yamlcache as yamlcache
+from bot.yamlfile import DiagnosticError, YamlDocument, load, parse, read
 
 BUNDLED_RULES = Path(__file__).resolve().parent.parent.parent / "rules"
 _PACKAGED_RULES = Path(__file__).resolve().parent.parent / "rules"
@@ -184,11 +191,15 @@ def load_rules(paths: list[str | Path] | None = None, config: Config | None = No
             ids_known = False
     files = rule_files([path for path in search if path.exists()])
     ruleset = RuleSet(files=[str(f) for f in files])
+    sources, cache_key = _read_pack(files, config, cacheable=not diagnostics)
+    parsed: list[YamlDocument] = []
     first_seen: dict[str, tuple[str, int]] = {}
     ids: set[str] = set()
     for path in files:
-        for rule, rule_diagnostics, document, index in _load_file(path, config):
+        for rule, rule_diagnostics, document, index in _load_file(path, config, sources[str(path)]):
             diagnostics.extend(rule_diagnostics)
+            if document is not None and (not parsed or parsed[-1] is not document):
+                parsed.append(document)
             written = document.data.get("rules") if document is not None and isinstance(document.data, dict) else None
             if not isinstance(written, list):
                 ids_known = False
@@ -211,8 +222,56 @@ def load_rules(paths: list[str | Path] | None = None, config: Config | None = No
         raise ValidationError(_summarise(config.problems + diagnostics, config))
     if config.problems:
         raise ConfigError("\n".join(d.render() for d in _reading_order(config.problems, config)))
+    if cache_key is not None and not all(document.validated for document in parsed):
+        _remember_pack(cache_key, parsed, ruleset)
     _apply_config(ruleset, config)
     return ruleset
+
+
+def _read_pack(files: list[Path], config: Config, *, cacheable: bool) -> tuple[dict[str, Any], str | None]:
+    """Each rule file as a document the cache vouches for, else its text (or the error reading it); and
+    the pack's cache key (None: not cached).
+
+    The key is every file's path and content hash, the whole config the rules are checked against,
+    the registered check kinds and govbot itself (bot/yamlcache.py): any edit is a miss, and the
+    pack is parsed and validated as if there were no cache.
+    """
+    sources: dict[str, Any] = {}
+    for path in files:
+        try:
+            sources[str(path)] = read(path)
+        except DiagnosticError as error:
+            sources[str(path)] = error
+            cacheable = False
+    if not cacheable:
+        return sources, None
+    try:
+        settings = json.dumps([str(config.path), config.data,
+                               sorted(f"{name}={cls.__module__}.{cls.__qualname__}" for name, cls in kinds().items())],
+                              sort_keys=True, default=repr)
+    except (TypeError, ValueError):
+        return sources, None
+    cache_key = yamlcache.key("rules", yamlcache.text_hash(settings),
+                              *(f"{path}\0{yamlcache.text_hash(text)}" for path, text in sources.items()))
+    found = yamlcache.restore("rules", cache_key, sources)
+    if found is not None:
+        documents, extra = found
+        try:
+            for source, names in extra["fields"].items():
+                templates.remember_fields_read(source, names)
+        except (TypeError, KeyError, AttributeError):
+            return sources, cache_key  # a damaged entry: parse and validate instead
+        sources.update(documents)
+    return sources, cache_key
+
+
+def _remember_pack(cache_key: str, documents: list[YamlDocument], ruleset: RuleSet) -> None:
+    """Keep a pack that validated without a problem; with the fields each message template reads."""
+    # Dates become text as the loader makes them per rule (_compile_rule), so plain JSON carries them.
+    kept = [YamlDocument(document.path, document.text, _dates_as_text(document.data), document.value_marks,
+                         document.key_marks) for document in documents]
+    fields = {rule.message_source: sorted(templates.fields_read(rule.message_source)) for rule in ruleset.rules}
+    yamlcache.remember("rules", cache_key, kept, {"fields": fields})
 
 
 def _reading_order(diagnostics: list[Diagnostic], config: Config | None = None) -> list[Diagnostic]:
@@ -268,17 +327,23 @@ def _unknown_rule(config: Config, path: tuple, rule_id: str, known: set[str]) ->
     return _config_diagnostic(config, path, f"config: no rule has the id {rule_id!r}", hint=hint)
 
 
-def _load_file(path: Path, config: Config):
-    """Yield (rule or None, diagnostics, document, index) for each rule in a file."""
+def _load_file(path: Path, config: Config, source: Any = None):
+    """Yield (rule or None, diagnostics, document, index) for each rule in a file.
+
+    ``source``: the file's document (from the cache), its text, or the error reading it; None: read it.
+    """
     try:
-        document = load(path)
+        if isinstance(source, DiagnosticError):
+            raise source
+        document = source if isinstance(source, YamlDocument) else (
+            parse(str(path), source) if isinstance(source, str) else load(path))
     except DiagnosticError as error:
         yield None, error.diagnostics, None, -1
         return
     if document.data is None:
         yield None, [Diagnostic(str(path), 0, 0, "file is empty", hint="a rule file holds `rules:` and a list")], document, -1
         return
-    problems = validate(document, FILE_SCHEMA, document.data, what="rule file:")
+    problems = _validate(document, FILE_SCHEMA, document.data, what="rule file:")
     if not isinstance(document.data, dict):
         yield None, [document.diagnostic((), "a rule file must be a mapping with a `rules:` list")], document, -1
         return
@@ -301,7 +366,7 @@ def _compile_rule(document: YamlDocument, index: int, raw: Any, config: Config,
         diagnostics.append(document.diagnostic(at, "each rule must be a mapping (id:, title:, ...)"))
         return None
     raw = _dates_as_text(raw)
-    problems = _without_echoes(validate(document, RULE_SCHEMA, raw, at=at, what=label))
+    problems = _without_echoes(_validate(document, RULE_SCHEMA, raw, at=at, what=label))
     diagnostics.extend(problems)
     # One pass: the parts the schema found well-formed are still checked (check kinds, levels,
     # templates), so a fix is never followed by a second round of errors that were there all along.
@@ -399,6 +464,8 @@ def _bind_params(document, at, raw, rule_id, config, diagnostics, label) -> Boun
 
 def _check_template(document, at, source: str, diagnostics, label):
     """The compiled message template, or None with the syntax error at its line."""
+    if document.validated:
+        return templates.LazyTemplate(source)  # it compiled before: now only when a finding needs it
     try:
         return templates.compile_template(source)
     except templates.TemplateSyntaxError as error:
@@ -408,6 +475,11 @@ def _check_template(document, at, source: str, diagnostics, label):
                                       hint="messages are Jinja2 templates: {{ issue.key }}, {{ issue.summary }}",
                                       source=document.text))
         return None
+
+
+def _validate(document: YamlDocument, schema: dict, value: Any, **options) -> list[Diagnostic]:
+    """jsonschema's problems with ``value``: none for a pack the cache vouches for (it had none)."""
+    return [] if document.validated else validate(document, schema, value, **options)
 
 
 def _without_echoes(problems: list[Diagnostic]) -> list[Diagnostic]:
@@ -473,6 +545,8 @@ def _register_role(document, at, value, diagnostics, label) -> RegisterRole | No
 
 def _trial_render(document, at, rule: Rule, diagnostics, label) -> None:
     """Render the message once against a sample issue so a typo'd variable fails now."""
+    if document.validated:
+        return  # it rendered before, with the same parameters and the same govbot
     issue, context = _sample_context()
     try:
         templates.render(rule.message, issue=issue, rule=rule, evidence="", params=rule.params, context=context)
@@ -618,7 +692,8 @@ def _compile_condition(document, path, node, params, config, diagnostics, label)
     for name, written in value.items():
         ref = _PARAM_REF.match(written) if isinstance(written, str) else None
         spec = schema.get("properties", {}).get(name)
-        if ref and ref.group(1) in from_config and spec is not None and config.document is not None:
+        if (ref and ref.group(1) in from_config and spec is not None and config.document is not None
+                and not document.validated):
             # A site's value that does not fit the check: blamed where the site wrote it.
             problems = validate(config.document, spec, resolved[name], at=params.config_path(ref.group(1)),
                                 what="config:")
@@ -626,7 +701,7 @@ def _compile_condition(document, path, node, params, config, diagnostics, label)
                 hint = f"it sets `{key}: {{{name}: ...}}` in rule {params.rule_id!r}"
                 diagnostics.extend(dataclasses.replace(p, hint=p.hint or hint) for p in problems)
                 return None
-    diagnostics.extend(validate(document, schema, resolved, at=here, what=f"{label} {key}:"))
+    diagnostics.extend(_validate(document, schema, resolved, at=here, what=f"{label} {key}:"))
     if len(diagnostics) > before:
         return None
     check = cls(resolved)
