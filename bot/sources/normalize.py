@@ -262,8 +262,12 @@ class Normalizer:
         project = _dict(fields.get("project"))
         project_key = _str(project.get("key")) or key.rsplit("-", 1)[0]
         shared = self._shared
-        components = tuple(shared(c) for c in (_str(_dict(item).get("name"))
-                                                for item in _list(fields.get("components"))) if c)
+        components = fields.get("components")
+        components = tuple(shared(c) for c in (_str(_dict(item).get("name")) for item in components) if c) \
+            if components and isinstance(components, list) else ()
+        labels = fields.get("labels")
+        labels = tuple(shared(label) for label in labels if isinstance(label, str)) \
+            if labels and isinstance(labels, list) else ()
         # An ADF tree is kept flattened (ten times the size of its text); markup stays the
         # string it is, flattened only if a rule reads it (``Issue._lines``).
         description = fields.get("description")
@@ -283,7 +287,7 @@ class Normalizer:
             status=status_name,
             status_category=status_category,
             summary=summary_text(fields.get("summary")),
-            labels=tuple(shared(label) for label in _list(fields.get("labels")) if isinstance(label, str)),
+            labels=labels,
             components=components,
             priority=shared(_str(_dict(fields.get("priority")).get("name"))) or None,
             resolution=shared(_str(_dict(fields.get("resolution")).get("name"))) or None,
