@@ -71,9 +71,9 @@ class Normalizer:
         self._types: dict[tuple, IssueType] = {}
         self._type_info: dict[tuple[int, bool], Any] = {}
         self._keep: dict[str, bool] = {}  # field id -> keep it? (reset when names are learned)
-        # Field id -> (the shared id to keep it under, or None; a custom field?), for the one
-        # pass over each issue's fields in ``_read_fields`` (reset with ``_keep``).
-        self._plan: dict[str, tuple[str | None, bool]] = {}
+        # Field id -> (the shared id to keep it under, or None; a custom field?; named?), for
+        # the one pass over each issue's fields in ``_read_fields`` (reset with ``_keep``).
+        self._plan: dict[str, tuple[str | None, bool, bool]] = {}
         # What Jira sent for a type or a status, as it came -> what it says (one entry per
         # distinct value: a snapshot repeats a few dozen of them on every issue).
         self._types_seen: dict[tuple, IssueType | None] = {}
@@ -372,11 +372,10 @@ class Normalizer:
                             held.append((key, target))
             if keep_as is None:
                 continue
-            cls = value.__class__
-            if cls is dict:
+            if isinstance(value, dict):
                 value = slim(value)
-            elif cls is list and not value:
-                continue
+            elif not value and value == []:
+                continue  # says nothing a rule can read, as a null does
             kept[keep_as] = value
             if not known:
                 named = False
