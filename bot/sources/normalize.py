@@ -726,10 +726,6 @@ def _dict(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _list(value: Any) -> list:
-    return value if isinstance(value, list) else []
-
-
 def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
