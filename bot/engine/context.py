@@ -169,6 +169,8 @@ class Context:
             return found
         workspace = self.workspace
         for issue in list(workspace.issues.values()) + list(workspace.relatives.values()):
+            if issue.project in found:
+                continue  # one issue is enough to say so
             issue_rank = self.hierarchy_rank(issue)
             if issue_rank is not None and issue_rank >= rank:
                 found.add(issue.project)

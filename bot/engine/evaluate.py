@@ -17,6 +17,7 @@ from bot.engine import site_setup, templates
 from bot.engine.budget import RuleSkipped, RunBudget
 from bot.engine.context import Context, Unjudged
 from bot.engine.rule import Rule, kind_of
+from bot.lifecycle import is_active
 from bot.model import Finding, Issue, bulk
 from bot.workspace import Workspace
 
@@ -111,18 +112,31 @@ def _evaluate(workspace: Workspace, reporting: list[Rule], silent: list[Rule], c
     rules = [(rule, True) for rule in reporting] + [(rule, False) for rule in silent]
     # Rules by the kind of issue they may apply to (level, type, status...): a scan has a few
     # hundred kinds and tens of thousands of issues, so most scope tests run once per kind.
-    by_kind: dict[tuple, list[tuple[Rule, bool]]] = {}
+    by_kind: dict[tuple, list[tuple[Rule, bool, bool, int | None]]] = {}
+    # Each rule's active-work horizon (``Scope.in_window``), read once: an open issue is in
+    # every window, and a closed one is dated once per distinct horizon, not once per rule.
+    horizons = {id(rule): rule.scope.window_days(context) for rule, _ in rules}
+    now = context.now
     for count, issue in enumerate(workspace.issues.values(), 1):
         if keys is not None and issue.key not in keys:
             continue
         kind = kind_of(issue)
         candidates = by_kind.get(kind)
         if candidates is None:
-            candidates = by_kind[kind] = [(rule, reports) for rule, reports in rules
+            candidates = by_kind[kind] = [(rule, reports, rule.scope.checks_rest, horizons[id(rule)])
+                                          for rule, reports in rules
                                           if rule.applies_to_kind(issue, hierarchy, context)]
-        for rule, reports in candidates:
-            if not rule.scope.matches_rest(issue, context):
+        closed = issue.is_closed()
+        windows: dict[int, bool] = {}
+        for rule, reports, checks_rest, horizon in candidates:
+            if checks_rest and not rule.scope.matches_rest(issue, context, window=False):
                 continue
+            if closed and horizon is not None:
+                active = windows.get(horizon)
+                if active is None:
+                    active = windows[horizon] = is_active(issue, now, horizon)
+                if not active:
+                    continue
             try:
                 finding = budget.evaluate(evaluate_rule, rule, issue, context)
             except RuleSkipped:

@@ -94,6 +94,20 @@ class Scope:
             return context.in_window(issue, int(self.resolved_within), own=True)
         return context.in_window(issue)
 
+    def window_days(self, context) -> int | None:
+        """The horizon ``in_window`` applies (None: every issue is in): the same for every
+        issue of a run, so the engine asks each closed issue once per distinct horizon."""
+        if context._all_history or self.resolved_within == "all":
+            return None
+        if self.resolved_within is not None:
+            return int(self.resolved_within)
+        return context.history_days
+
+    @property
+    def checks_rest(self) -> bool:
+        """Whether ``matches_rest`` has checks besides the window."""
+        return bool(self._rest_checks)
+
     def matches(self, issue: Issue, hierarchy, context, *, window: bool = True) -> bool:
         """Every scope check holds and (with ``window``) the issue is active work for the rule."""
         return self.matches_kind(issue, hierarchy, context) and self.matches_rest(issue, context, window=window)

@@ -30,6 +30,7 @@ _KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-\d+$")
 
 # What ``user_from_json`` and ``text.value_to_text`` read from a user value.
 _USER_KEYS = ("accountId", "name", "key", "displayName", "emailAddress")
+_ABSENT = object()  # a key a user value does not have (None is a value Jira may send)
 
 # Jira's names for its system fields, for deciding what to keep from a snapshot
 # saved without ``expand=names``. Never used to look fields up.
@@ -70,6 +71,15 @@ class Normalizer:
         self._types: dict[tuple, IssueType] = {}
         self._type_info: dict[tuple[int, bool], Any] = {}
         self._keep: dict[str, bool] = {}  # field id -> keep it? (reset when names are learned)
+        # Field id -> (the shared id to keep it under, or None; a custom field?; named?), for
+        # the one pass over each issue's fields in ``_read_fields`` (reset with ``_keep``).
+        self._plan: dict[str, tuple[str | None, bool, bool]] = {}
+        # What Jira sent for a type or a status, as it came -> what it says (one entry per
+        # distinct value: a snapshot repeats a few dozen of them on every issue).
+        self._types_seen: dict[tuple, IssueType | None] = {}
+        self._statuses_seen: dict[tuple, tuple[str, str]] = {}
+        self._teams: dict[tuple, str] = {}
+        self._user_values: dict[tuple, dict] = {}  # a user-valued field as sent -> its shared slim copy
         # Epic Link / Parent Link named in govbot.yaml (``fields: {Epic Link: [customfield_10841]}``).
         self._configured_links(config)
         # Custom fields holding issue keys, for finding an unnamed Epic Link by its values:
@@ -102,6 +112,7 @@ class Normalizer:
         if not names and not schema:
             return
         self._keep.clear()
+        self._plan.clear()
         for field_id, name in (names or {}).items() if isinstance(names, dict) else ():
             if isinstance(field_id, str) and isinstance(name, str):
                 self.names[field_id] = name
@@ -170,6 +181,22 @@ class Normalizer:
 
     def _issue_type(self, value: Any) -> IssueType | None:
         """What Jira says about a type, one shared object per distinct type (None: no type sent)."""
+        if value.__class__ is dict:
+            # The values as sent, with the classes of those read by type (1, True and 1.0 are
+            # equal keys but say different things): the answer is a function of these alone.
+            type_id, subtask, level = value.get("id"), value.get("subtask"), value.get("hierarchyLevel")
+            sent = (value.get("name"), type_id, type_id.__class__, value.get("untranslatedName"), subtask,
+                    subtask.__class__, level, level.__class__)
+            try:
+                return self._types_seen[sent]
+            except KeyError:
+                found = self._types_seen[sent] = self._read_type(value)
+                return found
+            except TypeError:  # an unhashable odd value
+                pass
+        return self._read_type(value)
+
+    def _read_type(self, value: Any) -> IssueType | None:
         issuetype = _dict(value)
         name = _str(issuetype.get("name")).strip()
         untranslated = _str(issuetype.get("untranslatedName")).strip()
@@ -204,30 +231,63 @@ class Normalizer:
         issue.jira_level = issue_type.jira_level if issue_type.jira_level is not None else (
             -1 if issue_type.subtask is True else None)
 
+    def _status(self, value: Any) -> tuple[str, str]:
+        """(status name, status category), shared strings."""
+        status = _dict(value)
+        category = _dict(status.get("statusCategory"))
+        status_id = status.get("id")
+        sent = (status.get("name"), status_id, status_id.__class__, category.get("key"), category.get("name"))
+        try:
+            return self._statuses_seen[sent]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable odd value
+            return self._read_status(status, category)
+        found = self._statuses_seen[sent] = self._read_status(status, category)
+        return found
+
+    def _read_status(self, status: dict, category: dict) -> tuple[str, str]:
+        return self._shared(_str(status.get("name"))), self._shared(_status_category(status, category))
+
+    def _team(self, project: str, components: tuple[str, ...]) -> str:
+        try:
+            return self._teams[project, components]
+        except KeyError:
+            team = self._teams[project, components] = self.config.team_for(project, components)
+            return team
+
     def _build(self, raw: dict, key: str, fields: dict) -> Issue:
         issue_type = self._issue_type(fields.get("issuetype"))
-        status = _dict(fields.get("status"))
-        category = _dict(status.get("statusCategory"))
+        status_name, status_category = self._status(fields.get("status"))
         project = _dict(fields.get("project"))
         project_key = _str(project.get("key")) or key.rsplit("-", 1)[0]
         shared = self._shared
-        components = tuple(shared(c) for c in (_str(_dict(item).get("name"))
-                                                for item in _list(fields.get("components"))) if c)
+        components = fields.get("components")
+        components = tuple(shared(c) for c in (_str(_dict(item).get("name")) for item in components) if c) \
+            if components and isinstance(components, list) else ()
+        labels = fields.get("labels")
+        labels = tuple(shared(label) for label in labels if isinstance(label, str)) \
+            if labels and isinstance(labels, list) else ()
         # An ADF tree is kept flattened (ten times the size of its text); markup stays the
         # string it is, flattened only if a rule reads it (``Issue._lines``).
         description = fields.get("description")
         raw_description = (description if description.strip() else None) if description.__class__ is str \
             else text.compact(description)
+        if self.wanted is None:
+            kept, named = fields, all(map(self._named, fields))
+            self._remember_key_values(key, fields)
+        else:
+            kept, named = self._read_fields(key, fields)
         issue = Issue(
             key=key,
             id=_id(raw.get("id")),
             project=shared(project_key),
             type=issue_type.name if issue_type else "",
             issue_type=issue_type,
-            status=shared(_str(status.get("name"))),
-            status_category=shared(_status_category(status, category)),
+            status=status_name,
+            status_category=status_category,
             summary=summary_text(fields.get("summary")),
-            labels=tuple(shared(label) for label in _list(fields.get("labels")) if isinstance(label, str)),
+            labels=labels,
             components=components,
             priority=shared(_str(_dict(fields.get("priority")).get("name"))) or None,
             resolution=shared(_str(_dict(fields.get("resolution")).get("name"))) or None,
@@ -238,15 +298,14 @@ class Normalizer:
             updated=parse_datetime(fields.get("updated")),
             resolved=parse_datetime(fields.get("resolutiondate")),
             url=self._browse_url(raw, key),
-            fields=self._kept(fields),
+            fields=kept,
             names=self.names,
             raw_description=raw_description,
         )
         self._apply_type(issue)
-        if not all(map(self._named, issue.fields)):
+        if not named:
             self._provisional.append(issue)
-        issue.team = self.config.team_for(issue.project, issue.components)
-        self._remember_key_values(key, fields)
+        issue.team = self._team(issue.project, issue.components)
         parent = fields.get("parent")
         if isinstance(parent, dict) and isinstance(parent.get("key"), str):
             stub = self._stub(parent, raw)
@@ -290,6 +349,44 @@ class Normalizer:
                     if len(held) < 1_000_000:
                         held.append((key, target))
 
+    def _read_fields(self, key: str, fields: dict) -> tuple[dict, bool]:
+        """(the fields kept, whether all of them are named), in one pass that also does
+        ``_remember_key_values``: the same as ``_kept`` and it, at a dict lookup per field."""
+        plan, kept, named, seen = self._plan, {}, True, self._custom_seen
+        slim = self._slim
+        for field_id, value in fields.items():
+            if value is None:
+                continue
+            try:
+                keep_as, custom, known = plan[field_id]
+            except KeyError:
+                keep_as, custom, known = plan[field_id] = self._plan_field(field_id)
+            if custom:
+                seen.add(field_id)
+                if value.__class__ is str and len(value) < 40 and "-" in value \
+                        and field_id not in self.epic_link_ids and field_id not in self.parent_link_ids:
+                    target = value.strip()
+                    if _KEY.match(target) and target != key:
+                        held = self._key_values.setdefault(field_id, [])
+                        if len(held) < 1_000_000:
+                            held.append((key, target))
+            if keep_as is None:
+                continue
+            if isinstance(value, dict):
+                value = slim(value)
+            elif not value and value == []:
+                continue  # says nothing a rule can read, as a null does
+            kept[keep_as] = value
+            if not known:
+                named = False
+        return kept, named
+
+    def _plan_field(self, field_id: str) -> tuple[str | None, bool, bool]:
+        """(the id to keep the field under or None, a custom field?, named?) for ``_read_fields``."""
+        keep = field_id != "description" and self._wanted(field_id)
+        return (self._shared(field_id) if keep else None, field_id.startswith("customfield_"),
+                self._named(field_id))
+
     def _shared(self, value: str) -> str:
         """One string object per distinct type, status, label...: 200,000 issues share a few hundred."""
         return self._strings.setdefault(value, value)
@@ -311,9 +408,16 @@ class Normalizer:
     def _slim(self, value: Any) -> Any:
         """A kept field value without what no rule reads: a user's avatars and links, one shared copy per person."""
         if isinstance(value, dict) and ("accountId" in value or ("key" in value and "displayName" in value)):
-            ident = tuple((name, value.get(name)) for name in _USER_KEYS if name in value)
+            get = value.get
+            # The five keys as sent (_ABSENT where a key is missing): one entry per person.
+            sent = (get("accountId", _ABSENT), get("name", _ABSENT), get("key", _ABSENT),
+                    get("displayName", _ABSENT), get("emailAddress", _ABSENT))
             try:
-                return self._users.setdefault(("json", ident), dict(ident))
+                return self._user_values[sent]
+            except KeyError:
+                slim = self._user_values[sent] = {name: item for name, item in zip(_USER_KEYS, sent)
+                                                  if item is not _ABSENT}
+                return slim
             except TypeError:
                 return value
         return value
@@ -620,10 +724,6 @@ def wanted_fields(names: Iterable[str]) -> frozenset[str]:
 
 def _dict(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list:
-    return value if isinstance(value, list) else []
 
 
 def _str(value: Any) -> str:
