@@ -277,10 +277,13 @@ def _config(url: str, projects: list[str], directory: str, *, deployment: str = 
 def govbot_read_and_scan(config, ruleset, *, cursor_store=None, full: bool = True):
     """What a govbot run does against live Jira once its rules are loaded: read, then scan."""
     from bot.engine.evaluate import evaluate
+    from bot.runs.owners import complete_owners
     from bot.sources.jira import JiraSource
 
-    workspace = JiraSource(config).load(ruleset, full=full, cursor_store=cursor_store)
+    # As open_batch does: the owner fields are read after the rules, for the issues with findings only.
+    workspace = JiraSource(config).load(ruleset, full=full, cursor_store=cursor_store, defer_owners=True)
     result = evaluate(workspace, ruleset.active, config, datetime.now(timezone.utc))
+    complete_owners(workspace, result, config)
     return workspace, result
 
 

@@ -209,7 +209,7 @@ class IssueView:
 
 
 # IssueView attributes backed by a Jira field that sources fetch only on demand.
-_ATTRIBUTE_FIELDS = {"priority": "priority", "components": "components"}
+_ATTRIBUTE_FIELDS = {"priority": "priority", "components": "components", "assignee": "assignee"}
 
 
 def fields_read(source: str) -> set[str]:

@@ -290,6 +290,13 @@ class Normalizer:
                     if len(held) < 1_000_000:
                         held.append((key, target))
 
+    def fill_users(self, issue: Issue, fields: dict) -> None:
+        """User fields read after the issue (``bot.sources.owners``), kept exactly as ``_build`` keeps them."""
+        for name in ("assignee", "reporter"):
+            if name in fields:
+                setattr(issue, name, self._user(fields[name]))
+        issue.fields.update(self._kept(fields))
+
     def _shared(self, value: str) -> str:
         """One string object per distinct type, status, label...: 200,000 issues share a few hundred."""
         return self._strings.setdefault(value, value)
