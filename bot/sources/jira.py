@@ -787,8 +787,9 @@ class JiraSource:
             plan = self.field_plan(ruleset)
             since = self._incremental_since(cursor, full, plan, started)
         # Owner fields nothing else reads are read after the rules, for the issues with findings only
-        # (bot/sources/owners.py): user objects were over 40% of the bytes of a full read.
-        deferred = deferrable(ruleset, self.config) if defer_owners else ()
+        # (bot/sources/owners.py): user objects were over 40% of the bytes of a full read. Not on a
+        # rescan: its few hundred changed issues cost fewer bytes than the extra request's round trip.
+        deferred = deferrable(ruleset, self.config) if defer_owners and since is None else ()
         reader = _Reader(self, plan, progress, ruleset, leave_out=deferred)
         workspace = reader.workspace
         query = scope if since is None else _and(scope, f'updated >= "{self.jql_time(since)}"')

@@ -190,3 +190,21 @@ def test_owners_found_before_the_deferred_fields_need_no_read(tmp_path, monkeypa
         complete_owners(workspace, evaluation, config)
     assert not [c for c in fake.calls if c["path"] == BULKFETCH]
     assert all(f.owner.account_id == "acc-pm" for f in evaluation.findings)
+
+
+@pytest.mark.parametrize("cloud", [True, False], ids=["cloud", "datacenter"])
+def test_a_rescan_reads_owners_with_the_changed_issues(cloud, tmp_path, monkeypatch):
+    """A rescan reads a few hundred issues: one request more for their owners would cost more than it saves."""
+    monkeypatch.chdir(tmp_path)
+    with mock() as rsps:
+        fake = FakeJira(site(cloud), cloud=cloud).install(rsps)
+        config = make_config({"projects": ["PAY"]}, env=CLOUD_ENV if cloud else DC_ENV)
+        ruleset = load_rules(None, config)
+        cursors = MemoryCursorStore()
+        full = make_source(config).load(ruleset, cursor_store=cursors, defer_owners=True)
+        complete_owners(full, evaluate(full, ruleset.active, config, NOW), config)
+        fake.calls.clear()
+        rescan = make_source(config).load(ruleset, cursor_store=cursors, defer_owners=True)
+    assert rescan.partial and rescan.late_owners is None
+    scope = [c for c in fake.searches() if "updated >=" in str(c["params"]) + str(c["body"])]
+    assert scope and all("assignee" in str(c["params"]) + str(c["body"]) for c in scope)
