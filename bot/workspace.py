@@ -9,7 +9,7 @@ boundary; they are never evaluated themselves.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from bot.model import Issue
 
@@ -36,6 +36,9 @@ class Workspace:
     whole_scope: bool = False
     # Issues whose children the reader could not list: checks on children give no verdict on them.
     children_unread: set[str] = field(default_factory=set)
+    # A live read that left the owner fields out (bot/sources/owners.py ``LateOwners``): they are read
+    # for the issues with findings once the rules have run (bot/runs/owners.py). None: nothing left out.
+    late_owners: Any = field(default=None, repr=False, compare=False)
 
     def __iter__(self) -> Iterator[Issue]:
         return iter(self.issues.values())

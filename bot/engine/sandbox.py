@@ -25,7 +25,7 @@ MAX_NUMBER_ARGUMENT = 10_000              # largest integer handed to a method o
 MAX_RANGE_ITEMS = 1000
 MAX_LOOP_NESTING = 2
 # IssueView attributes backed by a Jira field that sources fetch only on demand.
-_ATTRIBUTE_FIELDS = {"priority": "priority", "components": "components"}
+_ATTRIBUTE_FIELDS = {"priority": "priority", "components": "components", "assignee": "assignee"}
 
 _WIDE_FORMAT = re.compile(r"%[-+ #0]*(\*|\d{5,})|\{[^{}]*:[^{}]*(\*|\d{5,})")
 _FORBIDDEN_NODES = {nodes.Macro: "macros", nodes.CallBlock: "call blocks", nodes.Import: "imports",

@@ -30,6 +30,7 @@ from bot.engine.evaluate import Evaluation, Failure, Verdict, evaluate
 from bot.errors import EXIT_CLEAN, EXIT_FINDINGS, EXIT_INCOMPLETE, GovbotError
 from bot.model import Finding, Severity
 from bot.runs.inputs import Inputs, Read, read_workspace
+from bot.runs.owners import complete_owners
 from bot.waivers import WaiverReport, apply_waivers
 from bot.workspace import Workspace
 
@@ -212,6 +213,9 @@ def open_batch(inputs: Inputs, now: datetime, *, read: Read | None = None, store
         evaluation = evaluate(workspace, ruleset.active, inputs.config, now,
                               metric_only=[rule for rule in ruleset.rules if rule.metric],
                               keys=wanted, progress=read.progress)
+    # A live read leaves owner fields out; they are read now for the issues with findings, before
+    # anything is waived, recorded or sent (bot/runs/owners.py).
+    complete_owners(workspace, evaluation, inputs.config)
     batch = Batch(inputs, now, workspace, evaluation, keys=read.keys)
     if record is not None and store is not None:
         from bot.runs.gone import gone_issues

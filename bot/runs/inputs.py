@@ -92,12 +92,15 @@ def read_workspace(inputs: Inputs, read: Read) -> Workspace:
         return _read_keys(inputs, read)
     if read.workspace is not None:
         return read.workspace
+    # Owner fields are read after the rules, for the issues with findings only (open_batch does).
     return load_workspace(inputs, snapshot=read.snapshot, jql=read.jql, full=read.full,
-                          cursor_store=read.cursors, progress=read.progress)
+                          cursor_store=read.cursors, progress=read.progress, defer_owners=True)
 
 
 def load_workspace(inputs: Inputs, *, snapshot: str | None = None, jql: str | None = None,
-                   full: bool = False, cursor_store=None, progress: Callable | None = None) -> Workspace:
+                   full: bool = False, cursor_store=None, progress: Callable | None = None,
+                   defer_owners: bool = False) -> Workspace:
+    """``defer_owners``: a live read may leave the owner fields for ``bot.runs.owners`` to read."""
     if snapshot:
         return load_snapshot(snapshot, inputs.config, inputs.ruleset, progress=progress)
     if inputs.demo:
@@ -108,7 +111,7 @@ def load_workspace(inputs: Inputs, *, snapshot: str | None = None, jql: str | No
         from bot.sources.jira import load_workspace_from_jira
 
         return load_workspace_from_jira(inputs.config, inputs.ruleset, jql=jql, full=full,
-                                        cursor_store=cursor_store, progress=progress)
+                                        cursor_store=cursor_store, progress=progress, defer_owners=defer_owners)
     raise ConfigError(NOTHING_TO_READ)
 
 

@@ -28,6 +28,7 @@ read stays usable) or, when nothing could be read, raises ``NetworkError``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -52,6 +53,7 @@ from bot.sources.fields import FieldCatalog, FieldPlan, plan_fields
 from bot.sources.http import JiraHTTPError, RetryPolicy, Transport, display_url
 from bot.dates import parse_datetime, parse_duration
 from bot.sources.normalize import Normalizer
+from bot.sources.owners import LateOwners, deferrable
 from bot.sources.pool import Pipeline
 from bot.sources.snapshot import snapshot_fields
 from bot.workspace import Workspace
@@ -559,6 +561,37 @@ class JiraSource:
         body["fields"] = [f for f in str(params["fields"]).split(",") if f]
         return _as_dict(self.transport.post("/rest/api/3/search/jql", body, what=what))
 
+    @property
+    def dc_page_cap(self) -> int:
+        """Data Center's page size: what the server echoed as its cap, else what is asked for."""
+        return self._dc_page
+
+    def post_search_keys(self, keys: list[str], fields: list[str], what: str) -> tuple[list[dict], set[str]]:
+        """Data Center: ``key in (...)`` by ``POST /rest/api/2/search`` (a thousand keys do not fit in a
+        URL); returns (issues, keys Jira says do not exist). Runs on a pool thread."""
+        remaining = list(keys)
+        unknown: set[str] = set()
+        found: list[dict] = []
+        while remaining:
+            body = {"jql": f"key in ({_key_list(remaining)})", "startAt": len(found),
+                    "maxResults": max(1, min(self._dc_page, len(remaining) - len(found))), "fields": list(fields)}
+            try:
+                page = _as_dict(self.transport.post("/rest/api/2/search", body, what=what))
+            except JiraHTTPError as error:
+                bad = {key.upper() for message in error.messages for key in _QUOTED_KEY.findall(message)}
+                bad &= {key.upper() for key in remaining}
+                if error.status != 400 or not bad or found:
+                    raise
+                unknown |= bad  # deleted since the scope was read
+                remaining = [key for key in remaining if key.upper() not in bad]
+                continue
+            issues = _issues_of(page)
+            found.extend(issues)
+            total = page.get("total")
+            if not issues or not isinstance(total, int) or len(found) >= total:
+                break
+        return found, unknown
+
     def _search_datacenter(self, jql, fields, on_page, progress, what, *, parallel: bool = False) -> SearchResult:
         """startAt paging; past 10,000 results, continue in windows of ``created``.
 
@@ -721,13 +754,20 @@ class JiraSource:
 
     # -- whole reads ----------------------------------------------------------------------------
     def load(self, ruleset=None, *, jql: str | None = None, full: bool = False,
-             cursor_store: CursorStore | None = None, progress: Progress | None = None) -> Workspace:
-        """The issues in scope (all, or those changed since the cursor) and their relatives."""
+             cursor_store: CursorStore | None = None, progress: Progress | None = None,
+             defer_owners: bool = False) -> Workspace:
+        """The issues in scope (all, or those changed since the cursor) and their relatives.
+
+        ``defer_owners``: leave out the owner fields only a finding's owner reads; the caller
+        reads them for the issues with findings through ``workspace.late_owners``
+        (``bot.runs.owners``), and the cursor is written only once they are read.
+        """
         with bulk():  # tens of thousands of long-lived Issues: no cycle collection while they are built
-            return self._load(ruleset, jql=jql, full=full, cursor_store=cursor_store, progress=progress)
+            return self._load(ruleset, jql=jql, full=full, cursor_store=cursor_store, progress=progress,
+                              defer_owners=defer_owners)
 
     def _load(self, ruleset, *, jql: str | None, full: bool, cursor_store: CursorStore | None,
-              progress: Progress | None) -> Workspace:
+              progress: Progress | None, defer_owners: bool = False) -> Workspace:
         started = self._now()
         scope = scope_jql(self.config, jql)
         key = cursor_key(self.connection.url, scope)
@@ -746,7 +786,11 @@ class JiraSource:
             self._set_up(with_timezone=with_timezone)
             plan = self.field_plan(ruleset)
             since = self._incremental_since(cursor, full, plan, started)
-        reader = _Reader(self, plan, progress, ruleset)
+        # Owner fields nothing else reads are read after the rules, for the issues with findings only
+        # (bot/sources/owners.py): user objects were over 40% of the bytes of a full read. Not on a
+        # rescan: its few hundred changed issues cost fewer bytes than the extra request's round trip.
+        deferred = deferrable(ruleset, self.config) if defer_owners and since is None else ()
+        reader = _Reader(self, plan, progress, ruleset, leave_out=deferred)
         workspace = reader.workspace
         query = scope if since is None else _and(scope, f'updated >= "{self.jql_time(since)}"')
         if progress:
@@ -755,8 +799,8 @@ class JiraSource:
         try:
             # A rescan reads a few hundred changes: on Cloud, listing their ids first would cost
             # a request and a round trip more than paging them (Data Center pays nothing extra).
-            result = self.search(query, plan.ids, reader.add_issues, progress=progress, what="searching the scope",
-                                 parallel=since is None or not self.is_cloud)
+            result = self.search(query, reader.plan.ids, reader.add_issues, progress=progress,
+                                 what="searching the scope", parallel=since is None or not self.is_cloud)
         except JiraHTTPError as error:
             if error.status != 400:
                 raise
@@ -788,7 +832,8 @@ class JiraSource:
         workspace = reader.finish()
         workspace.partial = since is not None  # changes only: whole-project facts cannot be judged
         workspace.whole_scope = since is None and jql is None
-        if workspace.complete and cursor_store is not None:
+
+        def commit() -> None:
             cursor_store.set_cursor(key, {
                 "version": CURSOR_VERSION, "site": self.site, "jql": scope,
                 "since": started.isoformat(), "fields": _fields_hash(plan),
@@ -797,6 +842,13 @@ class JiraSource:
             })
             if not recalled:
                 self._remember_site(cursor_store, started)
+
+        ready = commit if workspace.complete and cursor_store is not None else None
+        if deferred:
+            # The cursor moves only once the owners of the issues with findings are read too.
+            workspace.late_owners = LateOwners(self, reader.normalizer, workspace, deferred, commit=ready)
+        elif ready is not None:
+            ready()
         return workspace
 
     # -- what a rescan need not ask again ---------------------------------------------------------
@@ -957,9 +1009,11 @@ class JiraSource:
 class _Reader:
     """Pages -> normalizer -> workspace, with the bookkeeping one read needs."""
 
-    def __init__(self, source: JiraSource, plan: FieldPlan, progress: Progress | None, ruleset=None):
+    def __init__(self, source: JiraSource, plan: FieldPlan, progress: Progress | None, ruleset=None, *,
+                 leave_out: tuple[str, ...] = ()):
         self.source = source
-        self.plan = plan
+        # ``leave_out``: owner fields read later, for the issues with findings (bot/sources/owners.py).
+        self.plan = dataclasses.replace(plan, ids=[i for i in plan.ids if i not in leave_out]) if leave_out else plan
         self.progress = progress
         # Issues keep only the fields something reads, exactly as from a snapshot (a live scan
         # of 20,000 issues kept every raw field: about 3x the memory).
@@ -1079,10 +1133,11 @@ def _fresh(issues: list[dict], seen: set[str]) -> list[dict]:
 
 def load_workspace_from_jira(config: Config, ruleset=None, *, jql: str | None = None, full: bool = False,
                              cursor_store: CursorStore | None = None, progress: Progress | None = None,
-                             source: JiraSource | None = None) -> Workspace:
+                             source: JiraSource | None = None, defer_owners: bool = False) -> Workspace:
     """The scan's workspace from live Jira (``govbot scan`` without --snapshot)."""
     source = source or JiraSource.from_config(config)
-    return source.load(ruleset, jql=jql, full=full, cursor_store=cursor_store, progress=progress)
+    return source.load(ruleset, jql=jql, full=full, cursor_store=cursor_store, progress=progress,
+                       defer_owners=defer_owners)
 
 
 def load_issues_from_jira(config: Config, keys: Iterable[str], ruleset=None, *,

@@ -387,6 +387,13 @@ class Normalizer:
         return (self._shared(field_id) if keep else None, field_id.startswith("customfield_"),
                 self._named(field_id))
 
+    def fill_users(self, issue: Issue, fields: dict) -> None:
+        """User fields read after the issue (``bot.sources.owners``), kept exactly as ``_build`` keeps them."""
+        for name in ("assignee", "reporter"):
+            if name in fields:
+                setattr(issue, name, self._user(fields[name]))
+        issue.fields.update(self._kept(fields))
+
     def _shared(self, value: str) -> str:
         """One string object per distinct type, status, label...: 200,000 issues share a few hundred."""
         return self._strings.setdefault(value, value)

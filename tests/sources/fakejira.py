@@ -335,6 +335,7 @@ class FakeJira:
         self.permissions = {"BROWSE_PROJECTS": True, "ADD_COMMENTS": True}
         self.supports_order_by = True
         self.supports_bulkfetch = True
+        self.bulkfetch_max = 1000  # 100: a site that keeps bulkfetch's older limit
         self.issue_types = cloud_issue_types() if cloud else dc_issue_types()
 
     # -- setup --------------------------------------------------------------------------------
@@ -420,7 +421,7 @@ class FakeJira:
         if self.cloud and path == "/rest/api/3/search/approximate-count":
             return 200, {"count": len(self._matching(body.get("jql", "")))}
         if not self.cloud and path == "/rest/api/2/search":
-            return self._dc_search(params)
+            return self._dc_search(body if method == "POST" else params)
         return 404, {"errorMessages": ["Not found"]}
 
     # -- search -------------------------------------------------------------------------------
@@ -557,8 +558,8 @@ class FakeJira:
 
     def _bulkfetch(self, body):
         keys = body.get("issueIdsOrKeys") or []
-        if len(keys) > 100:
-            return 400, {"errorMessages": ["Up to 100 issues can be fetched at once."]}
+        if len(keys) > bulkfetch_limit(body.get("fields"), body.get("expand"), self.bulkfetch_max):
+            return 400, {"errorMessages": ["Too many issues requested for these fields."]}
         fields = ",".join(body.get("fields") or [])
         issues, errors = [], []
         by_id = {i["id"]: i for i in self.issues.values()}
@@ -572,6 +573,8 @@ class FakeJira:
         return 200, {"expand": "", "issues": issues, "issueErrors": errors}
 
     def _dc_search(self, params):
+        if isinstance(params.get("fields"), list):  # POST: the fields are a JSON list
+            params = {**params, "fields": ",".join(params["fields"])}
         found = self._matching(params.get("jql", ""))
         start = int(params.get("startAt") or 0)
         size = min(int(params.get("maxResults") if params.get("maxResults") is not None else 50), self.page_cap)
@@ -581,6 +584,22 @@ class FakeJira:
         page = found[start:start + size]
         return 200, {"expand": "schema,names", "startAt": start, "maxResults": size, "total": len(found),
                      "issues": [self._project(i, params.get("fields")) for i in page]}
+
+
+# Fields with many values per issue: bulkfetch serves at most 100 issues a request when one is named.
+MULTI_VALUED = {"comment", "worklog", "attachment", "issuelinks", "subtasks", "labels", "components",
+                "fixVersions", "versions"}
+
+
+def bulkfetch_limit(fields, expand, most: int = 1000) -> int:
+    """Jira Cloud's bulkfetch: up to 1,000 issues when the request names at most 100 fields, none of
+    them multi-valued, no wildcard and no heavy expand; 100 otherwise."""
+    names = [f for f in (fields or []) if isinstance(f, str)]
+    heavy = {"changelog", "editmeta", "operations", "renderedFields", "transitions", "versionedRepresentations"}
+    expands = expand if isinstance(expand, list) else str(expand or "").split(",")
+    efficient = (names and len(names) <= 100 and not any(f.startswith(("*", "-")) or f in MULTI_VALUED for f in names)
+                 and not heavy & {e.strip() for e in expands})
+    return most if efficient else 100
 
 
 def minutes(n: int) -> timedelta:

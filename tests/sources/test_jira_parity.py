@@ -47,7 +47,9 @@ def dc_site() -> list[dict]:
 
 def findings(output: str) -> list[tuple]:
     data = json.loads(output)
-    return sorted((f["rule"], f["issue"], f["evidence"], f["waived"]) for f in data["findings"])
+    # The owner too: a live scan reads the owner fields after the rules, for the issues with findings.
+    return sorted((f["rule"], f["issue"], f["evidence"], f["waived"], json.dumps(f.get("owner"), sort_keys=True),
+                   f.get("owner_role") or "") for f in data["findings"])
 
 
 @pytest.mark.parametrize("flavour", ["cloud", "datacenter"])
@@ -75,7 +77,15 @@ def test_live_scan_matches_a_snapshot_of_the_same_issues(flavour, tmp_path):
     assert len(live_findings) > 5
     scope_pages = [s for s in fake.searches() if "project = PAY" in s["params"].get("jql", "")]
     assert len(scope_pages) == 3  # 40 issues at 15 a page: one request per page
-    assert len(fake.calls) <= 6  # plus fields, server info and one bulk read of the parent INIT-1
+    # Plus fields, server info and one bulk read of the parent INIT-1; then the owners (assignee, reporter)
+    # of the issues with findings, read after the rules: one bulkfetch on Cloud (up to 1,000 issues), on
+    # Data Center one `key in (...)` search per page of the server's cap (15 here).
+    owner_reads = [c for c in fake.calls if "assignee" in str(c["body"].get("fields", "")) + c["params"].get("fields", "")]
+    assert len(fake.calls) - len(owner_reads) <= 6
+    owned = {f[1] for f in live_findings}
+    assert len(owner_reads) == (1 if cloud else -(-len(owned) // 15))
+    assert all(c["method"] == "POST" and c["body"]["fields"] == ["assignee", "reporter"] for c in owner_reads)
+    assert any(f[4] != "null" for f in live_findings)  # owners were named
     assert json.loads(live.stdout)["summary"]["source"].startswith("jira:https://")
 
 
@@ -102,3 +112,43 @@ def test_live_issues_keep_the_same_fields_as_from_a_snapshot(flavour, tmp_path):
     kept = {key: sorted(issue.fields) for key, issue in live.issues.items()}
     assert kept == {key: sorted(offline.issues[key].fields) for key in live.issues}
     assert all("customfield_10060" not in names for names in kept.values())  # Story Points: nothing reads it
+
+
+@pytest.mark.parametrize("flavour", ["cloud", "datacenter"])
+def test_owners_read_later_leave_issues_with_findings_as_from_a_snapshot(flavour, tmp_path):
+    """A scan's read leaves the owner fields out; once they are read for the issues with findings, those
+    issues are what a snapshot gives, and the others differ by the owner fields only."""
+    from bot.engine import load_rules
+    from bot.engine.evaluate import evaluate
+    from bot.runs.owners import complete_owners
+    from bot.sources.jira import load_workspace_from_jira
+    from bot.sources.snapshot import load_snapshot
+    from fakejira import make_source
+
+    cloud = flavour == "cloud"
+    issues = cloud_site() if cloud else dc_site()
+    fields = cloud_fields() if cloud else dc_fields()
+    snapshot = tmp_path / "snapshot.json"
+    snapshot.write_text(json.dumps({"issues": issues, "names": {f["id"]: f["name"] for f in fields},
+                                    "schema": {f["id"]: f["schema"] for f in fields}}))
+    now = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    with mock() as rsps:
+        FakeJira(issues, cloud=cloud).install(rsps)
+        config = make_config({"projects": ["PAY"]}, env=CLOUD_ENV if cloud else DC_ENV)
+        ruleset = load_rules(None, config)
+        live = load_workspace_from_jira(config, ruleset, source=make_source(config), defer_owners=True)
+        assert all(issue.assignee is None and issue.reporter is None for issue in live.issues.values())
+        evaluation = evaluate(live, ruleset.active, config, now)
+        complete_owners(live, evaluation, config)
+    offline = load_snapshot(snapshot, config, ruleset)
+    with_findings = {f.issue for f in evaluation.findings}
+    assert with_findings and live.complete
+    for key, issue in live.issues.items():
+        other = offline.issues[key]
+        if key in with_findings:
+            assert (issue.fields, issue.assignee, issue.reporter) == (other.fields, other.assignee, other.reporter)
+        else:
+            assert issue.fields == {k: v for k, v in other.fields.items() if k not in ("assignee", "reporter")}
+    expected = evaluate(offline, ruleset.active, config, now).findings
+    assert sorted((f.rule, f.issue, f.owner, f.owner_role) for f in evaluation.findings) == sorted(
+        (f.rule, f.issue, f.owner, f.owner_role) for f in expected if f.issue != "INIT-1")
