@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import tempfile
@@ -296,6 +297,19 @@ class SearchResult:
     problems: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class ChangedSince:
+    """A rescan's ``updated >=`` clause, and when it was written (``JiraSource._changed_since``)."""
+
+    clause: str
+    built: datetime
+    margin: timedelta
+
+    def late(self, now: datetime) -> bool:
+        """Whether a request sent now could be evaluated past the bound's margin."""
+        return now - self.built > self.margin
+
+
 class JiraSource:
     """One Jira site: field discovery, paged search, bulk fetches, incremental reads."""
 
@@ -371,9 +385,9 @@ class JiraSource:
             self._catalog_json = data
         return self._catalog
 
-    def _set_up(self, *, with_timezone: bool = False) -> None:
-        """What every read asks first (the kind of site, the field list, and for a rescan the
-        user's time zone), side by side: one round trip instead of two or three.
+    def _set_up(self) -> None:
+        """What every read asks first (the kind of site and the field list), side by side: one
+        round trip instead of two.
 
         Errors surface as they would one at a time: the field list's first."""
         calls = []
@@ -381,8 +395,6 @@ class JiraSource:
             calls.append(self.field_catalog)
         if self._deployment is None:
             calls.append(lambda: self.deployment)
-        if with_timezone and self._timezone is None:
-            calls.append(self.user_timezone)
         if self.concurrency < 2 or len(calls) < 2:
             return  # asked for when first needed, as before
         from concurrent.futures import ThreadPoolExecutor
@@ -733,9 +745,8 @@ class JiraSource:
         key = cursor_key(self.connection.url, scope)
         cursor = cursor_store.get_cursor(key) if cursor_store is not None else None
         recalled = self._recall_site(cursor_store, cursor, full, started)
-        with_timezone = cursor is not None and not full  # a rescan writes dates in the user's time zone
         if not recalled:
-            self._set_up(with_timezone=with_timezone)
+            self._set_up()
         plan = self.field_plan(ruleset)
         since = self._incremental_since(cursor, full, plan, started)
         if recalled and since is None:
@@ -743,12 +754,13 @@ class JiraSource:
             # A field created since the last full read is seen from the next one.
             self._forget_site()
             recalled = False
-            self._set_up(with_timezone=with_timezone)
+            self._set_up()
             plan = self.field_plan(ruleset)
             since = self._incremental_since(cursor, full, plan, started)
         reader = _Reader(self, plan, progress, ruleset)
         workspace = reader.workspace
-        query = scope if since is None else _and(scope, f'updated >= "{self.jql_time(since)}"')
+        changed_since = None if since is None else self._changed_since(since)
+        query = scope if changed_since is None else _and(scope, changed_since.clause)
         if progress:
             progress(f"reading {'changes since ' + since.isoformat(timespec='minutes') if since else 'all issues'}"
                      f" in scope from {self.site} ({self.deployment})")
@@ -789,9 +801,13 @@ class JiraSource:
         workspace.partial = since is not None  # changes only: whole-project facts cannot be judged
         workspace.whole_scope = since is None and jql is None
         if workspace.complete and cursor_store is not None:
+            # A search Jira evaluated later than the window's margin (retries, long waits) may have
+            # started past the old bound: the next rescan starts where this one should have.
+            next_since = (cursor or {}).get("since") if changed_since is not None and \
+                changed_since.late(self._now()) else started.isoformat()
             cursor_store.set_cursor(key, {
                 "version": CURSOR_VERSION, "site": self.site, "jql": scope,
-                "since": started.isoformat(), "fields": _fields_hash(plan),
+                "since": next_since, "fields": _fields_hash(plan),
                 "full_at": started.isoformat() if since is None else (cursor or {}).get("full_at"),
                 "issues": len(workspace.issues),
             })
@@ -805,8 +821,8 @@ class JiraSource:
 
     def _remember_site(self, cursor_store: CursorStore, started: datetime) -> None:
         """The kind of site and its field list, for the rescans until the next full read (each
-        rescan asked for both again). Not the user's time zone: a user may change it, and a
-        rescan writing its dates in the old one could miss hours of edits."""
+        rescan asked for both again). A rescan needs no time zone: its bound is a relative
+        date (``_changed_since``)."""
         if self._catalog_json is None:
             return
         cursor_store.set_cursor(self._site_key(), {
@@ -863,6 +879,24 @@ class JiraSource:
         if last_full is None or since is None or started - last_full >= every:
             return None
         return since - parse_duration(section.incremental_overlap)
+
+    def _changed_since(self, since: datetime) -> "ChangedSince":
+        """The rescan's lower bound as a relative JQL date (``updated >= "-125m"``).
+
+        Jira reads an absolute JQL date in the API user's time zone, which the user may
+        change at any time (a rescan writing the old zone could miss hours of edits), and
+        asking for it costs a request per rescan. A relative date is counted back from
+        Jira's own clock whatever the zone; a constant clock difference between govbot and
+        Jira cancels out (``since`` was taken on govbot's clock too), and a change of it
+        within ``jira.incremental_overlap`` is covered by the overlap already in ``since``.
+        The window is widened by the overlap once more (rounded up to whole minutes), so a
+        request Jira evaluates up to that much later, after retries, still reaches back to
+        ``since``; ``ChangedSince.late`` says when a read took longer than that.
+        """
+        margin = max(timedelta(minutes=1), parse_duration(self.config.settings.jira.incremental_overlap))
+        built = self._now()
+        minutes = math.ceil(max(timedelta(0), built - since + margin) / timedelta(minutes=1))
+        return ChangedSince(f'updated >= "-{minutes}m"', built, margin)
 
     def _expand_changes(self, reader: "_Reader", scope: str, projects_only: bool, *,
                         with_children: bool = True) -> None:
