@@ -37,7 +37,8 @@ USER_KEYS = ("accountId", "name", "key", "displayName", "emailAddress")
 class IssueCacheStore(Protocol):
     """A cursor store that also keeps the issue cache (``bot.store.Store``, ``DeferredCursors``)."""
 
-    def cached_hierarchy(self, scope: str) -> dict[str, tuple[str | None, str | None]]: ...
+    def cached_links(self, scope: str, keys: Iterable[str] = (), *,
+                     parents: Iterable[str] = ()) -> dict[str, tuple[str | None, str | None]]: ...
 
     def cached_raws(self, scope: str, keys: Iterable[str]) -> dict[str, bytes]: ...
 
@@ -46,7 +47,7 @@ class IssueCacheStore(Protocol):
 
 def keeps_cache(cursor_store: Any) -> bool:
     return all(callable(getattr(cursor_store, name, None))
-               for name in ("cached_hierarchy", "cached_raws", "save_read"))
+               for name in ("cached_links", "cached_raws", "save_read"))
 
 
 def cache_tag(fields_hash: str, config: Config) -> str:
@@ -100,36 +101,49 @@ class CacheWrite:
 
 
 class IssueCache:
-    """The scope's cache as one rescan sees it: the hierarchy up front, raw issues on demand."""
+    """The scope's cache as one rescan sees it: links looked up as needed (a few small queries,
+    not the whole scope), raw issues on demand."""
 
     def __init__(self, store: IssueCacheStore, scope: str):
         self.store = store
         self.scope = scope
-        self.hierarchy = store.cached_hierarchy(scope)  # key -> (parent key, level)
-        self._children: dict[str, set[str]] | None = None
+        self.links: dict[str, tuple[str | None, str | None]] = {}  # key -> (parent key, level), as looked up
+        self._absent: set[str] = set()
 
-    def __len__(self) -> int:
-        return len(self.hierarchy)
+    def _look_up(self, keys: Iterable[str]) -> None:
+        todo = sorted({k for k in keys if k and k not in self.links and k not in self._absent})
+        if todo:
+            found = self.store.cached_links(self.scope, todo)
+            self.links.update(found)
+            self._absent.update(k for k in todo if k not in found)
+
+    def cached(self, key: str) -> bool:
+        self._look_up([key])
+        return key in self.links
 
     def parent_of(self, key: str) -> str | None:
-        entry = self.hierarchy.get(key)
+        self._look_up([key])
+        entry = self.links.get(key)
         return entry[0] if entry else None
 
     def children_of(self, keys: Iterable[str]) -> set[str]:
-        if self._children is None:
-            self._children = {}
-            for key, (parent, _level) in self.hierarchy.items():
-                if parent:
-                    self._children.setdefault(parent, set()).add(key)
-        return {child for key in keys for child in self._children.get(key, ())}
+        found = self.store.cached_links(self.scope, parents=sorted(set(keys)))
+        self.links.update(found)
+        return set(found)
 
-    def ancestors(self, key: str | None, stop: set[str], depth: int) -> list[str]:
-        """``key`` and its cached ancestors, up to ``depth`` levels, stopping at keys in ``stop``."""
-        chain: list[str] = []
-        while key and key in self.hierarchy and key not in stop and key not in chain and len(chain) < depth:
-            chain.append(key)
-            key = self.parent_of(key)
-        return chain
+    def ancestors(self, starts: Iterable[str | None], stop: set[str], depth: int) -> set[str]:
+        """The cached issues among ``starts`` and their cached ancestors, up to ``depth`` levels,
+        not climbing past keys in ``stop``: one lookup per level."""
+        found: set[str] = set()
+        level = {key for key in starts if key and key not in stop}
+        for _ in range(depth):
+            self._look_up(level)
+            level = {key for key in level if key in self.links and key not in found}
+            if not level:
+                break
+            found |= level
+            level = {self.links[key][0] for key in level} - stop - found - {None}
+        return found
 
     def raws(self, keys: Iterable[str]) -> list[dict]:
         packed = self.store.cached_raws(self.scope, sorted(set(keys)))

@@ -988,33 +988,44 @@ class JiraSource:
         parent makes its old parent re-evaluated (its children changed): returns those parents.
         """
         changed_keys = {issue.key for issue in changed}
-        wanted: set[str] = set()
-        for issue in changed:
-            wanted.update(cache.ancestors(issue.parent_key, changed_keys, MAX_ANCESTOR_DEPTH + 1))
+        depth = MAX_ANCESTOR_DEPTH + 1
+        wanted = cache.ancestors({issue.parent_key for issue in changed}, changed_keys, depth)
         wanted |= cache.children_of(changed_keys) - changed_keys
         old_parents: set[str] = set()
         if with_children:
             for issue in changed:
                 old = cache.parent_of(issue.key)
-                if old and old != issue.parent_key and old not in changed_keys:
+                if old and old != issue.parent_key and old not in changed_keys and cache.cached(old):
                     old_parents.add(old)
-                    wanted.update(cache.ancestors(old, changed_keys, MAX_ANCESTOR_DEPTH + 1))
-        wanted = {key for key in wanted if key in cache.hierarchy}
+            wanted |= cache.ancestors(old_parents, changed_keys, depth)
         if not wanted:
             return set()
         confirmed: set[str] = set()
         within = _and(scope, changed_since.before)
-        for chunk in _chunks(sorted(wanted), CONFIRM_CHUNK):
-            result = self.search_keys("key in ({keys})", chunk, ["key"],
-                                      lambda issues: confirmed.update(_key(raw) for raw in issues),
-                                      within=within, what="checking the cached relatives")
+
+        def handle(answer: tuple[set[str], SearchResult]) -> None:
+            found, result = answer
+            confirmed.update(found)
             if not result.complete:
                 reader.incomplete(*result.problems)
+
+        # Side by side: a rescan's few hundred relatives cost one round trip, not one per chunk.
+        with Pipeline(max(1, self.concurrency), handle) as pipeline:
+            for chunk in _chunks(sorted(wanted), CONFIRM_CHUNK):
+                pipeline.submit(self._confirm_chunk, chunk, within)
+            pipeline.finish()
         confirmed &= wanted
         reader.add_relatives(cache.raws(confirmed))
         reader.from_cache |= confirmed
         reader.cache_forget |= wanted - confirmed
         return old_parents & confirmed
+
+    def _confirm_chunk(self, keys: list[str], within: str) -> tuple[set[str], SearchResult]:
+        """Which of ``keys`` the query ``within`` holds (keys only); runs on a pool thread."""
+        found: set[str] = set()
+        result = self.search_keys("key in ({keys})", keys, ["key"], lambda issues: found.update(map(_key, issues)),
+                                  within=within, what="checking the cached relatives")
+        return found, result
 
     def _in_scope(self, workspace: Workspace, keys: set[str], scope: str, projects_only: bool, *,
                   known: set[str] = frozenset()) -> set[str]:

@@ -47,8 +47,8 @@ class DeferredCursors:
         self.pending_cache.pop(scope, None)
 
     # The issue cache (``bot.store.issue_cache``): read from the store, written with the cursor.
-    def cached_hierarchy(self, scope: str) -> dict:
-        return self.store.cached_hierarchy(scope)
+    def cached_links(self, scope: str, keys=None, *, parents=()) -> dict:
+        return self.store.cached_links(scope, keys, parents=parents)
 
     def cached_raws(self, scope: str, keys) -> dict:
         return self.store.cached_raws(scope, keys)

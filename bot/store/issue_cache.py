@@ -15,12 +15,27 @@ class IssueCacheStore(Database):
     """Per cursor: the issues in scope as last read (key, parent, level, updated, raw fields)."""
 
     @_guarded
+    def cached_links(self, scope: str, keys: Iterable[str] | None = None, *,
+                     parents: Iterable[str] = ()) -> dict[str, tuple[str | None, str | None]]:
+        """key -> (parent key, level): of the cached ``keys`` and of the cached children of
+        ``parents``; of every cached issue of ``scope`` when neither is given."""
+        table = issue_cache
+        columns = (table.c.key, table.c.parent_key, table.c.level)
+        found: dict[str, tuple[str | None, str | None]] = {}
+        with self.transaction() as connection:
+            if keys is None and not parents:
+                rows = connection.execute(sa.select(*columns).where(table.c.scope == scope)).all()
+                return {row.key: (row.parent_key, row.level) for row in rows}
+            for column, values in ((table.c.key, list(keys or ())), (table.c.parent_key, list(parents))):
+                for chunk in _chunks(values):
+                    rows = connection.execute(sa.select(*columns).where(table.c.scope == scope,
+                                                                        column.in_(chunk))).all()
+                    found.update((row.key, (row.parent_key, row.level)) for row in rows)
+        return found
+
     def cached_hierarchy(self, scope: str) -> dict[str, tuple[str | None, str | None]]:
         """key -> (parent key, level) for every cached issue of ``scope``."""
-        with self.transaction() as connection:
-            rows = connection.execute(sa.select(issue_cache.c.key, issue_cache.c.parent_key, issue_cache.c.level)
-                                      .where(issue_cache.c.scope == scope)).all()
-        return {row.key: (row.parent_key, row.level) for row in rows}
+        return self.cached_links(scope)
 
     @_guarded
     def cached_raws(self, scope: str, keys: Iterable[str]) -> dict[str, bytes]:
