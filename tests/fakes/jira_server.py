@@ -270,6 +270,20 @@ def parse_jql(text: str) -> Query:
     return Query(where, order)
 
 
+def _named_keys(node) -> set[str] | None:
+    """The only keys a where-clause can match (``key in (...)`` ANDed in), or None for any."""
+    kind = node[0]
+    if kind == "and":
+        left, right = _named_keys(node[1]), _named_keys(node[2])
+        return left if right is None else right if left is None else left & right
+    if kind == "or":
+        left, right = _named_keys(node[1]), _named_keys(node[2])
+        return None if left is None or right is None else left | right
+    if kind == "clause" and node[1].casefold() in ("key", "issuekey") and node[2] in ("=", "in"):
+        return {str(value).upper() for value in node[3]}
+    return None
+
+
 def parse_jira_time(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
@@ -444,7 +458,11 @@ class Store:
                 query = parse_jql(jql)
                 self._validate(query.where)
                 holds = self._compile(query.where) if query.where is not None else (lambda issue: True)
-                found = [issue for issue in self.issues if holds(issue)]
+                # Keys named by the query are looked up (a real Jira's index does), not every issue scanned.
+                named = _named_keys(query.where) if query.where is not None else None
+                candidates = self.issues if named is None else \
+                    [issue for key in named if (issue := self.by_key.get(key)) is not None]
+                found = [issue for issue in candidates if holds(issue)]
                 found.sort(key=lambda issue: _key_order(issue["key"]))
                 for name, ascending in reversed(query.order):
                     found.sort(key=lambda issue, name=name: self._order_value(issue, name), reverse=not ascending)

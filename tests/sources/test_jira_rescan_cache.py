@@ -211,3 +211,51 @@ def test_without_a_store_a_rescan_reads_as_before(tmp_path):
         edit(emulator, "cloud")
         changed = source_for(emulator, tmp_path)[0].load(rules, cursor_store=cursors)
         assert changed.complete and changed.partial
+
+
+CHILDLESS = """
+rules:
+  - id: epic-childless
+    title: Epic with no child issues
+    severity: warning
+    scope: {levels: [epic]}
+    condition:
+      children: {count: 0}
+    message: "{{ issue.key }} has no child issues."
+    docs: {what: Epics with no children., why: Nothing says what the epic is made of., example: PAY-1., fix: Split it.}
+"""
+
+
+def test_a_story_moved_to_another_epic_has_its_old_epic_judged_again(tmp_path):
+    """With a rule that reads children, the old parent's verdict changes when its child leaves:
+    the cache knows the old parent, so the rescan re-evaluates it, as a full read would."""
+    from datetime import timedelta
+
+    from fakejira import FakeJira, cloud_issue, make_config, make_source, mock
+
+    t1 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+    old = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    issues = [cloud_issue("PAY-1", "Epic", updated=old), cloud_issue("PAY-2", "Epic", updated=old),
+              cloud_issue("PAY-3", "Story", parent="PAY-1", updated=old),
+              cloud_issue("PAY-4", "Story", parent="PAY-2", updated=old)]
+    config = make_config({"projects": ["PAY"]})
+    path = tmp_path / "rules.yaml"
+    path.write_text(CHILDLESS, encoding="utf-8")
+    ruleset = load_rules([path], config, include_bundled=False)
+    store = Store(f"sqlite:///{tmp_path / 'govbot.db'}")
+    with mock() as rsps:
+        fake = FakeJira(issues).install(rsps)
+        fake.now = t1
+        first = make_source(config, now=t1)
+        assert not evaluate(first.load(ruleset, cursor_store=store), ruleset.active, config, t1).findings
+        later = t1 + timedelta(hours=1)
+        fake.issues["PAY-3"]["fields"]["parent"] = copy.deepcopy(fake.issues["PAY-4"]["fields"]["parent"])
+        fake.issues["PAY-3"]["fields"]["updated"] = (t1 + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+        fake.now = later
+        rescan = make_source(config, now=later).load(ruleset, cursor_store=store)
+        whole = make_source(config, now=later).load(ruleset)
+    assert "PAY-1" in rescan.issues and rescan.partial
+    found = {(f.rule, f.issue) for f in evaluate(rescan, ruleset.active, config, later).findings}
+    assert found == {(f.rule, f.issue) for f in evaluate(whole, ruleset.active, config, later).findings} \
+        == {("epic-childless", "PAY-1")}
+    store.close()
