@@ -12,7 +12,8 @@ What is read:
   only what changed since the last complete read (a cursor per scope);
 - only the fields the rules need plus the hierarchy fields, never ``*all``;
 - relatives across the scope boundary in bulk: missing parents and their
-  ancestors, and, for on-demand checks and incremental scans, children.
+  ancestors, and, for on-demand checks and incremental scans, children; a rescan
+  through a store takes those in scope from its issue cache (``issue_cache``).
 
 How the scope is read, a few requests at once (``jira.concurrency``, see
 ``pool.Pipeline``): on Data Center, the first page says how many issues match,
@@ -933,7 +934,11 @@ class JiraSource:
         packed = reader.keeper.packed
         rows = [(key, issue.parent_key, issue.level, issue.updated, packed[key.upper()])
                 for key, issue in reader.workspace.issues.items() if key.upper() in packed]
-        return CacheWrite(replace=full_read, rows=rows, forget=set(reader.cache_forget) - {row[0] for row in rows})
+        written = {row[0].upper() for row in rows}
+        # Searched but not kept (an issue the normalizer could not read): its old copy must go too.
+        unread = {key for key in packed if key not in written}
+        return CacheWrite(replace=full_read, rows=rows,
+                          forget=(set(reader.cache_forget) | unread) - {row[0] for row in rows})
 
     def _expand_changes(self, reader: "_Reader", scope: str, projects_only: bool, *,
                         with_children: bool = True, cache: IssueCache | None = None,
