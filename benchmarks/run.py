@@ -305,8 +305,10 @@ def service_jobs(url: str, projects: list[str], directory: Path):
     config = load_config(path, env={"JIRA_EMAIL": "bench@example.com", "JIRA_API_TOKEN": "bench-token",
                                     "JIRA_URL": url})
     # A long-lived service imported what its jobs run at their first run: so does this process.
-    import bot.runs.nudge  # noqa: F401
-    import bot.runs.rescan  # noqa: F401
+    import importlib
+
+    for module in ("bot.runs.nudge", "bot.runs.rescan"):
+        importlib.import_module(module)
 
     seen: list = []
     if not getattr(JiraSource.load, "benchmark_watch", False):

@@ -259,3 +259,27 @@ def test_a_story_moved_to_another_epic_has_its_old_epic_judged_again(tmp_path):
     assert found == {(f.rule, f.issue) for f in evaluate(whole, ruleset.active, config, later).findings} \
         == {("epic-childless", "PAY-1")}
     store.close()
+
+
+def test_deferred_cursors_save_the_cache_with_its_cursor_in_one_transaction(tmp_path):
+    from bot.sources.issue_cache import CacheWrite, pack, unpack
+
+    store = Store(f"sqlite:///{tmp_path / 'govbot.db'}")
+    deferred = DeferredCursors(store)
+    raw = {"id": "1", "key": "PAY-1", "fields": {"summary": "s", "assignee": {
+        "accountId": "a1", "displayName": "Ada", "avatarUrls": {"48x48": "https://x"}}, "duedate": None}}
+    deferred.save_read("jira:x", {"since": "t1"}, CacheWrite(True, [("PAY-1", "PAY-0", "story", None, pack(raw))]))
+    assert store.get_cursor("jira:x") is None and store.cached_count() == 0  # nothing before commit
+    deferred.commit()
+    assert store.get_cursor("jira:x") == {"since": "t1"}
+    assert deferred.cached_links("jira:x", ["PAY-1"]) == {"PAY-1": ("PAY-0", "story")}
+    assert deferred.cached_links("jira:x", parents=["PAY-0"]) == {"PAY-1": ("PAY-0", "story")}
+    # Users keep what the normalizer reads of them; nulls are dropped.
+    assert unpack(store.cached_raws("jira:x", ["PAY-1"])["PAY-1"]) == {
+        "id": "1", "key": "PAY-1", "fields": {"summary": "s", "assignee": {"accountId": "a1", "displayName": "Ada"}}}
+    # A rescan's write: rows it read are rewritten, forgotten ones go, the rest stay.
+    deferred.save_read("jira:x", {"since": "t2"}, CacheWrite(False, [("PAY-2", None, "epic", None, pack(raw))],
+                                                             forget={"PAY-1"}))
+    deferred.commit()
+    assert set(store.cached_hierarchy("jira:x")) == {"PAY-2"} and store.get_cursor("jira:x") == {"since": "t2"}
+    store.close()
