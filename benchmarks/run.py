@@ -27,7 +27,10 @@ live
     the naive loop as a program of its own, alternating.
 incremental
     After 1% of the issues change, a rescan that reads only what changed (and
-    its relatives), against the full scan before it. Goals: requests <= 3%, time <= 5%.
+    its relatives), against the full scan before it, both as the service runs them:
+    in this one process, the full-rescan job, then the scan-and-nudge job, each
+    opening its store (cursor and issue cache) as the scheduled jobs do.
+    Goals: requests <= 3%, time <= 5%.
 nudge
     ``govbot nudge --apply`` over a generated workspace with 1,000+ findings,
     against the loopback fake Slack (``tests/fakes/slack_server.py``, every
@@ -359,6 +362,53 @@ def govbot_read_and_scan(config, ruleset, *, cursor_store=None, full: bool = Tru
     return workspace, result
 
 
+def service_jobs(url: str, projects: list[str], directory: Path):
+    """The service's jobs over the emulator, with a store of their own (nothing is sent: no Slack
+    nudges, no Jira comments), and the workspaces their reads return (to check the rescan)."""
+    import yaml
+
+    from bot.config import load_config
+    from bot.engine import load_rules
+    from bot.runs.inputs import Inputs
+    from bot.service.jobs import Jobs
+    from bot.sources.jira import JiraSource
+
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "govbot.yaml"
+    path.write_text(yaml.safe_dump({"jira": {"url": url, "projects": projects}, "store": {"url": "state.db"},
+                                    "nudges": {"enabled": False}, "comments": {"enabled": False}}))
+    config = load_config(path, env={"JIRA_EMAIL": "bench@example.com", "JIRA_API_TOKEN": "bench-token",
+                                    "JIRA_URL": url})
+    # A long-lived service imported what its jobs run at their first run: so does this process.
+    import importlib
+
+    for module in ("bot.runs.nudge", "bot.runs.rescan"):
+        importlib.import_module(module)
+
+    seen: list = []
+    if not getattr(JiraSource.load, "benchmark_watch", False):
+        load = JiraSource.load
+
+        def watched(self, *args, **kwargs):
+            workspace = load(self, *args, **kwargs)
+            JiraSource.load.seen.append(workspace)
+            return workspace
+
+        watched.benchmark_watch = True
+        JiraSource.load = watched
+    JiraSource.load.seen = seen
+    return Jobs(Inputs(config, load_rules(None, config))), seen
+
+
+def run_job(jobs, name: str) -> dict:
+    from bot.service.jobs import JobRun
+
+    counts = jobs.run(name, JobRun(name, datetime.now(timezone.utc), apply=True))
+    if counts.get("incomplete") or counts.get("recorded") == "not recorded (incomplete scan)":
+        raise RuntimeError(f"the {name} job did not complete: {counts}")
+    return counts
+
+
 def naive_jira_loop(url: str, jql: str, deployment: str) -> int:
     """The naive client: the jira package, every field, every page."""
     from jira import JIRA
@@ -379,7 +429,6 @@ def bench_live(results: Results, work: Path, issues: int, flavour: str, repeat: 
 
     import jira  # noqa: F401 - imported before timing, as both sides use it
     from bot.engine import load_rules
-    from bot.sources.jira import JsonCursorStore
 
     logging.getLogger("govbot").setLevel(logging.ERROR)
     path = workspace(work, issues, flavour, full_payload=full_payload)
@@ -425,28 +474,35 @@ def bench_live(results: Results, work: Path, issues: int, flavour: str, repeat: 
             whole_naive.append(run_child([sys.executable, "-c", NAIVE_PROGRAM, emulator.url, jql], env=env,
                                          cwd=directory)[0])
             progress.step(f"live: whole processes ({attempt + 1}/{repeat})")
-        # Incremental: a full read that leaves a cursor, 1% of issues edited, a rescan.
+        # Incremental, as the service runs it: in this one process, the nightly full-rescan job
+        # (full read, record, cursor and issue cache saved) and then, after 1% of issues are
+        # edited, the scan-and-nudge job's rescan (incremental read, record, deliver), each
+        # opening the store as the scheduled jobs do.
         for attempt in range(repeat):
-            cursors = JsonCursorStore(Path(directory) / f"cursors-{attempt}.json")
+            jobs, seen = service_jobs(emulator.url, projects, Path(directory) / f"service-{attempt}")
             emulator.call("reset")
             started = time.perf_counter()
-            govbot_read_and_scan(config, ruleset, cursor_store=cursors, full=True)
+            run_job(jobs, "full-rescan")
             full_time = time.perf_counter() - started
             full_reads.append((full_time, emulator.call("stats")))
+            if len(seen[-1].issues) != issues:
+                raise RuntimeError(f"the full rescan read {len(seen[-1].issues)} of {issues} issues")
             touched = emulator.call("touch", {"fraction": 0.01, "seed": attempt + 1,
                                               "when": datetime.now(timezone.utc).isoformat()})["touched"]
             emulator.call("reset")
             started = time.perf_counter()
-            changed, _ = govbot_read_and_scan(config, ruleset, cursor_store=cursors, full=False)
+            run_job(jobs, "scan-and-nudge")
             elapsed = time.perf_counter() - started
             stats = emulator.call("stats")
+            changed = seen[-1]
             missing = set(touched) - set(changed.issues)
-            if missing:
-                raise RuntimeError(f"the incremental read missed {len(missing)} edited issues")
+            if missing or not changed.partial:
+                raise RuntimeError(f"the rescan missed {len(missing)} edited issues (partial: {changed.partial})")
             incremental.append((elapsed, stats, len(changed.issues), len(touched)))
+            jobs.close()
             # Put the edits back in the past, or the next round's overlap window would read them again.
             emulator.call("touch", {"keys": touched, "when": "2026-01-01T00:00:00+00:00"})
-            progress.step(f"incremental: 1% edited ({attempt + 1}/{repeat})")
+            progress.step(f"incremental: 1% edited, service jobs ({attempt + 1}/{repeat})")
     finally:
         emulator.stop()
     payload = "full *all payload" if full_payload else "lean payload"
@@ -481,11 +537,13 @@ def bench_live(results: Results, work: Path, issues: int, flavour: str, repeat: 
     incremental_time = statistics.median(t for t, *_ in incremental)
     full_requests = _median_stats(full_reads)["requests"]
     incremental_requests = _median_stats([(t, s) for t, s, *_ in incremental])["requests"]
-    changed_label = f"incremental, 1% of {issues:,} {flavour} issues edited{delay}"
-    results.add(changed_label, "requests", f"{incremental_requests:,}", f"{full_requests:,} (full scan)",
-                f"{incremental_requests / full_requests:.1%}", "<= 3%", incremental_requests <= 0.03 * full_requests)
-    results.add(changed_label, "wall time (read + scan)", seconds(incremental_time), f"{seconds(full_time)} (full scan)",
-                f"{incremental_time / full_time:.1%}", "<= 5%", incremental_time <= 0.05 * full_time)
+    changed_label = f"incremental, 1% of {issues:,} {flavour} issues edited{delay}, in the service"
+    results.add(changed_label, "requests (scan-and-nudge job)", f"{incremental_requests:,}",
+                f"{full_requests:,} (full-rescan job)", f"{incremental_requests / full_requests:.1%}", "<= 3%",
+                incremental_requests <= 0.03 * full_requests)
+    results.add(changed_label, "wall time (job: read, scan, record)", seconds(incremental_time),
+                f"{seconds(full_time)} (full-rescan job)", f"{incremental_time / full_time:.1%}", "<= 5%",
+                incremental_time <= 0.05 * full_time)
     results.details[f"live-{flavour}-{issues}-{'full' if full_payload else 'lean'}"] = {
         "latency": latency, "whole_process": {"govbot_scan": whole_ours, "naive": whole_naive},
         "whole_process_peak_rss": whole_peaks,

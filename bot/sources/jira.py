@@ -12,7 +12,8 @@ What is read:
   only what changed since the last complete read (a cursor per scope);
 - only the fields the rules need plus the hierarchy fields, never ``*all``;
 - relatives across the scope boundary in bulk: missing parents and their
-  ancestors, and, for on-demand checks and incremental scans, children.
+  ancestors, and, for on-demand checks and incremental scans, children; a rescan
+  through a store takes those in scope from its issue cache (``issue_cache``).
 
 How the scope is read, a few requests at once (``jira.concurrency``, see
 ``pool.Pipeline``): on Data Center, the first page says how many issues match,
@@ -32,6 +33,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import tempfile
@@ -51,6 +53,7 @@ from bot.model import Issue, bulk
 from bot.sources.children import parents_needing_children, unsure_on_data_center
 from bot.sources.fields import FieldCatalog, FieldPlan, plan_fields
 from bot.sources.http import JiraHTTPError, RetryPolicy, Transport, display_url
+from bot.sources.issue_cache import CacheWrite, IssueCache, RawKeeper, cache_tag, keeps_cache
 from bot.dates import parse_datetime, parse_duration
 from bot.sources.normalize import Normalizer
 from bot.sources.owners import LateOwners, deferrable
@@ -67,6 +70,7 @@ DC_PAGE_REQUEST = 1000
 # Cloud bulkfetch takes up to 100 ids; DC ``key in (...)`` chunks stay the same
 # size so a GET URL stays short.
 BULK_CHUNK = 100
+CONFIRM_CHUNK = 250  # keys per keys-only search checking cached relatives (the URL stays a few KB)
 MAX_ANCESTOR_DEPTH = 6
 MAX_PAGES = 100_000
 MAX_TOKEN_RESTARTS = 2  # a Cloud search whose page token expires starts over at most this often
@@ -298,6 +302,24 @@ class SearchResult:
     problems: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class ChangedSince:
+    """A rescan's ``updated >=`` clause, and when it was written (``JiraSource._changed_since``)."""
+
+    clause: str
+    built: datetime
+    margin: timedelta
+
+    @property
+    def before(self) -> str:
+        """The issues not edited since the bound (what the cache may still hold as current)."""
+        return self.clause.replace(">=", "<", 1)
+
+    def late(self, now: datetime) -> bool:
+        """Whether a request sent now could be evaluated past the bound's margin."""
+        return now - self.built > self.margin
+
+
 class JiraSource:
     """One Jira site: field discovery, paged search, bulk fetches, incremental reads."""
 
@@ -373,9 +395,9 @@ class JiraSource:
             self._catalog_json = data
         return self._catalog
 
-    def _set_up(self, *, with_timezone: bool = False) -> None:
-        """What every read asks first (the kind of site, the field list, and for a rescan the
-        user's time zone), side by side: one round trip instead of two or three.
+    def _set_up(self) -> None:
+        """What every read asks first (the kind of site and the field list), side by side: one
+        round trip instead of two.
 
         Errors surface as they would one at a time: the field list's first."""
         calls = []
@@ -383,8 +405,6 @@ class JiraSource:
             calls.append(self.field_catalog)
         if self._deployment is None:
             calls.append(lambda: self.deployment)
-        if with_timezone and self._timezone is None:
-            calls.append(self.user_timezone)
         if self.concurrency < 2 or len(calls) < 2:
             return  # asked for when first needed, as before
         from concurrent.futures import ThreadPoolExecutor
@@ -773,9 +793,8 @@ class JiraSource:
         key = cursor_key(self.connection.url, scope)
         cursor = cursor_store.get_cursor(key) if cursor_store is not None else None
         recalled = self._recall_site(cursor_store, cursor, full, started)
-        with_timezone = cursor is not None and not full  # a rescan writes dates in the user's time zone
         if not recalled:
-            self._set_up(with_timezone=with_timezone)
+            self._set_up()
         plan = self.field_plan(ruleset)
         since = self._incremental_since(cursor, full, plan, started)
         if recalled and since is None:
@@ -783,16 +802,19 @@ class JiraSource:
             # A field created since the last full read is seen from the next one.
             self._forget_site()
             recalled = False
-            self._set_up(with_timezone=with_timezone)
+            self._set_up()
             plan = self.field_plan(ruleset)
             since = self._incremental_since(cursor, full, plan, started)
         # Owner fields nothing else reads are read after the rules, for the issues with findings only
         # (bot/sources/owners.py): user objects were over 40% of the bytes of a full read. Not on a
         # rescan: its few hundred changed issues cost fewer bytes than the extra request's round trip.
-        deferred = deferrable(ruleset, self.config) if defer_owners and since is None else ()
+        owners_later = deferrable(ruleset, self.config) if defer_owners else ()
+        deferred = owners_later if since is None else ()
         reader = _Reader(self, plan, progress, ruleset, leave_out=deferred)
         workspace = reader.workspace
-        query = scope if since is None else _and(scope, f'updated >= "{self.jql_time(since)}"')
+        changed_since = None if since is None else self._changed_since(since)
+        cache, tag = self._open_cache(reader, cursor_store, cursor, key, plan, since)
+        query = scope if changed_since is None else _and(scope, changed_since.clause)
         if progress:
             progress(f"reading {'changes since ' + since.isoformat(timespec='minutes') if since else 'all issues'}"
                      f" in scope from {self.site} ({self.deployment})")
@@ -819,7 +841,8 @@ class JiraSource:
             try:
                 if since is not None:
                     self._expand_changes(reader, scope, jql is None,
-                                         with_children=getattr(ruleset, "needs_children", True))
+                                         with_children=getattr(ruleset, "needs_children", True),
+                                         cache=cache, changed_since=changed_since)
                 elif ruleset is not None and getattr(ruleset, "needs_children", False):
                     # Children outside the scope (another project), for rules that read children.
                     parents = parents_needing_children(workspace, ruleset.active, self.config)
@@ -832,14 +855,23 @@ class JiraSource:
         workspace = reader.finish()
         workspace.partial = since is not None  # changes only: whole-project facts cannot be judged
         workspace.whole_scope = since is None and jql is None
+        # A search Jira evaluated later than the window's margin (retries, long waits) may have
+        # started past the old bound: the next rescan starts where this one should have.
+        next_since = (cursor or {}).get("since") if changed_since is not None and \
+            changed_since.late(self._now()) else started.isoformat()
 
         def commit() -> None:
-            cursor_store.set_cursor(key, {
+            value = {
                 "version": CURSOR_VERSION, "site": self.site, "jql": scope,
-                "since": started.isoformat(), "fields": _fields_hash(plan),
+                "since": next_since, "fields": _fields_hash(plan),
                 "full_at": started.isoformat() if since is None else (cursor or {}).get("full_at"),
                 "issues": len(workspace.issues),
-            })
+            }
+            if reader.keeper is not None:
+                value["cache"] = tag
+                cursor_store.save_read(key, value, self._cache_write(reader, full_read=since is None))
+            else:
+                cursor_store.set_cursor(key, value)
             if not recalled:
                 self._remember_site(cursor_store, started)
 
@@ -847,6 +879,12 @@ class JiraSource:
         if deferred:
             # The cursor moves only once the owners of the issues with findings are read too.
             workspace.late_owners = LateOwners(self, reader.normalizer, workspace, deferred, commit=ready)
+        elif owners_later and reader.from_cache:
+            # Relatives from the issue cache were kept by a full read that left the owners out: those
+            # this rescan judges (in scope, so promoted) get their owners read as a full read's would.
+            late = LateOwners(self, reader.normalizer, workspace, owners_later, commit=ready)
+            late.done |= set(workspace.issues) - set(reader.from_cache)  # read with their owners just now
+            workspace.late_owners = late
         elif ready is not None:
             ready()
         return workspace
@@ -857,8 +895,8 @@ class JiraSource:
 
     def _remember_site(self, cursor_store: CursorStore, started: datetime) -> None:
         """The kind of site and its field list, for the rescans until the next full read (each
-        rescan asked for both again). Not the user's time zone: a user may change it, and a
-        rescan writing its dates in the old one could miss hours of edits."""
+        rescan asked for both again). A rescan needs no time zone: its bound is a relative
+        date (``_changed_since``)."""
         if self._catalog_json is None:
             return
         cursor_store.set_cursor(self._site_key(), {
@@ -916,51 +954,160 @@ class JiraSource:
             return None
         return since - parse_duration(section.incremental_overlap)
 
+    def _changed_since(self, since: datetime) -> "ChangedSince":
+        """The rescan's lower bound as a relative JQL date (``updated >= "-125m"``).
+
+        Jira reads an absolute JQL date in the API user's time zone, which the user may
+        change at any time (a rescan writing the old zone could miss hours of edits), and
+        asking for it costs a request per rescan. A relative date is counted back from
+        Jira's own clock whatever the zone; a constant clock difference between govbot and
+        Jira cancels out (``since`` was taken on govbot's clock too), and a change of it
+        within ``jira.incremental_overlap`` is covered by the overlap already in ``since``.
+        The window is widened by the overlap once more (rounded up to whole minutes), so a
+        request Jira evaluates up to that much later, after retries, still reaches back to
+        ``since``; ``ChangedSince.late`` says when a read took longer than that.
+        """
+        margin = max(timedelta(minutes=1), parse_duration(self.config.settings.jira.incremental_overlap))
+        built = self._now()
+        minutes = math.ceil(max(timedelta(0), built - since + margin) / timedelta(minutes=1))
+        return ChangedSince(f'updated >= "-{minutes}m"', built, margin)
+
+    def _open_cache(self, reader: "_Reader", cursor_store, cursor: dict | None, key: str, plan: FieldPlan,
+                    since: datetime | None) -> tuple[IssueCache | None, str | None]:
+        """The store's issue cache for a rescan (None when it is absent or was written for other
+        fields or configuration), and whether this read keeps its raw issues for the cache: a full
+        read always (it replaces the cache), a rescan only on top of a cache it can trust."""
+        if cursor_store is None or not keeps_cache(cursor_store):
+            return None, None
+        tag = cache_tag(_fields_hash(plan), self.config)
+        cache = None
+        if since is not None:
+            if not (isinstance(cursor, dict) and cursor.get("cache") == tag):
+                return None, tag
+            cache = IssueCache(cursor_store, key)
+        reader.keeper = RawKeeper()
+        return cache, tag
+
+    def _cache_write(self, reader: "_Reader", *, full_read: bool) -> CacheWrite:
+        """The issues this read searched for, as the cache keeps them (their links as normalized)."""
+        packed = reader.keeper.packed
+        rows = [(key, issue.parent_key, issue.level, issue.updated, packed[key.upper()])
+                for key, issue in reader.workspace.issues.items() if key.upper() in packed]
+        written = {row[0].upper() for row in rows}
+        # Searched but not kept (an issue the normalizer could not read): its old copy must go too.
+        unread = {key for key in packed if key not in written}
+        return CacheWrite(replace=full_read, rows=rows,
+                          forget=(set(reader.cache_forget) | unread) - {row[0] for row in rows})
+
     def _expand_changes(self, reader: "_Reader", scope: str, projects_only: bool, *,
-                        with_children: bool = True) -> None:
+                        with_children: bool = True, cache: IssueCache | None = None,
+                        changed_since: ChangedSince | None = None) -> None:
         """After an incremental read: re-evaluate the children of what changed (their
         ancestors changed) and, when rules read children, the parents too.
 
         Without rules that read children, a parent's verdict cannot depend on a
         changed child, so parents are read only as context and siblings not at all;
         issues at the lowest level (sub-tasks) cannot have children to look for.
+
+        With the store's issue cache (``bot.sources.issue_cache``), relatives in scope come
+        from it (``_relatives_from_cache``); without rules that read children, children in
+        scope are all there is to find, so no children are searched for at all.
         """
         workspace = reader.workspace
         changed = list(workspace.issues.values())
         if not changed:
             return
         changed_keys = {issue.key for issue in changed}
+        old_parents: set[str] = set()
+        if cache is not None and changed_since is not None:
+            old_parents = self._relatives_from_cache(reader, cache, changed, scope, changed_since,
+                                                     with_children=with_children)
         parent_keys = {i.parent_key for i in changed if i.parent_key and i.parent_key not in workspace.issues}
         self._fetch_relatives(reader, parent_keys)
-        parents = [workspace.relatives[k] for k in parent_keys
+        parents = [workspace.relatives[k] for k in parent_keys | old_parents
                    if k in workspace.relatives and not workspace.relatives[k].stub] if with_children else []
         lowest = min((level.rank for level in self.config.hierarchy.levels), default=None)
         may_have_children = [issue for issue in changed
                              if not (issue.jira_level == -1 or (lowest is not None and issue.level
                                                                 and self.config.hierarchy.rank(issue.level) == lowest))]
-        self._load_children(reader, (changed if with_children else may_have_children) + parents)
+        if with_children or cache is None:
+            self._load_children(reader, (changed if with_children else may_have_children) + parents)
         children = {k for k, issue in workspace.relatives.items()
                     if issue.parent_key in changed_keys and not issue.stub}
-        promoted = self._in_scope(workspace, {p.key for p in parents} | children, scope, projects_only)
+        promoted = self._in_scope(workspace, {p.key for p in parents} | children, scope, projects_only,
+                                  known=reader.from_cache)
         for key in promoted:
             workspace.add(workspace.relatives[key])
         if with_children:
             grown = [workspace.issues[k] for k in promoted if k in children]
             self._load_children(reader, grown)
 
-    def _in_scope(self, workspace: Workspace, keys: set[str], scope: str, projects_only: bool) -> set[str]:
-        """Which of these already-read relatives the scope includes: by project when the scope
-        is only projects, else by asking Jira (100 keys per request, keys only)."""
-        if not keys:
+    def _relatives_from_cache(self, reader: "_Reader", cache: IssueCache, changed: list[Issue], scope: str,
+                              changed_since: ChangedSince, *, with_children: bool) -> set[str]:
+        """Parents and ancestors of the edited issues, and their children in scope, from the cache.
+
+        Only cached issues Jira confirms still in scope and not edited since the bound are used
+        (one keys-only search per ``CONFIRM_CHUNK``); the rest are left to the live reads after
+        this, and forgotten by the cache. With rules that read children, a child moved to another
+        parent makes its old parent re-evaluated (its children changed): returns those parents.
+        """
+        changed_keys = {issue.key for issue in changed}
+        depth = MAX_ANCESTOR_DEPTH + 1
+        wanted = cache.ancestors({issue.parent_key for issue in changed}, changed_keys, depth)
+        wanted |= cache.children_of(changed_keys) - changed_keys
+        old_parents: set[str] = set()
+        if with_children:
+            for issue in changed:
+                old = cache.parent_of(issue.key)
+                if old and old != issue.parent_key and old not in changed_keys and cache.cached(old):
+                    old_parents.add(old)
+            wanted |= cache.ancestors(old_parents, changed_keys, depth)
+        if not wanted:
             return set()
+        confirmed: set[str] = set()
+        within = _and(scope, changed_since.before)
+
+        def handle(answer: tuple[set[str], SearchResult]) -> None:
+            found, result = answer
+            confirmed.update(found)
+            if not result.complete:
+                reader.incomplete(*result.problems)
+
+        # Side by side: a rescan's few hundred relatives cost one round trip, not one per chunk.
+        with Pipeline(max(1, self.concurrency), handle) as pipeline:
+            for chunk in _chunks(sorted(wanted), CONFIRM_CHUNK):
+                pipeline.submit(self._confirm_chunk, chunk, within)
+            pipeline.finish()
+        confirmed &= wanted
+        reader.add_relatives(cache.raws(confirmed))
+        reader.from_cache |= confirmed
+        reader.cache_forget |= wanted - confirmed
+        return old_parents & confirmed
+
+    def _confirm_chunk(self, keys: list[str], within: str) -> tuple[set[str], SearchResult]:
+        """Which of ``keys`` the query ``within`` holds (keys only); runs on a pool thread."""
+        found: set[str] = set()
+        result = self.search_keys("key in ({keys})", keys, ["key"], lambda issues: found.update(map(_key, issues)),
+                                  within=within, what="checking the cached relatives")
+        return found, result
+
+    def _in_scope(self, workspace: Workspace, keys: set[str], scope: str, projects_only: bool, *,
+                  known: set[str] = frozenset()) -> set[str]:
+        """Which of these already-read relatives the scope includes: ``known`` ones (confirmed in
+        scope already), by project when the scope is only projects, else by asking Jira (100 keys
+        per request, keys only)."""
+        found_known = keys & set(known)
+        keys = keys - found_known
+        if not keys:
+            return found_known
         if projects_only and not self.config.settings.jira.jql:
             projects = {p.casefold() for p in self.config.settings.jira.projects or []}
-            return {k for k in keys if workspace.relatives[k].project.casefold() in projects}
+            return found_known | {k for k in keys if workspace.relatives[k].project.casefold() in projects}
         found: set[str] = set()
         for chunk in _chunks(sorted(keys), BULK_CHUNK):
             self.search_keys("key in ({keys})", chunk, ["key"], lambda issues: found.update(map(_key, issues)),
                              within=scope, what="checking which relatives are in scope")
-        return found & keys
+        return found_known | (found & keys)
 
     def _fetch_relatives(self, reader: "_Reader", keys: set[str]) -> None:
         wanted = {k for k in keys if k and (reader.workspace.get(k) is None or reader.workspace.get(k).stub)}
@@ -1032,8 +1179,13 @@ class _Reader:
                 log.warning("%s", summary)
         self.attempted: set[str] = set()
         self.children_read: set[str] = set()
+        self.keeper: RawKeeper | None = None  # the search's raw issues, for the store's issue cache
+        self.from_cache: set[str] = set()  # relatives taken from the cache (confirmed in scope and current)
+        self.cache_forget: set[str] = set()  # cached keys Jira did not confirm
 
     def add_issues(self, issues: list[dict]) -> None:
+        if self.keeper is not None:
+            self.keeper.keep(issues)
         self.normalizer.add_page({"issues": issues})
 
     def add_relatives(self, issues: list[dict]) -> None:

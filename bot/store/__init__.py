@@ -4,7 +4,7 @@ One ``Store`` per database (``store.py``), assembled from one part per kind of
 state: ``database`` (engine, transactions, dry runs, migrations, run locks,
 errors), ``schema`` (tables and the ordered migrations), ``values`` (what it
 hands out), then ``findings``, ``outbox``, ``snoozes``, ``history``,
-``cursors``, ``slack``, ``comments``, ``rule_health`` (read only: what each
+``cursors``, ``issue_cache`` (what rescans read relatives from), ``slack``, ``comments``, ``rule_health`` (read only: what each
 rule found, fixed and waived), ``dashboards`` and ``claims`` (done once across replicas); ``location`` says where it lives.
 The schema is versioned: migrations are applied automatically when a store
 is opened, except by dry runs, which never write to the store

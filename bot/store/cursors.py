@@ -37,14 +37,33 @@ class DeferredCursors:
     def __init__(self, store: Database):
         self.store = store
         self.pending: dict[str, dict] = {}
+        self.pending_cache: dict[str, object] = {}  # scope -> the read's CacheWrite, saved with its cursor
 
     def get_cursor(self, scope: str) -> dict | None:
         return self.pending.get(scope) or self.store.get_cursor(scope)
 
     def set_cursor(self, scope: str, cursor: dict) -> None:
         self.pending[scope] = dict(cursor)
+        self.pending_cache.pop(scope, None)
+
+    # The issue cache (``bot.store.issue_cache``): read from the store, written with the cursor.
+    def cached_links(self, scope: str, keys=None, *, parents=()) -> dict:
+        return self.store.cached_links(scope, keys, parents=parents)
+
+    def cached_raws(self, scope: str, keys) -> dict:
+        return self.store.cached_raws(scope, keys)
+
+    def save_read(self, scope: str, cursor: dict, cache=None) -> None:
+        self.pending[scope] = dict(cursor)
+        self.pending_cache[scope] = cache
 
     def commit(self) -> None:
-        for scope, value in self.pending.items():
-            self.store.set_cursor(scope, value)
+        """Every pending cursor, and the cache written with it, in one transaction."""
+        with self.store.transaction():
+            for scope, value in self.pending.items():
+                if scope in self.pending_cache:
+                    self.store.save_read(scope, value, self.pending_cache[scope])
+                else:
+                    self.store.set_cursor(scope, value)
         self.pending.clear()
+        self.pending_cache.clear()

@@ -226,12 +226,36 @@ def _migration_4(connection: Connection) -> None:
     connection.execute(sa.text("ALTER TABLE findings ADD COLUMN resolved_as VARCHAR(16)"))
 
 
+def _v5_tables(metadata: sa.MetaData) -> None:
+    """Added by migration 5. Frozen: add a migration to change it."""
+    sa.Table(
+        # The issues in scope as the last complete read saw them, per cursor (``bot.sources.issue_cache``):
+        # a rescan takes the parents, ancestors and children of what changed from here. Written with
+        # the cursor in one transaction; a full read replaces a scope's rows.
+        "issue_cache", metadata,
+        sa.Column("scope", sa.String(200), primary_key=True),  # the cursor's name (site and scope JQL)
+        sa.Column("key", sa.String(100), primary_key=True),
+        sa.Column("parent_key", sa.String(100)),
+        sa.Column("level", sa.String(64)),
+        sa.Column("updated", UTCDateTime),
+        sa.Column("raw", sa.LargeBinary, nullable=False),  # zlib-compressed JSON: the fields as read
+        sa.Index("ix_issue_cache_parent", "scope", "parent_key"),
+    )
+
+
+def _migration_5(connection: Connection) -> None:
+    metadata = sa.MetaData()
+    _v5_tables(metadata)
+    metadata.create_all(connection)
+
+
 # (version, name, function). Append only.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema", _migration_1),
     (2, "slack conversations", _migration_2),
     (3, "dashboards", _migration_3),
     (4, "once claims, why a finding resolved", _migration_4),
+    (5, "issue cache for rescans", _migration_5),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
@@ -241,6 +265,7 @@ _v2_tables(metadata)
 _v3_tables(metadata)
 _v4_tables(metadata)
 _v4_columns(metadata)
+_v5_tables(metadata)
 schema_version = sa.Table(
     "schema_version", metadata,
     sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
@@ -258,3 +283,4 @@ jira_comments = metadata.tables["jira_comments"]
 slack_conversations = metadata.tables["slack_conversations"]
 dashboards = metadata.tables["dashboards"]
 once_claims = metadata.tables["once_claims"]
+issue_cache = metadata.tables["issue_cache"]

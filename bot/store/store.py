@@ -9,14 +9,15 @@ from bot.store.dashboards import DashboardStore
 from bot.store.database import Database, store_url
 from bot.store.findings import FindingsStore
 from bot.store.history import HistoryStore
+from bot.store.issue_cache import IssueCacheStore
 from bot.store.outbox import OutboxStore
 from bot.store.rule_health import RuleHealthStore
 from bot.store.slack import SlackStore
 from bot.store.snoozes import SnoozeStore
 
 
-class Store(FindingsStore, OutboxStore, SnoozeStore, HistoryStore, CursorStore, SlackStore, CommentStore,
-            RuleHealthStore, DashboardStore, ClaimStore, Database):
+class Store(FindingsStore, OutboxStore, SnoozeStore, HistoryStore, CursorStore, IssueCacheStore, SlackStore,
+            CommentStore, RuleHealthStore, DashboardStore, ClaimStore, Database):
     """One database holding govbot's state; migrated on open."""
 
 

@@ -26,7 +26,8 @@ JQL: ``AND``, ``OR``, ``NOT``, parentheses; ``=``, ``!=``, ``in``, ``not in``,
 ``>=``, ``>``, ``<=``, ``<``, ``is [not] empty`` on project, key, id, type,
 status, labels, parent, created, updated, resolved and custom fields (by
 ``cf[N]``, id or name); ``ORDER BY`` created, updated, key. Dates are read in
-the user's time zone (UTC).
+the user's time zone (``time_zone``, UTC by default); relative dates (``"-125m"``,
+``"-1d 2h"``) count back from the server's clock, which ``set_clock_skew`` can move.
 
 Latency (``latency=`` seconds, ``--latency``): every API answer waits this long
 first, like a real site's 300 ms to 1 s per page; requests in flight at once
@@ -68,7 +69,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs, urlsplit
@@ -274,6 +275,20 @@ def parse_jql(text: str) -> Query:
     return Query(where, order)
 
 
+def _named_keys(node) -> set[str] | None:
+    """The only keys a where-clause can match (``key in (...)`` ANDed in), or None for any."""
+    kind = node[0]
+    if kind == "and":
+        left, right = _named_keys(node[1]), _named_keys(node[2])
+        return left if right is None else right if left is None else left & right
+    if kind == "or":
+        left, right = _named_keys(node[1]), _named_keys(node[2])
+        return None if left is None or right is None else left | right
+    if kind == "clause" and node[1].casefold() in ("key", "issuekey") and node[2] in ("=", "in"):
+        return {str(value).upper() for value in node[3]}
+    return None
+
+
 def parse_jira_time(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
@@ -284,7 +299,18 @@ def parse_jira_time(value: Any) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _jql_date(text: str, zone: timezone) -> datetime:
+_RELATIVE_DATE = re.compile(r"^([-+]?)((?:\d+[wdhm]\s*)+)$")
+_DATE_UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60}
+
+
+def _jql_date(text: str, zone, now: datetime | None = None) -> datetime:
+    """A JQL date: absolute ones in the user's time zone, relative ones ("-125m") from the server's clock."""
+    relative = _RELATIVE_DATE.match(text.strip())
+    if relative is not None:
+        seconds = sum(int(amount) * _DATE_UNITS[unit]
+                      for amount, unit in re.findall(r"(\d+)([wdhm])", relative.group(2)))
+        return (now or datetime.now(timezone.utc)) + timedelta(seconds=-seconds if relative.group(1) == "-"
+                                                               else seconds)
     for pattern in ("%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M", "%Y-%m-%d", "%Y/%m/%d"):
         try:
             return datetime.strptime(text.strip(), pattern).replace(tzinfo=zone)
@@ -339,6 +365,7 @@ class Store:
                  strict_keys: bool = True):
         self.flavour = flavour
         self.zone = time_zone
+        self.clock_skew = 0.0  # seconds the server's clock is ahead of this machine's
         self.strict_keys = strict_keys
         self.names: dict[str, str] = {}
         self.schema: dict[str, dict] = {}
@@ -357,6 +384,10 @@ class Store:
         self._by_name = {name.casefold(): field_id for field_id, name in self.names.items()}
         for field_id in {f for issue in self.issues[:1000] for f in issue["fields"]}:
             self.names.setdefault(field_id, field_id)
+
+    def now(self) -> datetime:
+        """The server's clock (relative JQL dates count back from it)."""
+        return datetime.fromtimestamp(time.time() + self.clock_skew, timezone.utc)
 
     # -- the field catalog ----------------------------------------------------------------------
     def field_catalog(self) -> list[dict]:
@@ -432,7 +463,11 @@ class Store:
                 query = parse_jql(jql)
                 self._validate(query.where)
                 holds = self._compile(query.where) if query.where is not None else (lambda issue: True)
-                found = [issue for issue in self.issues if holds(issue)]
+                # Keys named by the query are looked up (a real Jira's index does), not every issue scanned.
+                named = _named_keys(query.where) if query.where is not None else None
+                candidates = self.issues if named is None else \
+                    [issue for key in named if (issue := self.by_key.get(key)) is not None]
+                found = [issue for issue in candidates if holds(issue)]
                 found.sort(key=lambda issue: _key_order(issue["key"]))
                 for name, ascending in reversed(query.order):
                     found.sort(key=lambda issue, name=name: self._order_value(issue, name), reverse=not ascending)
@@ -479,7 +514,7 @@ class Store:
         if operator == "is not empty":
             return lambda i: getter(i) not in (None, "", [])
         if name.casefold() in _DATE_FIELDS:
-            bound = _jql_date(values[0], self.zone)
+            bound = _jql_date(values[0], self.zone, self.now())
             compare = {">=": lambda a: a >= bound, ">": lambda a: a > bound, "<=": lambda a: a <= bound,
                        "<": lambda a: a < bound, "=": lambda a: a == bound, "!=": lambda a: a != bound}.get(operator)
             if compare is None:
@@ -631,7 +666,7 @@ class JiraEmulator:
         self.store = Store(pages, flavour, strict_keys=strict_keys)
         self.faults = faults or Faults()
         self._answer_keys = threading.local()
-        self.time_zone = time_zone
+        self.set_time_zone(time_zone)
         self.window = window
         self.token_ttl = token_ttl
         self.lifetime = min(float(lifetime), MAX_LIFETIME)
@@ -651,6 +686,19 @@ class JiraEmulator:
         self._thread: threading.Thread | None = None
         self._timer: threading.Timer | None = None
         self.stopped = threading.Event()
+
+    def set_time_zone(self, name: str) -> None:
+        """The API user's time zone (``/myself``), in which absolute JQL dates are read, like Jira."""
+        from zoneinfo import ZoneInfo
+
+        self.time_zone = name
+        self.store.zone = ZoneInfo(name)
+        self.store._results.clear()  # answers to date queries depend on it
+
+    def set_clock_skew(self, seconds: float) -> None:
+        """Put the server's clock ``seconds`` ahead of (or, negative, behind) this machine's."""
+        self.store.clock_skew = float(seconds)
+        self.store._results.clear()
 
     @classmethod
     def from_snapshot(cls, path: str, **options) -> "JiraEmulator":

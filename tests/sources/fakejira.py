@@ -293,10 +293,26 @@ def _key_sort(key: str) -> tuple:
     return project, int(number)
 
 
-def _parse_jql_date(text: str, zone: str | None) -> datetime:
-    """Like Jira: a JQL date is in the searching user's time zone."""
+_RELATIVE = re.compile(r"^([-+]?)((?:\d+[wdhm]\s*)+)$")
+_UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60}
+
+
+def relative_jql_date(text: str, now: datetime) -> datetime | None:
+    """Like Jira: ``"-125m"``, ``"-1d 2h"`` count back from the server's clock (any user time zone)."""
+    match = _RELATIVE.match(text.strip())
+    if match is None:
+        return None
+    seconds = sum(int(amount) * _UNITS[unit] for amount, unit in re.findall(r"(\d+)([wdhm])", match.group(2)))
+    return now + timedelta(seconds=-seconds if match.group(1) == "-" else seconds)
+
+
+def _parse_jql_date(text: str, zone: str | None, now: datetime | None = None) -> datetime:
+    """Like Jira: a JQL date is in the searching user's time zone; a relative one counts from now."""
     from zoneinfo import ZoneInfo
 
+    relative = relative_jql_date(text, now or datetime.now(timezone.utc))
+    if relative is not None:
+        return relative
     for pattern in ("%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M", "%Y-%m-%d", "%Y/%m/%d"):
         try:
             return datetime.strptime(text, pattern).replace(tzinfo=ZoneInfo(zone or "UTC"))
@@ -327,6 +343,7 @@ class FakeJira:
         self.window = window
         self.fields = fields if fields is not None else (cloud_fields() if cloud else dc_fields())
         self.time_zone = time_zone
+        self.now: datetime | None = None  # the server's clock for relative JQL dates (None: the real one)
         self.faults: dict[tuple[str, int], Fault] = {}
         self.counts: dict[str, int] = {}
         self.calls: list[dict] = []
@@ -482,7 +499,7 @@ class FakeJira:
         actual = self._value(issue, name)
         if name.lower() in ("created", "updated"):
             moment = datetime.strptime(actual, "%Y-%m-%dT%H:%M:%S.000+0000").replace(tzinfo=timezone.utc)
-            bound = _parse_jql_date(values[0], self.time_zone)
+            bound = _parse_jql_date(values[0], self.time_zone, self.now)
             return {">=": moment >= bound, ">": moment > bound, "<=": moment <= bound,
                     "<": moment < bound}.get(operator, False)
         wanted = {str(v).casefold() for v in values}

@@ -174,6 +174,7 @@ def test_a_cloud_rescan_pages_its_changes_instead_of_listing_ids_first():
                 "%Y-%m-%dT%H:%M:%S.000+0000")
         fake.calls.clear()
         later = NOW + timedelta(hours=1)
+        fake.now = later  # Jira's clock, for the rescan's relative date
         changed = load_workspace_from_jira(config, Rules(), cursor_store=store, source=make_source(config, now=later))
     assert set(changed.issues) == {f"PAY-{n}" for n in range(1, 151)}
     scope = [call for call in fake.searches() if "updated >=" in call["params"]["jql"]]
