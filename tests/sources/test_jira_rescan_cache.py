@@ -283,3 +283,44 @@ def test_deferred_cursors_save_the_cache_with_its_cursor_in_one_transaction(tmp_
     deferred.commit()
     assert set(store.cached_hierarchy("jira:x")) == {"PAY-2"} and store.get_cursor("jira:x") == {"since": "t2"}
     store.close()
+
+
+@pytest.mark.parametrize("flavour", ["cloud", "datacenter"])
+def test_relatives_from_a_cache_a_full_read_wrote_without_owners_get_their_owners(flavour, tmp_path):
+    """A full read leaves the owner fields for later (bot/sources/owners.py), so the cache it writes
+    has none. A rescan that judges a cached relative again (a story whose epic changed) must name
+    the story's owner as a full read does, not leave its finding without one."""
+    from bot.runs.owners import complete_owners
+
+    with JiraEmulator(site(flavour), flavour=flavour, lifetime=120) as emulator:
+        store = Store(f"sqlite:///{tmp_path / 'govbot.db'}")
+        source, rules, config = source_for(emulator, tmp_path)
+        first = source.load(rules, cursor_store=store, defer_owners=True)
+        assert first.late_owners is not None
+        before = evaluate(first, rules.active, config, NOW)
+        complete_owners(first, before, config)  # reads the owners, then writes the cursor and the cache
+        assert store.cached_count() == len(first.issues) > 300
+        # Stories with an owned finding: their epics are edited, the stories are not (they are
+        # judged again because an ancestor changed, from the cache).
+        owned = {f.issue for f in before.findings if f.owner and f.issues is None}
+        parents = {issue.parent_key for issue in first.issues.values()}
+        stories = {issue.key for issue in first.issues.values()
+                   if issue.key in owned and issue.key not in parents and issue.parent_key in first.issues}
+        epics = sorted({first.issues[key].parent_key for key in stories})[:3]
+        assert epics, "the generated site has no story with an owned finding under an epic in scope"
+        stories = {key for key in stories if first.issues[key].parent_key in epics}
+        emulator.touch(epics, when=emulator.store.now())
+        cached = source_for(emulator, tmp_path)[0].load(rules, cursor_store=store, defer_owners=True)
+        evaluation = evaluate(cached, rules.active, config, NOW)
+        complete_owners(cached, evaluation, config)
+        whole = source_for(emulator, tmp_path)[0].load(rules)
+
+    judged = stories & set(cached.issues)  # judged again, not read: their epics changed, they did not
+    assert cached.complete and judged
+    keys = set(cached.issues)
+    got = {(f.rule, f.issue, f.owner) for f in evaluation.findings if f.issue in keys and f.issues is None}
+    want = {(f.rule, f.issue, f.owner) for f in evaluate(whole, rules.active, config, NOW).findings
+            if f.issue in keys and f.issues is None}
+    assert got == want
+    assert {issue for _rule, issue, owner in got if owner} >= judged
+    store.close()
