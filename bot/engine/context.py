@@ -43,6 +43,13 @@ class Context:
         # and each lookup flattens text. One issue at a time, so the cache stays small.
         self._looked_up: dict[tuple, tuple[str, str]] = {}
         self._looked_up_issue: Issue | None = None
+        # What depends only on the run's config, asked for on every (rule, issue) pair that reads
+        # a field or a level: worked out once per name instead (the same answers, fewer casefolds).
+        self._synonyms: dict[str, list[str]] = {}
+        self._section_keys: dict[str, str] = {}
+        self._level_ranks: dict[str, int | None] = {}
+        self._between: dict[tuple[str, str], list[str]] = {}
+        self._not_work: dict = {}
 
     @property
     def history_days(self) -> int | None:
@@ -74,8 +81,22 @@ class Context:
             found = self._looked_up[memo] = self._lookup(issue, name, sources)
         return found
 
+    def synonyms(self, name: str) -> list[str]:
+        """``config.synonyms(name)``, once per name and run (callers only read the list)."""
+        found = self._synonyms.get(name)
+        if found is None:
+            found = self._synonyms[name] = self.config.synonyms(name)
+        return found
+
+    def section(self, issue: Issue, name: str) -> str | None:
+        """``issue.section(name)``, with the heading key of ``name`` worked out once per run."""
+        key = self._section_keys.get(name)
+        if key is None:
+            key = self._section_keys[name] = text.section_key(name)
+        return issue.sections.get(key)
+
     def _lookup(self, issue: Issue, name: str, sources: tuple[str, ...]) -> tuple[str, str]:
-        names = self.config.synonyms(name)
+        names = self.synonyms(name)
         fallback = ("", "")
         if "field" in sources:
             for candidate in names:
@@ -86,7 +107,7 @@ class Context:
                     fallback = fallback if fallback[0] else (value, f"field {candidate}")
         if "section" in sources:
             for candidate in names:
-                value = (issue.section(candidate) or "").strip()
+                value = (self.section(issue, candidate) or "").strip()
                 if value:
                     if not self.is_placeholder(value):
                         return value, f"section {candidate}"
@@ -119,6 +140,33 @@ class Context:
         except KeyError:
             rank = self._ranks[level] = self._hierarchy.rank(level)
             return rank
+
+    def level_rank(self, level: str) -> int | None:
+        """``config.hierarchy.rank(level)``, once per level name and run."""
+        try:
+            return self._level_ranks[level]
+        except KeyError:
+            rank = self._level_ranks[level] = self._hierarchy.rank(level)
+            return rank
+
+    def required_between(self, upper: str, lower: str) -> list[str]:
+        """``config.hierarchy.required_between``, once per pair of levels and run (callers only read it)."""
+        pair = (upper, lower)
+        found = self._between.get(pair)
+        if found is None:
+            found = self._between[pair] = self._hierarchy.required_between(upper, lower)
+        return found
+
+    def is_not_work_item(self, issue_type, type_name: str | None) -> bool:
+        """Whether a name of ``issue_type`` (or ``type_name`` when it has none) is in
+        ``hierarchy.not_work_items``: once per type and run."""
+        key = (issue_type, type_name)
+        found = self._not_work.get(key)
+        if found is None:
+            not_work = self._hierarchy.not_work_items
+            names = issue_type.names or (type_name,)
+            found = self._not_work[key] = any(name.casefold() in not_work for name in names)
+        return found
 
     def project_uses(self, project: str, level: str) -> bool | None:
         """Whether ``project`` has work at ``level`` or above: an issue of its own at that level,
@@ -158,7 +206,13 @@ class Context:
                 continue
             entry = counts.setdefault((issue.project, issue.type), [0, 0])
             entry[1] += 1
-            if any((self.hierarchy_rank(a) or -1) >= rank for a in workspace.ancestors(issue)):
+            # Most issues roll up through their parent, the first ancestor: decided without
+            # walking the chain (the walk below gives the same answer, more slowly).
+            parent = workspace.get(issue.parent_key)
+            if parent is None or parent.key == issue.key:
+                continue  # no ancestors
+            if (self.hierarchy_rank(parent) or -1) >= rank or any(
+                    (self.hierarchy_rank(a) or -1) >= rank for a in workspace.ancestors(issue)):
                 entry[0] += 1
         return {key: (value[0], value[1]) for key, value in counts.items()}
 

@@ -67,10 +67,11 @@ class Evaluation:
     rules: list[Rule] = field(default_factory=list)  # every rule evaluated, reporting or not
 
 
-def owner_of(rule: Rule, issue: Issue, config: Config):
+def owner_of(rule: Rule, issue: Issue, config: Config, context: Context | None = None):
     """(user, role): the first of the rule's owner fields that names someone."""
+    synonyms = context.synonyms if context is not None else config.synonyms
     for name in rule.owner:
-        for candidate in config.synonyms(name):
+        for candidate in synonyms(name):
             user = issue.user(candidate)
             if user is not None:
                 return user, candidate
@@ -81,7 +82,7 @@ def evaluate_rule(rule: Rule, issue: Issue, context: Context) -> Finding | None:
     match = rule.condition.evaluate(issue, context)
     if match is None:
         return None
-    owner, role = owner_of(rule, issue, context.config)
+    owner, role = owner_of(rule, issue, context.config, context)
     message = templates.render(rule.message, issue=issue, rule=rule, evidence=match.evidence,
                                params=rule.params, context=context)
     return Finding(rule=rule.id, issue=issue.key, severity=rule.severity, message=message, title=rule.title,

@@ -34,9 +34,7 @@ class NotAWorkItem(Check):
     def evaluate(self, issue, context):
         if issue.issue_type is None:
             return None
-        names = issue.issue_type.names or (issue.type,)
-        not_work = context.config.hierarchy.not_work_items
-        return Match(issue.type) if any(name.casefold() in not_work for name in names) else None
+        return Match(issue.type) if context.is_not_work_item(issue.issue_type, issue.type) else None
 
 
 @register
@@ -75,7 +73,7 @@ class SkippedLevel(_HierarchyCheck):
         mine, theirs = context.hierarchy_rank(issue), context.hierarchy_rank(parent)
         if mine is None or theirs is None or theirs <= mine:
             return None
-        skipped = context.config.hierarchy.required_between(parent.level, issue.level)
+        skipped = context.required_between(parent.level, issue.level)
         return Match("skips " + ", ".join(skipped)) if skipped else None
 
 
@@ -95,7 +93,7 @@ class NoAncestor(_HierarchyCheck):
         return []  # the level name is checked against config in the loader
 
     def evaluate(self, issue, context):
-        target = context.config.hierarchy.rank(self.params["level"])
+        target = context.level_rank(self.params["level"])
         for ancestor in context.workspace.ancestors(issue):
             rank = context.hierarchy_rank(ancestor)
             if rank is None or rank >= target:
