@@ -96,6 +96,10 @@ class RunBudget:
         self.chars_used = 0
         self.plain_messages = 0                      # findings that kept the rule title as message
 
+    def dropped(self, rule_id: str) -> bool:
+        """Whether the rule is skipped for the rest of the run (``evaluate`` would skip it)."""
+        return rule_id in self._dropped
+
     def evaluate(self, function: Callable[..., Any], rule, issue, *args: Any) -> Any:
         """``function(rule, issue, *args)`` under the rule's budget; RuleSkipped when it is over.
 

@@ -113,7 +113,9 @@ def _evaluate(workspace: Workspace, reporting: list[Rule], silent: list[Rule], c
     rules = [(rule, True) for rule in reporting] + [(rule, False) for rule in silent]
     # Rules by the kind of issue they may apply to (level, type, status...): a scan has a few
     # hundred kinds and tens of thousands of issues, so most scope tests run once per kind.
-    by_kind: dict[tuple, list[tuple[Rule, bool, bool, int | None]]] = {}
+    # With each kind, the rules known to hold for no issue of it (``quiet``, by id): rules made only
+    # of ``kind_only`` checks (the type's) are evaluated once per kind instead of once per issue.
+    by_kind: dict[tuple, tuple[list[tuple[Rule, bool, bool, int | None, bool]], set[int]]] = {}
     # Each rule's active-work horizon (``Scope.in_window``), read once: an open issue is in
     # every window, and a closed one is dated once per distinct horizon, not once per rule.
     horizons = {id(rule): rule.scope.window_days(context) for rule, _ in rules}
@@ -122,14 +124,15 @@ def _evaluate(workspace: Workspace, reporting: list[Rule], silent: list[Rule], c
         if keys is not None and issue.key not in keys:
             continue
         kind = kind_of(issue)
-        candidates = by_kind.get(kind)
-        if candidates is None:
-            candidates = by_kind[kind] = [(rule, reports, rule.scope.checks_rest, horizons[id(rule)])
-                                          for rule, reports in rules
-                                          if rule.applies_to_kind(issue, hierarchy, context)]
+        known = by_kind.get(kind)
+        if known is None:
+            known = by_kind[kind] = ([(rule, reports, rule.scope.checks_rest, horizons[id(rule)], rule.kind_decided)
+                                      for rule, reports in rules
+                                      if rule.applies_to_kind(issue, hierarchy, context)], set())
+        candidates, quiet = known
         closed = issue.is_closed()
         windows: dict[int, bool] = {}
-        for rule, reports, checks_rest, horizon in candidates:
+        for rule, reports, checks_rest, horizon, decided in candidates:
             if checks_rest and not rule.scope.matches_rest(issue, context, window=False):
                 continue
             if closed and horizon is not None:
@@ -138,6 +141,9 @@ def _evaluate(workspace: Workspace, reporting: list[Rule], silent: list[Rule], c
                     active = windows[horizon] = is_active(issue, now, horizon)
                 if not active:
                     continue
+            if decided and id(rule) in quiet and not budget.dropped(rule.id):
+                evaluation.verdicts.append(Verdict(rule.id, issue.key, False))
+                continue
             try:
                 finding = budget.evaluate(evaluate_rule, rule, issue, context)
             except RuleSkipped:
@@ -149,7 +155,10 @@ def _evaluate(workspace: Workspace, reporting: list[Rule], silent: list[Rule], c
                 evaluation.failures.append(Failure(rule.id, issue.key, f"{type(error).__name__}: {error}"))
                 log.debug("rule %s failed on %s", rule.id, issue.key, exc_info=True)
                 continue
-            if finding is not None and reports:
+            if finding is None:
+                if decided:
+                    quiet.add(id(rule))
+            elif reports:
                 evaluation.findings.append(finding)
             evaluation.verdicts.append(Verdict(rule.id, issue.key, finding is not None, finding))
         if progress is not None and count % 500 == 0:

@@ -48,6 +48,10 @@ class Check:
     # sent without one is left to the other rules and listed once in the summary.
     needs_type: ClassVar[bool] = False
     needs_status: ClassVar[bool] = False
+    # True when the verdict depends only on what ``bot.engine.rule.kind_of`` reads of the issue
+    # (and the run): a rule made only of such checks that holds for no issue of a kind holds for
+    # none of that kind, so the engine does not ask again (``bot.engine.evaluate``).
+    kind_only: ClassVar[bool] = False
     # The parameter naming a hierarchy level, checked against config by the loader.
     level_param: ClassVar[str | None] = None
     # For the rule reference: {"condition": ..., "fires": example issue, "ok": example issue};

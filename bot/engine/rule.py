@@ -151,9 +151,10 @@ KIND_KEYS = frozenset({"levels", "min_level", "types", "exclude_types", "status_
 
 
 def kind_of(issue: Issue) -> tuple:
-    """Everything ``Rule.applies_to_kind`` reads of an issue: issues alike in these share its answer."""
+    """Everything ``Rule.applies_to_kind`` and the ``kind_only`` checks read of an issue: issues alike
+    in these share their answers."""
     return (issue.level, issue.type, issue.status_category, bool(issue.status), issue.project, issue.team,
-            issue.flow_item)
+            issue.flow_item, issue.issue_type, issue.type_mapped)
 
 
 @dataclass
@@ -208,6 +209,12 @@ class Rule:
     def needs_type(self) -> bool:
         """The rule means nothing for an issue Jira sent without a type."""
         return self.scope.needs_type or any(check.needs_type for check in self.condition.own_checks())
+
+    @functools.cached_property
+    def kind_decided(self) -> bool:
+        """Every check of the condition is ``kind_only``: its verdict is the same for every issue of a kind."""
+        checks = list(self.condition.checks())
+        return bool(checks) and all(check.kind_only for check in checks)
 
     @functools.cached_property
     def needs_status(self) -> bool:

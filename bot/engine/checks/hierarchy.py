@@ -27,6 +27,7 @@ class NotAWorkItem(Check):
            "a scheduled deployment of features, not a level of work).")
     schema = {"properties": {}}
     needs_type = True
+    kind_only = True  # the type and the config
 
     def fields(self):
         return set()
@@ -176,6 +177,7 @@ class UnmappedType(Check):
            "does not name it. It has no agreed level or flow item kind, so flow metrics cannot count it.")
     schema = {"properties": {}}
     needs_type = True
+    kind_only = True  # the type and whether anything placed it
 
     def fields(self):
         return set()
