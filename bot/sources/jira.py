@@ -588,7 +588,7 @@ class JiraSource:
                     pipeline.submit(self._fetch_ids, chunk, multi, what)
                 pipeline.finish()
             unsure.update(ident for ident in with_values if ident not in values_by_id)  # gone meanwhile
-        del with_values
+        with_values.clear()  # the ids are not needed past here
         unexplained: list[str] = []
 
         def handle(answer: tuple[tuple[list[dict], list[str]], bool]) -> None:
