@@ -582,6 +582,7 @@ class JiraSource:
                 values_by_id[str(raw.get("id"))] = {field_id: values.get(field_id) for field_id in multi}
             unsure.update(missing)
 
+        with_values = list(dict.fromkeys(with_values))  # a listing that started over lists some twice
         if with_values:
             with Pipeline(self.concurrency, got_values) as pipeline:
                 for chunk in _chunks(with_values, BULK_CHUNK):
