@@ -611,7 +611,8 @@ class JiraSource:
                 issues = merged
             _hand_on(issues, seen, on_page, result, progress)
 
-        with Pipeline(self.concurrency, handle) as pipeline:
+        # An answer is 1,000 raw issues here: as many wait as requests are in flight, not twice that.
+        with Pipeline(self.concurrency, handle, most=self.concurrency) as pipeline:
             waiting: list[str] = []
 
             def listed(id_page: list[dict]) -> None:
