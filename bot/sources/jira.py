@@ -20,7 +20,11 @@ How the scope is read, a few requests at once (``jira.concurrency``, see
 then the other pages of the 10,000-result window are fetched in parallel. On
 Cloud, page tokens only come one at a time, so after a first page with the
 fields (a small scope ends there) the rest are listed by id, 5,000 a page,
-and their fields fetched 100 at a time with ``bulkfetch``, in parallel. Either
+and their fields fetched with ``bulkfetch``, in parallel: 1,000 a request by
+their single-valued fields, the multi-valued ones (labels, components) read
+100 a request for only the issues that have any, and put back before the
+normalizer sees the issue (100 a request with every field on a site that
+refuses that; see ``_search_cloud_efficiently``). Either
 way every issue is read once and a failed request is retried, then reported.
 
 A fault that outlives the retries marks the workspace incomplete (what was
@@ -37,6 +41,7 @@ import math
 import os
 import re
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
@@ -70,6 +75,16 @@ DC_PAGE_REQUEST = 1000
 # Cloud bulkfetch takes up to 100 ids; DC ``key in (...)`` chunks stay the same
 # size so a GET URL stays short.
 BULK_CHUNK = 100
+# Cloud bulkfetch serves 1,000 issues a request when it names only single-valued fields (at most 100
+# of them); anything multi-valued keeps it at 100 (``_search_cloud_efficiently``).
+EFFICIENT_BULK_CHUNK = 1000
+EFFICIENT_MAX_FIELDS = 100
+# The fields Jira counts as returning many values; custom fields of schema type "array" are too.
+MULTI_VALUED = frozenset({"comment", "worklog", "attachment", "issuelinks", "subtasks", "labels", "components",
+                          "fixVersions", "versions"})
+# The JQL clause that finds issues with any value in a multi-valued system field (the others have none).
+MULTI_VALUED_CLAUSES = {"labels": "labels", "components": "component", "fixVersions": "fixVersion",
+                        "versions": "affectedVersion"}
 CONFIRM_CHUNK = 250  # keys per keys-only search checking cached relatives (the URL stays a few KB)
 MAX_ANCESTOR_DEPTH = 6
 MAX_PAGES = 100_000
@@ -344,6 +359,8 @@ class JiraSource:
         self._dc_page = self.page_size or DC_PAGE_REQUEST
         self._cloud_method = "GET"
         self._bulkfetch_available = True
+        self._bulk_efficient = True  # 1,000 ids a bulkfetch of single-valued fields, until the site refuses
+        self._efficient_lock = threading.Lock()
         self._dc_order = " ORDER BY created ASC"
         self.warned = False
 
@@ -471,6 +488,10 @@ class JiraSource:
         _hand_on(issues, seen, on_page, result, progress)
         if not isinstance(first.get("nextPageToken"), str) or first.get("isLast") is True:
             return result
+        plan = self._efficient_plan(fields) if self._bulk_efficient else None
+        if plan is not None and self._search_cloud_efficiently(jql, fields, plan, known_ids, seen, on_page,
+                                                               progress, what, result):
+            return result
         unexplained: list[str] = []
 
         def handle(answer: tuple[list[dict], list[str]]) -> None:
@@ -495,17 +516,159 @@ class JiraSource:
             if waiting:
                 pipeline.submit(self._fetch_ids, list(waiting), fields, what)
             pipeline.finish()
-        if not listing.complete:
-            result.complete = False
-            result.problems.extend(listing.problems)
-        if unexplained:
-            result.complete = False
-            result.problems.append(f"{what}: {len(unexplained):,} issues the search listed could not be read "
-                                   f"(for example id {unexplained[0]})")
+        _listing_and_gaps(result, listing, unexplained, what)
         return result
 
-    def _fetch_ids(self, ids: list[str], fields: list[str], what: str) -> tuple[list[dict], list[str]]:
-        """(issues, ids neither returned nor reported gone) for up to 100 ids; runs on a pool thread."""
+    def _efficient_plan(self, fields: list[str]) -> tuple[list[str], list[str], list[str]] | None:
+        """(single-valued fields, multi-valued fields, JQL clauses finding issues with any multi-valued
+        value) for a 1,000-a-request bulkfetch; None when ``fields`` cannot be read that way (a multi-valued
+        field no JQL clause can test, or more than 100 single-valued fields)."""
+        catalog = self.field_catalog()
+        single: list[str] = []
+        multi: list[str] = []
+        clauses: list[str] = []
+        for field_id in fields:
+            info = catalog.get(field_id)
+            if field_id not in MULTI_VALUED and not (info is not None and info.schema.get("type") == "array"):
+                single.append(field_id)
+                continue
+            multi.append(field_id)
+            if field_id in MULTI_VALUED_CLAUSES:
+                clauses.append(f"{MULTI_VALUED_CLAUSES[field_id]} is not EMPTY")
+            elif re.fullmatch(r"customfield_\d+", field_id):
+                clauses.append(f"{_clause_name(field_id)} is not EMPTY")
+            else:
+                return None  # comments, links, sub-tasks...: no clause says which issues have them
+        if not single or len(single) > EFFICIENT_MAX_FIELDS:
+            return None
+        return single, multi, clauses
+
+    def _search_cloud_efficiently(self, jql, fields, plan, known_ids: set[str], seen: set[str], on_page,
+                                  progress, what, result: SearchResult) -> bool:
+        """The by-ids read past the first page at 1,000 issues a bulkfetch; False (nothing handed on) when
+        the site refuses the clause, and the caller reads as before (100 a request, every field).
+
+        Bulkfetch serves 1,000 issues only when no field named returns many values, so the multi-valued
+        fields (labels, components, array custom fields) are read apart, for the few issues that have
+        any: an id-only search for them (5,000 a page), their values 100 a request, kept by id (small);
+        then the single-valued fields of every listed id, 1,000 a request, each issue's multi-valued
+        values put back into its raw fields before it is handed on, so the normalizer sees what the
+        100-a-request read gives. An issue without any gets what Jira sends for an empty field.
+        """
+        single, multi, clauses = plan
+        with_values: list[str] = []
+        if multi:
+            def listed_with_values(id_page: list[dict]) -> None:
+                with_values.extend(ident for raw in id_page
+                                   if (ident := str(raw.get("id") or "")) and ident not in known_ids)
+
+            try:
+                listing = self._search_cloud(_and(jql, f"({' OR '.join(clauses)})"), ["id"], listed_with_values,
+                                             None, what, limit=CLOUD_ID_PAGE)
+            except JiraHTTPError as error:
+                if error.status != 400:
+                    raise
+                self._refuse_efficient(what, error)
+                return False
+            if not listing.complete:
+                return False  # not known which issues have values: the 100-a-request read finds out
+        values_by_id: dict[str, dict] = {}
+        unsure: set[str] = set()  # ids whose multi-valued values could not be read
+
+        def got_values(answer: tuple[list[dict], list[str]]) -> None:
+            issues, missing = answer
+            for raw in issues:
+                values = _dict(raw.get("fields"))
+                values_by_id[str(raw.get("id"))] = {field_id: values.get(field_id) for field_id in multi}
+            unsure.update(missing)
+
+        with_values = list(dict.fromkeys(with_values))  # a listing that started over lists some twice
+        if with_values:
+            with Pipeline(self.concurrency, got_values) as pipeline:
+                for chunk in _chunks(with_values, BULK_CHUNK):
+                    pipeline.submit(self._fetch_ids, chunk, multi, what)
+                pipeline.finish()
+            unsure.update(ident for ident in with_values if ident not in values_by_id)  # gone meanwhile
+        with_values.clear()  # the ids are not needed past here
+        unexplained: list[str] = []
+
+        def handle(answer: tuple[tuple[list[dict], list[str]], bool]) -> None:
+            (issues, missing), whole = answer
+            unexplained.extend(missing)
+            if not whole:
+                merged = []
+                for raw in issues:
+                    ident = str(raw.get("id"))
+                    if ident in unsure:
+                        unexplained.append(ident)  # its labels (say) are not known: not judged on a guess
+                        continue
+                    values = raw.get("fields")
+                    if not isinstance(values, dict):
+                        values = raw["fields"] = {}
+                    extra = values_by_id.pop(ident, None)
+                    values.update(extra if extra is not None else _empty_values(multi))
+                    merged.append(raw)
+                issues = merged
+            _hand_on(issues, seen, on_page, result, progress)
+
+        # An answer is 1,000 raw issues here: as many wait as requests are in flight, not twice that.
+        with Pipeline(self.concurrency, handle, most=self.concurrency) as pipeline:
+            waiting: list[str] = []
+
+            def listed(id_page: list[dict]) -> None:
+                for raw in id_page:
+                    issue_id = str(raw.get("id") or "")
+                    if issue_id and issue_id not in known_ids:
+                        known_ids.add(issue_id)
+                        waiting.append(issue_id)
+                while len(waiting) >= EFFICIENT_BULK_CHUNK:
+                    pipeline.submit(self._fetch_single, waiting[:EFFICIENT_BULK_CHUNK], single, fields, what)
+                    del waiting[:EFFICIENT_BULK_CHUNK]
+
+            listing = self._search_cloud(jql, ["id"], listed, None, what, limit=CLOUD_ID_PAGE)
+            if waiting:
+                pipeline.submit(self._fetch_single, list(waiting), single, fields, what)
+            pipeline.finish()
+        _listing_and_gaps(result, listing, unexplained, what)
+        return True
+
+    def _fetch_single(self, ids: list[str], single: list[str], fields: list[str],
+                      what: str) -> tuple[tuple[list[dict], list[str]], bool]:
+        """((issues, ids unexplained), whether the issues carry every field) for up to 1,000 ids: the
+        single-valued fields in one bulkfetch, or, on a site that refuses that, every field 100 a
+        request. Runs on a pool thread."""
+        if self._bulk_efficient and self._bulkfetch_available:
+            try:
+                return self._fetch_ids(ids, single, what, by_search=False), False
+            except JiraHTTPError as error:
+                if error.status in (404, 405):
+                    pass  # no bulkfetch at all: searched by id 100 at a time, as before
+                elif error.status != 400 or len(ids) <= BULK_CHUNK:
+                    raise
+                else:
+                    self._refuse_efficient(what, error)
+        issues: list[dict] = []
+        missing: list[str] = []
+        for chunk in _chunks(ids, BULK_CHUNK):
+            more, lost = self._fetch_ids(chunk, fields, what)
+            issues += more
+            missing += lost
+        return (issues, missing), True
+
+    def _refuse_efficient(self, what: str, error: JiraHTTPError) -> None:
+        """This site does not serve 1,000-issue bulkfetches: said once, then read 100 a request."""
+        with self._efficient_lock:
+            if not self._bulk_efficient:
+                return
+            self._bulk_efficient = False
+        log.warning("%s: Jira refused a bulk read of 1,000 issues by their single-valued fields (%s); "
+                    "reading 100 a request with every field instead", what,
+                    "; ".join(error.messages) or error.status)
+
+    def _fetch_ids(self, ids: list[str], fields: list[str], what: str, *,
+                   by_search: bool = True) -> tuple[list[dict], list[str]]:
+        """(issues, ids neither returned nor reported gone) for up to 100 ids (1,000 when ``fields`` are
+        single-valued); runs on a pool thread."""
         if self._bulkfetch_available:
             try:
                 page = _as_dict(self.transport.post("/rest/api/3/issue/bulkfetch",
@@ -514,6 +677,8 @@ class JiraSource:
                 if error.status not in (404, 405):
                     raise
                 self._bulkfetch_available = False  # an older site: search by id instead
+                if not by_search:
+                    raise
             else:
                 issues = _issues_of(page)
                 gone = {str(item) for entry in page.get("issueErrors") or [] if isinstance(entry, dict)
@@ -1268,6 +1433,24 @@ def _hand_on(issues: list[dict], seen: set[str], on_page, result: "SearchResult"
     if progress:
         of = f" of {total:,}" if total is not None else ""
         progress(f"read {result.read:,}{of} issues")
+
+
+def _empty_values(multi: list[str]) -> dict:
+    """What Cloud sends for multi-valued fields an issue has no value in: [] for system fields, null
+    for custom ones."""
+    return {field_id: None if field_id.startswith("customfield_") else [] for field_id in multi}
+
+
+def _listing_and_gaps(result: SearchResult, listing: SearchResult, unexplained: list[str], what: str) -> None:
+    """An incomplete id listing, or listed ids bulkfetch neither returned nor called gone, make the
+    read incomplete."""
+    if not listing.complete:
+        result.complete = False
+        result.problems.extend(listing.problems)
+    if unexplained:
+        result.complete = False
+        result.problems.append(f"{what}: {len(unexplained):,} issues the search listed could not be read "
+                               f"(for example id {unexplained[0]})")
 
 
 def _fresh(issues: list[dict], seen: set[str]) -> list[dict]:

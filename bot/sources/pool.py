@@ -6,7 +6,7 @@ another spends most of a scan waiting. Once the pages are known (Data Center's
 at once and hands each answer to ``handle`` on the caller's thread, in the
 order they were submitted: the normalizer and the workspace never see two
 threads, and a scan reads its issues in the same order as before. At most
-twice ``workers`` answers wait in memory. A failure (after the transport's
+twice ``workers`` answers wait in memory (``most``: fewer, for big answers). A failure (after the transport's
 own retries) stops the pipeline: answers before it are handed on, the rest
 are cancelled, and the error is raised as a sequential read would raise it.
 """
@@ -19,9 +19,11 @@ from typing import Any, Callable
 
 
 class Pipeline:
-    def __init__(self, workers: int, handle: Callable[[Any], None]):
+    def __init__(self, workers: int, handle: Callable[[Any], None], *, most: int | None = None):
         self.workers = max(1, int(workers))
         self.handle = handle
+        # Answers waiting at most (twice ``workers`` unless told): big answers (1,000 issues) wait fewer.
+        self.most = max(1, int(most)) if most is not None else 2 * self.workers
         self.pending: deque[Future] = deque()
         self.executor = (ThreadPoolExecutor(self.workers, thread_name_prefix="govbot-jira")
                          if self.workers > 1 else None)
@@ -31,7 +33,7 @@ class Pipeline:
             self.handle(fetch(*args))
             return
         self.pending.append(self.executor.submit(fetch, *args))
-        while len(self.pending) > 2 * self.workers:
+        while len(self.pending) > self.most:
             self._next()
 
     def finish(self) -> None:

@@ -24,7 +24,7 @@ Data Center
 
 JQL: ``AND``, ``OR``, ``NOT``, parentheses; ``=``, ``!=``, ``in``, ``not in``,
 ``>=``, ``>``, ``<=``, ``<``, ``is [not] empty`` on project, key, id, type,
-status, labels, parent, created, updated, resolved and custom fields (by
+status, labels, component, fixVersion, affectedVersion, parent, created, updated, resolved and custom fields (by
 ``cf[N]``, id or name); ``ORDER BY`` created, updated, key. Dates are read in
 the user's time zone (``time_zone``, UTC by default); relative dates (``"-125m"``,
 ``"-1d 2h"``) count back from the server's clock, which ``set_clock_skew`` can move.
@@ -557,6 +557,9 @@ class Store:
             "status": lambda i: (i["fields"].get("status") or {}).get("name"),
             "statuscategory": lambda i: ((i["fields"].get("status") or {}).get("statusCategory") or {}).get("name"),
             "labels": lambda i: i["fields"].get("labels") or [],
+            "component": lambda i: _names(i["fields"].get("components")),
+            "fixversion": lambda i: _names(i["fields"].get("fixVersions")),
+            "affectedversion": lambda i: _names(i["fields"].get("versions")),
             "parent": lambda i: (i["fields"].get("parent") or {}).get("key"),
             "summary": lambda i: i["fields"].get("summary"),
             "text": lambda i: i["fields"].get("summary"),
@@ -585,6 +588,11 @@ class Store:
 
 
 _DATE_FIELDS = {"created", "updated", "resolved", "resolutiondate"}
+
+
+def _names(values: Any) -> list:
+    """Components and versions by name (``component``, ``fixVersion`` and ``affectedVersion`` in JQL)."""
+    return [v.get("name") for v in values if isinstance(v, dict)] if isinstance(values, list) else []
 
 
 def _plain_value(value: Any) -> Any:

@@ -251,6 +251,13 @@ def parse_jql(text: str) -> Query:
             operator = "not in"
         elif word_is(token, "in"):
             operator = "in"
+        elif word_is(token, "is"):
+            negate = word_is(peek(), "not")
+            if negate:
+                take()
+            if not word_is(take(), "empty", "null"):
+                raise JQLError("Error in the JQL Query: Expecting 'EMPTY' after 'IS'.")
+            return ("clause", name, "is not empty" if negate else "is empty", [])
         elif token[0] == "op" and token[1] in ("=", "!=", ">=", "<=", ">", "<"):
             operator = token[1]
         else:
@@ -496,6 +503,9 @@ class FakeJira:
         if kind == "not":
             return not self._eval(node[1], issue)
         _, name, operator, values = node
+        if operator in ("is empty", "is not empty"):
+            empty = self._empty(issue, name)
+            return empty if operator == "is empty" else not empty
         actual = self._value(issue, name)
         if name.lower() in ("created", "updated"):
             moment = datetime.strptime(actual, "%Y-%m-%dT%H:%M:%S.000+0000").replace(tzinfo=timezone.utc)
@@ -509,6 +519,15 @@ class FakeJira:
         if operator in ("!=", "not in"):
             return not present
         raise JQLError(f"The operator '{operator}' is not supported by the '{name}' field.")
+
+    def _empty(self, issue, name) -> bool:
+        """``is empty``: no value at all (multi-valued fields: no item)."""
+        lowered = name.lower()
+        system = {"labels": "labels", "component": "components", "fixversion": "fixVersions",
+                  "affectedversion": "versions"}
+        if lowered in system:
+            return not issue["fields"].get(system[lowered])
+        return self._value(issue, name) in (None, "", [])
 
     def _value(self, issue, name):
         fields = issue["fields"]

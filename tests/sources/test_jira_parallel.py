@@ -45,17 +45,90 @@ def test_a_small_cloud_scope_is_still_one_request():
     assert len(fake.searches()) == 1 and not fake.calls_to("/rest/api/3/issue/bulkfetch")
 
 
-def test_cloud_bulk_reads_by_id_with_only_the_needed_fields():
+def labelled_stories(count: int) -> list[dict]:
+    """Every seventh story has a label (multi-valued: bulkfetch reads it 100 issues a request)."""
+    return [cloud_issue(f"PAY-{n}", "Story", labels=["tech-debt"] if n % 7 == 0 else []) for n in range(1, count + 1)]
+
+
+def test_cloud_bulk_reads_single_valued_fields_1000_a_request_and_labels_only_where_there_are_any():
     with mock() as rsps:
-        fake = FakeJira(stories(250)).install(rsps)
+        fake = FakeJira(labelled_stories(250)).install(rsps)
         workspace = scan(fake)
     assert workspace.complete and list(workspace.issues) == [f"PAY-{n}" for n in range(1, 251)]
-    first, listing = fake.searches()
+    first, with_values, listing = fake.searches()
+    needed = set(first["params"]["fields"].split(","))
+    assert "labels" in needed
+    assert with_values["params"]["fields"] == "id" and "(labels is not EMPTY)" in with_values["params"]["jql"]
     assert listing["params"]["fields"] == "id" and listing["params"]["maxResults"] == "5000"
+    values, single = fake.calls_to("/rest/api/3/issue/bulkfetch")
+    # Labels for the labelled issues past the first page only; every other field for all 150 at once.
+    assert values["body"]["fields"] == ["labels"]
+    assert len(values["body"]["issueIdsOrKeys"]) == len([n for n in range(101, 251) if n % 7 == 0])
+    assert len(single["body"]["issueIdsOrKeys"]) == 150 and set(single["body"]["fields"]) == needed - {"labels"}
+    assert all(ident.isdigit() for call in (values, single) for ident in call["body"]["issueIdsOrKeys"])
+    assert [n for n in range(1, 251) if workspace.issues[f"PAY-{n}"].labels == ("tech-debt",)] == \
+        [n for n in range(1, 251) if n % 7 == 0]
+
+
+def labels_of(workspace) -> dict:
+    return {key: (issue.labels, dict(sorted(issue.fields.items()))) for key, issue in workspace.issues.items()}
+
+
+def test_a_site_that_keeps_bulkfetch_at_100_is_read_as_before_and_says_so_once(caplog):
+    with mock() as rsps:
+        fake = FakeJira(labelled_stories(2250)).install(rsps)
+        efficient = scan(fake)
+    with mock() as rsps:
+        fake = FakeJira(labelled_stories(2250)).install(rsps)
+        fake.bulkfetch_max = 100
+        with caplog.at_level("WARNING", logger="govbot.jira"):
+            refused = scan(fake)
+    assert refused.complete and labels_of(refused) == labels_of(efficient)
+    bulk = fake.calls_to("/rest/api/3/issue/bulkfetch")
+    whole = [len(call["body"]["issueIdsOrKeys"]) for call in bulk if "labels" in call["body"]["fields"]
+             and len(call["body"]["fields"]) > 1]
+    assert sum(whole) == 2150 and max(whole) == 100  # every issue past the first page, 100 a request
+    assert sum("refused a bulk read of 1,000" in record.getMessage() for record in caplog.records) == 1
+
+
+class ClauseRefusingJira(FakeJira):
+    """A site whose search does not take ``is not EMPTY``: a 400, and the read goes on as before."""
+
+    def _matching(self, jql):
+        if "is not EMPTY" in jql:
+            from fakejira import JQLError
+
+            raise JQLError("Error in the JQL Query: Expecting an operator.")
+        return super()._matching(jql)
+
+
+def test_a_refused_clause_reads_100_a_request_with_every_field():
+    with mock() as rsps:
+        fake = ClauseRefusingJira(labelled_stories(250)).install(rsps)
+        workspace = scan(fake)
+    assert workspace.complete and len(workspace.issues) == 250
+    assert [n for n in range(1, 251) if workspace.issues[f"PAY-{n}"].labels] == [n for n in range(1, 251) if n % 7 == 0]
     bulk = fake.calls_to("/rest/api/3/issue/bulkfetch")
     assert [len(call["body"]["issueIdsOrKeys"]) for call in bulk] == [100, 50]
-    assert all(ident.isdigit() for call in bulk for ident in call["body"]["issueIdsOrKeys"])
-    assert set(bulk[0]["body"]["fields"]) == set(first["params"]["fields"].split(","))
+    assert all("labels" in call["body"]["fields"] for call in bulk)
+
+
+class LabelForgettingJira(FakeJira):
+    """Leaves PAY-140 out of the labels' bulkfetch without saying why: its labels are not known."""
+
+    def _bulkfetch(self, body):
+        status, payload = super()._bulkfetch(body)
+        if body.get("fields") == ["labels"]:
+            payload["issues"] = [i for i in payload["issues"] if i["key"] != "PAY-140"]
+        return status, payload
+
+
+def test_an_issue_whose_labels_could_not_be_read_is_not_judged_and_the_read_is_incomplete():
+    with mock() as rsps:
+        fake = LabelForgettingJira(labelled_stories(250)).install(rsps)
+        workspace = scan(fake)
+    assert not workspace.complete and "PAY-140" not in workspace.issues and len(workspace.issues) == 249
+    assert any("could not be read" in problem for problem in workspace.problems)
 
 
 def test_a_site_without_bulkfetch_reads_the_listed_ids_by_search():
