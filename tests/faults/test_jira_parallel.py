@@ -31,7 +31,7 @@ def test_parallel_and_one_at_a_time_read_the_same_issues_in_the_same_order(flavo
         # at 100 reads the other 220 in three requests side by side (the 1,000-issue read is compared
         # with that one below, in test_cloud_reads_at_1000_a_request_build_the_workspace_...).
         monkeypatch.setattr(jira_server, "BULK_EFFICIENT_MAX", 100)
-    emulator = emulator_for(flavour, latency=0.1)
+    emulator = emulator_for(flavour, latency=0.25)  # wide enough to overlap on a loaded machine
     one, _ = read(emulator, concurrency=1, page_size=100)
     emulator.reset_stats()
     many, _ = read(emulator, concurrency=4, page_size=100)
