@@ -513,7 +513,7 @@ def bench_live(results: Results, work: Path, issues: int, flavour: str, repeat: 
     ours_stats, naive_stats = _median_stats(ours), _median_stats(naive)
     pages = math.ceil(issues / PAGE_CAP[flavour])
     results.add(label, "requests", f"{ours_stats['requests']:,}", f"{pages:,} full pages",
-                f"+{ours_stats['requests'] - pages}", "<= +3", ours_stats["requests"] - pages <= 3)
+                f"{ours_stats['requests'] - pages:+d}", "<= +3", ours_stats["requests"] - pages <= 3)
     results.add(label, "bytes read", megabytes(ours_stats["bytes_sent"]),
                 f"{megabytes(naive_stats['bytes_sent'])} (naive *all)",
                 f"{ours_stats['bytes_sent'] / naive_stats['bytes_sent']:.0%}", "<= 35%",
