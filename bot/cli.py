@@ -91,4 +91,33 @@ def cli() -> None:
 
 
 def main() -> None:
-    cli(prog_name="govbot")
+    try:
+        cli(prog_name="govbot")
+    except Exception as error:  # noqa: BLE001 - a bug of govbot's: one line and exit 2, as for any error
+        internal_error(error)
+
+
+def internal_error(error: BaseException) -> None:
+    """Say that govbot itself failed, where, and how to see more; exit 2 (never 1, which means findings).
+
+    Every problem a user can fix is a GovbotError with its own message (bot/errors.py); anything
+    else reaching here is a bug, and a traceback would look like a report of their input.
+    """
+    import os
+    import sys
+    import traceback
+
+    from bot.errors import EXIT_ERROR
+
+    if os.environ.get("GOVBOT_TRACEBACK", "").strip() not in ("", "0"):
+        traceback.print_exception(error, file=sys.stderr)
+    frames = traceback.extract_tb(error.__traceback__)
+    package = os.path.dirname(os.path.abspath(__file__))
+    ours = [frame for frame in frames if frame.filename.startswith(package + os.sep)]
+    # The deepest frame of govbot's own: the line to report (a library's frame says less).
+    where = (f" at bot/{os.path.relpath(ours[-1].filename, package)}:{ours[-1].lineno}" if ours else "")
+    detail = str(error).splitlines()[0][:300] if str(error) else ""
+    click.echo(f"govbot: internal error (a bug in govbot, not in your input): {type(error).__name__}"
+               f"{': ' + detail if detail else ''}{where}. Set GOVBOT_TRACEBACK=1 to see the traceback, "
+               "and please report it.", err=True)
+    sys.exit(EXIT_ERROR)

@@ -16,6 +16,10 @@ JSON, not pickle: reading a cache file must never run code. Entries live in
 (folder 0700, files 0600, written whole then renamed into place).
 ``GOVBOT_NO_CACHE=1`` turns the cache off; a folder that cannot be made or
 written only means nothing is cached.
+
+The cache is an optimisation and must never be the reason a run fails: every
+error in it (an odd file system, a home that is not there, a damaged entry,
+a file where a folder should be) is a miss, never an exception to the caller.
 """
 
 from __future__ import annotations
@@ -52,9 +56,19 @@ def cache_dir() -> Path | None:
     if not os.path.isabs(base):  # the XDG spec: a relative value is ignored
         try:
             base = str(Path.home() / ".cache")
-        except RuntimeError:  # no home directory to speak of
+        except (RuntimeError, KeyError, OSError):  # no home directory to speak of
+            return None
+        if not os.path.isabs(base):  # HOME unset and no passwd entry: "~" stays "~", i.e. the working folder
             return None
     return Path(base) / "govbot"
+
+
+@functools.cache
+def _signature() -> str | None:
+    try:
+        return code_signature()
+    except Exception:  # noqa: BLE001 - a module that cannot be listed or stat'ed: no cache this run
+        return None
 
 
 @functools.cache
@@ -97,24 +111,28 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def key(kind: str, *parts: str) -> str:
-    """The entry name for ``parts`` (content hashes and whatever else the result depends on)."""
-    digest = hashlib.sha256(f"{code_signature()}\0{kind}\0".encode())
+def key(kind: str, *parts: str) -> str | None:
+    """The entry name for ``parts`` (content hashes and whatever else the result depends on); None when
+    govbot's own code cannot be fingerprinted, so nothing is cached."""
+    signature = _signature()
+    if signature is None:
+        return None
+    digest = hashlib.sha256(f"{signature}\0{kind}\0".encode())
     for part in parts:
         digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
     return digest.hexdigest()
 
 
-def restore(kind: str, entry_key: str, texts: dict[str, str]) -> tuple[dict[str, YamlDocument], Any] | None:
+def restore(kind: str, entry_key: str | None, texts: dict[str, str]) -> tuple[dict[str, YamlDocument], Any] | None:
     """The documents (by path) and extra data kept under ``entry_key``; None on a miss or a damaged entry.
 
     ``texts`` are the files as read now: an entry is used only when it holds exactly these, each with
     the same content hash.
     """
-    folder = cache_dir()
-    if folder is None:
-        return None
     try:
+        folder = cache_dir()
+        if folder is None or entry_key is None:
+            return None
         with open(folder / f"{kind}-{entry_key}.json", "rb") as handle:
             header, _, raw = handle.read(MAX_ENTRY_BYTES + 1).partition(b"\n")
         head = json.loads(header)
@@ -122,8 +140,8 @@ def restore(kind: str, entry_key: str, texts: dict[str, str]) -> tuple[dict[str,
             return None  # another format, or cut short or changed since it was written
         with bulk():  # thousands of long-lived, acyclic marks: no collection walks them meanwhile
             return _documents(json.loads(raw), kind, entry_key, texts)
-    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
-        return None  # missing, unreadable or damaged: parse and validate as if there were no cache
+    except Exception:  # noqa: BLE001 - missing, unreadable or damaged: parse and validate as if there were no cache
+        return None
 
 
 def _documents(body: Any, kind: str, entry_key: str, texts: dict[str, str]):
@@ -146,15 +164,22 @@ def _documents(body: Any, kind: str, entry_key: str, texts: dict[str, str]):
     return documents, body.get("extra")
 
 
-def remember(kind: str, entry_key: str, documents: list[YamlDocument], extra: Any = None) -> bool:
+def remember(kind: str, entry_key: str | None, documents: list[YamlDocument], extra: Any = None) -> bool:
     """Keep ``documents`` (which validated without a problem) under ``entry_key``; False when not kept.
 
     Data plain JSON cannot carry exactly (a date, a number as a mapping key) is not kept: the next run
     parses it again rather than see something else.
     """
-    folder = cache_dir()
-    if folder is None:
+    try:
+        folder = cache_dir()
+        if folder is None or entry_key is None:
+            return False
+        return _write(folder, kind, entry_key, documents, extra)
+    except Exception:  # noqa: BLE001 - read-only, full, not ours, or odd in a way not foreseen: not cached
         return False
+
+
+def _write(folder: Path, kind: str, entry_key: str, documents: list[YamlDocument], extra: Any) -> bool:
     written = []
     for document in documents:
         if not (_plain(document.data) and _plain(extra)):
@@ -180,7 +205,10 @@ def remember(kind: str, entry_key: str, documents: list[YamlDocument], extra: An
             raise
     except OSError:
         return False  # read-only, full or not ours: this run simply is not cached
-    _prune(folder, kind)
+    try:
+        _prune(folder, kind)
+    except Exception:  # noqa: BLE001 - the entry is written; tidying up can wait for the next run
+        pass
     return True
 
 

@@ -233,3 +233,69 @@ def test_cache_files_are_json_never_pickle(cache):
         assert json.loads(header)["format"] == yamlcache.FORMAT
         json.loads(body)
     assert os.listdir(cache)
+
+
+@pytest.fixture
+def fresh_signature(monkeypatch):
+    """The code signature is worked out once per process: forget it, before and after."""
+    for cached in (yamlcache._signature, yamlcache.code_signature):
+        cached.cache_clear()
+    yield
+    for cached in (yamlcache._signature, yamlcache.code_signature):
+        cached.cache_clear()
+
+
+def test_code_that_cannot_be_fingerprinted_means_no_cache_and_the_same_findings(cache, fresh_signature, monkeypatch):
+    uncached = scan(cached=False)
+
+    def unlistable(folder):
+        raise PermissionError(13, "Permission denied", folder)
+
+    monkeypatch.setattr(yamlcache, "_modules", unlistable)
+    for cached in (yamlcache._signature, yamlcache.code_signature):
+        cached.cache_clear()  # the uncached scan above worked it out already
+    result = scan()
+    assert result.exit_code == uncached.exit_code == 1
+    assert json.loads(result.stdout) == json.loads(uncached.stdout)
+    assert yamlcache.key("config", "x") is None
+    assert not cache.exists() or not list(cache.iterdir())
+
+
+@pytest.mark.parametrize("where", ["_documents", "_write", "_prune", "_plain"])
+def test_an_unforeseen_error_inside_the_cache_is_a_miss_never_a_crash(cache, monkeypatch, where):
+    """Whatever goes wrong in reading or writing an entry, the run is the run without a cache."""
+    uncached = scan(cached=False)
+    scan()  # entries to restore, so reading them is exercised too
+
+    def broken(*args, **kwargs):
+        raise RuntimeError(f"{where} broke")
+
+    monkeypatch.setattr(yamlcache, where, broken)
+    result = scan()
+    assert result.exit_code == uncached.exit_code == 1, result.output
+    assert json.loads(result.stdout) == json.loads(uncached.stdout)
+
+
+def test_an_entry_whose_checksum_fits_but_whose_shape_is_wrong_is_a_miss(cache):
+    document = yamlcache.YamlDocument("a.yaml", "x: 1\n", {"x": 1}, {(): (1, 1)}, {})
+    key = yamlcache.key("config", yamlcache.text_hash(document.text))
+    assert yamlcache.remember("config", key, [document])
+    entry = cache / f"config-{key}.json"
+    for body in ([], {"kind": "config", "key": key, "govbot": yamlcache.bot.__version__, "documents": {"a": 1}},
+                 {"kind": "config", "key": key, "govbot": yamlcache.bot.__version__,
+                  "documents": [{"path": "a.yaml", "sha256": yamlcache.text_hash("x: 1\n"), "data": {},
+                                 "value_marks": [[1]], "key_marks": 7}]}):
+        raw = json.dumps(body).encode()
+        entry.write_bytes(json.dumps({"format": yamlcache.FORMAT, "sum": hashlib.sha256(raw).hexdigest()}).encode()
+                          + b"\n" + raw)
+        assert yamlcache.restore("config", key, {"a.yaml": "x: 1\n"}) is None
+
+
+def test_no_home_at_all_means_no_cache_rather_than_a_folder_named_tilde(cache, tmp_path, monkeypatch):
+    monkeypatch.delenv("GOVBOT_CACHE_DIR")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(Path, "home", classmethod(lambda cls: Path("~")))  # HOME unset, no passwd entry
+    assert yamlcache.cache_dir() is None
+    monkeypatch.chdir(tmp_path)
+    assert scan().exit_code == 1
+    assert not (tmp_path / "~").exists()

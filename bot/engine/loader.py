@@ -259,8 +259,8 @@ def _read_pack(files: list[Path], config: Config, *, cacheable: bool) -> tuple[d
         try:
             for source, names in extra["fields"].items():
                 templates.remember_fields_read(source, names)
-        except (TypeError, KeyError, AttributeError):
-            return sources, cache_key  # a damaged entry: parse and validate instead
+        except Exception:  # noqa: BLE001 - a damaged entry: parse and validate instead
+            return sources, cache_key
         sources.update(documents)
     return sources, cache_key
 
@@ -268,9 +268,12 @@ def _read_pack(files: list[Path], config: Config, *, cacheable: bool) -> tuple[d
 def _remember_pack(cache_key: str, documents: list[YamlDocument], ruleset: RuleSet) -> None:
     """Keep a pack that validated without a problem; with the fields each message template reads."""
     # Dates become text as the loader makes them per rule (_compile_rule), so plain JSON carries them.
-    kept = [YamlDocument(document.path, document.text, _dates_as_text(document.data), document.value_marks,
-                         document.key_marks) for document in documents]
-    fields = {rule.message_source: sorted(templates.fields_read(rule.message_source)) for rule in ruleset.rules}
+    try:
+        kept = [YamlDocument(document.path, document.text, _dates_as_text(document.data), document.value_marks,
+                             document.key_marks) for document in documents]
+        fields = {rule.message_source: sorted(templates.fields_read(rule.message_source)) for rule in ruleset.rules}
+    except Exception:  # noqa: BLE001 - the cache is only ever an optimisation: this run is not kept
+        return
     yamlcache.remember("rules", cache_key, kept, {"fields": fields})
 
 
