@@ -10,6 +10,7 @@ a clean one.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -222,27 +223,35 @@ def _people_issues() -> tuple[list[dict], dict[str, str]]:
     return issues, people
 
 
-def test_nudge_apply_when_jira_dies_mid_scan_exits_4_and_sends_only_what_it_could_read(tmp_path, no_backoff,
-                                                                                         monkeypatch):
-    import re
-
-    from bot.deliver.slack import all_texts
+@contextmanager
+def _jira_dying_mid_scan(issues: list[dict], people: dict[str, str], *config: str):
+    """A Cloud site whose searches fail after the first page, Slack knowing ``people``, and a govbot.yaml
+    for one team (plus the ``config`` lines) that gives up after one retry: (jira, slack, env)."""
     from tests.deliver.conftest import TOKEN
     from tests.fakes.jira_server import JiraEmulator
     from tests.fakes.slack_server import FakeSlack
 
-    monkeypatch.chdir(tmp_path)
-    issues, people = _people_issues()
     Path("govbot.yaml").write_text(
         "jira: {projects: [PAY], timeout_seconds: 2, max_retries: 1, page_size: 20}\n"
         "teams: {payments: {projects: [PAY], channel: '#payments', timezone: Europe/London}}\n"
         "slack: {seconds_between_posts: 0, max_retries: 1}\n"
         "store: {url: state.db, audit_file: audit.jsonl}\n"
-        "nudges: {breaker: {max_people: 100, max_findings: 1000}}\n")
+        "nudges: {breaker: {max_people: 100, max_findings: 1000}}\n" + "".join(config))
     with JiraEmulator([{"issues": issues}], flavour="cloud", record_keys=True,
                       faults=Faults(outage_after=1, paths=SEARCH_PATHS)) as jira, \
             FakeSlack(token=TOKEN, users=dict(people)) as slack:
-        env = {**ENV, "JIRA_URL": jira.url, "SLACK_API_URL": slack.api_url, "SLACK_BOT_TOKEN": TOKEN}
+        yield jira, slack, {**ENV, "JIRA_URL": jira.url, "SLACK_API_URL": slack.api_url, "SLACK_BOT_TOKEN": TOKEN}
+
+
+def test_nudge_apply_when_jira_dies_mid_scan_exits_4_and_sends_only_what_it_could_read(tmp_path, no_backoff,
+                                                                                         monkeypatch):
+    import re
+
+    from bot.deliver.slack import all_texts
+
+    monkeypatch.chdir(tmp_path)
+    issues, people = _people_issues()
+    with _jira_dying_mid_scan(issues, people) as (jira, slack, env):
         run = CliRunner().invoke(cli, ["nudge", "--apply", "--no-comments", "--now", "2026-03-31", "--config",
                                        "govbot.yaml"], env=env)
         assert run.exit_code == 4, run.output
@@ -269,22 +278,9 @@ def test_nudge_apply_when_jira_dies_mid_scan_exits_4_and_sends_only_what_it_coul
 
 @pytest.mark.parametrize("job", ["scan-and-nudge", "digest"])
 def test_the_service_job_status_is_incomplete_exit_4_when_jira_dies_mid_scan(tmp_path, no_backoff, monkeypatch, job):
-    from tests.deliver.conftest import TOKEN
-    from tests.fakes.jira_server import JiraEmulator
-    from tests.fakes.slack_server import FakeSlack
-
     monkeypatch.chdir(tmp_path)
     issues, people = _people_issues()
-    Path("govbot.yaml").write_text(
-        "jira: {projects: [PAY], timeout_seconds: 2, max_retries: 1, page_size: 20}\n"
-        "teams: {payments: {projects: [PAY], channel: '#payments', timezone: Europe/London}}\n"
-        "slack: {seconds_between_posts: 0, max_retries: 1}\n"
-        "store: {url: state.db, audit_file: audit.jsonl}\n"
-        "comments: {enabled: false}\n"
-        "nudges: {breaker: {max_people: 100, max_findings: 1000}}\n")
-    with JiraEmulator([{"issues": issues}], flavour="cloud", faults=Faults(outage_after=1, paths=SEARCH_PATHS)) as jira, \
-            FakeSlack(token=TOKEN, users=dict(people)) as slack:
-        env = {**ENV, "JIRA_URL": jira.url, "SLACK_API_URL": slack.api_url, "SLACK_BOT_TOKEN": TOKEN}
+    with _jira_dying_mid_scan(issues, people, "comments: {enabled: false}\n") as (_jira, slack, env):
         result = CliRunner().invoke(cli, ["serve", "--once", job, "--apply", "--now", "2026-03-30T09:00:00",
                                           "--config", "govbot.yaml"], env=env)
         assert result.exit_code == 4, (result.output, result.stderr)

@@ -191,8 +191,16 @@ class World:
                                 "value": button["value"], "text": button["text"], "action_ts": "1711787400.1"}]}
         return self.server.send("interactive", payload)
 
-    def submit(self, user: str, view: dict, values: dict[str, str]) -> dict | None:
-        state = {block_id: {"value": {"type": "plain_text_input", "value": value}}
+    def open_modal(self, user: str, label: str) -> dict:
+        """Click a button that opens a modal: the view govbot asked Slack to open."""
+        opened = len(self.slack.views)
+        assert self.click(user, label) is not None  # acknowledged
+        assert wait_for(lambda: len(self.slack.views) > opened)
+        return self.slack.views[opened]["view"]
+
+    def submit(self, user: str, view: dict, values: dict[str, str | dict]) -> dict | None:
+        """Submit ``view`` with the text typed into each block, or another input's state as Slack sends it."""
+        state = {block_id: {"value": value if isinstance(value, dict) else {"type": "plain_text_input", "value": value}}
                  for block_id, value in values.items()}
         payload = {"type": "view_submission", "team": {"id": "T0TEST", "domain": "test"},
                    "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"}, "api_app_id": "A0TEST",
@@ -229,9 +237,7 @@ def test_clicking_and_submitting_writes_once_updates_the_message_and_resolves_th
         world = world_factory(rsps, cloud=cloud, field=field,
                               description=None if field or cloud else "Intro\n\nh2. Anticipated Outcome\nTBD\n\n"
                                                                       "h2. Scope\nAll of it")
-        assert world.click(ALICE, "Add the anticipated outcome") is not None  # acknowledged
-        assert wait_for(lambda: world.slack.views)
-        view = world.slack.views[0]["view"]
+        view = world.open_modal(ALICE, "Add the anticipated outcome")
         assert view["callback_id"] == buttons.FIX_VIEW
         ack = world.submit(ALICE, view, {buttons.field_block_id(0): OUTCOME_TEXT})
         assert ack is not None and "errors" not in json.dumps(ack)
@@ -295,9 +301,7 @@ def test_a_submission_delivered_to_both_replicas_is_acted_on_once(world_factory)
     # view_submission to the other one. The view is claimed in the shared store before any write.
     with mock() as rsps:
         world = world_factory(rsps, cloud=True, field=True)
-        world.click(ALICE, "Add the anticipated outcome")
-        assert wait_for(lambda: world.slack.views)
-        view = world.slack.views[0]["view"]
+        view = world.open_modal(ALICE, "Add the anticipated outcome")
         world.submit(ALICE, view, {buttons.field_block_id(0): OUTCOME_TEXT})
         assert wait_for(lambda: world.slack.calls_to("chat.update"))
         assert len(world.jira.edits()) == 1
@@ -359,9 +363,8 @@ def test_jira_refusing_the_edit_leaves_the_message_and_says_why(world_factory):
         world.jira.refuse = (400, {"errorMessages": [], "errors": {OUTCOME: "Field 'customfield_10050' cannot be "
                                                                              "set. It is not on the appropriate "
                                                                              "screen, or unknown."}})
-        world.click(ALICE, "Add the anticipated outcome")
-        assert wait_for(lambda: world.slack.views)
-        world.submit(ALICE, world.slack.views[0]["view"], {buttons.field_block_id(0): OUTCOME_TEXT})
+        view = world.open_modal(ALICE, "Add the anticipated outcome")
+        world.submit(ALICE, view, {buttons.field_block_id(0): OUTCOME_TEXT})
         assert wait_for(lambda: world.slack.ephemerals)
         said = world.slack.ephemerals[-1]["text"]
         assert said.startswith("Jira refused the edit of PAY-12") and "not on the appropriate screen" in said
@@ -374,9 +377,7 @@ def test_jira_refusing_the_edit_leaves_the_message_and_says_why(world_factory):
 def test_a_placeholder_or_a_deleted_issue_writes_nothing(world_factory):
     with mock() as rsps:
         world = world_factory(rsps, cloud=True, field=False)
-        world.click(ALICE, "Add the anticipated outcome")
-        assert wait_for(lambda: world.slack.views)
-        view = world.slack.views[0]["view"]
+        view = world.open_modal(ALICE, "Add the anticipated outcome")
         ack = world.submit(ALICE, view, {buttons.field_block_id(0): "TBD"})
         assert ack["payload"]["response_action"] == "errors"  # the modal stays open and says why
         ack = world.submit(ALICE, view, {buttons.field_block_id(0): "x" * (buttons.MAX_VALUE_CHARS + 1)})
@@ -391,14 +392,9 @@ def test_a_placeholder_or_a_deleted_issue_writes_nothing(world_factory):
 def test_snooze_from_the_button_waives_the_rule_with_the_persons_name(world_factory):
     with mock() as rsps:
         world = world_factory(rsps, cloud=True, field=True)
-        world.click(ALICE, "Snooze")
-        assert wait_for(lambda: world.slack.views)
-        view = world.slack.views[0]["view"]
-        state = {"govbot-snooze-days": {"value": {"type": "static_select", "selected_option": {"value": "14"}}},
-                 "govbot-snooze-reason": {"value": {"type": "plain_text_input", "value": "waiting on <!here> legal"}}}
-        payload = {"type": "view_submission", "team": {"id": "T0TEST"}, "user": {"id": ALICE}, "api_app_id": "A0TEST",
-                   "token": "legacy", "view": {**view, "state": {"values": state}}}
-        world.server.send("interactive", payload)
+        view = world.open_modal(ALICE, "Snooze")
+        world.submit(ALICE, view, {"govbot-snooze-days": {"type": "static_select", "selected_option": {"value": "14"}},
+                                   "govbot-snooze-reason": "waiting on <!here> legal"})
         assert wait_for(lambda: world.slack.calls_to("chat.update"))
         with open_store(world.config, dry_run=True) as store:
             snoozes = store.snoozes()
@@ -481,15 +477,10 @@ def test_the_done_message_sets_the_review_date_and_the_actual_outcome_from_slack
         blocks = moments.done_blocks("PAY-12", "Checkout revamp", "https://example.atlassian.net/browse/PAY-12")
         posted = world.web.chat_postMessage(channel=ALICE, text="done", blocks=blocks)
         world.blocks, world.ts = blocks, posted["ts"]
-        world.click(ALICE, "Set the review date")
-        assert wait_for(lambda: world.slack.views)
-        view = world.slack.views[0]["view"]
+        view = world.open_modal(ALICE, "Set the review date")
         assert view["callback_id"] == moments.REVIEW_VIEW
-        state = {"govbot-review-date": {"value": {"type": "datepicker", "selected_date": "2026-06-30"}},
-                 buttons.field_block_id(0): {"value": {"type": "plain_text_input", "value": "Abandonment fell to 24%"}}}
-        world.server.send("interactive", {"type": "view_submission", "team": {"id": "T0TEST"}, "user": {"id": ALICE},
-                                          "api_app_id": "A0TEST", "token": "legacy",
-                                          "view": {**view, "state": {"values": state}}})
+        world.submit(ALICE, view, {"govbot-review-date": {"type": "datepicker", "selected_date": "2026-06-30"},
+                                   buttons.field_block_id(0): "Abandonment fell to 24%"})
         assert wait_for(lambda: world.slack.calls_to("chat.update"))
         [edit] = world.jira.edits()
         written = edit["body"]["fields"]

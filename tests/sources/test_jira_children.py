@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from pathlib import Path
 
-from bot.engine import load_rules
 from bot.engine.evaluate import evaluate
 from bot.sources.jira import load_workspace_from_jira
 from fakejira import FakeJira, cloud_issue, make_config, make_source, mock
+from helpers import CHILDLESS, rules_from
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
-CHILDLESS = """
-rules:
-  - id: epic-childless
-    title: Epic with no child issues
-    severity: warning
-    scope: {levels: [epic]}
-    condition:
-      children: {count: 0}
-    message: "{{ issue.key }} has no child issues."
-    docs: {what: Epics with no children., why: Nothing says what the epic is made of., example: PAY-1., fix: Split it.}
-"""
 WITHOUT_CHILDREN = CHILDLESS.replace("children: {count: 0}", "missing: Anticipated Outcome")
 
 
@@ -32,17 +20,11 @@ def site() -> list[dict]:
             cloud_issue("PAY-4", "Sub-task", parent="PAY-3")]
 
 
-def rules(tmp_path: Path, text: str, config):
-    path = tmp_path / "rules.yaml"
-    path.write_text(text, encoding="utf-8")
-    return load_rules([path], config, include_bundled=False)
-
-
 def test_children_outside_the_scope_are_listed_in_one_query_per_hundred_parents(tmp_path):
     with mock() as rsps:
         fake = FakeJira(site()).install(rsps)
         config = make_config()
-        ruleset = rules(tmp_path, CHILDLESS, config)
+        ruleset = rules_from(tmp_path, CHILDLESS, config)
         workspace = load_workspace_from_jira(config, ruleset, source=make_source(config))
     queries = [s["params"]["jql"] for s in fake.searches()]
     assert len(queries) == 2
@@ -58,11 +40,11 @@ def test_no_children_are_listed_when_no_enabled_rule_reads_them(tmp_path):
     with mock() as rsps:
         fake = FakeJira(site()).install(rsps)
         config = make_config()
-        ruleset = rules(tmp_path, WITHOUT_CHILDREN, config)
+        ruleset = rules_from(tmp_path, WITHOUT_CHILDREN, config)
         load_workspace_from_jira(config, ruleset, source=make_source(config))
         assert len(fake.searches()) == 1
         fake.calls.clear()
-        disabled = rules(tmp_path, CHILDLESS.replace("severity: warning", "severity: warning\n    enabled: false"),
+        disabled = rules_from(tmp_path, CHILDLESS.replace("severity: warning", "severity: warning\n    enabled: false"),
                          config)
         load_workspace_from_jira(config, disabled, source=make_source(config))
         assert len(fake.searches()) == 1
@@ -73,7 +55,7 @@ def test_children_that_could_not_be_listed_give_no_verdict(tmp_path):
         fake = FakeJira([cloud_issue("PAY-1", "Epic")]).install(rsps)
         fake.fail("/rest/api/3/search/jql", 2, status=400)
         config = make_config()
-        ruleset = rules(tmp_path, CHILDLESS, config)
+        ruleset = rules_from(tmp_path, CHILDLESS, config)
         workspace = load_workspace_from_jira(config, ruleset, source=make_source(config))
     assert workspace.children_unread == {"PAY-1"}
     evaluation = evaluate(workspace, ruleset.active, config, NOW)
@@ -87,7 +69,7 @@ def test_on_data_center_children_are_listed_by_parent_and_epic_link(tmp_path):
     with mock() as rsps:
         fake = FakeJira(issues, cloud=False).install(rsps)
         config = make_config({"projects": ["PAY"]}, env=DC_ENV)
-        ruleset = rules(tmp_path, CHILDLESS, config)
+        ruleset = rules_from(tmp_path, CHILDLESS, config)
         workspace = load_workspace_from_jira(config, ruleset, source=make_source(config))
     query = fake.searches()[1]["params"]["jql"]
     assert query.startswith("parent in (PAY-1, PAY-2) OR cf[10014] in (PAY-1, PAY-2)")
@@ -102,7 +84,7 @@ def test_on_data_center_a_parent_of_a_type_nothing_placed_gets_no_verdict(tmp_pa
     with mock() as rsps:
         FakeJira(issues, cloud=False).install(rsps)
         config = make_config({"projects": ["PAY"]}, env=DC_ENV)
-        ruleset = rules(tmp_path, CHILDLESS.replace("scope: {levels: [epic]}", "scope: {}"), config)
+        ruleset = rules_from(tmp_path, CHILDLESS.replace("scope: {levels: [epic]}", "scope: {}"), config)
         workspace = load_workspace_from_jira(config, ruleset, source=make_source(config))
     # "Epos" may turn out to be the site's Epic type once the read is finished: its Epic Link
     # children outside the scope were not asked for, so no verdict rather than "no child issues".

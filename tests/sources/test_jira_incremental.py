@@ -44,6 +44,14 @@ def run(fake, store, now, *, jira=None, full=False, rules=None, time_zone="UTC")
                                     source=make_source(config, now=now)), config
 
 
+def edited_after_a_full_read(fake, store, *keys: str, at: datetime = T1 + timedelta(minutes=5), **options) -> None:
+    """A full read at T1, then ``keys`` edited in Jira ``at``; the calls so far are forgotten."""
+    run(fake, store, T1, **options)
+    for key in keys:
+        touch(fake, key, at)
+    fake.calls.clear()
+
+
 def test_first_run_is_full_and_leaves_a_cursor_named_after_the_scope():
     store = MemoryCursorStore()
     with mock() as rsps:
@@ -61,9 +69,7 @@ def test_next_run_reads_changes_since_the_cursor_and_re_evaluates_the_parent():
     store = MemoryCursorStore()
     with mock() as rsps:
         fake = FakeJira(site()).install(rsps)
-        run(fake, store, T1)
-        touch(fake, "PAY-2", T1 + timedelta(minutes=30))
-        fake.calls.clear()
+        edited_after_a_full_read(fake, store, "PAY-2", at=T1 + timedelta(minutes=30))
         workspace, _ = run(fake, store, T1 + timedelta(hours=1), time_zone="Europe/Berlin")
     # Back to 10 minutes before the cursor (the overlap), and the overlap once more for a late
     # answer: 80 minutes before Jira's own clock, whatever the user's time zone.
@@ -78,8 +84,7 @@ def test_a_changed_parent_brings_its_children_back_for_evaluation():
     store = MemoryCursorStore()
     with mock() as rsps:
         fake = FakeJira(site()).install(rsps)
-        run(fake, store, T1)
-        touch(fake, "PAY-1", T1 + timedelta(minutes=5))
+        edited_after_a_full_read(fake, store, "PAY-1")
         workspace, _ = run(fake, store, T1 + timedelta(hours=2))
     assert set(workspace.issues) == {"PAY-1", "PAY-2", "PAY-3"}
 
@@ -89,10 +94,7 @@ def test_with_a_jql_scope_relatives_are_promoted_only_when_jira_says_they_are_in
     jira = {"jql": "project = PAY AND type != Story"}
     with mock() as rsps:
         fake = FakeJira(site()).install(rsps)
-        run(fake, store, T1, jira=jira)
-        touch(fake, "PAY-2", T1 + timedelta(minutes=5))
-        touch(fake, "PAY-1", T1 + timedelta(minutes=5))
-        fake.calls.clear()
+        edited_after_a_full_read(fake, store, "PAY-2", "PAY-1", jira=jira)
         workspace, _ = run(fake, store, T1 + timedelta(hours=2), jira=jira)
     assert set(workspace.issues) == {"PAY-1"}  # stories are outside this scope
     membership = [s for s in fake.searches() if "key in" in s["params"]["jql"]]
@@ -146,9 +148,7 @@ def test_the_store_keeps_cursors_across_runs(tmp_path):
     store = store_module.Store(f"sqlite:///{tmp_path / 'govbot.db'}")
     with mock() as rsps:
         fake = FakeJira(site()).install(rsps)
-        run(fake, store, T1)
-        touch(fake, "PAY-4", T1 + timedelta(minutes=5))
-        fake.calls.clear()
+        edited_after_a_full_read(fake, store, "PAY-4")
         workspace, _ = run(fake, store_module.Store(f"sqlite:///{tmp_path / 'govbot.db'}"), T1 + timedelta(hours=1))
     assert "updated >=" in fake.searches()[0]["params"]["jql"]
     assert set(workspace.issues) == {"PAY-4"}

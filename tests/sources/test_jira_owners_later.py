@@ -94,6 +94,17 @@ def test_a_big_site_reads_up_to_1000_owners_a_bulkfetch(tmp_path, monkeypatch):
     assert [c["path"] for c in owner_reads(fake)] == [BULKFETCH]
 
 
+def read_without_owners(rsps, cloud: bool):
+    """The site installed and read as a scan reads it, the owner fields left for later, cursors in memory:
+    (fake, config, ruleset, cursors, workspace)."""
+    fake = FakeJira(site(cloud), cloud=cloud).install(rsps)
+    config = make_config({"projects": ["PAY"]}, env=CLOUD_ENV if cloud else DC_ENV)
+    ruleset = load_rules(None, config)
+    cursors = MemoryCursorStore()
+    workspace = make_source(config).load(ruleset, cursor_store=cursors, defer_owners=True)
+    return fake, config, ruleset, cursors, workspace
+
+
 def rule(*fields, owner=("assignee", "reporter")):
     return SimpleNamespace(fields=lambda: set(fields), enabled=True, metric=None, owner=list(owner))
 
@@ -115,11 +126,7 @@ def test_a_failed_owner_read_leaves_the_cursor_where_it_was(cloud, tmp_path, mon
     """Otherwise the next rescan would skip the issues whose findings this run could not report."""
     monkeypatch.chdir(tmp_path)
     with mock() as rsps:
-        fake = FakeJira(site(cloud), cloud=cloud).install(rsps)
-        config = make_config({"projects": ["PAY"]}, env=CLOUD_ENV if cloud else DC_ENV)
-        ruleset = load_rules(None, config)
-        cursors = MemoryCursorStore()
-        workspace = make_source(config).load(ruleset, cursor_store=cursors, defer_owners=True)
+        fake, config, ruleset, cursors, workspace = read_without_owners(rsps, cloud)
         assert workspace.complete and cursors.cursors == {}  # not before the owners are read
         evaluation = evaluate(workspace, ruleset.active, config, NOW)
         before = len(evaluation.findings)
@@ -137,11 +144,7 @@ def test_a_failed_owner_read_leaves_the_cursor_where_it_was(cloud, tmp_path, mon
 def test_a_complete_owner_read_writes_the_cursor(cloud, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with mock() as rsps:
-        FakeJira(site(cloud), cloud=cloud).install(rsps)
-        config = make_config({"projects": ["PAY"]}, env=CLOUD_ENV if cloud else DC_ENV)
-        ruleset = load_rules(None, config)
-        cursors = MemoryCursorStore()
-        workspace = make_source(config).load(ruleset, cursor_store=cursors, defer_owners=True)
+        _fake, config, ruleset, cursors, workspace = read_without_owners(rsps, cloud)
         complete_owners(workspace, evaluate(workspace, ruleset.active, config, NOW), config)
     assert workspace.complete
     assert any(c.get("version") for name, c in cursors.cursors.items() if name.startswith("jira:"))
@@ -151,11 +154,7 @@ def test_a_complete_owner_read_writes_the_cursor(cloud, tmp_path, monkeypatch):
 def test_an_issue_deleted_between_the_reads_has_no_owner_and_stays_quiet(cloud, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with mock() as rsps:
-        fake = FakeJira(site(cloud), cloud=cloud).install(rsps)
-        config = make_config({"projects": ["PAY"]}, env=CLOUD_ENV if cloud else DC_ENV)
-        ruleset = load_rules(None, config)
-        cursors = MemoryCursorStore()
-        workspace = make_source(config).load(ruleset, cursor_store=cursors, defer_owners=True)
+        fake, config, ruleset, cursors, workspace = read_without_owners(rsps, cloud)
         evaluation = evaluate(workspace, ruleset.active, config, NOW)
         owned = sorted({f.issue for f in evaluation.findings if f.rule.startswith("anticipated")})
         deleted = owned[0]
@@ -176,10 +175,7 @@ def test_owners_found_before_the_deferred_fields_need_no_read(tmp_path, monkeypa
 
     monkeypatch.chdir(tmp_path)
     with mock() as rsps:
-        fake = FakeJira(site(True), cloud=True).install(rsps)
-        config = make_config({"projects": ["PAY"]})
-        ruleset = load_rules(None, config)
-        workspace = make_source(config).load(ruleset, defer_owners=True)
+        fake, config, ruleset, _cursors, workspace = read_without_owners(rsps, cloud=True)
         evaluation = evaluate(workspace, ruleset.active, config, NOW)
         first = {rule.id for rule in ruleset.rules if rule.owner[:1] == ["Outcome Owner"]}
         evaluation.findings[:] = [f for f in evaluation.findings if f.rule in first]
@@ -197,11 +193,7 @@ def test_a_rescan_reads_owners_with_the_changed_issues(cloud, tmp_path, monkeypa
     """A rescan reads a few hundred issues: one request more for their owners would cost more than it saves."""
     monkeypatch.chdir(tmp_path)
     with mock() as rsps:
-        fake = FakeJira(site(cloud), cloud=cloud).install(rsps)
-        config = make_config({"projects": ["PAY"]}, env=CLOUD_ENV if cloud else DC_ENV)
-        ruleset = load_rules(None, config)
-        cursors = MemoryCursorStore()
-        full = make_source(config).load(ruleset, cursor_store=cursors, defer_owners=True)
+        fake, config, ruleset, cursors, full = read_without_owners(rsps, cloud)
         complete_owners(full, evaluate(full, ruleset.active, config, NOW), config)
         fake.calls.clear()
         rescan = make_source(config).load(ruleset, cursor_store=cursors, defer_owners=True)

@@ -5,13 +5,19 @@ from __future__ import annotations
 import json
 import random
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
+from bot.engine import load_rules
+from bot.engine.evaluate import evaluate
+from bot.runs.owners import complete_owners
+from bot.sources.jira import load_workspace_from_jira
+from bot.sources.snapshot import load_snapshot
 from fakejira import (CLOUD_ENV, DC_ENV, FakeJira, adf, cloud_fields, cloud_issue, dc_fields, dc_issue,
-                      make_config, mock)
+                      make_config, make_source, mock)
 
 START = datetime(2025, 6, 1, tzinfo=timezone.utc)
 
@@ -45,6 +51,25 @@ def dc_site() -> list[dict]:
     return issues
 
 
+def site_and_snapshot(cloud: bool, tmp_path) -> tuple[list[dict], Path]:
+    """The site's issues, and a snapshot file of the same issues with the site's field names and schemas."""
+    issues = cloud_site() if cloud else dc_site()
+    fields = cloud_fields() if cloud else dc_fields()
+    snapshot = tmp_path / "snapshot.json"
+    snapshot.write_text(json.dumps({"issues": issues, "names": {f["id"]: f["name"] for f in fields},
+                                    "schema": {f["id"]: f["schema"] for f in fields}}))
+    return issues, snapshot
+
+
+def read_live(rsps, issues: list[dict], cloud: bool, **load):
+    """The issues read from a FakeJira with the bundled rules, as a scan of project PAY reads them:
+    (workspace, config, ruleset)."""
+    FakeJira(issues, cloud=cloud).install(rsps)
+    config = make_config({"projects": ["PAY"]}, env=CLOUD_ENV if cloud else DC_ENV)
+    ruleset = load_rules(None, config)
+    return load_workspace_from_jira(config, ruleset, source=make_source(config), **load), config, ruleset
+
+
 def findings(output: str) -> list[tuple]:
     data = json.loads(output)
     # The owner too: a live scan reads the owner fields after the rules, for the issues with findings.
@@ -55,12 +80,7 @@ def findings(output: str) -> list[tuple]:
 @pytest.mark.parametrize("flavour", ["cloud", "datacenter"])
 def test_live_scan_matches_a_snapshot_of_the_same_issues(flavour, tmp_path):
     cloud = flavour == "cloud"
-    issues = cloud_site() if cloud else dc_site()
-    fields = cloud_fields() if cloud else dc_fields()
-    snapshot = tmp_path / "snapshot.json"
-    snapshot.write_text(json.dumps({
-        "issues": issues, "names": {f["id"]: f["name"] for f in fields},
-        "schema": {f["id"]: f["schema"] for f in fields}}))
+    issues, snapshot = site_and_snapshot(cloud, tmp_path)
     env = CLOUD_ENV if cloud else DC_ENV
     runner = CliRunner()
     with mock() as rsps:
@@ -92,22 +112,10 @@ def test_live_scan_matches_a_snapshot_of_the_same_issues(flavour, tmp_path):
 @pytest.mark.parametrize("flavour", ["cloud", "datacenter"])
 def test_live_issues_keep_the_same_fields_as_from_a_snapshot(flavour, tmp_path):
     """The live reader slims issues as the snapshot reader does (it used to keep every raw field)."""
-    from bot.engine import load_rules
-    from bot.sources.jira import load_workspace_from_jira
-    from bot.sources.snapshot import load_snapshot
-    from fakejira import make_source
-
     cloud = flavour == "cloud"
-    issues = cloud_site() if cloud else dc_site()
-    fields = cloud_fields() if cloud else dc_fields()
-    snapshot = tmp_path / "snapshot.json"
-    snapshot.write_text(json.dumps({"issues": issues, "names": {f["id"]: f["name"] for f in fields},
-                                    "schema": {f["id"]: f["schema"] for f in fields}}))
+    issues, snapshot = site_and_snapshot(cloud, tmp_path)
     with mock() as rsps:
-        FakeJira(issues, cloud=cloud).install(rsps)
-        config = make_config({"projects": ["PAY"]}, env=CLOUD_ENV if cloud else DC_ENV)
-        ruleset = load_rules(None, config)
-        live = load_workspace_from_jira(config, ruleset, source=make_source(config))
+        live, config, ruleset = read_live(rsps, issues, cloud)
     offline = load_snapshot(snapshot, config, ruleset)
     kept = {key: sorted(issue.fields) for key, issue in live.issues.items()}
     assert kept == {key: sorted(offline.issues[key].fields) for key in live.issues}
@@ -118,25 +126,11 @@ def test_live_issues_keep_the_same_fields_as_from_a_snapshot(flavour, tmp_path):
 def test_owners_read_later_leave_issues_with_findings_as_from_a_snapshot(flavour, tmp_path):
     """A scan's read leaves the owner fields out; once they are read for the issues with findings, those
     issues are what a snapshot gives, and the others differ by the owner fields only."""
-    from bot.engine import load_rules
-    from bot.engine.evaluate import evaluate
-    from bot.runs.owners import complete_owners
-    from bot.sources.jira import load_workspace_from_jira
-    from bot.sources.snapshot import load_snapshot
-    from fakejira import make_source
-
     cloud = flavour == "cloud"
-    issues = cloud_site() if cloud else dc_site()
-    fields = cloud_fields() if cloud else dc_fields()
-    snapshot = tmp_path / "snapshot.json"
-    snapshot.write_text(json.dumps({"issues": issues, "names": {f["id"]: f["name"] for f in fields},
-                                    "schema": {f["id"]: f["schema"] for f in fields}}))
+    issues, snapshot = site_and_snapshot(cloud, tmp_path)
     now = datetime(2026, 3, 1, tzinfo=timezone.utc)
     with mock() as rsps:
-        FakeJira(issues, cloud=cloud).install(rsps)
-        config = make_config({"projects": ["PAY"]}, env=CLOUD_ENV if cloud else DC_ENV)
-        ruleset = load_rules(None, config)
-        live = load_workspace_from_jira(config, ruleset, source=make_source(config), defer_owners=True)
+        live, config, ruleset = read_live(rsps, issues, cloud, defer_owners=True)
         assert all(issue.assignee is None and issue.reporter is None for issue in live.issues.values())
         evaluation = evaluate(live, ruleset.active, config, now)
         complete_owners(live, evaluation, config)

@@ -14,17 +14,14 @@ from datetime import datetime, timezone
 
 import pytest
 import sqlalchemy as sa
-import yaml
 
-from bot.config import load_config
-from bot.engine import load_rules
 from bot.engine.evaluate import evaluate
-from bot.sources.jira import JiraSource, JsonCursorStore, MemoryCursorStore
+from bot.sources.jira import JsonCursorStore, MemoryCursorStore
 from bot.store import DeferredCursors, Store
+from helpers import CHILDLESS, emulator_source, rules_from
 from tests.fakes.jira_server import Faults, JiraEmulator
 from tools.synth import generate
 
-ENV = {"JIRA_EMAIL": "bot@example.com", "JIRA_API_TOKEN": "t0ken"}
 SCOPE_JQL = "status != Frozen"  # with projects: a parent can be edited out of the scope
 NOW = datetime.now(timezone.utc)
 _SITES: dict[str, list[dict]] = {}
@@ -36,12 +33,9 @@ def site(flavour: str) -> list[dict]:
     return copy.deepcopy(_SITES[flavour])
 
 
-def source_for(emulator: JiraEmulator, tmp_path, **jira):
-    path = tmp_path / "govbot.yaml"
-    path.write_text(yaml.safe_dump({"jira": {"projects": sorted(emulator.store.projects), "jql": SCOPE_JQL,
-                                             **jira}}), encoding="utf-8")
-    config = load_config(path, env={**ENV, "JIRA_URL": emulator.url})
-    return JiraSource(config, sleep=lambda _s: None, rng=random.Random(1)), load_rules(None, config), config
+def source_for(emulator: JiraEmulator, tmp_path, **options):
+    """A source for the scope these tests edit a parent out of (``SCOPE_JQL``)."""
+    return emulator_source(emulator, tmp_path, jql=SCOPE_JQL, **options)
 
 
 def findings(workspace, rules, config, keys) -> set[tuple]:
@@ -185,16 +179,12 @@ def test_a_cache_written_for_other_fields_or_config_is_not_used(tmp_path):
         assert source.load(rules, cursor_store=store).complete
         scope, = _scopes(store)
         assert "cache" in store.get_cursor(scope)  # the same fields and configuration: used and kept
-        path = tmp_path / "govbot.yaml"
-        data = yaml.safe_load(path.read_text())
         # Other field names configured: parent keys and levels may differ, so the cache is ignored.
-        data["fields"] = {"Anticipated Outcome": ["Anticipated Outcome", "Expected Outcome"]}
-        path.write_text(yaml.safe_dump(data))
-        config = load_config(path, env={**ENV, "JIRA_URL": emulator.url})
-        source = JiraSource(config, sleep=lambda _s: None, rng=random.Random(1))
+        source, rules, _config = source_for(emulator, tmp_path, concurrency=2, settings={
+            "fields": {"Anticipated Outcome": ["Anticipated Outcome", "Expected Outcome"]}})
         emulator.touch(sorted(emulator.store.by_key)[:3], when=emulator.store.now())
         emulator.reset_stats()
-        changed = source.load(load_rules(None, config), cursor_store=store)
+        changed = source.load(rules, cursor_store=store)
         assert changed.complete and changed.partial
         scope, = _scopes(store)
         assert "cache" not in store.get_cursor(scope)  # not used, not updated: the next full read replaces it
@@ -213,19 +203,6 @@ def test_without_a_store_a_rescan_reads_as_before(tmp_path):
         assert changed.complete and changed.partial
 
 
-CHILDLESS = """
-rules:
-  - id: epic-childless
-    title: Epic with no child issues
-    severity: warning
-    scope: {levels: [epic]}
-    condition:
-      children: {count: 0}
-    message: "{{ issue.key }} has no child issues."
-    docs: {what: Epics with no children., why: Nothing says what the epic is made of., example: PAY-1., fix: Split it.}
-"""
-
-
 def test_a_story_moved_to_another_epic_has_its_old_epic_judged_again(tmp_path):
     """With a rule that reads children, the old parent's verdict changes when its child leaves:
     the cache knows the old parent, so the rescan re-evaluates it, as a full read would."""
@@ -239,9 +216,7 @@ def test_a_story_moved_to_another_epic_has_its_old_epic_judged_again(tmp_path):
               cloud_issue("PAY-3", "Story", parent="PAY-1", updated=old),
               cloud_issue("PAY-4", "Story", parent="PAY-2", updated=old)]
     config = make_config({"projects": ["PAY"]})
-    path = tmp_path / "rules.yaml"
-    path.write_text(CHILDLESS, encoding="utf-8")
-    ruleset = load_rules([path], config, include_bundled=False)
+    ruleset = rules_from(tmp_path, CHILDLESS, config)
     store = Store(f"sqlite:///{tmp_path / 'govbot.db'}")
     with mock() as rsps:
         fake = FakeJira(issues).install(rsps)

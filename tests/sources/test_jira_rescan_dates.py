@@ -7,22 +7,11 @@ import random
 from datetime import datetime, timedelta, timezone
 
 import pytest
-import yaml
 
-from bot.config import load_config
-from bot.engine import load_rules
-from bot.sources.jira import JiraSource, MemoryCursorStore
+from bot.sources.jira import MemoryCursorStore
+from helpers import emulator_source
 from tests.fakes.jira_server import JiraEmulator
 from tools.synth import generate
-
-ENV = {"JIRA_EMAIL": "bot@example.com", "JIRA_API_TOKEN": "t0ken"}
-
-
-def source_for(emulator: JiraEmulator, tmp_path, now=None) -> tuple[JiraSource, object]:
-    path = tmp_path / "govbot.yaml"
-    path.write_text(yaml.safe_dump({"jira": {"projects": sorted(emulator.store.projects)}}), encoding="utf-8")
-    config = load_config(path, env={**ENV, "JIRA_URL": emulator.url})
-    return JiraSource(config, sleep=lambda _s: None, rng=random.Random(1), now=now), load_rules(None, config)
 
 
 @pytest.mark.parametrize("flavour", ["cloud", "datacenter"])
@@ -34,13 +23,13 @@ def test_a_changed_time_zone_and_a_skewed_clock_miss_no_edit(flavour, skew_minut
     with JiraEmulator(generate(250, flavour, seed=5), flavour=flavour, lifetime=60) as emulator:
         emulator.set_clock_skew(skew_minutes * 60)
         store = MemoryCursorStore()
-        source, rules = source_for(emulator, tmp_path)
+        source, rules, _config = emulator_source(emulator, tmp_path)
         assert len(source.load(rules, cursor_store=store).issues) == 250
         keys = sorted(emulator.store.by_key)
         edited = emulator.touch(random.Random(2).sample(keys, 12), when=emulator.store.now())
         emulator.set_time_zone("Pacific/Pago_Pago")
         emulator.reset_stats()
-        source, rules = source_for(emulator, tmp_path)
+        source, rules, _config = emulator_source(emulator, tmp_path)
         changed = source.load(rules, cursor_store=store)
         assert changed.partial and set(edited) <= set(changed.issues)
         assert "/rest/api/2/myself" not in emulator.stats()["by_path"]
@@ -51,11 +40,11 @@ def test_a_skew_change_within_the_overlap_misses_no_edit(tmp_path):
     is 10 minutes): the window still reaches back past the edit."""
     with JiraEmulator(generate(120, "cloud", seed=6), flavour="cloud", lifetime=60) as emulator:
         store = MemoryCursorStore()
-        source, rules = source_for(emulator, tmp_path)
+        source, rules, _config = emulator_source(emulator, tmp_path)
         source.load(rules, cursor_store=store)
         edited = emulator.touch(sorted(emulator.store.by_key)[:5], when=emulator.store.now())
         emulator.set_clock_skew(9 * 60)
-        source, rules = source_for(emulator, tmp_path)
+        source, rules, _config = emulator_source(emulator, tmp_path)
         assert set(edited) <= set(source.load(rules, cursor_store=store).issues)
 
 
@@ -64,13 +53,13 @@ def test_a_read_answered_later_than_the_margin_leaves_the_cursor_where_it_was(tm
     bound was written (long retries) may have started past the old cursor, so the cursor stays."""
     with JiraEmulator(generate(60, "cloud", seed=7), flavour="cloud", lifetime=60) as emulator:
         store = MemoryCursorStore()
-        source, rules = source_for(emulator, tmp_path)
+        source, rules, _config = emulator_source(emulator, tmp_path)
         source.load(rules, cursor_store=store)
         (name, first), = [(k, v) for k, v in store.cursors.items() if k.startswith("jira:")]
         clock = iter([datetime.now(timezone.utc) + timedelta(minutes=minutes) for minutes in (1, 1, 30, 30, 30)])
-        source, rules = source_for(emulator, tmp_path, now=lambda: next(clock))
+        source, rules, _config = emulator_source(emulator, tmp_path, now=lambda: next(clock))
         source.load(rules, cursor_store=store)
         assert store.cursors[name]["since"] == first["since"]
-        source, rules = source_for(emulator, tmp_path)
+        source, rules, _config = emulator_source(emulator, tmp_path)
         source.load(rules, cursor_store=store)
         assert store.cursors[name]["since"] > first["since"]  # on time: the cursor moves

@@ -1,0 +1,46 @@
+"""Set-up the Jira source tests share beside the Jira doubles: a source pointed at the loopback emulator
+(``tests/fakes/jira_server.py``), and a rule that reads children."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import yaml
+
+from bot.config import load_config
+from bot.engine import load_rules
+from bot.sources.jira import JiraSource
+from tests.fakes.jira_server import JiraEmulator
+
+ENV = {"JIRA_EMAIL": "bot@example.com", "JIRA_API_TOKEN": "t0ken"}
+
+# A rule that reads children: a read lists them only when an enabled rule like this one needs them.
+CHILDLESS = """
+rules:
+  - id: epic-childless
+    title: Epic with no child issues
+    severity: warning
+    scope: {levels: [epic]}
+    condition:
+      children: {count: 0}
+    message: "{{ issue.key }} has no child issues."
+    docs: {what: Epics with no children., why: Nothing says what the epic is made of., example: PAY-1., fix: Split it.}
+"""
+
+
+def rules_from(tmp_path: Path, text: str, config):
+    """The ruleset of a rules file with ``text``, without the bundled rules."""
+    path = tmp_path / "rules.yaml"
+    path.write_text(text, encoding="utf-8")
+    return load_rules([path], config, include_bundled=False)
+
+
+def emulator_source(emulator: JiraEmulator, tmp_path: Path, *, now=None, settings: dict | None = None, **jira):
+    """(JiraSource, ruleset, config) for the loopback emulator: a govbot.yaml with its projects and ``jira``
+    options (and other ``settings`` beside them); the source never really sleeps and jitters alike every run."""
+    path = tmp_path / "govbot.yaml"
+    path.write_text(yaml.safe_dump({"jira": {"projects": sorted(emulator.store.projects), **jira}, **(settings or {})}),
+                    encoding="utf-8")
+    config = load_config(path, env={**ENV, "JIRA_URL": emulator.url})
+    return JiraSource(config, sleep=lambda _s: None, rng=random.Random(1), now=now), load_rules(None, config), config
