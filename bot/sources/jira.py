@@ -500,24 +500,32 @@ class JiraSource:
             _hand_on(issues, seen, on_page, result, progress)
 
         with Pipeline(self.concurrency, handle) as pipeline:
-            waiting: list[str] = []
-
-            def listed(id_page: list[dict]) -> None:
-                for raw in id_page:
-                    issue_id = str(raw.get("id") or "")
-                    if issue_id and issue_id not in known_ids:
-                        known_ids.add(issue_id)
-                        waiting.append(issue_id)
-                while len(waiting) >= BULK_CHUNK:
-                    pipeline.submit(self._fetch_ids, waiting[:BULK_CHUNK], fields, what)
-                    del waiting[:BULK_CHUNK]
-
-            listing = self._search_cloud(jql, ["id"], listed, None, what, limit=CLOUD_ID_PAGE)
-            if waiting:
-                pipeline.submit(self._fetch_ids, list(waiting), fields, what)
+            listing = self._list_ids(jql, known_ids, BULK_CHUNK,
+                                     lambda ids: pipeline.submit(self._fetch_ids, ids, fields, what), what)
             pipeline.finish()
         _listing_and_gaps(result, listing, unexplained, what)
         return result
+
+    def _list_ids(self, jql, known_ids: set[str], chunk: int, submit: Callable[[list[str]], None],
+                  what) -> SearchResult:
+        """The listing of the ids ``jql`` matches (5,000 a page), those not in ``known_ids`` handed to
+        ``submit`` ``chunk`` at a time as the pages come (the reads overlap the listing), then the rest."""
+        waiting: list[str] = []
+
+        def listed(id_page: list[dict]) -> None:
+            for raw in id_page:
+                issue_id = str(raw.get("id") or "")
+                if issue_id and issue_id not in known_ids:
+                    known_ids.add(issue_id)
+                    waiting.append(issue_id)
+            while len(waiting) >= chunk:
+                submit(waiting[:chunk])
+                del waiting[:chunk]
+
+        listing = self._search_cloud(jql, ["id"], listed, None, what, limit=CLOUD_ID_PAGE)
+        if waiting:
+            submit(list(waiting))
+        return listing
 
     def _efficient_plan(self, fields: list[str]) -> tuple[list[str], list[str], list[str]] | None:
         """(single-valued fields, multi-valued fields, JQL clauses finding issues with any multi-valued
@@ -553,7 +561,9 @@ class JiraSource:
         any: an id-only search for them (5,000 a page), their values 100 a request, kept by id (small);
         then the single-valued fields of every listed id, 1,000 a request, each issue's multi-valued
         values put back into its raw fields before it is handed on, so the normalizer sees what the
-        100-a-request read gives. An issue without any gets what Jira sends for an empty field.
+        100-a-request read gives. An issue without any gets what Jira sends for an empty field. On a
+        site that refuses 1,000 issues a request, the refused ids and every id listed after are read
+        100 a request with every field, side by side in the same pool, each part in its request's place.
         """
         single, multi, clauses = plan
         with_values: list[str] = []
@@ -592,8 +602,12 @@ class JiraSource:
         with_values.clear()  # the ids are not needed past here
         unexplained: list[str] = []
 
-        def handle(answer: tuple[tuple[list[dict], list[str]], bool]) -> None:
-            (issues, missing), whole = answer
+        def handle(answer: tuple[list[str], tuple[list[dict], list[str]] | None, bool]) -> None:
+            ids, got, whole = answer
+            if got is None:  # refused: every field 100 a request, side by side, in this answer's place
+                pipeline.submit_next(self._fetch_whole, [(chunk, fields, what) for chunk in _chunks(ids, BULK_CHUNK)])
+                return
+            issues, missing = got
             unexplained.extend(missing)
             if not whole:
                 merged = []
@@ -611,49 +625,41 @@ class JiraSource:
                 issues = merged
             _hand_on(issues, seen, on_page, result, progress)
 
+        def submit(ids: list[str]) -> None:
+            if self._bulk_efficient and self._bulkfetch_available:
+                pipeline.submit(self._fetch_single, ids, single, what)
+            else:  # refused already: no request is spent finding that out again
+                for chunk in _chunks(ids, BULK_CHUNK):
+                    pipeline.submit(self._fetch_whole, chunk, fields, what)
+
         # An answer is 1,000 raw issues here: as many wait as requests are in flight, not twice that.
         with Pipeline(self.concurrency, handle, most=self.concurrency) as pipeline:
-            waiting: list[str] = []
-
-            def listed(id_page: list[dict]) -> None:
-                for raw in id_page:
-                    issue_id = str(raw.get("id") or "")
-                    if issue_id and issue_id not in known_ids:
-                        known_ids.add(issue_id)
-                        waiting.append(issue_id)
-                while len(waiting) >= EFFICIENT_BULK_CHUNK:
-                    pipeline.submit(self._fetch_single, waiting[:EFFICIENT_BULK_CHUNK], single, fields, what)
-                    del waiting[:EFFICIENT_BULK_CHUNK]
-
-            listing = self._search_cloud(jql, ["id"], listed, None, what, limit=CLOUD_ID_PAGE)
-            if waiting:
-                pipeline.submit(self._fetch_single, list(waiting), single, fields, what)
+            listing = self._list_ids(jql, known_ids, EFFICIENT_BULK_CHUNK, submit, what)
             pipeline.finish()
         _listing_and_gaps(result, listing, unexplained, what)
         return True
 
-    def _fetch_single(self, ids: list[str], single: list[str], fields: list[str],
-                      what: str) -> tuple[tuple[list[dict], list[str]], bool]:
-        """((issues, ids unexplained), whether the issues carry every field) for up to 1,000 ids: the
-        single-valued fields in one bulkfetch, or, on a site that refuses that, every field 100 a
-        request. Runs on a pool thread."""
+    def _fetch_single(self, ids: list[str], single: list[str],
+                      what: str) -> tuple[list[str], tuple[list[dict], list[str]] | None, bool]:
+        """(ids, (issues, ids unexplained), False: the issues lack the multi-valued fields) for up to
+        1,000 ids, their single-valued fields in one bulkfetch; (ids, None, False) when the site does
+        not serve that, for the caller to read them 100 a request in the pool. Runs on a pool thread."""
         if self._bulk_efficient and self._bulkfetch_available:
             try:
-                return self._fetch_ids(ids, single, what, by_search=False), False
+                return ids, self._fetch_ids(ids, single, what, by_search=False), False
             except JiraHTTPError as error:
                 if error.status in (404, 405):
-                    pass  # no bulkfetch at all: searched by id 100 at a time, as before
+                    pass  # no bulkfetch at all: the caller searches by id, 100 at a time, as before
                 elif error.status != 400 or len(ids) <= BULK_CHUNK:
                     raise
                 else:
                     self._refuse_efficient(what, error)
-        issues: list[dict] = []
-        missing: list[str] = []
-        for chunk in _chunks(ids, BULK_CHUNK):
-            more, lost = self._fetch_ids(chunk, fields, what)
-            issues += more
-            missing += lost
-        return (issues, missing), True
+        return ids, None, False
+
+    def _fetch_whole(self, ids: list[str], fields: list[str],
+                     what: str) -> tuple[list[str], tuple[list[dict], list[str]], bool]:
+        """(ids, (issues, ids unexplained), True: every field) for up to 100 ids; runs on a pool thread."""
+        return ids, self._fetch_ids(ids, fields, what), True
 
     def _refuse_efficient(self, what: str, error: JiraHTTPError) -> None:
         """This site does not serve 1,000-issue bulkfetches: said once, then read 100 a request."""

@@ -9,6 +9,8 @@ threads, and a scan reads its issues in the same order as before. At most
 twice ``workers`` answers wait in memory (``most``: fewer, for big answers). A failure (after the transport's
 own retries) stops the pipeline: answers before it are handed on, the rest
 are cancelled, and the error is raised as a sequential read would raise it.
+An answer ``handle`` finds must be read again in parts (a request the site
+refused as too big) puts them first in line (``submit_next``), so the order holds.
 """
 
 from __future__ import annotations
@@ -35,6 +37,16 @@ class Pipeline:
         self.pending.append(self.executor.submit(fetch, *args))
         while len(self.pending) > self.most:
             self._next()
+
+    def submit_next(self, fetch: Callable[..., Any], arguments: list[tuple]) -> None:
+        """Requests whose answers are handed on before any already waiting, in the order given: for
+        ``handle`` to read an answer again in parts that keep its place. They share the same workers
+        (never more in flight); their answers may wait beyond ``most``."""
+        if self.executor is None:
+            for args in arguments:
+                self.handle(fetch(*args))
+            return
+        self.pending.extendleft(reversed([self.executor.submit(fetch, *args) for args in arguments]))
 
     def finish(self) -> None:
         """Wait for and hand on every answer still outstanding."""

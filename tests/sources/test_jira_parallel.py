@@ -84,6 +84,7 @@ def test_a_site_that_keeps_bulkfetch_at_100_is_read_as_before_and_says_so_once(c
         with caplog.at_level("WARNING", logger="govbot.jira"):
             refused = scan(fake)
     assert refused.complete and labels_of(refused) == labels_of(efficient)
+    assert list(refused.issues) == list(efficient.issues)  # the parts read again keep their place
     bulk = fake.calls_to("/rest/api/3/issue/bulkfetch")
     whole = [len(call["body"]["issueIdsOrKeys"]) for call in bulk if "labels" in call["body"]["fields"]
              and len(call["body"]["fields"]) > 1]
@@ -231,6 +232,36 @@ def test_the_pipeline_hands_answers_on_in_order_and_stops_at_a_failure():
         else:
             raise AssertionError("the failure was swallowed")
     assert handed == [0, 1, 2, 3, 4, 5]
+
+
+def test_answers_read_again_in_parts_keep_their_place_within_the_workers():
+    handed = []
+    in_flight, most = [0], [0]
+    lock = threading.Lock()
+
+    def fetch(n):
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        threading.Event().wait(0.02)
+        with lock:
+            in_flight[0] -= 1
+        return n
+
+    def handle(n):
+        if n == 2:  # too big: read again as three parts, handed on before 3
+            pipeline.submit_next(fetch, [(2.1,), (2.2,), (2.3,)])
+        else:
+            handed.append(n)
+
+    for workers in (1, 3):
+        handed.clear()
+        with Pipeline(workers, handle) as pipeline:
+            for n in range(6):
+                pipeline.submit(fetch, n)
+            pipeline.finish()
+        assert handed == [0, 1, 2.1, 2.2, 2.3, 3, 4, 5]
+    assert most[0] == 3
 
 
 def test_a_cloud_rescan_pages_its_changes_instead_of_listing_ids_first():
