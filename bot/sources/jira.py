@@ -1265,8 +1265,8 @@ class JiraSource:
     def _in_scope(self, workspace: Workspace, keys: set[str], scope: str, projects_only: bool, *,
                   known: set[str] = frozenset()) -> set[str]:
         """Which of these already-read relatives the scope includes: ``known`` ones (confirmed in
-        scope already), by project when the scope is only projects, else by asking Jira (100 keys
-        per request, keys only)."""
+        scope already), by project when the scope is only projects, else by asking Jira
+        (``keys_in_scope``; a search left incomplete only leaves relatives out)."""
         found_known = keys & set(known)
         keys = keys - found_known
         if not keys:
@@ -1274,10 +1274,8 @@ class JiraSource:
         if projects_only and not self.config.settings.jira.jql:
             projects = {p.casefold() for p in self.config.settings.jira.projects or []}
             return found_known | {k for k in keys if workspace.relatives[k].project.casefold() in projects}
-        found: set[str] = set()
-        for chunk in _chunks(sorted(keys), BULK_CHUNK):
-            self.search_keys("key in ({keys})", chunk, ["key"], lambda issues: found.update(map(_key, issues)),
-                             within=scope, what="checking which relatives are in scope")
+        found = keys_in_scope(self.config, keys, source=self, scope=scope, strict=False,
+                              what="checking which relatives are in scope")
         return found_known | (found & keys)
 
     def _fetch_relatives(self, reader: "_Reader", keys: set[str]) -> None:
@@ -1488,18 +1486,23 @@ def load_issues_from_jira(config: Config, keys: Iterable[str], ruleset=None, *,
     return source.load_keys(keys, ruleset, progress=progress)
 
 
-def keys_in_scope(config: Config, keys: Iterable[str], *, source: JiraSource | None = None) -> set[str]:
-    """Which of ``keys`` exist, are visible and fall inside the configured scope (``scope_jql``):
-    one search that returns keys only, so nothing else about an issue outside the scope is read."""
+def keys_in_scope(config: Config, keys: Iterable[str], *, source: JiraSource | None = None,
+                  scope: str | None = None, strict: bool = True,
+                  what: str = "checking the issue is in govbot's scope") -> set[str]:
+    """Which of ``keys`` exist, are visible and fall inside ``scope`` (the configured scope, ``scope_jql``,
+    unless named): searches that return keys only, 100 keys each, so nothing else about an issue outside
+    the scope is read. ``strict``: a search Jira did not answer in full raises ``JiraError``; else the
+    keys it did return are the answer."""
     wanted = sorted({key.upper() for key in keys})
     if not wanted:
         return set()
     source = source or JiraSource.from_config(config)
+    within = scope if scope is not None else scope_jql(config)
     found: set[str] = set()
     for chunk in _chunks(wanted, BULK_CHUNK):
         result = source.search_keys("key in ({keys})", chunk, ["key"], lambda issues: found.update(map(_key, issues)),
-                                    within=scope_jql(config), what="checking the issue is in govbot's scope")
-        if not result.complete:  # an unread page may hold any of them: no answer rather than a wrong one
+                                    within=within, what=what)
+        if strict and not result.complete:  # an unread page may hold any of them: no answer rather than a wrong one
             raise JiraError("Jira did not return every page of the scope check: "
                             + ("; ".join(result.problems) or "incomplete"))
     # A key Jira does not know is dropped by search_keys; a moved issue answers under its new key.
