@@ -7,6 +7,7 @@ import random
 import threading
 from datetime import datetime, timedelta, timezone
 
+import pytest
 import requests
 import responses
 
@@ -114,21 +115,31 @@ def test_a_refused_clause_reads_100_a_request_with_every_field():
     assert all("labels" in call["body"]["fields"] for call in bulk)
 
 
-class LabelForgettingJira(FakeJira):
-    """Leaves PAY-140 out of the labels' bulkfetch without saying why: its labels are not known."""
+class ForgetfulJira(FakeJira):
+    """Leaves ``forgets`` out of bulkfetch answers (only those for ``forgets_in``, when named) without saying why:
+    neither returned nor reported gone."""
+
+    forgets = "PAY-180"
+    forgets_in: list[str] | None = None
 
     def _bulkfetch(self, body):
         status, payload = super()._bulkfetch(body)
-        if body.get("fields") == ["labels"]:
-            payload["issues"] = [i for i in payload["issues"] if i["key"] != "PAY-140"]
+        if self.forgets_in is None or body.get("fields") == self.forgets_in:
+            payload["issues"] = [i for i in payload["issues"] if i["key"] != self.forgets]
         return status, payload
 
 
-def test_an_issue_whose_labels_could_not_be_read_is_not_judged_and_the_read_is_incomplete():
+@pytest.mark.parametrize("issues, forgets, forgets_in", [
+    (labelled_stories(250), "PAY-140", ["labels"]),  # its labels are not known: not judged on a guess
+    (stories(250), "PAY-180", None),
+], ids=["labels", "issue"])
+def test_an_issue_bulkfetch_leaves_out_unexplained_is_not_judged_and_the_read_is_incomplete(issues, forgets,
+                                                                                        forgets_in):
     with mock() as rsps:
-        fake = LabelForgettingJira(labelled_stories(250)).install(rsps)
+        fake = ForgetfulJira(issues).install(rsps)
+        fake.forgets, fake.forgets_in = forgets, forgets_in
         workspace = scan(fake)
-    assert not workspace.complete and "PAY-140" not in workspace.issues and len(workspace.issues) == 249
+    assert not workspace.complete and forgets not in workspace.issues and len(workspace.issues) == 249
     assert any("could not be read" in problem for problem in workspace.problems)
 
 
@@ -140,23 +151,6 @@ def test_a_site_without_bulkfetch_reads_the_listed_ids_by_search():
     assert workspace.complete and len(workspace.issues) == 250
     by_id = [call for call in fake.searches() if call["params"]["jql"].startswith("id in (")]
     assert by_id and sum(call["params"]["jql"].count(",") + 1 for call in by_id) == 150
-
-
-class ForgetfulJira(FakeJira):
-    """Leaves one issue out of a bulkfetch answer without saying why (neither returned nor gone)."""
-
-    def _bulkfetch(self, body):
-        status, payload = super()._bulkfetch(body)
-        payload["issues"] = [i for i in payload["issues"] if i["key"] != "PAY-180"]
-        return status, payload
-
-
-def test_an_issue_bulkfetch_leaves_out_unexplained_makes_the_read_incomplete():
-    with mock() as rsps:
-        fake = ForgetfulJira(stories(250)).install(rsps)
-        workspace = scan(fake)
-    assert not workspace.complete and "PAY-180" not in workspace.issues and len(workspace.issues) == 249
-    assert any("could not be read" in problem for problem in workspace.problems)
 
 
 class DeletingJira(FakeJira):
