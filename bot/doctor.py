@@ -15,7 +15,8 @@ from bot.config import Config
 from bot.errors import GovbotError, NetworkError
 from bot.sources.http import JiraHTTPError
 from bot.sources.fields import ALIASES, BASE_FIELDS, fallback, looks_like_id
-from bot.sources.jira import Connection, JiraSource, fields_wanted, scope_jql
+from bot.sources.jira import Connection, JiraSource, fields_wanted
+from bot.sources.jql import scope_jql
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 MAX_PROJECTS_CHECKED = 20

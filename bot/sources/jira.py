@@ -35,18 +35,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import logging
 import math
-import os
 import re
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
-from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
@@ -56,9 +52,11 @@ from bot.config import Config
 from bot.errors import ConfigError, JiraError, NetworkError, SourceError
 from bot.model import Issue, bulk
 from bot.sources.children import parents_needing_children, unsure_on_data_center
+from bot.sources.cursors import CursorStore, cursor_key
 from bot.sources.fields import FieldCatalog, FieldPlan, plan_fields
 from bot.sources.http import JiraHTTPError, RetryPolicy, Transport, display_url
 from bot.sources.issue_cache import CacheWrite, IssueCache, RawKeeper, cache_tag, keeps_cache
+from bot.sources.jql import jql_and, jql_value, key_list, scope_jql
 from bot.dates import parse_datetime, parse_duration
 from bot.sources.normalize import Normalizer
 from bot.sources.owners import LateOwners, deferrable
@@ -94,8 +92,6 @@ SITE_VERSION = 1  # what a full read remembers about the site (``JiraSource._rem
 
 _KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-\d+$")
 _QUOTED_KEY = re.compile(r"'([A-Za-z][A-Za-z0-9_]*-\d+)'")
-_PLAIN_WORD = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_JQL_RESERVED = {"and", "or", "not", "empty", "null", "order", "by", "in", "is", "was", "changed", "asc", "desc"}
 
 Progress = Callable[[str], None]
 log = logging.getLogger("govbot.jira")
@@ -182,129 +178,6 @@ def make_session(connection: Connection) -> requests.Session:
     client = JIRA(server=connection.url, get_server_info=False, max_retries=0, timeout=connection.timeout,
                   logging=False, options={"headers": {"User-Agent": f"govbot/{__version__}"}}, **auth)
     return client._session  # noqa: SLF001 - the package exposes its session only this way
-
-
-# -- cursors ------------------------------------------------------------------------------------
-
-class CursorStore(Protocol):
-    """Where incremental scans remember how far they got (``bot.store.Store`` is one)."""
-
-    def get_cursor(self, scope: str) -> dict | None: ...
-
-    def set_cursor(self, scope: str, cursor: dict) -> None: ...
-
-
-class MemoryCursorStore:
-    def __init__(self) -> None:
-        self.cursors: dict[str, dict] = {}
-
-    def get_cursor(self, scope: str) -> dict | None:
-        value = self.cursors.get(scope)
-        return dict(value) if value is not None else None
-
-    def set_cursor(self, scope: str, cursor: dict) -> None:
-        self.cursors[scope] = dict(cursor)
-
-
-class JsonCursorStore:
-    """Cursors in one small JSON file, written atomically."""
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-
-    def _load(self) -> dict:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError):
-            return {}  # a damaged cursor file only costs one full scan
-        return data if isinstance(data, dict) else {}
-
-    def get_cursor(self, scope: str) -> dict | None:
-        value = self._load().get(scope)
-        return value if isinstance(value, dict) else None
-
-    def set_cursor(self, scope: str, cursor: dict) -> None:
-        data = self._load()
-        data[scope] = cursor
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".cursor-")
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=2, sort_keys=True)
-        os.replace(temporary, self.path)
-
-
-def cursor_key(url: str, scope: str) -> str:
-    """The cursor's name: a hash of the site and the scope JQL."""
-    digest = hashlib.sha256(f"{display_url(url)}\n{' '.join(scope.split())}".encode()).hexdigest()
-    return f"jira:{digest[:24]}"
-
-
-# -- JQL ----------------------------------------------------------------------------------------
-
-def jql_value(value: str) -> str:
-    """A JQL literal: bare when it is a plain word, else double-quoted."""
-    if _PLAIN_WORD.match(value) and value.casefold() not in _JQL_RESERVED:
-        return value
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def strip_order_by(jql: str) -> str:
-    """JQL without its ORDER BY clause (outside quotes): the source chooses the order."""
-    quote = None
-    index = 0
-    while index < len(jql):
-        char = jql[index]
-        if quote:
-            if char == "\\":
-                index += 1
-            elif char == quote:
-                quote = None
-        elif char in "\"'":
-            quote = char
-        elif re.match(r"order\s+by\b", jql[index:index + 40], re.IGNORECASE) and \
-                (index == 0 or not (jql[index - 1].isalnum() or jql[index - 1] == "_")):
-            return jql[:index].strip()
-        index += 1
-    return jql.strip()
-
-
-def scope_jql(config: Config, override: str | None = None) -> str:
-    """The JQL naming every issue in scope: ``--jql``, else projects and/or the base JQL."""
-    if override is not None:
-        text = strip_order_by(override)
-        if not text:
-            raise ConfigError("--jql is empty", hint='for example --jql "project = PAY AND type = Epic"')
-        return text
-    section = config.settings.jira
-    projects = [p for p in section.projects or [] if p]
-    parts = []
-    if len(projects) == 1:
-        parts.append(f"project = {jql_value(projects[0])}")
-    elif projects:
-        parts.append(f"project in ({', '.join(jql_value(p) for p in projects)})")
-    base = strip_order_by(section.jql or "")
-    if base:
-        parts.append(f"({base})" if projects else base)
-    if not parts:
-        raise ConfigError("no scan scope configured",
-                          hint="name the projects (jira.projects: [PAY, MOB]) or a base query (jira.jql) "
-                               "in govbot.yaml, or pass --jql")
-    return " AND ".join(parts)
-
-
-def _and(jql: str, clause: str) -> str:
-    return f"({jql}) AND {clause}"
-
-
-def _key_list(keys: Iterable[str]) -> str:
-    return ", ".join(keys)
-
-
-def _chunks(items: list, size: int) -> Iterable[list]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 # -- the source ---------------------------------------------------------------------------------
@@ -573,7 +446,7 @@ class JiraSource:
                                    if (ident := str(raw.get("id") or "")) and ident not in known_ids)
 
             try:
-                listing = self._search_cloud(_and(jql, f"({' OR '.join(clauses)})"), ["id"], listed_with_values,
+                listing = self._search_cloud(jql_and(jql, f"({' OR '.join(clauses)})"), ["id"], listed_with_values,
                                              None, what, limit=CLOUD_ID_PAGE)
             except JiraHTTPError as error:
                 if error.status != 400:
@@ -692,7 +565,7 @@ class JiraSource:
                 returned = {str(raw.get("id")) for raw in issues} | {_key(raw) for raw in issues}
                 return issues, [i for i in ids if i not in returned and i not in gone]
         found: list[dict] = []
-        self._search_cloud(f"id in ({_key_list(ids)})", fields, found.extend, None, what)
+        self._search_cloud(f"id in ({key_list(ids)})", fields, found.extend, None, what)
         return found, []  # a search by id simply omits issues that are gone
 
     def _search_cloud(self, jql, fields, on_page, progress, what, *, limit: int | None = None) -> SearchResult:
@@ -764,7 +637,7 @@ class JiraSource:
         unknown: set[str] = set()
         found: list[dict] = []
         while remaining:
-            body = {"jql": f"key in ({_key_list(remaining)})", "startAt": len(found),
+            body = {"jql": f"key in ({key_list(remaining)})", "startAt": len(found),
                     "maxResults": max(1, min(self._dc_page, len(remaining) - len(found))), "fields": list(fields)}
             try:
                 page = _as_dict(self.transport.post("/rest/api/2/search", body, what=what))
@@ -798,7 +671,7 @@ class JiraSource:
         seen: set[str] = set()
         lower: str | None = None
         for _ in range(MAX_PAGES):
-            clause = jql if lower is None else _and(jql, f'created >= "{lower}"')
+            clause = jql if lower is None else jql_and(jql, f'created >= "{lower}"')
             window = {"start": 0, "total": None, "latest": None}
 
             def handle(page: dict, size: int) -> list[dict]:
@@ -910,8 +783,8 @@ class JiraSource:
         """A search over ``template`` filled with keys; keys Jira says do not exist are dropped."""
         remaining = list(keys)
         while remaining:
-            clause = template.format(keys=_key_list(remaining))
-            jql = _and(within, clause) if within else clause
+            clause = template.format(keys=key_list(remaining))
+            jql = jql_and(within, clause) if within else clause
             try:
                 return self.search(jql, fields, on_page, what=what)
             except JiraHTTPError as error:
@@ -928,7 +801,7 @@ class JiraSource:
         keys = [p.key for p in parents]
         if not keys:
             return None
-        clauses = [f"parent in ({_key_list(keys)})"]
+        clauses = [f"parent in ({key_list(keys)})"]
         if not self.is_cloud:
             catalog = self.field_catalog()
             hierarchy = self.config.hierarchy
@@ -937,10 +810,10 @@ class JiraSource:
             above = [p.key for p in parents if epic_rank is not None and (_rank(p, hierarchy) or 0) > epic_rank]
             for field_id in catalog.epic_link_ids[:1]:
                 if epics:
-                    clauses.append(f"{_clause_name(field_id)} in ({_key_list(epics)})")
+                    clauses.append(f"{_clause_name(field_id)} in ({key_list(epics)})")
             for field_id in catalog.parent_link_ids[:1]:
                 if above:
-                    clauses.append(f"{_clause_name(field_id)} in ({_key_list(above)})")
+                    clauses.append(f"{_clause_name(field_id)} in ({key_list(above)})")
         return " OR ".join(clauses)
 
     # -- whole reads ----------------------------------------------------------------------------
@@ -985,7 +858,7 @@ class JiraSource:
         workspace = reader.workspace
         changed_since = None if since is None else self._changed_since(since)
         cache, tag = self._open_cache(reader, cursor_store, cursor, key, plan, since)
-        query = scope if changed_since is None else _and(scope, changed_since.clause)
+        query = scope if changed_since is None else jql_and(scope, changed_since.clause)
         if progress:
             progress(f"reading {'changes since ' + since.isoformat(timespec='minutes') if since else 'all issues'}"
                      f" in scope from {self.site} ({self.deployment})")
@@ -1236,7 +1109,7 @@ class JiraSource:
         if not wanted:
             return set()
         confirmed: set[str] = set()
-        within = _and(scope, changed_since.before)
+        within = jql_and(scope, changed_since.before)
 
         def handle(answer: tuple[set[str], SearchResult]) -> None:
             found, result = answer
@@ -1379,6 +1252,11 @@ class _Reader:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+def _chunks(items: list, size: int) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
 
 def fields_wanted(ruleset, config: Config) -> set[str]:
     """Field names the rules read; every configured logical field when there are no rules."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from bot.sources.jira import (JsonCursorStore, MemoryCursorStore, cursor_key, load_workspace_from_jira,
-                              scope_jql)
+from bot.sources.cursors import JsonCursorStore, MemoryCursorStore, cursor_key
+from bot.sources.jira import load_workspace_from_jira
+from bot.sources.jql import scope_jql
 from fakejira import FakeJira, cloud_issue, make_config, make_source, mock
 
 T1 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)

@@ -13,7 +13,7 @@ from bot.cli import cli
 from bot.engine import load_rules
 from bot.engine.evaluate import evaluate
 from bot.runs.owners import complete_owners
-from bot.sources.jira import MemoryCursorStore
+from bot.sources.cursors import MemoryCursorStore
 from bot.sources.owners import deferrable
 from fakejira import CLOUD_ENV, DC_ENV, FakeJira, cloud_issue, dc_issue, make_config, make_source, mock
 

@@ -259,7 +259,7 @@ def test_answers_read_again_in_parts_keep_their_place_within_the_workers():
 
 
 def test_a_cloud_rescan_pages_its_changes_instead_of_listing_ids_first():
-    from bot.sources.jira import MemoryCursorStore
+    from bot.sources.cursors import MemoryCursorStore
 
     store = MemoryCursorStore()
     with mock() as rsps:

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.engine.evaluate import evaluate
-from bot.sources.jira import JsonCursorStore, MemoryCursorStore
+from bot.sources.cursors import JsonCursorStore, MemoryCursorStore
 from bot.store import DeferredCursors, Store
 from helpers import CHILDLESS, emulator_source, rules_from
 from tests.fakes.jira_server import Faults, JiraEmulator

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot.sources.jira import MemoryCursorStore
+from bot.sources.cursors import MemoryCursorStore
 from helpers import emulator_source
 from tests.fakes.jira_server import JiraEmulator
 from tools.synth import generate
