@@ -34,14 +34,16 @@ def stories(count: int, *, cloud: bool = True) -> list[dict]:
 
 
 def scan(fake: FakeJira, **jira):
+    """A full read of ``fake``, on mocked requests, four requests at once."""
     config = make_config({"projects": ["PAY"], "concurrency": 4, **jira})
-    return load_workspace_from_jira(config, Rules(), source=make_source(config))
+    with mock() as rsps:
+        fake.install(rsps)
+        return load_workspace_from_jira(config, Rules(), source=make_source(config))
 
 
 def test_a_small_cloud_scope_is_still_one_request():
-    with mock() as rsps:
-        fake = FakeJira(stories(40)).install(rsps)
-        workspace = scan(fake)
+    fake = FakeJira(stories(40))
+    workspace = scan(fake)
     assert workspace.complete and len(workspace.issues) == 40
     assert len(fake.searches()) == 1 and not fake.calls_to("/rest/api/3/issue/bulkfetch")
 
@@ -52,9 +54,8 @@ def labelled_stories(count: int) -> list[dict]:
 
 
 def test_cloud_bulk_reads_single_valued_fields_1000_a_request_and_labels_only_where_there_are_any():
-    with mock() as rsps:
-        fake = FakeJira(labelled_stories(250)).install(rsps)
-        workspace = scan(fake)
+    fake = FakeJira(labelled_stories(250))
+    workspace = scan(fake)
     assert workspace.complete and list(workspace.issues) == [f"PAY-{n}" for n in range(1, 251)]
     first, with_values, listing = fake.searches()
     needed = set(first["params"]["fields"].split(","))
@@ -76,14 +77,11 @@ def labels_of(workspace) -> dict:
 
 
 def test_a_site_that_keeps_bulkfetch_at_100_is_read_as_before_and_says_so_once(caplog):
-    with mock() as rsps:
-        fake = FakeJira(labelled_stories(2250)).install(rsps)
-        efficient = scan(fake)
-    with mock() as rsps:
-        fake = FakeJira(labelled_stories(2250)).install(rsps)
-        fake.bulkfetch_max = 100
-        with caplog.at_level("WARNING", logger="govbot.jira"):
-            refused = scan(fake)
+    efficient = scan(FakeJira(labelled_stories(2250)))
+    fake = FakeJira(labelled_stories(2250))
+    fake.bulkfetch_max = 100
+    with caplog.at_level("WARNING", logger="govbot.jira"):
+        refused = scan(fake)
     assert refused.complete and labels_of(refused) == labels_of(efficient)
     assert list(refused.issues) == list(efficient.issues)  # the parts read again keep their place
     bulk = fake.calls_to("/rest/api/3/issue/bulkfetch")
@@ -105,9 +103,8 @@ class ClauseRefusingJira(FakeJira):
 
 
 def test_a_refused_clause_reads_100_a_request_with_every_field():
-    with mock() as rsps:
-        fake = ClauseRefusingJira(labelled_stories(250)).install(rsps)
-        workspace = scan(fake)
+    fake = ClauseRefusingJira(labelled_stories(250))
+    workspace = scan(fake)
     assert workspace.complete and len(workspace.issues) == 250
     assert [n for n in range(1, 251) if workspace.issues[f"PAY-{n}"].labels] == [n for n in range(1, 251) if n % 7 == 0]
     bulk = fake.calls_to("/rest/api/3/issue/bulkfetch")
@@ -135,19 +132,17 @@ class ForgetfulJira(FakeJira):
 ], ids=["labels", "issue"])
 def test_an_issue_bulkfetch_leaves_out_unexplained_is_not_judged_and_the_read_is_incomplete(issues, forgets,
                                                                                         forgets_in):
-    with mock() as rsps:
-        fake = ForgetfulJira(issues).install(rsps)
-        fake.forgets, fake.forgets_in = forgets, forgets_in
-        workspace = scan(fake)
+    fake = ForgetfulJira(issues)
+    fake.forgets, fake.forgets_in = forgets, forgets_in
+    workspace = scan(fake)
     assert not workspace.complete and forgets not in workspace.issues and len(workspace.issues) == 249
     assert any("could not be read" in problem for problem in workspace.problems)
 
 
 def test_a_site_without_bulkfetch_reads_the_listed_ids_by_search():
-    with mock() as rsps:
-        fake = FakeJira(stories(250)).install(rsps)
-        fake.supports_bulkfetch = False
-        workspace = scan(fake)
+    fake = FakeJira(stories(250))
+    fake.supports_bulkfetch = False
+    workspace = scan(fake)
     assert workspace.complete and len(workspace.issues) == 250
     by_id = [call for call in fake.searches() if call["params"]["jql"].startswith("id in (")]
     assert by_id and sum(call["params"]["jql"].count(",") + 1 for call in by_id) == 150
@@ -162,9 +157,8 @@ class DeletingJira(FakeJira):
 
 
 def test_an_issue_deleted_meanwhile_is_gone_not_missing():
-    with mock() as rsps:
-        fake = DeletingJira(stories(250)).install(rsps)
-        workspace = scan(fake)
+    fake = DeletingJira(stories(250))
+    workspace = scan(fake)
     assert workspace.complete and len(workspace.issues) == 249
 
 
