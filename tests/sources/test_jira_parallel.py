@@ -271,3 +271,18 @@ def test_a_cloud_rescan_pages_its_changes_instead_of_listing_ids_first():
     assert set(changed.issues) == {f"PAY-{n}" for n in range(1, 151)}
     scope = [call for call in fake.searches() if "updated >=" in call["params"]["jql"]]
     assert len(scope) == 2 and all(call["params"]["fields"] != "id" for call in scope)  # 100 + 50, no id list
+
+
+def test_a_site_where_nearly_every_issue_has_labels_is_read_100_a_request_as_that_costs_fewer_requests():
+    """Split, labels would be read for almost every issue 100 a request and every issue again 1,000 a
+    request; the first page shows it, and the plain read is taken (no extra request spent on listings)."""
+    issues = [cloud_issue(f"PAY-{n}", "Story", labels=["team-a"] if n % 10 else []) for n in range(1, 2251)]
+    fake = FakeJira(issues)
+    workspace = scan(fake)
+    assert workspace.complete and len(workspace.issues) == 2250
+    assert [n for n in range(1, 2251) if workspace.issues[f"PAY-{n}"].labels] == [n for n in range(1, 2251) if n % 10]
+    assert not any("is not EMPTY" in search["params"]["jql"] for search in fake.searches())
+    bulk = fake.calls_to("/rest/api/3/issue/bulkfetch")
+    assert [len(call["body"]["issueIdsOrKeys"]) for call in bulk] == [100] * 21 + [50]
+    assert all("labels" in call["body"]["fields"] for call in bulk)
+    assert len(fake.searches()) + len(bulk) <= 2250 // 100 + 3  # within pages + 3
