@@ -61,7 +61,7 @@ class Line(tuple):
     __slots__ = ()
 
     def __new__(cls, content: str, kind: int = TEXT):
-        return super().__new__(cls, (content, kind))
+        return tuple.__new__(cls, (content, kind))
 
     @property
     def content(self) -> str:
@@ -85,6 +85,7 @@ class Lines(tuple):
 
 
 _END = Line("", CLOSE)
+_BLANK = Line("")
 
 
 def compact(value: Any) -> Lines | None:
@@ -372,6 +373,13 @@ def markup_lines(value: str) -> list[Line]:
         if table:
             lines.extend(table_lines(table))
             table = []
+        if not stripped:
+            lines.append(_BLANK)
+            continue
+        if stripped[0] not in "h#*_":
+            # Neither a heading (h2., ##) nor a bold line can start otherwise: most lines.
+            lines.append(Line(strip_wiki(raw).strip()))
+            continue
         match = _WIKI_HEADING.match(raw) or _MD_HEADING.match(raw)
         if match:
             lines.append(Line(strip_wiki(match.group(1)).strip(), HEADING))
@@ -470,9 +478,11 @@ def strip_wiki(value: str) -> str:
     """Remove the commonest wiki markup so rules compare words, not syntax."""
     if not _WIKI_SPECIAL.search(value):
         return value  # most lines: nothing to strip
-    value = _WIKI_LINK.sub(lambda m: m.group(1) or m.group(2), value)
-    value = _WIKI_BARE_LINK.sub(r"\1", value)
-    value = _WIKI_MACRO.sub("", value)
+    if "[" in value:  # links; what they leave may hold a macro, looked for next
+        value = _WIKI_LINK.sub(lambda m: m.group(1) or m.group(2), value)
+        value = _WIKI_BARE_LINK.sub(r"\1", value)
+    if "{" in value:
+        value = _WIKI_MACRO.sub("", value)
     value = _WIKI_EMPHASIS.sub(r"\2", value)
     return value
 
