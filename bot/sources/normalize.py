@@ -263,8 +263,11 @@ class Normalizer:
         project_key = _str(project.get("key")) or key.rsplit("-", 1)[0]
         shared = self._shared
         components = fields.get("components")
-        components = tuple(shared(c) for c in (_str(_dict(item).get("name")) for item in components) if c) \
-            if components and isinstance(components, list) else ()
+        if components and isinstance(components, list):
+            names = [_str(_dict(item).get("name")) for item in components]
+            components = tuple([shared(name) for name in names if name])
+        else:
+            components = ()
         labels = fields.get("labels")
         labels = tuple(shared(label) for label in labels if isinstance(label, str)) \
             if labels and isinstance(labels, list) else ()
@@ -543,7 +546,8 @@ class Normalizer:
         """The type of every Epic Link (or Agile epic) target is the site's Epic type."""
         targets = set(self._epic_targets)
         for issue in self._everyone():
-            if issue.parent_key and (self._via_epic_link(issue.fields) or issue.parent_key in targets):
+            # A known target first: siblings share their epic, so most issues need no look at their links.
+            if issue.parent_key and (issue.parent_key in targets or self._via_epic_link(issue.fields)):
                 targets.add(issue.parent_key)
         hierarchy = self.config.hierarchy
         for key in targets:
