@@ -93,13 +93,13 @@ class _Text:
     def _drop_consumed(self) -> None:
         if not self.pos:
             return
-        dropped = self.buffer[:self.pos]
-        newlines = dropped.count("\n")
+        # Counted in place: a copy of the dropped text would be megabytes made only to count it.
+        newlines = self.buffer.count("\n", 0, self.pos)
         if newlines:
             self.lines_before += newlines
-            self.column_before = len(dropped) - dropped.rfind("\n") - 1
+            self.column_before = self.pos - self.buffer.rfind("\n", 0, self.pos) - 1
         else:
-            self.column_before += len(dropped)
+            self.column_before += self.pos
         self.buffer = self.buffer[self.pos:]
         self.pos = 0
 
