@@ -659,6 +659,12 @@ def sections(value: Any) -> dict[str, str]:
 # -- placeholders -------------------------------------------------------------------------------
 
 _NOT_WORD = re.compile(r"[\W_]+")
+# Short values already folded: an issue's summary and outcome are folded again by every rule
+# that asks whether they are placeholders (2 to 3 times per issue). Long text is not kept, so
+# the memo stays small whatever the issues hold.
+_FOLDED: dict[str, str] = {}
+_FOLDED_MAX_CHARS = 200
+_FOLDED_MAX_ENTRIES = 4096
 
 
 def normalise_for_compare(value: str) -> str:
@@ -667,7 +673,14 @@ def normalise_for_compare(value: str) -> str:
     Letters and digits of every script survive ("顧客満足度を上げる", "Снизить отток
     клиентов"); everything else becomes one space, so "N/A", "n.a." and "n a" compare equal.
     """
-    return _NOT_WORD.sub(" ", value.casefold()).strip()
+    folded = _FOLDED.get(value)
+    if folded is None:
+        folded = _NOT_WORD.sub(" ", value.casefold()).strip()
+        if len(value) <= _FOLDED_MAX_CHARS:
+            if len(_FOLDED) >= _FOLDED_MAX_ENTRIES:
+                _FOLDED.clear()
+            _FOLDED[value] = folded
+    return folded
 
 
 def placeholder_reason(value: str, placeholders: Iterable[str] | frozenset = (), *,
