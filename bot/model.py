@@ -312,6 +312,11 @@ def bulk():
 _ONE_SHOT = False
 
 
+def is_one_shot() -> bool:
+    """Whether ``one_shot_process`` was called: this process ends with its command."""
+    return _ONE_SHOT
+
+
 def one_shot_process() -> None:
     """This process runs one command and ends (not the service): ``bulk`` may freeze what it built.
 

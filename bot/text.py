@@ -61,7 +61,7 @@ class Line(tuple):
     __slots__ = ()
 
     def __new__(cls, content: str, kind: int = TEXT):
-        return super().__new__(cls, (content, kind))
+        return tuple.__new__(cls, (content, kind))
 
     @property
     def content(self) -> str:
@@ -85,6 +85,7 @@ class Lines(tuple):
 
 
 _END = Line("", CLOSE)
+_BLANK = Line("")
 
 
 def compact(value: Any) -> Lines | None:
@@ -372,6 +373,13 @@ def markup_lines(value: str) -> list[Line]:
         if table:
             lines.extend(table_lines(table))
             table = []
+        if not stripped:
+            lines.append(_BLANK)
+            continue
+        if stripped[0] not in "h#*_":
+            # Neither a heading (h2., ##) nor a bold line can start otherwise: most lines.
+            lines.append(Line(strip_wiki(raw).strip()))
+            continue
         match = _WIKI_HEADING.match(raw) or _MD_HEADING.match(raw)
         if match:
             lines.append(Line(strip_wiki(match.group(1)).strip(), HEADING))
@@ -470,9 +478,11 @@ def strip_wiki(value: str) -> str:
     """Remove the commonest wiki markup so rules compare words, not syntax."""
     if not _WIKI_SPECIAL.search(value):
         return value  # most lines: nothing to strip
-    value = _WIKI_LINK.sub(lambda m: m.group(1) or m.group(2), value)
-    value = _WIKI_BARE_LINK.sub(r"\1", value)
-    value = _WIKI_MACRO.sub("", value)
+    if "[" in value:  # links; what they leave may hold a macro, looked for next
+        value = _WIKI_LINK.sub(lambda m: m.group(1) or m.group(2), value)
+        value = _WIKI_BARE_LINK.sub(r"\1", value)
+    if "{" in value:
+        value = _WIKI_MACRO.sub("", value)
     value = _WIKI_EMPHASIS.sub(r"\2", value)
     return value
 
@@ -649,6 +659,12 @@ def sections(value: Any) -> dict[str, str]:
 # -- placeholders -------------------------------------------------------------------------------
 
 _NOT_WORD = re.compile(r"[\W_]+")
+# Short values already folded: an issue's summary and outcome are folded again by every rule
+# that asks whether they are placeholders (2 to 3 times per issue). Long text is not kept, so
+# the memo stays small whatever the issues hold.
+_FOLDED: dict[str, str] = {}
+_FOLDED_MAX_CHARS = 200
+_FOLDED_MAX_ENTRIES = 4096
 
 
 def normalise_for_compare(value: str) -> str:
@@ -657,7 +673,14 @@ def normalise_for_compare(value: str) -> str:
     Letters and digits of every script survive ("顧客満足度を上げる", "Снизить отток
     клиентов"); everything else becomes one space, so "N/A", "n.a." and "n a" compare equal.
     """
-    return _NOT_WORD.sub(" ", value.casefold()).strip()
+    folded = _FOLDED.get(value)
+    if folded is None:
+        folded = _NOT_WORD.sub(" ", value.casefold()).strip()
+        if len(value) <= _FOLDED_MAX_CHARS:
+            if len(_FOLDED) >= _FOLDED_MAX_ENTRIES:
+                _FOLDED.clear()
+            _FOLDED[value] = folded
+    return folded
 
 
 def placeholder_reason(value: str, placeholders: Iterable[str] | frozenset = (), *,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
+import os
 import sys
+import threading
 from datetime import date, datetime, time, timezone
 from typing import Callable
 
@@ -53,6 +56,29 @@ def handle_errors(function: Callable) -> Callable:
             sys.exit(130)
 
     return wrapper
+
+
+def end_process(code: int):
+    """``sys.exit(code)``; when the process ends with this command, without freeing what it built.
+
+    A scan of 50,000 issues holds about a million objects; freeing them one by one as the
+    process ends took a quarter of a second, for memory the system takes back at once. The
+    exit handlers run (logging's among them) and the streams are flushed first, as at any
+    exit; with another thread still running, or a stream that cannot be flushed, the process
+    ends as usual.
+    """
+    from bot.model import is_one_shot
+
+    if not is_one_shot() or threading.active_count() > 1:
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    try:
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            if stream is not None:
+                stream.flush()
+    except (OSError, ValueError):
+        sys.exit(code)
+    os._exit(code)
 
 
 def get_config(path: str | None) -> Config:

@@ -7,8 +7,8 @@ import time
 
 import click
 
-from bot.commands.common import (all_history_option, config_option, handle_errors, is_terminal, now_option,
-                                 parse_now, say_incomplete)
+from bot.commands.common import (all_history_option, config_option, end_process, handle_errors, is_terminal,
+                                 now_option, parse_now, say_incomplete)
 from bot.escape import terminal_safe
 from bot.render.scan import RENDERERS, render_text
 from bot.runs.inputs import load_inputs
@@ -106,4 +106,4 @@ def scan(snapshot, rule_paths, only_rule_paths, config_path, output_format, now_
         click.echo(RENDERERS[output_format](batch), nl=output_format != "markdown")
     code = batch.exit_code(fail_on)
     say_incomplete("scan", batch, code)
-    sys.exit(code)
+    end_process(code)

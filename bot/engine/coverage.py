@@ -41,10 +41,11 @@ def _keys(issues) -> dict[str, Any]:
     return {"count": len(keys), "keys": keys[:MAX_KEYS]}
 
 
-def notes(result) -> list[str]:
-    """One line each, for people: what the summary's numbers mean and what to do."""
+def notes(result, data: dict[str, Any] | None = None) -> list[str]:
+    """One line each, for people: what the summary's numbers mean and what to do (``data``: ``summary(result)``
+    when the caller has it already)."""
     out = list(getattr(result.workspace, "notes", []) or [])
-    data = summary(result)
+    data = summary(result) if data is None else data
     days, outside = data["history_days"], data["issues_outside_window"]
     if outside:
         out.append(f"{outside} issue{'s' if outside != 1 else ''} closed more than {days} days ago "

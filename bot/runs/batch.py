@@ -153,7 +153,7 @@ class Batch:
             "skipped_issues": self.workspace.skipped,
             "source": self.workspace.source,
             "now": self.now.date().isoformat(),
-            **coverage.summary(self),
+            **self.coverage_summary,
         }
         if self.incomplete_reasons:
             summary["incomplete"] = self.incomplete_reasons
@@ -168,9 +168,14 @@ class Batch:
         return data
 
     @functools.cached_property
+    def coverage_summary(self) -> dict[str, Any]:
+        """``coverage.summary``, worked out once: the summary and its notes both read it (passes over every issue)."""
+        return coverage.summary(self)
+
+    @functools.cached_property
     def coverage_notes(self) -> list[str]:
         """What the rules left out or could not judge, and how to fix the input (said once, in the summary)."""
-        return coverage.notes(self)
+        return coverage.notes(self, self.coverage_summary)
 
 
 def exit_code_for(findings: Iterable[Finding], fail_on: str, complete: bool = True) -> int:

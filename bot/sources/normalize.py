@@ -263,8 +263,11 @@ class Normalizer:
         project_key = _str(project.get("key")) or key.rsplit("-", 1)[0]
         shared = self._shared
         components = fields.get("components")
-        components = tuple(shared(c) for c in (_str(_dict(item).get("name")) for item in components) if c) \
-            if components and isinstance(components, list) else ()
+        if components and isinstance(components, list):
+            names = [_str(_dict(item).get("name")) for item in components]
+            components = tuple([shared(name) for name in names if name])
+        else:
+            components = ()
         labels = fields.get("labels")
         labels = tuple(shared(label) for label in labels if isinstance(label, str)) \
             if labels and isinstance(labels, list) else ()
@@ -278,6 +281,7 @@ class Normalizer:
             self._remember_key_values(key, fields)
         else:
             kept, named = self._read_fields(key, fields)
+        parent_key, via_epic_link = self._parent_of(fields)
         issue = Issue(
             key=key,
             id=_id(raw.get("id")),
@@ -291,7 +295,7 @@ class Normalizer:
             components=components,
             priority=shared(_str(_dict(fields.get("priority")).get("name"))) or None,
             resolution=shared(_str(_dict(fields.get("resolution")).get("name"))) or None,
-            parent_key=self._parent_key(fields),
+            parent_key=parent_key,
             assignee=self._user(fields.get("assignee")),
             reporter=self._user(fields.get("reporter")),
             created=parse_datetime(fields.get("created")),
@@ -311,7 +315,7 @@ class Normalizer:
             stub = self._stub(parent, raw)
             if stub is not None:
                 self.workspace.add(stub, relative=True)
-        elif issue.parent_key and self._via_epic_link(fields):
+        elif via_epic_link:
             self._epic_stub(issue.parent_key, raw)
         if issue.parent_key is None:
             epic = _agile_epic(fields.get(AGILE_EPIC_FIELD))
@@ -352,7 +356,7 @@ class Normalizer:
     def _read_fields(self, key: str, fields: dict) -> tuple[dict, bool]:
         """(the fields kept, whether all of them are named), in one pass that also does
         ``_remember_key_values``: the same as ``_kept`` and it, at a dict lookup per field."""
-        plan, kept, named, seen = self._plan, {}, True, self._custom_seen
+        plan, kept, named = self._plan, {}, True
         slim = self._slim
         for field_id, value in fields.items():
             if value is None:
@@ -361,15 +365,16 @@ class Normalizer:
                 keep_as, custom, known = plan[field_id]
             except KeyError:
                 keep_as, custom, known = plan[field_id] = self._plan_field(field_id)
-            if custom:
-                seen.add(field_id)
-                if value.__class__ is str and len(value) < 40 and "-" in value \
-                        and field_id not in self.epic_link_ids and field_id not in self.parent_link_ids:
-                    target = value.strip()
-                    if _KEY.match(target) and target != key:
-                        held = self._key_values.setdefault(field_id, [])
-                        if len(held) < 1_000_000:
-                            held.append((key, target))
+                if custom:
+                    # Planned on its first value: a custom field with a value is seen once, not per issue.
+                    self._custom_seen.add(field_id)
+            if custom and value.__class__ is str and len(value) < 40 and "-" in value \
+                    and field_id not in self.epic_link_ids and field_id not in self.parent_link_ids:
+                target = value.strip()
+                if _KEY.match(target) and target != key:
+                    held = self._key_values.setdefault(field_id, [])
+                    if len(held) < 1_000_000:
+                        held.append((key, target))
             if keep_as is None:
                 continue
             if isinstance(value, dict):
@@ -455,15 +460,22 @@ class Normalizer:
         return any(_key_of(fields.get(field_id)) for field_id in self.epic_link_ids) and not any(
             _key_of(fields.get(field_id)) for field_id in self.parent_link_ids)
 
-    def _parent_key(self, fields: dict) -> str | None:
+    def _parent_of(self, fields: dict) -> tuple[str | None, bool]:
+        """(the parent's key, whether an Epic Link names it: ``_via_epic_link``, worked out in the same pass).
+
+        The embedded ``parent`` object first, then the Parent Link fields, then the Epic Links."""
         parent = fields.get("parent")
         if isinstance(parent, dict) and isinstance(parent.get("key"), str):
-            return parent["key"]
-        for field_id in (*self.parent_link_ids, *self.epic_link_ids):
+            return parent["key"], False
+        for field_id in self.parent_link_ids:
             key = _key_of(fields.get(field_id))
             if key:
-                return key
-        return None
+                return key, False  # a Parent Link with a key: not via the Epic Link
+        for field_id in self.epic_link_ids:
+            key = _key_of(fields.get(field_id))
+            if key:
+                return key, True
+        return None, False
 
     def _stub(self, parent: dict, child_raw: dict) -> Issue | None:
         """A relative built from an embedded ``parent`` object (Cloud includes its type)."""
@@ -534,7 +546,8 @@ class Normalizer:
         """The type of every Epic Link (or Agile epic) target is the site's Epic type."""
         targets = set(self._epic_targets)
         for issue in self._everyone():
-            if issue.parent_key and (self._via_epic_link(issue.fields) or issue.parent_key in targets):
+            # A known target first: siblings share their epic, so most issues need no look at their links.
+            if issue.parent_key and (issue.parent_key in targets or self._via_epic_link(issue.fields)):
                 targets.add(issue.parent_key)
         hierarchy = self.config.hierarchy
         for key in targets:
@@ -594,7 +607,7 @@ class Normalizer:
             if holder is None:
                 continue
             if kind == "Parent Link" or holder.parent_key is None:
-                # A Parent Link outranks an Epic Link read earlier (_parent_key's order).
+                # A Parent Link outranks an Epic Link read earlier (_parent_of's order).
                 holder.parent_key = target_key
             if kind == "Epic Link":
                 self._epic_stub(target_key, {"self": None})
@@ -708,8 +721,8 @@ class Normalizer:
         for issue in provisional:
             fields = issue.fields
             if issue.parent_key is None:
-                issue.parent_key = self._parent_key(fields)
-                if issue.parent_key and self._via_epic_link(fields):
+                issue.parent_key, via_epic_link = self._parent_of(fields)
+                if via_epic_link:
                     self._epic_stub(issue.parent_key, {})
             issue.fields = self._kept(fields)
 

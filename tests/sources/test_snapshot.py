@@ -37,3 +37,29 @@ def test_bad_snapshots_get_one_clear_error(tmp_path, content, message):
 def test_missing_snapshot(tmp_path):
     with pytest.raises(SourceError, match="snapshot file not found"):
         load_snapshot(tmp_path / "nope.json", CONFIG)
+
+
+def test_issues_across_the_window_edges_are_read_whole(tmp_path):
+    """Small issues are read on before the window runs out; one longer than ``REFILL_CHARS``
+    still meets the window's end, fails to decode and is decoded again from more text."""
+    from bot.sources.snapshot import CHUNK_CHARS, REFILL_CHARS, stream
+
+    small = [{"key": f"A-{n}", "fields": {"summary": "s" * 3000}} for n in range(1, 1501)]
+    big = [{"key": f"B-{n}", "fields": {"summary": "b" * (REFILL_CHARS * 8)}} for n in range(1, 41)]
+    issues = small + big + [dict(issue, key=issue["key"].replace("A", "C")) for issue in small]
+    path = write(tmp_path, {"issues": issues})
+    assert path.stat().st_size > 2 * CHUNK_CHARS  # at least two window edges, both kinds of issue
+    assert [value for kind, value in stream(path) if kind == "issue"] == issues
+
+
+def test_an_error_past_the_first_window_names_its_line_and_column(tmp_path):
+    """Lines and columns count the text already dropped from the window."""
+    from bot.sources.snapshot import CHUNK_CHARS, stream
+
+    lines = ['{"issues": ['] + [json.dumps({"key": f"A-{n}", "fields": {"summary": "s" * 3000}}) + ","
+                                for n in range(1, 1501)]
+    lines.append('   {"key": "A-0", oops}]}')
+    path = write(tmp_path, "\n".join(lines))
+    assert path.stat().st_size > CHUNK_CHARS
+    with pytest.raises(SourceError, match=rf":{len(lines)}:{lines[-1].index('oops') + 1}: not valid JSON"):
+        list(stream(path))
