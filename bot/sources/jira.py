@@ -13,7 +13,8 @@ What is read:
 - only the fields the rules need plus the hierarchy fields, never ``*all``;
 - relatives across the scope boundary in bulk: missing parents and their
   ancestors, and, for on-demand checks and incremental scans, children; a rescan
-  through a store takes those in scope from its issue cache (``issue_cache``).
+  through a store takes those in scope from its issue cache (``issue_cache``),
+  on Cloud in two round trips (``_read_changes_cloud``).
 
 How the scope is read, a few requests at once (``jira.concurrency``, see
 ``pool.Pipeline``): on Data Center, the first page says how many issues match,
@@ -344,6 +345,7 @@ class JiraSource:
         if self.is_cloud:
             if parallel and self._bulkfetch_available and not set(fields) <= {"id", "key"}:
                 return self._search_cloud_by_ids(jql, fields, on_page, progress, what)
+            # A long key list (POSTed) is answered in one page when only keys are asked for.
             limit = CLOUD_ID_PAGE if post and set(fields) <= {"id", "key"} else None
             return self._search_cloud(jql, fields, on_page, progress, what, limit=limit, post=post)
         return self._search_datacenter(jql, fields, on_page, progress, what, parallel=parallel)
@@ -872,7 +874,8 @@ class JiraSource:
         early: _Early | None = None
         try:
             if cache is not None and self.is_cloud and self.concurrency > 1:
-                early = self._read_changes_cloud(reader, query, scope, cache, changed_since, owners_later, progress)
+                early = self._read_changes_cloud(reader, query, scope, cache, changed_since, owners_later, progress,
+                                                 with_children=getattr(ruleset, "needs_children", True))
                 result = early.result
             else:
                 # Without the cache, a rescan reads a few hundred changes: on Cloud, listing their ids
@@ -1170,13 +1173,14 @@ class JiraSource:
 
     def _read_changes_cloud(self, reader: "_Reader", query: str, scope: str, cache: IssueCache,
                             changed_since: ChangedSince, owner_fields: tuple[str, ...],
-                            progress: Progress | None) -> "_Early":
+                            progress: Progress | None, *, with_children: bool) -> "_Early":
         """A Cloud rescan's changes in two round trips, whatever their number: their ids (5,000 a
         page), then, side by side, their fields (``bulkfetch``, 100 a request), the confirmation of
         the cached relatives they are likely to need (those of the cached parents and children of
         the changed keys: ``_relatives_from_cache`` confirms any others after) and those relatives'
-        owner fields when a full read left them out (1,000 a request), so that no owner read waits
-        for the rules. Paging the changes with their fields came one page of 100 at a time, and the
+        owner fields when a full read left them out (1,000 a request; only those the rescan may judge
+        again: the children, and the parents too when rules read children), so that no owner read
+        waits for the rules. Paging the changes with their fields came one page of 100 at a time, and the
         confirmation and the owner read each waited for the one before.
 
         Ids listed but neither returned nor called gone make the read incomplete, as a full read's.
@@ -1198,8 +1202,9 @@ class JiraSource:
             return early
         keys = {key for key in listed.values() if key}
         cache.look_up(keys)
-        guess = cache.ancestors({cache.parent_of(key) for key in keys}, keys, MAX_ANCESTOR_DEPTH + 1)
-        guess |= cache.children_of(keys) - keys
+        ancestors = cache.ancestors({cache.parent_of(key) for key in keys}, keys, MAX_ANCESTOR_DEPTH + 1)
+        children = cache.children_of(keys) - keys
+        guess = ancestors | children
         seen: set[str] = set()
         unexplained: list[str] = []
 
@@ -1223,8 +1228,9 @@ class JiraSource:
                 pipeline.submit(_tagged, "issues", self._fetch_ids, chunk, reader.plan.ids, what)
             for chunk in _chunks(sorted(guess), self._confirm_size):
                 pipeline.submit(_tagged, "confirmed", self._confirm_chunk, chunk, within)
+            judged = guess if with_children else children
             if owner_fields:
-                for chunk in _chunks(sorted(guess), OWNERS_CHUNK):
+                for chunk in _chunks(sorted(judged), OWNERS_CHUNK):
                     pipeline.submit(_tagged, "owners", self._owners_early, chunk, list(owner_fields))
             pipeline.finish()
         early.asked = guess
