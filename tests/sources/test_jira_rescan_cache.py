@@ -351,3 +351,25 @@ def test_a_cloud_rescan_reads_its_changes_relatives_and_their_owners_in_two_roun
         wave_end = max(wave_end, ended)
     assert waves == 2, sorted(spans)
     store.close()
+
+
+def test_a_cloud_rescan_whose_changed_issues_cannot_be_read_moves_neither_cursor_nor_cache(tmp_path):
+    """The changes are listed by id, then read by bulkfetch: when none can be read, the rescan fails as a
+    search that reads nothing does, and its cursor and the issue cache stay where they were."""
+    from bot.errors import NetworkError
+
+    with JiraEmulator(site("cloud"), flavour="cloud", lifetime=120) as emulator:
+        store = Store(f"sqlite:///{tmp_path / 'govbot.db'}")
+        source, rules, _config = source_for(emulator, tmp_path)
+        source.load(rules, cursor_store=store)
+        scope, = _scopes(store)
+        before, hierarchy = store.get_cursor(scope), store.cached_hierarchy(scope)
+        edit(emulator, "cloud")
+        emulator.set_faults(Faults(outage_after=0, paths=("/rest/api/3/issue/bulkfetch",)))
+        with pytest.raises(NetworkError):
+            source_for(emulator, tmp_path, max_retries=0)[0].load(rules, cursor_store=store)
+        assert store.get_cursor(scope) == before and store.cached_hierarchy(scope) == hierarchy
+        emulator.set_faults(Faults())
+        again = source_for(emulator, tmp_path)[0].load(rules, cursor_store=store)
+        assert again.complete and again.partial and store.get_cursor(scope) != before
+        store.close()
