@@ -110,7 +110,8 @@ class IssueCache:
         self.links: dict[str, tuple[str | None, str | None]] = {}  # key -> (parent key, level), as looked up
         self._absent: set[str] = set()
 
-    def _look_up(self, keys: Iterable[str]) -> None:
+    def look_up(self, keys: Iterable[str]) -> None:
+        """Look up the links of ``keys`` not looked up yet, in one query (``parent_of`` asks one at a time)."""
         todo = sorted({k for k in keys if k and k not in self.links and k not in self._absent})
         if todo:
             found = self.store.cached_links(self.scope, todo)
@@ -118,11 +119,11 @@ class IssueCache:
             self._absent.update(k for k in todo if k not in found)
 
     def cached(self, key: str) -> bool:
-        self._look_up([key])
+        self.look_up([key])
         return key in self.links
 
     def parent_of(self, key: str) -> str | None:
-        self._look_up([key])
+        self.look_up([key])
         entry = self.links.get(key)
         return entry[0] if entry else None
 
@@ -137,7 +138,7 @@ class IssueCache:
         found: set[str] = set()
         level = {key for key in starts if key and key not in stop}
         for _ in range(depth):
-            self._look_up(level)
+            self.look_up(level)
             level = {key for key in level if key in self.links and key not in found}
             if not level:
                 break

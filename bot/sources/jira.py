@@ -13,7 +13,8 @@ What is read:
 - only the fields the rules need plus the hierarchy fields, never ``*all``;
 - relatives across the scope boundary in bulk: missing parents and their
   ancestors, and, for on-demand checks and incremental scans, children; a rescan
-  through a store takes those in scope from its issue cache (``issue_cache``).
+  through a store takes those in scope from its issue cache (``issue_cache``),
+  on Cloud in two round trips (``_read_changes_cloud``).
 
 How the scope is read, a few requests at once (``jira.concurrency``, see
 ``pool.Pipeline``): on Data Center, the first page says how many issues match,
@@ -84,6 +85,8 @@ MULTI_VALUED = frozenset({"comment", "worklog", "attachment", "issuelinks", "sub
 MULTI_VALUED_CLAUSES = {"labels": "labels", "components": "component", "fixVersions": "fixVersion",
                         "versions": "affectedVersion"}
 CONFIRM_CHUNK = 250  # keys per keys-only search checking cached relatives (the URL stays a few KB)
+CLOUD_CONFIRM_CHUNK = 1000  # the same, POSTed on Cloud (the JQL is in the body): a rescan's relatives in one request
+OWNERS_CHUNK = 1000  # bulkfetch by single-valued (owner) fields only: 1,000 issues a request
 MAX_ANCESTOR_DEPTH = 6
 MAX_PAGES = 100_000
 MAX_TOKEN_RESTARTS = 2  # a Cloud search whose page token expires starts over at most this often
@@ -331,17 +334,20 @@ class JiraSource:
     # -- searching ------------------------------------------------------------------------------
     def search(self, jql: str, fields: list[str], on_page: Callable[[list[dict]], None], *,
                progress: Progress | None = None, what: str = "searching issues",
-               parallel: bool = False) -> SearchResult:
+               parallel: bool = False, post: bool = False) -> SearchResult:
         """Every issue ``jql`` matches, page by page, each key handed to ``on_page`` once.
 
         ``parallel``: a search expected to span many pages (the scope) reads them
         ``concurrency`` at a time; short searches (100 keys) stay one request.
+        ``post``: on Cloud, the query goes in a POST body (a long ``key in (...)``).
         """
         parallel = parallel and self.concurrency > 1
         if self.is_cloud:
             if parallel and self._bulkfetch_available and not set(fields) <= {"id", "key"}:
                 return self._search_cloud_by_ids(jql, fields, on_page, progress, what)
-            return self._search_cloud(jql, fields, on_page, progress, what)
+            # A long key list (POSTed) is answered in one page when only keys are asked for.
+            limit = CLOUD_ID_PAGE if post and set(fields) <= {"id", "key"} else None
+            return self._search_cloud(jql, fields, on_page, progress, what, limit=limit, post=post)
         return self._search_datacenter(jql, fields, on_page, progress, what, parallel=parallel)
 
     def _search_cloud_by_ids(self, jql, fields, on_page, progress, what) -> SearchResult:
@@ -570,7 +576,8 @@ class JiraSource:
         self._search_cloud(f"id in ({key_list(ids)})", fields, found.extend, None, what)
         return found, []  # a search by id simply omits issues that are gone
 
-    def _search_cloud(self, jql, fields, on_page, progress, what, *, limit: int | None = None) -> SearchResult:
+    def _search_cloud(self, jql, fields, on_page, progress, what, *, limit: int | None = None,
+                      post: bool = False) -> SearchResult:
         result = SearchResult()
         seen: set[str] = set()
         token: str | None = None
@@ -583,7 +590,7 @@ class JiraSource:
             if token:
                 params["nextPageToken"] = token
             try:
-                page = self._cloud_search_page(params, what)
+                page = self._cloud_search_page(params, what, post=post)
             except JiraHTTPError as error:
                 # The first page proved the query good: a 400 now is a page token
                 # that expired (a long pause, a retry storm). Start over; the keys
@@ -615,8 +622,8 @@ class JiraSource:
             tokens_used.add(token)
         return result
 
-    def _cloud_search_page(self, params: dict, what: str) -> dict:
-        if self._cloud_method == "GET":
+    def _cloud_search_page(self, params: dict, what: str, *, post: bool = False) -> dict:
+        if self._cloud_method == "GET" and not post:
             try:
                 return _as_dict(self.transport.get("/rest/api/3/search/jql", params, what=what))
             except JiraHTTPError as error:
@@ -781,14 +788,14 @@ class JiraSource:
             on_page(issues)
 
     def search_keys(self, template: str, keys: list[str], fields: list[str], on_page, *,
-                    within: str | None = None, what: str = "reading issues") -> SearchResult:
+                    within: str | None = None, what: str = "reading issues", post: bool = False) -> SearchResult:
         """A search over ``template`` filled with keys; keys Jira says do not exist are dropped."""
         remaining = list(keys)
         while remaining:
             clause = template.format(keys=key_list(remaining))
             jql = jql_and(within, clause) if within else clause
             try:
-                return self.search(jql, fields, on_page, what=what)
+                return self.search(jql, fields, on_page, what=what, post=post)
             except JiraHTTPError as error:
                 bad = {key.upper() for message in error.messages for key in _QUOTED_KEY.findall(message)}
                 bad &= {key.upper() for key in remaining}
@@ -864,11 +871,17 @@ class JiraSource:
         if progress:
             progress(f"reading {'changes since ' + since.isoformat(timespec='minutes') if since else 'all issues'}"
                      f" in scope from {self.site} ({self.deployment})")
+        early: _Early | None = None
         try:
-            # A rescan reads a few hundred changes: on Cloud, listing their ids first would cost
-            # a request and a round trip more than paging them (Data Center pays nothing extra).
-            result = self.search(query, reader.plan.ids, reader.add_issues, progress=progress,
-                                 what="searching the scope", parallel=since is None or not self.is_cloud)
+            if cache is not None and self.is_cloud and self.concurrency > 1:
+                early = self._read_changes_cloud(reader, query, scope, cache, changed_since, owners_later, progress,
+                                                 with_children=getattr(ruleset, "needs_children", True))
+                result = early.result
+            else:
+                # Without the cache, a rescan reads a few hundred changes: on Cloud, listing their ids
+                # first would cost a request more than paging them (Data Center pays nothing extra).
+                result = self.search(query, reader.plan.ids, reader.add_issues, progress=progress,
+                                     what="searching the scope", parallel=since is None or not self.is_cloud)
         except JiraHTTPError as error:
             if error.status != 400:
                 raise
@@ -888,7 +901,7 @@ class JiraSource:
                 if since is not None:
                     self._expand_changes(reader, scope, jql is None,
                                          with_children=getattr(ruleset, "needs_children", True),
-                                         cache=cache, changed_since=changed_since)
+                                         cache=cache, changed_since=changed_since, early=early)
                 elif ruleset is not None and getattr(ruleset, "needs_children", False):
                     # Children outside the scope (another project), for rules that read children.
                     parents = parents_needing_children(workspace, ruleset.active, self.config)
@@ -930,6 +943,7 @@ class JiraSource:
             # this rescan judges (in scope, so promoted) get their owners read as a full read's would.
             late = LateOwners(self, reader.normalizer, workspace, owners_later, commit=ready)
             late.done |= set(workspace.issues) - set(reader.from_cache)  # read with their owners just now
+            late.done |= reader.owners_read  # cached, their owners read beside the confirmation
             workspace.late_owners = late
         elif ready is not None:
             ready()
@@ -1047,7 +1061,7 @@ class JiraSource:
 
     def _expand_changes(self, reader: "_Reader", scope: str, projects_only: bool, *,
                         with_children: bool = True, cache: IssueCache | None = None,
-                        changed_since: ChangedSince | None = None) -> None:
+                        changed_since: ChangedSince | None = None, early: "_Early | None" = None) -> None:
         """After an incremental read: re-evaluate the children of what changed (their
         ancestors changed) and, when rules read children, the parents too.
 
@@ -1067,7 +1081,7 @@ class JiraSource:
         old_parents: set[str] = set()
         if cache is not None and changed_since is not None:
             old_parents = self._relatives_from_cache(reader, cache, changed, scope, changed_since,
-                                                     with_children=with_children)
+                                                     with_children=with_children, early=early)
         parent_keys = {i.parent_key for i in changed if i.parent_key and i.parent_key not in workspace.issues}
         self._fetch_relatives(reader, parent_keys)
         parents = [workspace.relatives[k] for k in parent_keys | old_parents
@@ -1089,13 +1103,16 @@ class JiraSource:
             self._load_children(reader, grown)
 
     def _relatives_from_cache(self, reader: "_Reader", cache: IssueCache, changed: list[Issue], scope: str,
-                              changed_since: ChangedSince, *, with_children: bool) -> set[str]:
+                              changed_since: ChangedSince, *, with_children: bool,
+                              early: "_Early | None" = None) -> set[str]:
         """Parents and ancestors of the edited issues, and their children in scope, from the cache.
 
         Only cached issues Jira confirms still in scope and not edited since the bound are used
         (one keys-only search per ``CONFIRM_CHUNK``); the rest are left to the live reads after
         this, and forgotten by the cache. With rules that read children, a child moved to another
         parent makes its old parent re-evaluated (its children changed): returns those parents.
+        ``early``: what was confirmed beside the read of the changes (``_read_changes_cloud``);
+        only what that guessed wrong (a new parent, say) is confirmed now.
         """
         changed_keys = {issue.key for issue in changed}
         depth = MAX_ANCESTOR_DEPTH + 1
@@ -1103,6 +1120,7 @@ class JiraSource:
         wanted |= cache.children_of(changed_keys) - changed_keys
         old_parents: set[str] = set()
         if with_children:
+            cache.look_up(changed_keys)
             for issue in changed:
                 old = cache.parent_of(issue.key)
                 if old and old != issue.parent_key and old not in changed_keys and cache.cached(old):
@@ -1110,7 +1128,8 @@ class JiraSource:
             wanted |= cache.ancestors(old_parents, changed_keys, depth)
         if not wanted:
             return set()
-        confirmed: set[str] = set()
+        confirmed = set(early.confirmed) if early is not None else set()
+        todo = wanted - early.asked if early is not None else wanted
         within = jql_and(scope, changed_since.before)
 
         def handle(answer: tuple[set[str], SearchResult]) -> None:
@@ -1121,21 +1140,112 @@ class JiraSource:
 
         # Side by side: a rescan's few hundred relatives cost one round trip, not one per chunk.
         with Pipeline(max(1, self.concurrency), handle) as pipeline:
-            for chunk in _chunks(sorted(wanted), CONFIRM_CHUNK):
+            for chunk in _chunks(sorted(todo), self._confirm_size):
                 pipeline.submit(self._confirm_chunk, chunk, within)
             pipeline.finish()
         confirmed &= wanted
-        reader.add_relatives(cache.raws(confirmed))
+        raws = cache.raws(confirmed)
+        owners = early.owners if early is not None else {}
+        for raw in raws:
+            values = owners.get(_key(raw))
+            if values is not None:
+                # Put back as a read with the owners would have them (the cache keeps none).
+                fields = raw.get("fields")
+                if not isinstance(fields, dict):
+                    fields = raw["fields"] = {}
+                fields.update(values)
+                reader.owners_read.add(_key(raw))
+        reader.add_relatives(raws)
         reader.from_cache |= confirmed
         reader.cache_forget |= wanted - confirmed
         return old_parents & confirmed
+
+    @property
+    def _confirm_size(self) -> int:
+        return CLOUD_CONFIRM_CHUNK if self.is_cloud else CONFIRM_CHUNK
 
     def _confirm_chunk(self, keys: list[str], within: str) -> tuple[set[str], SearchResult]:
         """Which of ``keys`` the query ``within`` holds (keys only); runs on a pool thread."""
         found: set[str] = set()
         result = self.search_keys("key in ({keys})", keys, ["key"], lambda issues: found.update(map(_key, issues)),
-                                  within=within, what="checking the cached relatives")
+                                  within=within, what="checking the cached relatives", post=self.is_cloud)
         return found, result
+
+    def _read_changes_cloud(self, reader: "_Reader", query: str, scope: str, cache: IssueCache,
+                            changed_since: ChangedSince, owner_fields: tuple[str, ...],
+                            progress: Progress | None, *, with_children: bool) -> "_Early":
+        """A Cloud rescan's changes in two round trips, whatever their number: their ids (5,000 a
+        page), then, side by side, their fields (``bulkfetch``, 100 a request), the confirmation of
+        the cached relatives they are likely to need (those of the cached parents and children of
+        the changed keys: ``_relatives_from_cache`` confirms any others after) and those relatives'
+        owner fields when a full read left them out (1,000 a request; only those the rescan may judge
+        again: the children, and the parents too when rules read children), so that no owner read
+        waits for the rules. Paging the changes with their fields came one page of 100 at a time, and the
+        confirmation and the owner read each waited for the one before.
+
+        Ids listed but neither returned nor called gone make the read incomplete, as a full read's.
+        """
+        what = "searching the scope"
+        result = SearchResult()
+        early = _Early(result)
+        listed: dict[str, str] = {}  # id -> key, in the search's order
+
+        def on_ids(page: list[dict]) -> None:
+            for raw in page:
+                ident = str(raw.get("id") or "")
+                if ident:
+                    listed.setdefault(ident, _key(raw))
+
+        listing = self._search_cloud(query, ["key"], on_ids, None, what, limit=CLOUD_ID_PAGE)
+        if not listed:
+            _listing_and_gaps(result, listing, [], what)
+            return early
+        keys = {key for key in listed.values() if key}
+        cache.look_up(keys)
+        ancestors = cache.ancestors({cache.parent_of(key) for key in keys}, keys, MAX_ANCESTOR_DEPTH + 1)
+        children = cache.children_of(keys) - keys
+        guess = ancestors | children
+        seen: set[str] = set()
+        unexplained: list[str] = []
+
+        def handle(answer: tuple[str, Any]) -> None:
+            kind, got = answer
+            if kind == "issues":
+                issues, missing = got
+                unexplained.extend(missing)
+                _hand_on(issues, seen, reader.add_issues, result, progress)
+            elif kind == "confirmed":
+                found, confirmation = got
+                early.confirmed |= found
+                if not confirmation.complete:
+                    reader.incomplete(*confirmation.problems)
+            elif got is not None:
+                early.owners.update(got)
+
+        within = jql_and(scope, changed_since.before)
+        with Pipeline(self.concurrency, handle) as pipeline:
+            for chunk in _chunks(list(listed), BULK_CHUNK):
+                pipeline.submit(_tagged, "issues", self._fetch_ids, chunk, reader.plan.ids, what)
+            for chunk in _chunks(sorted(guess), self._confirm_size):
+                pipeline.submit(_tagged, "confirmed", self._confirm_chunk, chunk, within)
+            judged = guess if with_children else children
+            if owner_fields:
+                for chunk in _chunks(sorted(judged), OWNERS_CHUNK):
+                    pipeline.submit(_tagged, "owners", self._owners_early, chunk, list(owner_fields))
+            pipeline.finish()
+        early.asked = guess
+        _listing_and_gaps(result, listing, unexplained, what)
+        return early
+
+    def _owners_early(self, keys: list[str], fields: list[str]) -> dict[str, dict] | None:
+        """key -> owner fields of cached relatives, by one bulkfetch; None when it fails (the owners of
+        the issues with findings are then read after the rules, as before). Runs on a pool thread."""
+        try:
+            issues, _ = self._fetch_ids(keys, fields, "reading the owners of cached relatives", by_search=False)
+        except (JiraError, NetworkError):
+            return None
+        return {_key(raw): {name: _dict(raw.get("fields")).get(name) for name in fields}
+                for raw in issues if isinstance(raw.get("fields"), dict)}
 
     def _in_scope(self, workspace: Workspace, keys: set[str], scope: str, projects_only: bool, *,
                   known: set[str] = frozenset()) -> set[str]:
@@ -1226,6 +1336,7 @@ class _Reader:
         self.keeper: RawKeeper | None = None  # the search's raw issues, for the store's issue cache
         self.from_cache: set[str] = set()  # relatives taken from the cache (confirmed in scope and current)
         self.cache_forget: set[str] = set()  # cached keys Jira did not confirm
+        self.owners_read: set[str] = set()  # cached relatives whose owner fields were read beside them
 
     def add_issues(self, issues: list[dict]) -> None:
         if self.keeper is not None:
@@ -1253,7 +1364,22 @@ class _Reader:
         return self.normalizer.finish()
 
 
+@dataclass
+class _Early:
+    """What a Cloud rescan read beside its changes (``JiraSource._read_changes_cloud``)."""
+
+    result: SearchResult
+    asked: set[str] = field(default_factory=set)  # cached relatives whose confirmation was asked for
+    confirmed: set[str] = field(default_factory=set)
+    owners: dict[str, dict] = field(default_factory=dict)  # key -> owner fields, for cached relatives
+
+
 # -- helpers ------------------------------------------------------------------------------------
+
+def _tagged(kind: str, fetch: Callable[..., Any], *args: Any) -> tuple[str, Any]:
+    """``fetch``'s answer with what it answers (one pipeline carries several kinds of request)."""
+    return kind, fetch(*args)
+
 
 def _chunks(items: list, size: int) -> Iterable[list]:
     for start in range(0, len(items), size):

@@ -299,3 +299,77 @@ def test_relatives_from_a_cache_a_full_read_wrote_without_owners_get_their_owner
     assert got == want
     assert {issue for _rule, issue, owner in got if owner} >= judged
     store.close()
+
+
+def test_a_cloud_rescan_reads_its_changes_relatives_and_their_owners_in_two_round_trips(tmp_path):
+    """More changes than a page of 100: their ids are listed, then their fields, the confirmation of
+    their cached relatives and those relatives' owners are read side by side; nothing waits for the
+    rules (paging the changes, then confirming, then reading owners: four round trips one after another)."""
+    import threading
+    import time
+
+    from bot.runs.owners import complete_owners
+    from bot.sources.http import Transport
+
+    latency = 0.3
+    with JiraEmulator(site("cloud"), flavour="cloud", lifetime=120) as emulator:
+        store = Store(f"sqlite:///{tmp_path / 'govbot.db'}")
+        source, rules, config = source_for(emulator, tmp_path)
+        first = source.load(rules, cursor_store=store, defer_owners=True)
+        complete_owners(first, evaluate(first, rules.active, config, NOW), config)
+        edited = sorted(first.issues)[::2][:150]
+        emulator.touch(edited, when=emulator.store.now())
+        emulator.latency = latency
+        spans: list[tuple[float, float]] = []
+        lock = threading.Lock()
+        request = Transport.request
+
+        def timed(self, *args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return request(self, *args, **kwargs)
+            finally:
+                with lock:
+                    spans.append((started, time.perf_counter()))
+
+        Transport.request = timed
+        try:
+            rescan = source_for(emulator, tmp_path)[0]
+            cached = rescan.load(rules, cursor_store=store, defer_owners=True)
+            evaluation = evaluate(cached, rules.active, config, NOW)
+            asked = len(spans)
+            complete_owners(cached, evaluation, config)
+        finally:
+            Transport.request = request
+
+    assert cached.complete and set(edited) <= set(cached.issues) and len(cached.issues) > len(edited)
+    assert len(spans) == asked  # the owners of the cached relatives it judges were read already
+    waves, wave_end = 0, 0.0
+    for started, ended in sorted(spans):
+        if started >= wave_end - latency / 2:  # began after the requests before it were answered
+            waves += 1
+        wave_end = max(wave_end, ended)
+    assert waves == 2, sorted(spans)
+    store.close()
+
+
+def test_a_cloud_rescan_whose_changed_issues_cannot_be_read_moves_neither_cursor_nor_cache(tmp_path):
+    """The changes are listed by id, then read by bulkfetch: when none can be read, the rescan fails as a
+    search that reads nothing does, and its cursor and the issue cache stay where they were."""
+    from bot.errors import NetworkError
+
+    with JiraEmulator(site("cloud"), flavour="cloud", lifetime=120) as emulator:
+        store = Store(f"sqlite:///{tmp_path / 'govbot.db'}")
+        source, rules, _config = source_for(emulator, tmp_path)
+        source.load(rules, cursor_store=store)
+        scope, = _scopes(store)
+        before, hierarchy = store.get_cursor(scope), store.cached_hierarchy(scope)
+        edit(emulator, "cloud")
+        emulator.set_faults(Faults(outage_after=0, paths=("/rest/api/3/issue/bulkfetch",)))
+        with pytest.raises(NetworkError):
+            source_for(emulator, tmp_path, max_retries=0)[0].load(rules, cursor_store=store)
+        assert store.get_cursor(scope) == before and store.cached_hierarchy(scope) == hierarchy
+        emulator.set_faults(Faults())
+        again = source_for(emulator, tmp_path)[0].load(rules, cursor_store=store)
+        assert again.complete and again.partial and store.get_cursor(scope) != before
+        store.close()
