@@ -64,31 +64,27 @@ def cache_dir() -> Path | None:
 
 
 @functools.cache
-def _signature() -> str | None:
-    try:
-        return code_signature()
-    except Exception:  # noqa: BLE001 - a module that cannot be listed or stat'ed: no cache this run
-        return None
-
-
-@functools.cache
-def code_signature() -> str:
-    """govbot's version, Python's, and the size and mtime of every module of govbot and of its parsers."""
+def code_signature() -> str | None:
+    """govbot's version, Python's, and the size and mtime of every module of govbot and of its parsers;
+    None when one cannot be listed or stat'ed (nothing is cached this run)."""
     import importlib.util
 
-    digest = hashlib.sha256(f"{FORMAT}\0{bot.__version__}\0{sys.version}\0".encode())
-    files = _modules(os.path.dirname(os.path.abspath(bot.__file__)))
-    for name in _DEPENDENCIES:
-        try:
-            spec = importlib.util.find_spec(name)
-        except (ImportError, ValueError):
-            spec = None
-        digest.update(f"{name}={spec.origin if spec else None}\0".encode())
-        if spec is not None and spec.origin and os.path.isfile(spec.origin):
-            status = os.stat(spec.origin)
-            files.append((spec.origin, status.st_size, status.st_mtime_ns))
-    for path, size, mtime in files:
-        digest.update(f"{path}\0{size}\0{mtime}\0".encode())
+    try:
+        digest = hashlib.sha256(f"{FORMAT}\0{bot.__version__}\0{sys.version}\0".encode())
+        files = _modules(os.path.dirname(os.path.abspath(bot.__file__)))
+        for name in _DEPENDENCIES:
+            try:
+                spec = importlib.util.find_spec(name)
+            except (ImportError, ValueError):
+                spec = None
+            digest.update(f"{name}={spec.origin if spec else None}\0".encode())
+            if spec is not None and spec.origin and os.path.isfile(spec.origin):
+                status = os.stat(spec.origin)
+                files.append((spec.origin, status.st_size, status.st_mtime_ns))
+        for path, size, mtime in files:
+            digest.update(f"{path}\0{size}\0{mtime}\0".encode())
+    except Exception:  # noqa: BLE001 - an odd file system or install: no cache, never a failed run
+        return None
     return digest.hexdigest()
 
 
@@ -114,7 +110,7 @@ def text_hash(text: str) -> str:
 def key(kind: str, *parts: str) -> str | None:
     """The entry name for ``parts`` (content hashes and whatever else the result depends on); None when
     govbot's own code cannot be fingerprinted, so nothing is cached."""
-    signature = _signature()
+    signature = code_signature()
     if signature is None:
         return None
     digest = hashlib.sha256(f"{signature}\0{kind}\0".encode())
@@ -205,10 +201,7 @@ def _write(folder: Path, kind: str, entry_key: str, documents: list[YamlDocument
             raise
     except OSError:
         return False  # read-only, full or not ours: this run simply is not cached
-    try:
-        _prune(folder, kind)
-    except Exception:  # noqa: BLE001 - the entry is written; tidying up can wait for the next run
-        pass
+    _prune(folder, kind)
     return True
 
 
@@ -218,7 +211,7 @@ def _prune(folder: Path, kind: str) -> None:
         entries = sorted(folder.glob(f"{kind}-*.json"), key=lambda path: path.stat().st_mtime_ns, reverse=True)
         for old in entries[KEEP:]:
             old.unlink(missing_ok=True)
-    except OSError:
+    except Exception:  # noqa: BLE001 - the entry is written; tidying up can wait for the next run
         pass
 
 

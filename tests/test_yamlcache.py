@@ -238,11 +238,9 @@ def test_cache_files_are_json_never_pickle(cache):
 @pytest.fixture
 def fresh_signature(monkeypatch):
     """The code signature is worked out once per process: forget it, before and after."""
-    for cached in (yamlcache._signature, yamlcache.code_signature):
-        cached.cache_clear()
+    yamlcache.code_signature.cache_clear()
     yield
-    for cached in (yamlcache._signature, yamlcache.code_signature):
-        cached.cache_clear()
+    yamlcache.code_signature.cache_clear()
 
 
 def test_code_that_cannot_be_fingerprinted_means_no_cache_and_the_same_findings(cache, fresh_signature, monkeypatch):
@@ -252,8 +250,7 @@ def test_code_that_cannot_be_fingerprinted_means_no_cache_and_the_same_findings(
         raise PermissionError(13, "Permission denied", folder)
 
     monkeypatch.setattr(yamlcache, "_modules", unlistable)
-    for cached in (yamlcache._signature, yamlcache.code_signature):
-        cached.cache_clear()  # the uncached scan above worked it out already
+    yamlcache.code_signature.cache_clear()  # the uncached scan above worked it out already
     result = scan()
     assert result.exit_code == uncached.exit_code == 1
     assert json.loads(result.stdout) == json.loads(uncached.stdout)
