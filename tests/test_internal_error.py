@@ -6,31 +6,33 @@ import os
 import subprocess
 import sys
 
+from tests.conftest import ROOT
+
 # Runs `govbot scan` as the program does, with the report renderer broken the way a bug would break it.
 PROBE = """
 import sys
-import bot.render.scan as scan_renderers
 
 def broken(*args, **kwargs):
     raise KeyError("customfield_10010 <secret-looking> detail")
 
-scan_renderers.render_text = broken
 import bot.commands.scan as command
-command.render_text = broken
+command.render_text = broken  # the command holds its own reference
 sys.argv = ["govbot", "scan", "--now", "2026-11-16"]
 from bot.cli import main
 main()
 """
 
 
-def run(**env_extra: str) -> subprocess.CompletedProcess:
-    env = {name: value for name, value in os.environ.items() if name != "GOVBOT_TRACEBACK"}
-    env.update(GOVBOT_NO_CACHE="1", **env_extra)
-    return subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, timeout=120)
+def run(folder, **env_extra: str) -> subprocess.CompletedProcess:
+    """The probe in ``folder`` (no govbot.yaml or store of the caller's), without GOVBOT_ or JIRA_ settings."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("GOVBOT_", "JIRA_", "SLACK_"))}
+    env.update(GOVBOT_NO_CACHE="1", PYTHONPATH=str(ROOT), **env_extra)
+    return subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, cwd=folder,
+                          timeout=120)
 
 
-def test_a_bug_is_one_line_exit_2_and_says_where():
-    done = run()
+def test_a_bug_is_one_line_exit_2_and_says_where(tmp_path):
+    done = run(tmp_path)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
@@ -40,8 +42,8 @@ def test_a_bug_is_one_line_exit_2_and_says_where():
     assert " at bot/commands/scan.py:" in lines[0]  # the deepest line of govbot's own
 
 
-def test_the_traceback_is_there_when_asked_for():
-    done = run(GOVBOT_TRACEBACK="1")
+def test_the_traceback_is_there_when_asked_for(tmp_path):
+    done = run(tmp_path, GOVBOT_TRACEBACK="1")
     assert done.returncode == 2
     assert "Traceback (most recent call last)" in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("govbot: internal error")

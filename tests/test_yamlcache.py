@@ -236,9 +236,8 @@ def test_cache_files_are_json_never_pickle(cache):
 
 
 @pytest.fixture
-def fresh_signature(monkeypatch):
-    """The code signature is worked out once per process: forget it, before and after."""
-    yamlcache.code_signature.cache_clear()
+def fresh_signature():
+    """The code signature is worked out once per process: a test that breaks it forgets it after."""
     yield
     yamlcache.code_signature.cache_clear()
 
@@ -262,13 +261,17 @@ def test_code_that_cannot_be_fingerprinted_means_no_cache_and_the_same_findings(
 def test_an_unforeseen_error_inside_the_cache_is_a_miss_never_a_crash(cache, monkeypatch, where):
     """Whatever goes wrong in reading or writing an entry, the run is the run without a cache."""
     uncached = scan(cached=False)
-    scan()  # entries to restore, so reading them is exercised too
+    if where == "_documents":
+        scan()  # entries to restore: the broken step is on the reading side
+    calls = []
 
     def broken(*args, **kwargs):
+        calls.append(where)
         raise RuntimeError(f"{where} broke")
 
     monkeypatch.setattr(yamlcache, where, broken)
     result = scan()
+    assert calls, f"{where} was never reached: the test would prove nothing"
     assert result.exit_code == uncached.exit_code == 1, result.output
     assert json.loads(result.stdout) == json.loads(uncached.stdout)
 

@@ -231,7 +231,7 @@ def test_answers_read_again_in_parts_keep_their_place_within_the_workers():
         with lock:
             in_flight[0] += 1
             most[0] = max(most[0], in_flight[0])
-        threading.Event().wait(0.02)
+        threading.Event().wait(0.1)  # long enough that three workers meet even on a loaded machine
         with lock:
             in_flight[0] -= 1
         return n
