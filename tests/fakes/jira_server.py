@@ -82,6 +82,8 @@ DC_CAP = 1000
 DC_WINDOW = 10_000
 BULK_MAX = 100
 BULK_EFFICIENT_MAX = 1000  # bulkfetch naming only a few single-valued fields
+# Credentials a client of the emulator sends (it accepts any; these keep the tests alike).
+CLIENT_ENV = {"JIRA_EMAIL": "bot@example.com", "JIRA_API_TOKEN": "t0ken"}
 MULTI_VALUED = {"comment", "worklog", "attachment", "issuelinks", "subtasks", "labels", "components",
                 "fixVersions", "versions"}
 HEAVY_EXPANDS = {"changelog", "editmeta", "operations", "renderedFields", "transitions", "versionedRepresentations"}

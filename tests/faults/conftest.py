@@ -12,10 +12,9 @@ from bot.config import load_config
 from tools.synth import generate
 from bot.engine import load_rules
 from bot.sources.jira import JiraSource
-from tests.fakes.jira_server import Faults, JiraEmulator
+from tests.fakes.jira_server import CLIENT_ENV, Faults, JiraEmulator
 
 ISSUES = 320  # four Cloud pages of 100 (the emulator's cap once fields are asked for)
-ENV = {"JIRA_EMAIL": "bot@example.com", "JIRA_API_TOKEN": "t0ken"}
 
 
 class Sleeps(list):
@@ -72,7 +71,7 @@ def write_config(emulator: JiraEmulator, **jira) -> Path:
 
 def source_for(emulator: JiraEmulator, sleeps: Sleeps | None = None, **jira):
     """(JiraSource, ruleset, config) for the emulator; sleeps are recorded, not slept."""
-    config = load_config(write_config(emulator, **jira), env={**ENV, "JIRA_URL": emulator.url})
+    config = load_config(write_config(emulator, **jira), env={**CLIENT_ENV, "JIRA_URL": emulator.url})
     ruleset = load_rules(None, config)
     source = JiraSource(config, sleep=sleeps if sleeps is not None else Sleeps(), rng=random.Random(3))
     return source, ruleset, config

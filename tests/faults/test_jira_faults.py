@@ -21,8 +21,8 @@ from bot.cli import cli
 from bot.errors import NetworkError
 from tests.batches import scan
 from bot.sources import http as http_module
-from tests.faults.conftest import ENV, ISSUES, Sleeps, all_keys, source_for, write_config
-from tests.fakes.jira_server import Faults
+from tests.faults.conftest import ISSUES, Sleeps, all_keys, source_for, write_config
+from tests.fakes.jira_server import CLIENT_ENV, Faults
 
 NOW = datetime(2026, 11, 16, 12, 0, tzinfo=timezone.utc)
 SEARCH_PATHS = ("/rest/api/3/search/jql", "/rest/api/2/search")
@@ -127,7 +127,7 @@ def test_the_removed_search_api_answers_410_and_the_error_says_what_to_set(emula
     emulator = emulator_for("cloud")
     write_config(emulator, deployment="datacenter")  # wrong: this is a Cloud site
     result = CliRunner().invoke(cli, ["scan", "--format", "json", "--now", "2026-11-16"],
-                                env={**ENV, "JIRA_URL": emulator.url})
+                                env={**CLIENT_ENV, "JIRA_URL": emulator.url})
     assert result.exit_code == 2, result.output
     assert "410 Gone" in result.output and "jira.deployment" in result.output
     assert "Traceback" not in result.output
@@ -147,7 +147,7 @@ def test_cli_exit_4_and_complete_false_when_a_scan_could_not_read_everything(emu
     emulator = emulator_for("cloud", Faults(outage_after=0, retry_after="0", paths=("/rest/api/3/issue/bulkfetch",)))
     write_config(emulator)
     result = CliRunner().invoke(cli, ["scan", "--format", "json", "--now", "2026-11-16", "--fail-on", "never"],
-                                env={**ENV, "JIRA_URL": emulator.url})
+                                env={**CLIENT_ENV, "JIRA_URL": emulator.url})
     assert result.exit_code == 4, result.output
     data = json.loads(result.stdout[result.stdout.index("{"):])
     assert data["summary"]["complete"] is False
@@ -165,7 +165,7 @@ def test_cli_recovers_from_a_mixed_storm_and_exits_as_if_nothing_happened(emulat
     # enough retries that no page can meet six faults in a row and give up (p < 1e-3 per run).
     write_config(emulator, page_size=100, max_retries=12)
     result = CliRunner().invoke(cli, ["scan", "--format", "json", "--now", "2026-11-16", "--fail-on", "never"],
-                                env={**ENV, "JIRA_URL": emulator.url})
+                                env={**CLIENT_ENV, "JIRA_URL": emulator.url})
     assert result.exit_code == 0, result.output
     data = json.loads(result.output[result.output.index("{"):])
     assert data["summary"]["complete"] is True and data["summary"]["issues_scanned"] == ISSUES
@@ -240,7 +240,7 @@ def _jira_dying_mid_scan(issues: list[dict], people: dict[str, str], *config: st
     with JiraEmulator([{"issues": issues}], flavour="cloud", record_keys=True,
                       faults=Faults(outage_after=1, paths=SEARCH_PATHS)) as jira, \
             FakeSlack(token=TOKEN, users=dict(people)) as slack:
-        yield jira, slack, {**ENV, "JIRA_URL": jira.url, "SLACK_API_URL": slack.api_url, "SLACK_BOT_TOKEN": TOKEN}
+        yield jira, slack, {**CLIENT_ENV, "JIRA_URL": jira.url, "SLACK_API_URL": slack.api_url, "SLACK_BOT_TOKEN": TOKEN}
 
 
 def test_nudge_apply_when_jira_dies_mid_scan_exits_4_and_sends_only_what_it_could_read(tmp_path, no_backoff,

@@ -48,7 +48,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.deliver.conftest import TOKEN
-from tests.fakes.jira_server import JiraEmulator
+from tests.fakes.jira_server import CLIENT_ENV, JiraEmulator
 from tests.fakes.slack_server import FakeSlack
 
 OWNERS = [f"owner{i}" for i in range(1, 31)]         # thirty people Slack knows by email
@@ -59,7 +59,6 @@ EXPECTED = [sorted(DMS + ["#payments"])] * 4 + [["#payments"]]  # nudge, 3 remin
 KILLS = [12, 12, 12, 12, 2]                          # per week: 50 kills that land
 SEED = 20261202
 MARK = "(in case you missed this)"
-JIRA_ENV = {"JIRA_EMAIL": "bot@example.com", "JIRA_API_TOKEN": "t0ken"}
 
 
 # -- the fake Slack that kills -----------------------------------------------------------------------------
@@ -267,7 +266,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_sends_nothing_twice(tmp_pat
             KillingSlack(token=TOKEN, users=dict(SLACK_USERS)) as fake:
         if history == "not granted":
             fake.without_history()
-        env = {"SLACK_API_URL": fake.api_url, "SLACK_BOT_TOKEN": TOKEN, "JIRA_URL": jira.url, **JIRA_ENV}
+        env = {"SLACK_API_URL": fake.api_url, "SLACK_BOT_TOKEN": TOKEN, "JIRA_URL": jira.url, **CLIENT_ENV}
 
         before_slack = 0.5  # the quickest a run reached Slack, in seconds (measured as runs go)
 

@@ -18,7 +18,6 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.sources import http as http_module
-from tests.faults.conftest import ENV
 
 OWNER_PATH = {"cloud": "/rest/api/3/issue/bulkfetch", "datacenter": "/rest/api/2/search"}
 CONFIG = ("jira: {projects: [PAY], timeout_seconds: 2, max_retries: 2}\n"
@@ -77,7 +76,7 @@ def nudged(slack) -> list[str]:
 def test_a_500_on_the_owner_read_sends_nothing_by_guess_and_the_next_run_sends_each_once(
         flavour, tmp_path, no_backoff, monkeypatch):
     from tests.deliver.conftest import TOKEN
-    from tests.fakes.jira_server import Faults, JiraEmulator
+    from tests.fakes.jira_server import CLIENT_ENV, Faults, JiraEmulator
     from tests.fakes.slack_server import FakeSlack
 
     monkeypatch.chdir(tmp_path)
@@ -86,7 +85,7 @@ def test_a_500_on_the_owner_read_sends_nothing_by_guess_and_the_next_run_sends_e
     path = OWNER_PATH[flavour]
     with JiraEmulator([{"issues": issues}], flavour=flavour) as jira, \
             FakeSlack(token=TOKEN, users=dict(people)) as slack:
-        env = {**ENV, "JIRA_URL": jira.url, "SLACK_API_URL": slack.api_url, "SLACK_BOT_TOKEN": TOKEN}
+        env = {**CLIENT_ENV, "JIRA_URL": jira.url, "SLACK_API_URL": slack.api_url, "SLACK_BOT_TOKEN": TOKEN}
         # A dry run first, to count the requests to the owner read's path before it (the scope read
         # on Data Center): the owner read is the last one, and every try of it answers 500.
         dry = CliRunner().invoke(cli, ["scan", "--format", "json", "--now", "2026-03-31", "--config", "govbot.yaml"],

@@ -11,9 +11,8 @@ import yaml
 from bot.config import load_config
 from bot.engine import load_rules
 from bot.sources.jira import JiraSource
-from tests.fakes.jira_server import JiraEmulator
+from tests.fakes.jira_server import CLIENT_ENV, JiraEmulator
 
-ENV = {"JIRA_EMAIL": "bot@example.com", "JIRA_API_TOKEN": "t0ken"}
 
 # A rule that reads children: a read lists them only when an enabled rule like this one needs them.
 CHILDLESS = """
@@ -42,5 +41,5 @@ def emulator_source(emulator: JiraEmulator, tmp_path: Path, *, now=None, setting
     path = tmp_path / "govbot.yaml"
     path.write_text(yaml.safe_dump({"jira": {"projects": sorted(emulator.store.projects), **jira}, **(settings or {})}),
                     encoding="utf-8")
-    config = load_config(path, env={**ENV, "JIRA_URL": emulator.url})
+    config = load_config(path, env={**CLIENT_ENV, "JIRA_URL": emulator.url})
     return JiraSource(config, sleep=lambda _s: None, rng=random.Random(1), now=now), load_rules(None, config), config
