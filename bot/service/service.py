@@ -205,10 +205,17 @@ class Service:
             log.info("health and metrics on %s/healthz and /metrics", self.health_server.url,
                      extra={"health_url": f"{self.health_server.url}/healthz"})
             if dashboard is not None:
-                log.info("dashboard on %s%s/ (%s)", self.health_server.url, dashboard.path,
-                         "open to anyone who can reach the port" if dashboard.access.kind == "none"
-                         else f"{dashboard.access.kind} authentication",
-                         extra={"dashboard_url": f"{self.health_server.url}{dashboard.path}/"})
+                url = f"{self.health_server.url}{dashboard.path}/"
+                if dashboard.access.kind == "none" and not _loopback(self.settings.health_host):
+                    # Issue summaries and team figures, to whoever reaches the port: say so where it is seen.
+                    log.warning("dashboard on %s is open to anyone who can reach %s:%s: set "
+                                "service.dashboard_auth (basic or token), or keep the port behind a proxy",
+                                url, self.settings.health_host, self.settings.health_port,
+                                extra={"dashboard_url": url})
+                else:
+                    log.info("dashboard on %s (%s)", url,
+                             "open to this machine only" if dashboard.access.kind == "none"
+                             else f"{dashboard.access.kind} authentication", extra={"dashboard_url": url})
         if self.chat is None:
             # Before the scheduler: a rejected Slack token stops the start-up with one clear error.
             from bot.service.chat import start_chat
@@ -361,3 +368,15 @@ def _loggable(counts: dict[str, Any]) -> dict[str, Any]:
         out.update({key: summary[key] for key in ("issues_scanned", "findings", "waived", "complete", "source")
                     if key in summary})
     return out
+
+
+def _loopback(host: str) -> bool:
+    """Whether only this machine can reach ``host`` (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+
+    if host.strip().casefold() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name or 0.0.0.0-like wildcard: other machines may reach it

@@ -302,3 +302,40 @@ def test_the_service_serves_the_dashboard_its_digest_job_stored(write_config, sn
             assert 'href="2026-03-30/"' in response.read().decode("utf-8")
     finally:
         service.stop(timeout=5)
+
+
+@pytest.mark.parametrize("host, auth, warned", [
+    ("0.0.0.0", "none", True), ("10.1.2.3", "none", True), ("govbot.internal", "none", True),
+    ("127.0.0.1", "none", False), ("::1", "none", False), ("localhost", "none", False),
+    ("0.0.0.0", "token", False)])
+def test_an_open_dashboard_other_machines_can_reach_is_a_warning_at_start(write_config, snapshot, monkeypatch,
+                                                                          caplog, host, auth, warned):
+    # Tests listen on 127.0.0.1 only: the health server is stood in for, the decision is the service's.
+    import bot.service.service as service_module
+
+    class Listening:
+        def __init__(self, host, port, *args, **kwargs):
+            self.url = f"http://{host}:{port}"
+
+        def start(self):
+            return self
+
+        def stop(self, *args, **kwargs):
+            pass
+
+    monkeypatch.setattr(service_module, "HealthServer", Listening)
+    monkeypatch.setenv("GOVBOT_DASHBOARD_TOKEN", "a-long-random-token")
+    inputs = load_inputs(str(write_config(f"service:\n  health_host: '{host}'\n  health_port: 9464\n  chat: false\n"
+                                          f"  dashboard_auth: {auth}\n")), snapshot=str(snapshot))
+    service = Service(inputs, load_settings(inputs.config), jobs=Jobs(inputs, snapshot=str(snapshot)),
+                      clock=lambda: NOW)
+    with caplog.at_level(logging.INFO, logger="govbot.service"):
+        service.start()
+        service.stop(timeout=5)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "dashboard" in r.getMessage()]
+    if warned:
+        assert warnings == [f"dashboard on http://{host}:9464/dashboard/ is open to anyone who can reach "
+                            f"{host}:9464: set service.dashboard_auth (basic or token), or keep the port behind a proxy"]
+    else:
+        assert not warnings
+        assert any(r.getMessage().startswith("dashboard on ") for r in caplog.records)
