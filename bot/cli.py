@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+from typing import NoReturn
 
 import click
 
@@ -97,7 +98,7 @@ def main() -> None:
         internal_error(error)
 
 
-def internal_error(error: BaseException) -> None:
+def internal_error(error: BaseException) -> NoReturn:
     """Say that govbot itself failed, where, and how to see more; exit 2 (never 1, which means findings).
 
     Every problem a user can fix is a GovbotError with its own message (bot/errors.py); anything

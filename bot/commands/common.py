@@ -8,7 +8,7 @@ import os
 import sys
 import threading
 from datetime import date, datetime, time, timezone
-from typing import Callable
+from typing import Callable, NoReturn
 
 import click
 
@@ -58,7 +58,7 @@ def handle_errors(function: Callable) -> Callable:
     return wrapper
 
 
-def end_process(code: int):
+def end_process(code: int) -> NoReturn:
     """``sys.exit(code)``; when the process ends with this command, without freeing what it built.
 
     A scan of 50,000 issues holds about a million objects; freeing them one by one as the

@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -349,7 +349,7 @@ class Service:
         return 0
 
 
-def _hard_exit(message: str, code: int = 0) -> None:
+def _hard_exit(message: str, code: int = 0) -> NoReturn:
     log.warning(message)
     logging.shutdown()
     sys.stderr.flush()
