@@ -14,8 +14,10 @@ A fault that outlives the retries marks the workspace incomplete (what was
 read stays usable) or, when nothing could be read, raises ``NetworkError``.
 The cursor moves only after a complete read.
 
-The functions take the ``JiraSource`` they read from (``bot.sources.jira``, not
-imported here: it imports this module, its ``load`` and ``load_keys`` hand over to these).
+The functions take the ``JiraSource`` to read from: ``JiraSource.load`` and ``load_keys``
+hand over to them, so ``bot.sources.jira`` imports this module and not the other way round.
+They are the source's own reads, kept apart for size, so they use its private helpers
+(``_now``, ``_set_up``).
 """
 
 from __future__ import annotations

@@ -4,11 +4,11 @@ and the relatives read around what the search found.
 Relatives are read across the scope boundary in bulk, 100 keys a request: missing
 parents and their ancestors (up to ``MAX_ANCESTOR_DEPTH`` levels) and, for
 on-demand checks and incremental scans, children (``parent in (...)``, and on
-Data Center Epic Link and Parent Link too). A relative the scope holds is
-promoted to an issue the rules judge (``in_scope``).
+Data Center Epic Link and Parent Link too). ``in_scope`` says which relatives the
+scope holds (a rescan promotes those to issues the rules judge).
 
-The functions take the ``JiraSource`` they read from (``bot.sources.jira``, not
-imported here: it imports this module).
+The functions take the ``JiraSource`` to read from (``bot.sources.jira`` imports this
+module through ``loading``, so this one does not import it back).
 """
 
 from __future__ import annotations

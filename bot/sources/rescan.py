@@ -11,8 +11,10 @@ issue cache (``bot.sources.issue_cache``) once Jira confirms them still in scope
 and unedited; on Cloud the changes, those confirmations and the cached relatives'
 owner fields are read side by side, in two round trips (``read_changes_cloud``).
 
-The functions take the ``JiraSource`` they read from (``bot.sources.jira``, not
-imported here: it imports this module), and set its remembered site facts.
+The functions take the ``JiraSource`` to read from (``bot.sources.jira`` imports this
+module through ``loading``, so this one does not import it back). They are the source's
+own reads, kept apart for size: they use its private helpers (``_search_cloud``,
+``_fetch_ids``, ``_now``) and set the site facts it would otherwise ask for.
 """
 
 from __future__ import annotations
