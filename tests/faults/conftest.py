@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pytest
-import yaml
 
-from bot.config import load_config
 from tools.synth import generate
-from bot.engine import load_rules
-from bot.sources.jira import JiraSource
-from tests.fakes.jira_server import CLIENT_ENV, Faults, JiraEmulator
+from tests.fakes.jira_server import Faults, JiraEmulator
+from tests.sources.helpers import emulator_config, emulator_source
 
 ISSUES = 320  # four Cloud pages of 100 (the emulator's cap once fields are asked for)
 
@@ -61,17 +57,16 @@ def emulator_for():
         emulator.stop()
 
 
+# What every fault test's govbot.yaml says: a stalled request gives up after 2 seconds (the default is 30).
+FAULT_SETTINGS = {"timeout_seconds": 2, "max_retries": 5}
+
+
 def write_config(emulator: JiraEmulator, **jira) -> Path:
-    projects = sorted(emulator.store.projects)
-    path = Path("govbot.yaml")
-    path.write_text(yaml.safe_dump({"jira": {"projects": projects, "timeout_seconds": 2, "max_retries": 5,
-                                             **jira}}), encoding="utf-8")
-    return path
+    """./govbot.yaml for the emulator (the command line reads it from there)."""
+    return emulator_config(emulator, Path("."), **{**FAULT_SETTINGS, **jira})
 
 
 def source_for(emulator: JiraEmulator, sleeps: Sleeps | None = None, **jira):
     """(JiraSource, ruleset, config) for the emulator; sleeps are recorded, not slept."""
-    config = load_config(write_config(emulator, **jira), env={**CLIENT_ENV, "JIRA_URL": emulator.url})
-    ruleset = load_rules(None, config)
-    source = JiraSource(config, sleep=sleeps if sleeps is not None else Sleeps(), rng=random.Random(3))
-    return source, ruleset, config
+    return emulator_source(emulator, Path("."), sleep=sleeps if sleeps is not None else Sleeps(), seed=3,
+                           **{**FAULT_SETTINGS, **jira})

@@ -1,10 +1,11 @@
 """Set-up the Jira source tests share beside the Jira doubles: a source pointed at the loopback emulator
-(``tests/fakes/jira_server.py``), and a rule that reads children."""
+(``tests/fakes/jira_server.py``; the fault tests' ``source_for`` too), and a rule that reads children."""
 
 from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Callable
 
 import yaml
 
@@ -35,11 +36,22 @@ def rules_from(tmp_path: Path, text: str, config):
     return load_rules([path], config, include_bundled=False)
 
 
-def emulator_source(emulator: JiraEmulator, tmp_path: Path, *, now=None, settings: dict | None = None, **jira):
-    """(JiraSource, ruleset, config) for the loopback emulator: a govbot.yaml with its projects and ``jira``
-    options (and other ``settings`` beside them); the source never really sleeps and jitters alike every run."""
-    path = tmp_path / "govbot.yaml"
+def emulator_config(emulator: JiraEmulator, folder: Path, *, settings: dict | None = None, **jira) -> Path:
+    """``folder``/govbot.yaml for the loopback emulator: its projects and ``jira`` options (and other
+    ``settings`` beside them)."""
+    path = folder / "govbot.yaml"
     path.write_text(yaml.safe_dump({"jira": {"projects": sorted(emulator.store.projects), **jira}, **(settings or {})}),
                     encoding="utf-8")
-    config = load_config(path, env={**CLIENT_ENV, "JIRA_URL": emulator.url})
-    return JiraSource(config, sleep=lambda _s: None, rng=random.Random(1), now=now), load_rules(None, config), config
+    return path
+
+
+def emulator_source(emulator: JiraEmulator, folder: Path, *, now=None, settings: dict | None = None,
+                    sleep: Callable[[float], None] | None = None, seed: int = 1, **jira):
+    """(JiraSource, ruleset, config) for the loopback emulator, its govbot.yaml written by ``emulator_config``.
+    The source never really sleeps (``sleep`` stands in for time.sleep, to record the waits) and its retry
+    jitter comes from ``seed``, alike every run."""
+    config = load_config(emulator_config(emulator, folder, settings=settings, **jira),
+                         env={**CLIENT_ENV, "JIRA_URL": emulator.url})
+    source = JiraSource(config, sleep=sleep if sleep is not None else (lambda _s: None), rng=random.Random(seed),
+                        now=now)
+    return source, load_rules(None, config), config

@@ -18,8 +18,8 @@ from tools.synth import generate
 @pytest.mark.parametrize("skew_minutes", [0, -9, 9, -45, 45])
 def test_a_changed_time_zone_and_a_skewed_clock_miss_no_edit(flavour, skew_minutes, tmp_path):
     """Jira stamps edits with its own clock, ``skew_minutes`` off govbot's (a constant skew of any
-    size cancels out; see ``JiraSource._changed_since``). The user moved 11 hours west after the full
-    read: an absolute date written in the old zone (UTC) would start 11 hours late."""
+    size cancels out; see ``bot.sources.rescan.rescan_bound``). The user moved 11 hours west after
+    the full read: an absolute date written in the old zone (UTC) would start 11 hours late."""
     with JiraEmulator(generate(250, flavour, seed=5), flavour=flavour, lifetime=60) as emulator:
         emulator.set_clock_skew(skew_minutes * 60)
         store = MemoryCursorStore()
