@@ -102,6 +102,7 @@ class JiraSource:
         self._cloud_method = "GET"
         self._bulkfetch_available = True
         self._bulk_efficient = True  # 1,000 ids a bulkfetch of single-valued fields, until the site refuses
+        self.long_key_lists = True  # a rescan's 1,000-key confirmations on Cloud, until the site refuses one
         self._efficient_lock = threading.Lock()
         self._dc_order = " ORDER BY created ASC"
         self.warned = False

@@ -369,6 +369,9 @@ class Store:
         self.zone = time_zone
         self.clock_skew = 0.0  # seconds the server's clock is ahead of this machine's
         self.strict_keys = strict_keys
+        # A site that refuses a ``key in (...)`` list longer than this (0: any length). None is
+        # documented; this is how a site that had one would answer.
+        self.max_key_list = 0
         self.names: dict[str, str] = {}
         self.schema: dict[str, dict] = {}
         self.issues: list[dict] = []
@@ -494,6 +497,9 @@ class Store:
             for value in values:
                 if value.upper() not in self.projects:
                     raise JQLError(f"The value '{value}' does not exist for the field 'project'.")
+        if folded in ("key", "issuekey") and operator == "in" and 0 < self.max_key_list < len(values):
+            raise JQLError(f"The list of values for the field 'key' is too long: {len(values)} values, "
+                           f"at most {self.max_key_list}.")
         if folded in ("key", "issuekey") and operator in ("=", "in") and self.strict_keys:
             for value in values:
                 if value.upper() not in self.by_key:
