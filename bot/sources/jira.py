@@ -92,7 +92,7 @@ class JiraSource:
             sleep=sleep, clock=clock, rng=rng)
         self.page_size: int | None = config.settings.jira.page_size
         self.concurrency = int(config.settings.jira.concurrency)
-        self._now = now or (lambda: datetime.now(timezone.utc))
+        self.now = now or (lambda: datetime.now(timezone.utc))
         self._deployment = None if self.connection.deployment == "auto" else self.connection.deployment
         self._server_info: dict | None = None
         self._catalog: FieldCatalog | None = None
@@ -155,7 +155,26 @@ class JiraSource:
             self._catalog_json = data
         return self._catalog
 
-    def _set_up(self) -> None:
+    # -- what a rescan remembers of the site (``bot.sources.rescan``) ------------------------------
+    def site_facts(self) -> tuple[str, list] | None:
+        """(the kind of site, its field list as the site sent it) once the field list was asked for."""
+        if self._catalog_json is None:
+            return None
+        return self.deployment, self._catalog_json
+
+    def adopt_site_facts(self, deployment: str, fields: list) -> None:
+        """Take the kind of site (unless configured) and the field list from a memory of them: not asked again."""
+        if self._deployment is None:
+            self._deployment = deployment
+        self._catalog = FieldCatalog.from_json(fields)
+        self._catalog_json = fields
+
+    def forget_site_facts(self) -> None:
+        """Ask the site afresh: its kind (unless configured) and its field list."""
+        self._deployment = None if self.connection.deployment == "auto" else self.connection.deployment
+        self._catalog = self._catalog_json = None
+
+    def set_up(self) -> None:
         """What every read asks first (the kind of site and the field list), side by side: one
         round trip instead of two.
 
@@ -214,7 +233,7 @@ class JiraSource:
                 return self._search_cloud_by_ids(jql, fields, on_page, progress, what)
             # A long key list (POSTed) is answered in one page when only keys are asked for.
             limit = CLOUD_ID_PAGE if post and set(fields) <= {"id", "key"} else None
-            return self._search_cloud(jql, fields, on_page, progress, what, limit=limit, post=post)
+            return self.search_cloud(jql, fields, on_page, progress, what, limit=limit, post=post)
         return self._search_datacenter(jql, fields, on_page, progress, what, parallel=parallel)
 
     def _search_cloud_by_ids(self, jql, fields, on_page, progress, what) -> SearchResult:
@@ -249,7 +268,7 @@ class JiraSource:
 
         with Pipeline(self.concurrency, handle) as pipeline:
             listing = self._list_ids(jql, known_ids, BULK_CHUNK,
-                                     lambda ids: pipeline.submit(self._fetch_ids, ids, fields, what), what)
+                                     lambda ids: pipeline.submit(self.fetch_ids, ids, fields, what), what)
             pipeline.finish()
         listing_and_gaps(result, listing, unexplained, what)
         return result
@@ -270,7 +289,7 @@ class JiraSource:
                 submit(waiting[:chunk])
                 del waiting[:chunk]
 
-        listing = self._search_cloud(jql, ["id"], listed, None, what, limit=CLOUD_ID_PAGE)
+        listing = self.search_cloud(jql, ["id"], listed, None, what, limit=CLOUD_ID_PAGE)
         if waiting:
             submit(list(waiting))
         return listing
@@ -321,7 +340,7 @@ class JiraSource:
                                    if (ident := str(raw.get("id") or "")) and ident not in known_ids)
 
             try:
-                listing = self._search_cloud(jql_and(jql, f"({' OR '.join(clauses)})"), ["id"], listed_with_values,
+                listing = self.search_cloud(jql_and(jql, f"({' OR '.join(clauses)})"), ["id"], listed_with_values,
                                              None, what, limit=CLOUD_ID_PAGE)
             except JiraHTTPError as error:
                 if error.status != 400:
@@ -344,7 +363,7 @@ class JiraSource:
         if with_values:
             with Pipeline(self.concurrency, got_values) as pipeline:
                 for chunk in chunks(with_values, BULK_CHUNK):
-                    pipeline.submit(self._fetch_ids, chunk, multi, what)
+                    pipeline.submit(self.fetch_ids, chunk, multi, what)
                 pipeline.finish()
             unsure.update(ident for ident in with_values if ident not in values_by_id)  # gone meanwhile
         with_values.clear()  # the ids are not needed past here
@@ -394,7 +413,7 @@ class JiraSource:
         not serve that, for the caller to read them 100 a request in the pool. Runs on a pool thread."""
         if self._bulk_efficient and self._bulkfetch_available:
             try:
-                return ids, self._fetch_ids(ids, single, what, by_search=False), False
+                return ids, self.fetch_ids(ids, single, what, by_search=False), False
             except JiraHTTPError as error:
                 if error.status in (404, 405):
                     pass  # no bulkfetch at all: the caller searches by id, 100 at a time, as before
@@ -407,7 +426,7 @@ class JiraSource:
     def _fetch_whole(self, ids: list[str], fields: list[str],
                      what: str) -> tuple[list[str], tuple[list[dict], list[str]], bool]:
         """(ids, (issues, ids unexplained), True: every field) for up to 100 ids; runs on a pool thread."""
-        return ids, self._fetch_ids(ids, fields, what), True
+        return ids, self.fetch_ids(ids, fields, what), True
 
     def _refuse_efficient(self, what: str, error: JiraHTTPError) -> None:
         """This site does not serve 1,000-issue bulkfetches: said once, then read 100 a request."""
@@ -419,7 +438,7 @@ class JiraSource:
                     "reading 100 a request with every field instead", what,
                     "; ".join(error.messages) or error.status)
 
-    def _fetch_ids(self, ids: list[str], fields: list[str], what: str, *,
+    def fetch_ids(self, ids: list[str], fields: list[str], what: str, *,
                    by_search: bool = True) -> tuple[list[dict], list[str]]:
         """(issues, ids neither returned nor reported gone) for up to 100 ids (1,000 when ``fields`` are
         single-valued); runs on a pool thread."""
@@ -440,10 +459,10 @@ class JiraSource:
                 returned = {str(raw.get("id")) for raw in issues} | {issue_key(raw) for raw in issues}
                 return issues, [i for i in ids if i not in returned and i not in gone]
         found: list[dict] = []
-        self._search_cloud(f"id in ({key_list(ids)})", fields, found.extend, None, what)
+        self.search_cloud(f"id in ({key_list(ids)})", fields, found.extend, None, what)
         return found, []  # a search by id simply omits issues that are gone
 
-    def _search_cloud(self, jql, fields, on_page, progress, what, *, limit: int | None = None,
+    def search_cloud(self, jql, fields, on_page, progress, what, *, limit: int | None = None,
                       post: bool = False) -> SearchResult:
         result = SearchResult()
         seen: set[str] = set()

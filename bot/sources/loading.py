@@ -16,8 +16,8 @@ The cursor moves only after a complete read.
 
 The functions take the ``JiraSource`` to read from: ``JiraSource.load`` and ``load_keys``
 hand over to them, so ``bot.sources.jira`` imports this module and not the other way round.
-They are the source's own reads, kept apart for size, so they use its private helpers
-(``_now``, ``_set_up``).
+They are the source's own reads, kept apart for size: they ask it for its clock
+(``now``) and its set-up (``set_up``), and read the site through its searches.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from bot.sources.jql import jql_and, scope_jql
 from bot.sources.owners import LateOwners, deferrable
 from bot.sources.pages import Progress
 from bot.sources.reader import Reader, load_ancestors, load_children
-from bot.sources.rescan import (CURSOR_VERSION, Early, cache_write, expand_changes, fields_hash, forget_site,
+from bot.sources.rescan import (CURSOR_VERSION, Early, cache_write, expand_changes, fields_hash,
                                 incremental_since, open_cache, read_changes_cloud, recall_site, remember_site,
                                 rescan_bound)
 from bot.workspace import Workspace
@@ -70,21 +70,21 @@ def load_keys(source, keys: Iterable[str], ruleset=None, *, progress: Progress |
 
 def _load(source, ruleset, *, jql: str | None, full: bool, cursor_store: CursorStore | None,
           progress: Progress | None, defer_owners: bool = False) -> Workspace:
-    started = source._now()
+    started = source.now()
     scope = scope_jql(source.config, jql)
     key = cursor_key(source.connection.url, scope)
     cursor = cursor_store.get_cursor(key) if cursor_store is not None else None
     recalled = recall_site(source, cursor_store, cursor, full, started)
     if not recalled:
-        source._set_up()
+        source.set_up()
     plan = source.field_plan(ruleset)
     since = incremental_since(source, cursor, full, plan, started)
     if recalled and since is None:
         # A full read after all (the rules read other fields now...): ask the site afresh.
         # A field created since the last full read is seen from the next one.
-        forget_site(source)
+        source.forget_site_facts()
         recalled = False
-        source._set_up()
+        source.set_up()
         plan = source.field_plan(ruleset)
         since = incremental_since(source, cursor, full, plan, started)
     # Owner fields nothing else reads are read after the rules, for the issues with findings only
@@ -146,7 +146,7 @@ def _load(source, ruleset, *, jql: str | None, full: bool, cursor_store: CursorS
     # A search Jira evaluated later than the window's margin (retries, long waits) may have
     # started past the old bound: the next rescan starts where this one should have.
     next_since = (cursor or {}).get("since") if changed_since is not None and \
-        changed_since.late(source._now()) else started.isoformat()
+        changed_since.late(source.now()) else started.isoformat()
 
     def commit() -> None:
         value = {

@@ -154,7 +154,7 @@ class LateOwners:
     def _cloud(self, refs: list[str], fields: list[str]) -> tuple[list[dict], set[str], set[str]]:
         """(issues, refs reported gone, refs neither) for one bulkfetch; runs on a pool thread."""
         try:
-            raws, unexplained = self.source._fetch_ids(refs, fields, WHAT)  # noqa: SLF001 - the source's own helper
+            raws, unexplained = self.source.fetch_ids(refs, fields, WHAT)
         except JiraError as error:
             # A site that keeps bulkfetch's older limit of 100 a request refuses more with a 400.
             if getattr(error, "status", None) != 400 or len(refs) <= CLOUD_SMALL_CHUNK:
@@ -162,7 +162,7 @@ class LateOwners:
             self._cloud_chunk = CLOUD_SMALL_CHUNK
             raws, unexplained = [], []
             for start in range(0, len(refs), CLOUD_SMALL_CHUNK):
-                more, missing = self.source._fetch_ids(refs[start:start + CLOUD_SMALL_CHUNK], fields, WHAT)  # noqa: SLF001
+                more, missing = self.source.fetch_ids(refs[start:start + CLOUD_SMALL_CHUNK], fields, WHAT)
                 raws += more
                 unexplained += missing
         returned = {str(raw.get("id")) for raw in raws} | {str(raw.get("key") or "").upper() for raw in raws}

@@ -13,8 +13,8 @@ owner fields are read side by side, in two round trips (``read_changes_cloud``).
 
 The functions take the ``JiraSource`` to read from (``bot.sources.jira`` imports this
 module through ``loading``, so this one does not import it back). They are the source's
-own reads, kept apart for size: they use its private helpers (``_search_cloud``,
-``_fetch_ids``, ``_now``) and set the site facts it would otherwise ask for.
+own reads, kept apart for size: they read through its searches (``search_cloud``,
+``fetch_ids``) and hand it the site facts it would otherwise ask for (``adopt_site_facts``).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from bot.dates import parse_datetime, parse_duration
 from bot.errors import JiraError, NetworkError
 from bot.model import Issue
 from bot.sources.cursors import CursorStore
-from bot.sources.fields import FieldCatalog, FieldPlan
+from bot.sources.fields import FieldPlan
 from bot.sources.http import JiraHTTPError, display_url
 from bot.sources.issue_cache import CacheWrite, IssueCache, RawKeeper, cache_tag, keeps_cache
 from bot.sources.jql import jql_and
@@ -110,7 +110,7 @@ def rescan_bound(source, since: datetime) -> ChangedSince:
     ``since``; ``ChangedSince.late`` says when a read took longer than that.
     """
     margin = max(timedelta(minutes=1), parse_duration(source.config.settings.jira.incremental_overlap))
-    built = source._now()
+    built = source.now()
     minutes = math.ceil(max(timedelta(0), built - since + margin) / timedelta(minutes=1))
     return ChangedSince(f'updated >= "-{minutes}m"', built, margin)
 
@@ -125,11 +125,12 @@ def remember_site(source, cursor_store: CursorStore, started: datetime) -> None:
     """The kind of site and its field list, for the rescans until the next full read (each
     rescan asked for both again). A rescan needs no time zone: its bound is a relative
     date (``rescan_bound``)."""
-    if source._catalog_json is None:
+    facts = source.site_facts()
+    if facts is None:
         return
+    deployment, fields = facts
     cursor_store.set_cursor(_site_key(source), {
-        "version": SITE_VERSION, "at": started.isoformat(), "deployment": source.deployment,
-        "fields": source._catalog_json})
+        "version": SITE_VERSION, "at": started.isoformat(), "deployment": deployment, "fields": fields})
 
 def recall_site(source, cursor_store: CursorStore | None, cursor: dict | None, full: bool,
                 started: datetime) -> bool:
@@ -143,17 +144,8 @@ def recall_site(source, cursor_store: CursorStore | None, cursor: dict | None, f
     at = parse_datetime(facts.get("at"))
     if at is None or not timedelta(0) <= started - at < parse_duration(source.config.settings.jira.full_rescan_every):
         return False
-    if source._deployment is None:
-        source._deployment = facts["deployment"]
-    source._catalog = FieldCatalog.from_json(facts["fields"])
-    source._catalog_json = facts["fields"]
+    source.adopt_site_facts(facts["deployment"], facts["fields"])
     return True
-
-
-def forget_site(source) -> None:
-    """Ask the site afresh: its kind (unless configured) and its field list."""
-    source._deployment = None if source.connection.deployment == "auto" else source.connection.deployment
-    source._catalog = source._catalog_json = None
 
 
 def open_cache(source, reader: Reader, cursor_store, cursor: dict | None, key: str, plan: FieldPlan,
@@ -347,7 +339,7 @@ def read_changes_cloud(source, reader: Reader, query: str, scope: str, cache: Is
             if ident:
                 listed.setdefault(ident, issue_key(raw))
 
-    listing = source._search_cloud(query, ["key"], on_ids, None, what, limit=CLOUD_ID_PAGE)
+    listing = source.search_cloud(query, ["key"], on_ids, None, what, limit=CLOUD_ID_PAGE)
     if not listed:
         listing_and_gaps(result, listing, [], what)
         return early
@@ -376,7 +368,7 @@ def read_changes_cloud(source, reader: Reader, query: str, scope: str, cache: Is
     within = jql_and(scope, changed_since.before)
     with Pipeline(source.concurrency, handle) as pipeline:
         for chunk in chunks(list(listed), BULK_CHUNK):
-            pipeline.submit(_tagged, "issues", source._fetch_ids, chunk, reader.plan.ids, what)
+            pipeline.submit(_tagged, "issues", source.fetch_ids, chunk, reader.plan.ids, what)
         for chunk in chunks(sorted(guess), _confirm_size(source)):
             pipeline.submit(_tagged, "confirmed", _confirm_chunk, source, chunk, within)
         judged = guess if with_children else children
@@ -393,7 +385,7 @@ def _owners_early(source, keys: list[str], fields: list[str]) -> dict[str, dict]
     """key -> owner fields of cached relatives, by one bulkfetch; None when it fails (the owners of
     the issues with findings are then read after the rules, as before). Runs on a pool thread."""
     try:
-        issues, _ = source._fetch_ids(keys, fields, "reading the owners of cached relatives", by_search=False)
+        issues, _ = source.fetch_ids(keys, fields, "reading the owners of cached relatives", by_search=False)
     except (JiraError, NetworkError):
         return None
     return {issue_key(raw): {name: dict_or_empty(raw.get("fields")).get(name) for name in fields}
