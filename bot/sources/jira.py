@@ -735,12 +735,8 @@ class JiraSource:
     def load(self, ruleset=None, *, jql: str | None = None, full: bool = False,
              cursor_store: CursorStore | None = None, progress: Progress | None = None,
              defer_owners: bool = False) -> Workspace:
-        """The issues in scope (all, or those changed since the cursor) and their relatives.
-
-        ``defer_owners``: leave out the owner fields only a finding's owner reads; the caller
-        reads them for the issues with findings through ``workspace.late_owners``
-        (``bot.runs.owners``), and the cursor is written only once they are read.
-        """
+        """The issues in scope (all, or those changed since the cursor) and their relatives:
+        ``bot.sources.loading.load``, which says what ``defer_owners`` leaves out."""
         return loading.load(self, ruleset, jql=jql, full=full, cursor_store=cursor_store, progress=progress,
                             defer_owners=defer_owners)
 
