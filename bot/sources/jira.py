@@ -48,8 +48,8 @@ from bot.sources.fields import FieldCatalog, FieldPlan, plan_fields
 from bot.sources.http import JiraHTTPError, RetryPolicy, Transport, display_url
 from bot.sources.jql import jql_and, jql_value, key_list, scope_jql
 from bot.dates import parse_datetime
-from bot.sources.pages import (BULK_CHUNK, CLOUD_ID_PAGE, Progress, SearchResult, chunks, dict_or_empty, hand_on,
-                               issue_key, listing_and_gaps)
+from bot.sources.pages import (BULK_CHUNK, CLOUD_ID_PAGE, SHORT_KEY_LIST, Progress, SearchResult, chunks,
+                               dict_or_empty, hand_on, issue_key, listing_and_gaps)
 from bot.sources.pool import Pipeline
 from bot.workspace import Workspace
 
@@ -102,7 +102,7 @@ class JiraSource:
         self._cloud_method = "GET"
         self._bulkfetch_available = True
         self._bulk_efficient = True  # 1,000 ids a bulkfetch of single-valued fields, until the site refuses
-        self.long_key_lists = True  # a rescan's 1,000-key confirmations on Cloud, until the site refuses one
+        self.long_key_lists = True  # lists of more than SHORT_KEY_LIST keys, until the site refuses one
         self._efficient_lock = threading.Lock()
         self._dc_order = " ORDER BY created ASC"
         self.warned = False
@@ -675,7 +675,13 @@ class JiraSource:
 
     def search_keys(self, template: str, keys: list[str], fields: list[str], on_page, *,
                     within: str | None = None, what: str = "reading issues", post: bool = False) -> SearchResult:
-        """A search over ``template`` filled with keys; keys Jira says do not exist are dropped."""
+        """A search over ``template`` filled with keys; keys Jira says do not exist are dropped.
+
+        No limit on a JQL list of keys is documented, so a list longer than ``SHORT_KEY_LIST``
+        (a rescan's 1,000-key confirmations) is a bet: a site that refuses it with a 400 naming
+        no key gets the same search in shorter lists, and no long ones from this source again
+        (``long_key_lists``).
+        """
         remaining = list(keys)
         while remaining:
             clause = template.format(keys=key_list(remaining))
@@ -685,10 +691,27 @@ class JiraSource:
             except JiraHTTPError as error:
                 bad = {key.upper() for message in error.messages for key in _QUOTED_KEY.findall(message)}
                 bad &= {key.upper() for key in remaining}
+                if error.status == 400 and not bad and len(remaining) > SHORT_KEY_LIST:
+                    return self._search_shorter_lists(template, remaining, fields, on_page, error,
+                                                      within=within, what=what, post=post)
                 if error.status != 400 or not bad:
                     raise
                 remaining = [key for key in remaining if key.upper() not in bad]
         return SearchResult()
+
+    def _search_shorter_lists(self, template: str, keys: list[str], fields: list[str], on_page,
+                              refusal: JiraHTTPError, **options) -> SearchResult:
+        if self.long_key_lists:
+            self.long_key_lists = False
+            log.info("Jira refused a search for %d keys at once (%s): asking %d at a time", len(keys),
+                     "; ".join(refusal.messages) or refusal.message, SHORT_KEY_LIST)
+        result = SearchResult()
+        for part in chunks(keys, SHORT_KEY_LIST):
+            answer = self.search_keys(template, part, fields, on_page, **options)
+            result.read += answer.read
+            result.complete = result.complete and answer.complete
+            result.problems.extend(answer.problems)
+        return result
 
     def children_jql(self, parents: list[Issue]) -> str | None:
         """JQL for the children of ``parents``: ``parent`` on Cloud; on Data Center also

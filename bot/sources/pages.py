@@ -15,6 +15,9 @@ CLOUD_ID_PAGE = 5000  # the Cloud search's cap when only ids are asked for
 # Cloud bulkfetch takes up to 100 ids; DC ``key in (...)`` chunks stay the same
 # size so a GET URL stays short.
 BULK_CHUNK = 100
+# Keys in one JQL list that any site takes (a GET URL stays a few KB); longer lists are asked for
+# only where they save requests, and a site that refuses one gets these (``JiraSource.search_keys``).
+SHORT_KEY_LIST = 250
 
 Progress = Callable[[str], None]  # told what a long read has done so far ("read 5,000 issues")
 

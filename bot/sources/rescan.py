@@ -20,7 +20,6 @@ own reads, kept apart for size: they read through its searches (``search_cloud``
 from __future__ import annotations
 
 import hashlib
-import logging
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,21 +30,18 @@ from bot.errors import JiraError, NetworkError
 from bot.model import Issue
 from bot.sources.cursors import CursorStore
 from bot.sources.fields import FieldPlan
-from bot.sources.http import JiraHTTPError, display_url
+from bot.sources.http import display_url
 from bot.sources.issue_cache import CacheWrite, IssueCache, RawKeeper, cache_tag, keeps_cache
 from bot.sources.jql import jql_and
-from bot.sources.pages import (BULK_CHUNK, CLOUD_ID_PAGE, Progress, SearchResult, chunks, dict_or_empty, hand_on,
-                               issue_key, listing_and_gaps)
+from bot.sources.pages import (BULK_CHUNK, CLOUD_ID_PAGE, SHORT_KEY_LIST, Progress, SearchResult, chunks,
+                               dict_or_empty, hand_on, issue_key, listing_and_gaps)
 from bot.sources.pool import Pipeline
 from bot.sources.reader import MAX_ANCESTOR_DEPTH, Reader, fetch_relatives, in_scope, load_children
 
-CONFIRM_CHUNK = 250  # keys per keys-only search checking cached relatives (the URL stays a few KB)
-CLOUD_CONFIRM_CHUNK = 1000  # the same, POSTed on Cloud (the JQL is in the body): a rescan's relatives in one request
+CLOUD_CONFIRM_CHUNK = 1000  # keys a confirmation POSTs on Cloud (the JQL is in the body): a rescan's relatives in one request
 OWNERS_CHUNK = 1000  # bulkfetch by single-valued (owner) fields only: 1,000 issues a request
 CURSOR_VERSION = 1
 SITE_VERSION = 1  # what a full read remembers about the site (``remember_site``)
-
-log = logging.getLogger("govbot.jira")
 
 
 @dataclass(frozen=True)
@@ -227,7 +223,7 @@ def _relatives_from_cache(source, reader: Reader, cache: IssueCache, changed: li
     """Parents and ancestors of the edited issues, and their children in scope, from the cache.
 
     Only cached issues Jira confirms still in scope and not edited since the bound are used
-    (one keys-only search per ``CONFIRM_CHUNK``); the rest are left to the live reads after
+    (keys-only searches, ``_confirm_size`` keys each); the rest are left to the live reads after
     this, and forgotten by the cache. With rules that read children, a child moved to another
     parent makes its old parent re-evaluated (its children changed): returns those parents.
     ``early``: what was confirmed beside the read of the changes (``read_changes_cloud``);
@@ -281,36 +277,15 @@ def _relatives_from_cache(source, reader: Reader, cache: IssueCache, changed: li
 
 
 def _confirm_size(source) -> int:
-    return CLOUD_CONFIRM_CHUNK if source.is_cloud and source.long_key_lists else CONFIRM_CHUNK
+    """Keys a confirmation asks for at once: long POSTed lists on Cloud, until the site refuses one."""
+    return CLOUD_CONFIRM_CHUNK if source.is_cloud and source.long_key_lists else SHORT_KEY_LIST
 
 
 def _confirm_chunk(source, keys: list[str], within: str) -> tuple[set[str], SearchResult]:
-    """Which of ``keys`` the query ``within`` holds (keys only); runs on a pool thread.
-
-    No limit on a JQL list of keys is documented, so the 1,000 keys a Cloud confirmation
-    sends are a bet: a site that refuses them (a 400 that names no key) is asked again
-    ``CONFIRM_CHUNK`` keys at a time, for the rest of this source's reads, and the rescan
-    goes on as it would have.
-    """
+    """Which of ``keys`` the query ``within`` holds (keys only); runs on a pool thread."""
     found: set[str] = set()
-    try:
-        result = source.search_keys("key in ({keys})", keys, ["key"],
-                                    lambda issues: found.update(map(issue_key, issues)),
-                                    within=within, what="checking the cached relatives", post=source.is_cloud)
-    except JiraHTTPError as error:
-        if error.status != 400 or len(keys) <= CONFIRM_CHUNK:
-            raise
-        if source.long_key_lists:
-            source.long_key_lists = False
-            log.info("Jira refused a search for %d keys at once (%s): asking %d at a time", len(keys),
-                     "; ".join(error.messages) or error.message, CONFIRM_CHUNK)
-        result = SearchResult()
-        for part in chunks(keys, CONFIRM_CHUNK):
-            part_found, part_result = _confirm_chunk(source, part, within)
-            found |= part_found
-            result.read += part_result.read
-            result.complete = result.complete and part_result.complete
-            result.problems.extend(part_result.problems)
+    result = source.search_keys("key in ({keys})", keys, ["key"], lambda issues: found.update(map(issue_key, issues)),
+                                within=within, what="checking the cached relatives", post=source.is_cloud)
     return found, result
 
 

@@ -377,11 +377,13 @@ def test_a_cloud_rescan_whose_changed_issues_cannot_be_read_moves_neither_cursor
 def test_a_cloud_site_that_refuses_a_long_list_of_keys_is_asked_in_shorter_ones(tmp_path, monkeypatch):
     """A Cloud rescan confirms its cached relatives 1,000 keys a POSTed search. No limit on a list of keys
     is documented, so that is a bet: a site that refuses the list (a 400 that names no key) is asked again
-    ``CONFIRM_CHUNK`` keys at a time, and the rescan finds what a full read finds (before, the refusal
+    ``SHORT_KEY_LIST`` keys at a time, and the rescan finds what a full read finds (before, the refusal
     failed the rescan as a rejected scope query, on every rescan)."""
+    import bot.sources.jira as jira
     import bot.sources.rescan as rescan
 
-    monkeypatch.setattr(rescan, "CONFIRM_CHUNK", 40)
+    monkeypatch.setattr(jira, "SHORT_KEY_LIST", 40)
+    monkeypatch.setattr(rescan, "SHORT_KEY_LIST", 40)
     with JiraEmulator(site("cloud"), flavour="cloud", lifetime=120) as emulator:
         store = Store(f"sqlite:///{tmp_path / 'govbot.db'}")
         source, rules, config = source_for(emulator, tmp_path)
