@@ -549,9 +549,9 @@ def bench_live(results: Results, work: Path, issues: int, flavour: str, repeat: 
     results.add(label, "whole process (`govbot scan` vs naive program)", seconds(whole_ours_time),
                 f"{seconds(whole_naive_time)} (naive *all, read only)", f"{whole_ours_time / whole_naive_time:.2f}",
                 "<= 0.33", whole_ours_time <= whole_naive_time / 3)
-    # Peak memory of `govbot scan` against live Jira, extrapolated to 200,000 issues by the cost of one
-    # more issue between the one-project scan and the whole one. (Scaling everything above a small
-    # snapshot scan, as before, also scaled the fixed cost of the answers waiting in the pool.)
+    # Peak memory of `govbot scan` against live Jira: measured from 200,000 issues, else extrapolated by
+    # the cost of one more issue between the half-the-projects scan and the whole one. (Scaling everything
+    # above a small snapshot scan, as before, also scaled the fixed cost of the answers waiting in the pool.)
     live_rss = max(whole_peaks)
     if issues >= 200_000:
         results.add(label, "peak memory (`govbot scan`)", megabytes(live_rss), "-", "", "< 1 GB at 200k",
