@@ -190,15 +190,27 @@ class Leadership:
                 "election": "postgresql advisory lock", **({"error": self.last_error} if self.last_error else {})}
 
     def close(self) -> None:
-        """Stop checking and let the lock go (closing the session releases it)."""
+        """Stop checking and let the lock go, so a follower can take the schedule over at its next round."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
         with self._lock:
+            if self.leader:
+                self._release()
             self._drop_connection()
             self.leader = False
         if self._engine is not None:
             self._engine.dispose()
+
+    def _release(self) -> None:
+        """Unlock before hanging up: closing the session frees the lock too, but only once the server's
+        backend has noticed and exited, which a follower asking straight away can beat."""
+        import sqlalchemy as sa
+
+        try:
+            self._connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": lock_key()})
+        except Exception:  # noqa: BLE001 - the database is gone: hanging up below frees the lock anyway
+            pass
 
 
 class SingleReplica:

@@ -34,7 +34,7 @@ def test_one_leads_the_other_follows_and_takes_over_when_the_leader_loses_its_se
         engine = sa.create_engine(POSTGRES_URL)
         with engine.connect() as connection:
             killed = connection.execute(sa.text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
                 "WHERE application_name = 'govbot-scheduler pod-a/1'")).fetchall()
         engine.dispose()
         assert killed == [(True,)]
