@@ -51,7 +51,8 @@ DEFAULTS: dict[str, Any] = {
     # Logical field name -> synonyms. A rule asking for "Anticipated Outcome"
     # finds a field or description section under any of these names.
     "fields": {
-        "Anticipated Outcome": ["Expected Outcome", "Outcome Hypothesis", "Hypothesis"],
+        "Anticipated Outcome": ["Anticipated Outcomes", "Expected Outcome", "Expected Outcomes", "Outcome Hypothesis",
+                                "Hypothesis"],
         "Actual Outcome": ["Actual Outcomes", "Outcome Achieved", "Realised Outcome", "Realized Outcome"],
         "Outcome Owner": ["Product Manager", "Product Owner", "Technical Lead", "Tech Lead"],
         "Reason": ["Reason for the shortcut", "Why"],

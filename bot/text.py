@@ -542,6 +542,19 @@ def value_to_text(value: Any) -> str:
 LABEL_LINE = re.compile(r"^(\s*[*_]{0,2})([^\W\d_][\w /&()'+-]{0,48}?)([*_]{0,2}\s*[:\uff1a][*_]{0,2})(?!//)\s*(.*)$")
 
 
+def dashed_label(description: str, name: str) -> str | None:
+    """The rest of a line "Name - text" (or an en or em dash) in plain-text ``description``, if one starts so.
+
+    Not a label line for ``sections``: "Phase one - onboarding" is a sentence, and taking every dash
+    as a label would cut the section above it short. Asked only for a name nothing else found."""
+    if not description or name.casefold() not in description.casefold():
+        return None
+    pattern = re.compile(rf"^\s*[*_]{{0,2}}{re.escape(name.strip())}[*_]{{0,2}}\s+[-\u2013\u2014]\s+(\S.*)$",
+                         re.IGNORECASE | re.MULTILINE)
+    match = pattern.search(description)
+    return match.group(1).strip() if match else None
+
+
 def section_key(name: str) -> str:
     """Normalise a heading for lookup: case, spacing, trailing colon and markup ignored."""
     cleaned = re.sub(r"[*_]", "", name).strip().rstrip(":\uff1a").strip()

@@ -13,6 +13,7 @@ no longer applies and the finding resurfaces.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Iterable
@@ -188,6 +189,19 @@ def apply_waivers(findings: list, config, now: datetime, *, workspace=None, stor
             report.expired.append((finding, latest))
     report.unused = [w for w in waivers if w not in used and w.active_on(today)]
     return report
+
+
+def unknown_rule_notes(unused: Iterable[Waiver], rule_ids: Iterable[str]) -> list[str]:
+    """One line per file waiver whose rule no loaded rule has (with the nearest id): it can never apply."""
+    known = sorted(set(rule_ids))
+    notes = []
+    for waiver in unused:
+        if waiver.rule == ANY_RULE or waiver.rule in known or waiver.source.startswith(("snooze", "label")):
+            continue
+        close = difflib.get_close_matches(waiver.rule, known, n=1)
+        notes.append(f"the waiver at {waiver.source} names rule {waiver.rule!r}, which no loaded rule has"
+                     + (f" (did you mean {close[0]!r}?)" if close else "") + f": it waives nothing on {waiver.issue}")
+    return notes
 
 
 def _waive(finding, waiver: Waiver, report: WaiverReport) -> None:

@@ -34,6 +34,10 @@ class Workspace:
     # only, not named issues): an issue it does not return may be gone from Jira or from the scope,
     # which bot.runs.gone then asks Jira to confirm. Snapshots never claim it.
     whole_scope: bool = False
+    # Fields a snapshot left out of every issue, so checks that read them give no verdict: "description",
+    # and "parent" (no parent, Agile epic or custom field at all: no link to a parent could have been
+    # saved). Never set by a live read: govbot asks Jira for what its rules read.
+    unexported: set[str] = field(default_factory=set)
     # Issues whose children the reader could not list: checks on children give no verdict on them.
     children_unread: set[str] = field(default_factory=set)
     # A live read that left the owner fields out (bot/sources/owners.py ``LateOwners``): they are read

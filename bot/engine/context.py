@@ -13,7 +13,14 @@ from bot.workspace import Workspace
 
 class Unjudged(Exception):
     """A check cannot give a verdict on this issue from what was read (a fact about a whole
-    project on a partial read). The scan records no finding and resolves none."""
+    project on a partial read). The scan records no finding and resolves none.
+
+    ``because``, when given, is the summary's line for it: what the input lacked and how to
+    fix it, said once however many verdicts it cost (``bot.engine.coverage``)."""
+
+    def __init__(self, message: str, *, because: str | None = None):
+        super().__init__(message)
+        self.because = because
 
 
 @dataclass
@@ -112,6 +119,12 @@ class Context:
                     if not self.is_placeholder(value):
                         return value, f"section {candidate}"
                     fallback = fallback if fallback[0] else (value, f"section {candidate}")
+            if not fallback[0] and issue.raw_description is not None:
+                # Last, "Anticipated Outcome - text": a dash no section reads as a label.
+                for candidate in names:
+                    value = text.dashed_label(issue.description, candidate)
+                    if value and not self.is_placeholder(value):
+                        return value, f"section {candidate}"
         # Only placeholders anywhere: hand back the first, so checks can say so.
         return fallback
 

@@ -33,6 +33,10 @@ def summary(result) -> dict[str, Any]:
     unjudged = getattr(result, "unjudged", None) or []
     if unjudged:
         out["unjudged"] = {"count": len(unjudged), "by_rule": dict(Counter(rule for rule, _ in unjudged))}
+        because = getattr(result, "unjudged_because", None) or {}
+        if because:
+            out["unjudged"]["because"] = [{"why": why, "count": sum(rules.values()), "by_rule": dict(rules)}
+                                          for why, rules in because.items()]
     return out
 
 
@@ -44,7 +48,7 @@ def _keys(issues) -> dict[str, Any]:
 def notes(result, data: dict[str, Any] | None = None) -> list[str]:
     """One line each, for people: what the summary's numbers mean and what to do (``data``: ``summary(result)``
     when the caller has it already)."""
-    out = list(getattr(result.workspace, "notes", []) or [])
+    out = list(getattr(result.workspace, "notes", []) or []) + list(getattr(result, "waiver_notes", []) or [])
     data = summary(result) if data is None else data
     days, outside = data["history_days"], data["issues_outside_window"]
     if outside:
@@ -60,16 +64,26 @@ def notes(result, data: dict[str, Any] | None = None) -> list[str]:
                        f"{'them' if entry['count'] != 1 else 'it'}; include {fix} in the export's fields")
     unjudged = data.get("unjudged")
     if unjudged:
-        rules = ", ".join(sorted(unjudged["by_rule"]))
-        out.append(f"{unjudged['count']} verdict{'s' if unjudged['count'] != 1 else ''} ({rules}) could not "
-                   f"be given from this read (a whole project on a partial read, or a parent or children "
-                   f"that could not be read): nothing was found or resolved for them")
+        # The reasons a check named get a line each, with their fix; the rest share the general one.
+        rest = Counter(unjudged["by_rule"])
+        for entry in unjudged.get("because", ()):
+            rest.subtract(entry["by_rule"])
+            out.append(f"{_verdicts(entry['count'], entry['by_rule'])} could not be given: {entry['why']}")
+        rest = +rest
+        if rest:
+            out.append(f"{_verdicts(sum(rest.values()), rest)} could not be given from this read (a whole "
+                       f"project on a partial read, or a parent or children that could not be read): nothing "
+                       f"was found or resolved for them")
     flowless = _flowless_types(result)
     if flowless:
         shown = ", ".join(f"{name} ({count})" for name, count in flowless[:5])
         out.append(f"issue types with a level but no flow item kind: {shown}; flow distribution cannot "
                    f"count them until hierarchy.flow_items in govbot.yaml names them")
     return out
+
+
+def _verdicts(count: int, by_rule) -> str:
+    return f"{count} verdict{'s' if count != 1 else ''} ({', '.join(sorted(by_rule))})"
 
 
 def _flowless_types(result) -> list[tuple[str, int]]:

@@ -60,6 +60,8 @@ class Evaluation:
     # (rule, issue) pairs with no verdict because the read cannot say (a fact about a whole
     # project on a partial read): not a problem to report, but nothing is resolved on them.
     unjudged: list[tuple[str, str]] = field(default_factory=list)
+    # Why some of them were not judged, when a check said (``Unjudged.because``): the line -> rule -> count.
+    unjudged_because: dict[str, dict[str, int]] = field(default_factory=dict)
     # (rule, issue) pairs skipped for running out of time (bot.engine.budget): the run is
     # incomplete, nothing is resolved on them, and ``time_limits`` says so in one line per rule.
     skipped: list[tuple[str, str]] = field(default_factory=list)
@@ -148,8 +150,11 @@ def _evaluate(workspace: Workspace, reporting: list[Rule], silent: list[Rule], c
                 finding = budget.evaluate(evaluate_rule, rule, issue, context)
             except RuleSkipped:
                 continue  # counted by the budget (``skipped``)
-            except Unjudged:
+            except Unjudged as why:
                 evaluation.unjudged.append((rule.id, issue.key))
+                if why.because:
+                    counts = evaluation.unjudged_because.setdefault(why.because, {})
+                    counts[rule.id] = counts.get(rule.id, 0) + 1
                 continue
             except Exception as error:  # noqa: BLE001 - one odd issue must not stop the scan
                 evaluation.failures.append(Failure(rule.id, issue.key, f"{type(error).__name__}: {error}"))

@@ -32,6 +32,13 @@ def _cut(value: str) -> str:
     return value if len(value) <= MAX_VIEW_CHARS else value[:MAX_VIEW_CHARS - 1] + "…"
 
 
+def _kind(issue) -> str:
+    level, type_name = issue.level or "", issue.type or ""
+    if not level or not type_name or type_name.casefold() == level.casefold():
+        return _cut(level or type_name)
+    return _cut(f"{type_name}, {level} level")
+
+
 class IssueView:
     """What a message template may read about an issue."""
 
@@ -64,6 +71,18 @@ class IssueView:
             return ""
         parent = self._context.workspace.parent(self._issue)
         return _cut(parent.level or parent.type) if parent else ""
+
+    @property
+    def kind(self) -> str:
+        """The level, with the type when they differ: "story", but "Bug, story level"."""
+        return _kind(self._issue)
+
+    @property
+    def parent_kind(self) -> str:
+        if self._context is None:
+            return ""
+        parent = self._context.workspace.parent(self._issue)
+        return _kind(parent) if parent else ""
 
     @property
     def resolved(self) -> str:

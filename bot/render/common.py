@@ -15,7 +15,7 @@ def ffr_line(ratio: dict) -> str:
         return ("Feature Factory Ratio: not computed (no loaded rule carries "
                 "`metric: feature-factory-ratio`)")
     if ratio.get("overall") is None:
-        return "Feature Factory Ratio: n/a (no epics or initiatives scanned)"
+        return "Feature Factory Ratio: n/a (no epic or initiative was judged: none scanned, or see the notes)"
     counts = ratio.get("counts", {})
     teams = ", ".join(f"{team} {value:.1f}%" for team, value in ratio["by_team"].items() if value is not None)
     return (f"Feature Factory Ratio: {ratio['overall']:.1f}% "

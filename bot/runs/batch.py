@@ -81,6 +81,11 @@ class Batch:
         return self.evaluation.unjudged
 
     @property
+    def unjudged_because(self) -> dict[str, dict[str, int]]:
+        """Why some of ``unjudged`` could not be judged, where a check said: the summary's line -> rule -> count."""
+        return self.evaluation.unjudged_because
+
+    @property
     def skipped(self) -> list[tuple[str, str]]:
         """(rule, issue) pairs skipped for taking too long: never resolved on this run's account."""
         return self.evaluation.skipped
@@ -107,7 +112,9 @@ class Batch:
         if self.evaluation.skipped:
             reasons.append("some rules were skipped on some issues for taking too long (see the problems)")
         if not self.workspace.issues and self.workspace.skipped:
-            reasons.append(f"no issue could be read: all {self.workspace.skipped} were malformed and skipped")
+            reasons.append("no issue could be read: " + ("the only one was" if self.workspace.skipped == 1
+                                                             else f"all {self.workspace.skipped} were")
+                           + " malformed and skipped")
         return reasons
 
     @property
@@ -171,6 +178,13 @@ class Batch:
     def coverage_summary(self) -> dict[str, Any]:
         """``coverage.summary``, worked out once: the summary and its notes both read it (passes over every issue)."""
         return coverage.summary(self)
+
+    @property
+    def waiver_notes(self) -> list[str]:
+        """A line for each waiver in the file that names no rule of this run: a typo waives nothing."""
+        from bot.waivers import unknown_rule_notes
+
+        return unknown_rule_notes(self.waivers.unused, [rule.id for rule in self.ruleset.rules])
 
     @functools.cached_property
     def coverage_notes(self) -> list[str]:

@@ -8,6 +8,7 @@ crash: one bad record must not hide the findings on the other thousand.
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any, Iterable
 
@@ -86,6 +87,12 @@ class Normalizer:
         # field id -> [(holder key, target key)].
         self._key_values: dict[str, list[tuple[str, str]]] = {}
         self._custom_seen: set[str] = set()
+        # Whether any issue carried a description key (null counts): a snapshot saved without the
+        # field has none, and its sections cannot be judged (``bot.sources.snapshot``).
+        self.descriptions_seen = False
+        # Likewise whether any issue carried a ``parent``, the Agile ``epic`` or any custom field (where
+        # an Epic Link or Parent Link lives): without any, who rolls up to whom was not saved.
+        self.links_seen = False
         # Type ids of the site's Epic type (Cloud hierarchyLevel 1, or the type of an
         # Epic Link's target) and the agile ``epic`` references waiting for finish().
         self.epic_type_ids: set[str] = set()
@@ -115,7 +122,8 @@ class Normalizer:
         self._plan.clear()
         for field_id, name in (names or {}).items() if isinstance(names, dict) else ():
             if isinstance(field_id, str) and isinstance(name, str):
-                self.names[field_id] = name
+                # "Anticipated Outcome " is the field rules ask for: spaces at the ends are a typo in Jira's admin.
+                self.names[field_id] = name.strip()
                 if name.strip().casefold() in self._epic_link_names:
                     self.epic_link_ids.add(field_id)
                 elif name.strip().casefold() in self._parent_link_names:
@@ -274,6 +282,11 @@ class Normalizer:
         # An ADF tree is kept flattened (ten times the size of its text); markup stays the
         # string it is, flattened only if a rule reads it (``Issue._lines``).
         description = fields.get("description")
+        if not self.descriptions_seen and (description is not None or "description" in fields):
+            self.descriptions_seen = True
+        if not self.links_seen:
+            self.links_seen = ("parent" in fields or AGILE_EPIC_FIELD in fields
+                               or any(field_id.startswith("customfield_") for field_id in fields))
         raw_description = (description if description.strip() else None) if description.__class__ is str \
             else text.compact(description)
         if self.wanted is None:
@@ -709,10 +722,22 @@ class Normalizer:
         if not unnamed:
             return
         shown = ", ".join(unnamed[:5]) + (f" and {len(unnamed) - 5} more" if len(unnamed) > 5 else "")
+        one = len(unnamed) == 1
+        # Suggest a field that holds sentences: an outcome is one, a Rank or a select option is not.
+        prose = self._prose_field(set(unnamed))
         self.workspace.notes.append(
-            f"{len(unnamed)} custom field{'s' if len(unnamed) != 1 else ''} ({shown}) came without names, so "
-            f"rules cannot find them by name: save the snapshot with expand=names, or name them in "
-            f"govbot.yaml (fields: {{Anticipated Outcome: [{unnamed[0]}]}})")
+            f"{len(unnamed)} custom field{'' if one else 's'} ({shown}) came without names, so rules that ask "
+            f"for a field by name (Anticipated Outcome...) read only description sections here: save the "
+            f"snapshot with expand=names, or name the field in govbot.yaml (fields: {{Anticipated Outcome: "
+            f"[{prose or 'customfield_NNNNN'}]}})")
+
+    def _prose_field(self, unnamed: set[str], sample: int = 2_000) -> str | None:
+        """The first of ``unnamed`` holding a sentence on one of the first ``sample`` issues, if any."""
+        for issue in itertools.islice(self.workspace.issues.values(), sample):
+            for field_id, value in issue.fields.items():
+                if field_id in unnamed and _is_prose(value):
+                    return field_id
+        return None
 
     def _settle_provisional(self) -> None:
         """Issues read before a later page named their fields: find Epic/Parent Links named
@@ -740,6 +765,13 @@ def wanted_fields(names: Iterable[str]) -> frozenset[str]:
     (``resolved`` -> ``resolutiondate``)."""
     folded = {str(name).strip().casefold() for name in names if isinstance(name, str) and name.strip()}
     return frozenset(folded | {ALIASES[name] for name in folded if ALIASES.get(name)})
+
+
+def _is_prose(value: Any) -> bool:
+    """Text a person wrote: words (not a Rank, a key, an option or a number), or a rich-text document."""
+    if isinstance(value, dict):
+        return value.get("type") == "doc"
+    return isinstance(value, str) and " " in value.strip() and sum(c.isalpha() for c in value) >= 5
 
 
 def _dict(value: Any) -> dict:

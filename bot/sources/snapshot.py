@@ -283,9 +283,28 @@ def _page(text: _Text, display: str, number: int, *, alone: bool) -> Iterator[tu
     else:
         text.take("}", "'}'")
     if not page.has_issues:
-        where = "" if alone else f" (page {number})"
-        raise SourceError(f"{display}{where}: not a Jira search response: no \"issues\" list", hint=ISSUES_HINT)
+        raise _not_a_page(display, page.meta, number, alone=alone)
     yield "page", page
+
+
+def _not_a_page(display: str, meta: dict, number: int, *, alone: bool) -> SourceError:
+    """What a JSON object without an ``issues`` list is, said as precisely as its keys allow."""
+    if "errorMessages" in meta or "errors" in meta:
+        said = [str(text) for text in meta.get("errorMessages") or [] if text] if isinstance(
+            meta.get("errorMessages"), list) else []
+        errors = meta.get("errors")
+        if isinstance(errors, dict):
+            said += [f"{name}: {text}" for name, text in errors.items()]
+        # Jira's words, on a terminal: one line, printable characters only.
+        first = "".join(c for c in " ".join(said[0].split()) if c.isprintable())[:200] if said else "no message"
+        return SourceError(f"{display}: a Jira error response, not search results: {first}",
+                           hint="save the answer of a search that succeeded")
+    if "key" in meta and "fields" in meta:
+        what = "a single issue (as /rest/api/2/issue/KEY returns it)" if alone else "a list of issues"
+        return SourceError(f"{display}: {what}, not a Jira search response",
+                           hint='wrap the issues in a search response: {"issues": [...]}')
+    where = "" if alone else f" (page {number})"
+    return SourceError(f"{display}{where}: not a Jira search response: no \"issues\" list", hint=ISSUES_HINT)
 
 
 def _issues(text: _Text, page_number: int) -> Iterator[tuple[str, Any]]:
@@ -371,7 +390,8 @@ def load_snapshot(path: str | Path, config: Config, ruleset=None, *, fields: Ite
     """
     wanted = fields if fields is not None else (snapshot_fields(ruleset, config) if ruleset is not None else None)
     normalizer = Normalizer(config, wanted=wanted)
-    position = 0
+    position = unreadable = 0
+    extent = _Extent()
     with bulk():
         for kind, value in stream(path):
             if kind == "issue":
@@ -383,11 +403,60 @@ def load_snapshot(path: str | Path, config: Config, ruleset=None, *, fields: Ite
                 # Names usually follow the issues on a page; issues read before their
                 # fields were named are settled in ``finish``.
                 normalizer.learn_fields(value.meta.get("names"), value.meta.get("schema"))
+                extent.add(value.meta)
             else:
+                unreadable += 1
                 normalizer.skip(value)
         workspace = normalizer.finish()
     workspace.source = f"snapshot:{path}"
+    if workspace.issues and extent.as_sent:
+        # Jira's answer carries every field asked for, null when empty: a field on no issue was not asked
+        # for. (A bare {"issues": [...]}, written by hand or by a script that drops nulls, says nothing.)
+        if not normalizer.descriptions_seen:
+            workspace.unexported.add("description")
+        if not normalizer.links_seen:
+            workspace.unexported.add("parent")
+    missing = extent.missing(len(workspace.issues) + workspace.skipped + unreadable)
+    if missing:
+        # A search saved without its later pages: the issues read are judged, facts about whole
+        # projects are not (``Workspace.partial``), as on any read of part of the scope.
+        workspace.partial = True
+        workspace.notes.append(f"the snapshot holds {missing}: facts about whole projects (site-setup rules, "
+                               f"whether a project uses epics) were not judged; save every page of the search")
     return workspace
+
+
+# What every search answer carries besides its issues (Data Center and /rest/api/2/search: startAt,
+# maxResults, total; Cloud /rest/api/3/search/jql: isLast, nextPageToken; the Agile API: both kinds).
+PAGING_KEYS = ("startAt", "maxResults", "total", "isLast", "nextPageToken")
+
+
+class _Extent:
+    """What a snapshot's pages say about the search they came from: whether it matched more than
+    they hold (the largest ``total`` of an offset-paged search, or a last cursor page that is not
+    ``isLast``), and whether they are Jira's answers as sent (``as_sent``: they carry its paging)."""
+
+    def __init__(self):
+        self.total = 0
+        self.more = False
+        self.as_sent = False
+
+    def add(self, meta: dict) -> None:
+        if not self.as_sent:
+            self.as_sent = any(key in meta for key in PAGING_KEYS)
+        total = meta.get("total")
+        if total.__class__ is int and total > self.total:
+            self.total = total
+        token = meta.get("nextPageToken")
+        self.more = meta.get("isLast") is False or (isinstance(token, str) and bool(token.strip()))
+
+    def missing(self, held: int) -> str | None:
+        """What the pages say is left out, for the note; None when nothing is."""
+        if self.total > held:
+            return f"{held:,} of the {self.total:,} issues its search matched (the pages' total)"
+        if self.more:
+            return "only the first pages of its search (the last one says more follow)"
+        return None
 
 
 def snapshot_fields(ruleset, config: Config) -> set[str]:

@@ -15,6 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
+from bot.engine.checks.hierarchy import NO_PARENTS
+from bot.engine.checks.values import NO_DESCRIPTIONS
 
 HERE = Path(__file__).resolve().parent / "realsites"
 NOW = "2026-11-21"
@@ -123,15 +125,26 @@ def test_a_project_without_epics_is_one_finding_for_the_admins_not_a_nudge_per_s
     assert finding["message"].startswith("Project SAM has no epics: 2 active stories roll up to none")
 
 
-def test_cursor_pages_story_in_a_project_with_an_epic_is_an_orphan():
+def test_cursor_pages_saved_without_description_or_links_give_no_verdict_on_either():
+    # jira-cli saved eleven fields: no description, no parent, no custom field. Epic TEST-4 may state its
+    # outcome in its description and story TEST-2 may have a parent: the data cannot say, so neither is a
+    # finding, and the summary says once what the export lacked and how to save it.
     data = scan("jiracli-cloud-v3-cursor-pages.json")
-    got = fired(data)
-    assert got == {"TEST-2": {"work-hierarchy-story-without-epic"}, "TEST-4": {"anticipated-outcome-missing"}}
+    assert fired(data) == {}
+    because = {entry["why"]: entry["by_rule"] for entry in data["summary"]["unjudged"]["because"]}
+    assert because == {NO_DESCRIPTIONS: {"anticipated-outcome-missing": 1},
+                       NO_PARENTS: {"work-hierarchy-story-without-epic": 1, "work-hierarchy-project-without-epics": 1}}
+    assert any(note.startswith("1 verdict (anticipated-outcome-missing) could not be given: no issue in the "
+                               "snapshot carries a description") for note in data["notes"])
+    assert any("fields=*all" in note and "work-hierarchy-story-without-epic" in note for note in data["notes"])
+    assert data["summary"]["feature_factory_ratio"]["overall"] is None  # the one epic was not judged either way
 
 
-def test_lucene_2006_closures_are_outside_the_window():
+def test_lucene_2006_closures_are_outside_the_window_and_the_excerpt_is_partial():
     data = scan("lucene-dc-v2-excerpt.json")
     assert data["findings"] == [] and data["summary"]["issues_outside_window"] == 4
+    # Its page says the search matched 4,918 issues: whole-project facts are not judged from 4.
+    assert any(note.startswith("the snapshot holds 4 of the 4,918 issues its search matched") for note in data["notes"])
 
 
 # -- a Chinese Cloud site --------------------------------------------------------------------------

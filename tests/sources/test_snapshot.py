@@ -34,6 +34,24 @@ def test_bad_snapshots_get_one_clear_error(tmp_path, content, message):
     assert message in str(error.value)
 
 
+@pytest.mark.parametrize("content, message, hint", [
+    ({"errorMessages": [], "errors": {"invalid": "Field 'invalid' is not valid for this operation."}},
+     "a Jira error response, not search results: invalid: Field 'invalid' is not valid for this operation.",
+     "a search that succeeded"),
+    ({"errorMessages": ["The value 'X' does not exist\nfor the field 'project'.\x1b[2J"], "errors": {}},
+     "not search results: The value 'X' does not exist for the field 'project'.[2J", "a search that succeeded"),
+    ({"id": "10002", "key": "SAMPLEPROJECT-1", "fields": {"summary": "Sample Issue"}},
+     "a single issue (as /rest/api/2/issue/KEY returns it), not a Jira search response", '{"issues": [...]}'),
+    ([{"key": "SP-5", "fields": {}}, {"key": "SP-6", "fields": {}}],
+     "a list of issues, not a Jira search response", '{"issues": [...]}'),
+])
+def test_real_bodies_that_are_not_search_responses_are_named_for_what_they_are(tmp_path, content, message, hint):
+    # The shapes of ../shared/realdata/bad-input: what people save by mistake from Jira's other endpoints.
+    with pytest.raises(SourceError) as error:
+        load_snapshot(write(tmp_path, content), CONFIG)
+    assert error.value.message.endswith(message) and hint in error.value.hint
+
+
 def test_missing_snapshot(tmp_path):
     with pytest.raises(SourceError, match="snapshot file not found"):
         load_snapshot(tmp_path / "nope.json", CONFIG)

@@ -9,6 +9,11 @@ from bot.engine.registry import Check, Match, register
 _LEVEL = {"type": "string", "minLength": 1, "description": "a level name from the hierarchy map (epic, initiative...)"}
 
 
+NO_PARENTS = ("no issue in the snapshot carries parent, an Epic Link or any custom field, so what each issue "
+              "rolls up to could not be read; save the snapshot with parent and the Epic Link field among its "
+              "fields, or with fields=*all")
+
+
 class _HierarchyCheck(Check):
     needs_relatives = True
     needs_type = True
@@ -103,6 +108,8 @@ class NoAncestor(_HierarchyCheck):
             return None  # the parent exists in Jira but we could not see it: no verdict
         if issue.unresolved_parent and context.workspace.parent(issue) is None:
             return None  # an epic we know of only by id (the Agile API): no verdict
+        if not issue.parent_key and "parent" in context.workspace.unexported:
+            raise Unjudged(f"{issue.key} came without the fields that link it to a parent", because=NO_PARENTS)
         return Match(f"no {self.params['level']}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.engine import regex
+from bot.engine.context import Unjudged
 from bot.engine.registry import Check, Match, register
 
 _FIELD = {"type": "string", "minLength": 1,
@@ -12,6 +13,10 @@ _FIELD = {"type": "string", "minLength": 1,
 _SOURCES = {"type": "array", "items": {"enum": ["field", "section"]}, "minItems": 1, "uniqueItems": True,
             "description": "where to look: `[field]` (the Jira field only), `[section]` (the description section "
                            "only); default both, the field first"}
+
+NO_DESCRIPTIONS = ("no issue in the snapshot carries a description, so description sections (where many teams "
+                   "write outcomes and agreements) could not be read; save the snapshot with description among "
+                   "its fields, or with fields=*all")
 
 
 class _FieldCheck(Check):
@@ -52,6 +57,10 @@ class Missing(_FieldCheck):
         reason = placeholder_reason(self.value(issue, context), issue, context,
                                     placeholders=self.params.get("placeholders", True),
                                     summary_copy=self.params.get("summary_copy", True))
+        if reason and "description" in context.workspace.unexported \
+                and "section" in self.params.get("in", ("field", "section")):
+            # The section may well be written: the snapshot just did not carry it.
+            raise Unjudged(f"{issue.key} came without its description", because=NO_DESCRIPTIONS)
         return Match(reason) if reason else None
 
 

@@ -1,0 +1,167 @@
+"""What a snapshot did not save is not judged: fields left out of every issue, pages left out of the search.
+
+Jira's search answer carries every field it was asked for, null when empty (`"description": null`);
+in pages saved as Jira sent them (with its paging: startAt/total, or isLast), a key absent from every
+issue means the export never asked for it. Those verdicts are withheld (nothing found, nothing
+resolved) and the summary says once what to save. A key absent from some issues only, or from a bare
+`{"issues": [...]}` written by hand, is an empty value.
+"""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.engine.checks.hierarchy import NO_PARENTS
+from bot.engine.checks.values import NO_DESCRIPTIONS
+
+NOW = "2026-11-21"
+OPEN = {"name": "In Progress", "statusCategory": {"key": "indeterminate"}}
+
+
+def issue(key: str, kind: str, **fields) -> dict:
+    return {"key": key, "fields": {"issuetype": {"name": kind}, "status": OPEN, "summary": f"{kind} {key}",
+                                   "created": "2026-10-01T10:00:00.000+0000",
+                                   "updated": "2026-11-01T10:00:00.000+0000", **fields}}
+
+
+def page(*issues: dict, **paging) -> dict:
+    """A search answer as Jira sends it (Data Center /rest/api/2/search paging)."""
+    return {"startAt": 0, "maxResults": 50, "total": len(issues), **paging, "issues": list(issues)}
+
+
+def scan(tmp_path, data) -> dict:
+    path = tmp_path / "snapshot.json"
+    path.write_text(json.dumps(data))
+    result = CliRunner().invoke(cli, ["scan", "--snapshot", str(path), "--format", "json", "--now", NOW,
+                                      "--fail-on", "never"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def fired(data: dict) -> set[tuple[str, str]]:
+    return {(key, finding["rule"]) for finding in data["findings"] for key in finding.get("issues") or [finding["issue"]]}
+
+
+def because(data: dict) -> dict[str, dict[str, int]]:
+    return {entry["why"]: entry["by_rule"] for entry in data["summary"].get("unjudged", {}).get("because", [])}
+
+
+# -- the description -------------------------------------------------------------------------------
+
+def test_an_epic_saved_without_any_description_gets_no_outcome_verdict(tmp_path):
+    data = scan(tmp_path, page(issue("PAY-1", "Epic"), issue("PAY-2", "Epic")))
+    assert not {rule for _, rule in fired(data)} & {"anticipated-outcome-missing"}
+    assert because(data)[NO_DESCRIPTIONS] == {"anticipated-outcome-missing": 2}
+    assert sum(NO_DESCRIPTIONS in note for note in data["notes"]) == 1  # said once, for both
+    assert data["summary"]["feature_factory_ratio"]["overall"] is None
+
+
+def test_a_null_description_is_an_empty_one(tmp_path):
+    data = scan(tmp_path, page(issue("PAY-1", "Epic", description=None)))
+    assert ("PAY-1", "anticipated-outcome-missing") in fired(data)
+    assert NO_DESCRIPTIONS not in because(data)
+
+
+def test_a_description_absent_from_some_issues_only_is_empty_there(tmp_path):
+    # An export that drops nulls: PAY-2's description came, so PAY-1 simply has none.
+    data = scan(tmp_path, page(issue("PAY-1", "Epic"),
+                               issue("PAY-2", "Epic", description="Anticipated Outcome: churn below 2% by Q3")))
+    assert ("PAY-1", "anticipated-outcome-missing") in fired(data)
+    assert ("PAY-2", "anticipated-outcome-missing") not in fired(data)
+
+
+def test_a_bare_list_of_issues_without_descriptions_is_judged_as_before(tmp_path):
+    # No paging: written by hand or by a script, which may well drop empty fields. Absent is empty.
+    data = scan(tmp_path, {"issues": [issue("PAY-1", "Epic"), issue("PAY-2", "Story")]})
+    assert {("PAY-1", "anticipated-outcome-missing"), ("PAY-2", "work-hierarchy-story-without-epic")} <= fired(data)
+    assert not because(data)
+
+
+def test_an_outcome_in_its_field_is_judged_without_descriptions(tmp_path):
+    data = scan(tmp_path, page(issue("PAY-1", "Epic", customfield_10050="Churn below 2% by Q3"),
+                               issue("PAY-2", "Epic", customfield_10050="TBD"),
+                               names={"customfield_10050": "Anticipated Outcome"}))
+    got = fired(data)
+    assert ("PAY-1", "anticipated-outcome-missing") not in got
+    # A placeholder in the field: the real outcome may sit in the description nobody saved.
+    assert ("PAY-2", "anticipated-outcome-missing") not in got
+    assert because(data)[NO_DESCRIPTIONS] == {"anticipated-outcome-missing": 1}
+
+
+def test_a_rule_that_reads_only_the_field_is_judged_without_descriptions(tmp_path):
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "outcome-field.yaml").write_text(
+        "rules:\n  - id: outcome-field-empty\n    title: Outcome field empty\n    severity: warning\n"
+        "    scope: {min_level: epic}\n    condition: {missing: {field: Anticipated Outcome, in: [field]}}\n"
+        "    message: '{{ issue.key }} has no outcome in its field'\n"
+        "    docs: {what: The outcome field is empty, why: It is read by a report, example: PAY-1, fix: Fill it in}\n")
+    path = tmp_path / "snapshot.json"
+    path.write_text(json.dumps(page(issue("PAY-1", "Epic"))))
+    result = CliRunner().invoke(cli, ["scan", "--snapshot", str(path), "--rules", str(tmp_path / "rules"),
+                                      "--format", "json", "--now", NOW, "--fail-on", "never"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert ("PAY-1", "outcome-field-empty") in fired(json.loads(result.output))
+
+
+# -- the links to parents --------------------------------------------------------------------------
+
+def test_a_story_saved_without_any_link_field_is_no_orphan(tmp_path):
+    data = scan(tmp_path, page(issue("PAY-1", "Epic", description=None), issue("PAY-2", "Story")))
+    assert ("PAY-2", "work-hierarchy-story-without-epic") not in fired(data)
+    assert because(data)[NO_PARENTS] == {"work-hierarchy-story-without-epic": 1,
+                                         "work-hierarchy-project-without-epics": 1}
+    assert ("PAY-1", "anticipated-outcome-missing") in fired(data)  # the epic itself is still judged
+
+
+def test_links_saved_for_some_issues_make_the_others_orphans(tmp_path):
+    data = scan(tmp_path, page(issue("PAY-1", "Epic", description=None),
+                               issue("PAY-2", "Story", parent={"key": "PAY-1"}),
+                               issue("PAY-3", "Story")))
+    assert ("PAY-3", "work-hierarchy-story-without-epic") in fired(data)
+    assert ("PAY-2", "work-hierarchy-story-without-epic") not in fired(data)
+    assert NO_PARENTS not in because(data)
+
+
+def test_a_null_custom_field_means_links_were_saved(tmp_path):
+    # A Data Center export with fields=*all: the unnamed Epic Link is null on the story.
+    data = scan(tmp_path, page(issue("PAY-1", "Epic", description=None, customfield_10008=None),
+                               issue("PAY-2", "Story", customfield_10008=None)))
+    assert ("PAY-2", "work-hierarchy-story-without-epic") in fired(data)
+
+
+# -- pages left out --------------------------------------------------------------------------------
+
+def test_a_page_whose_total_is_larger_than_the_snapshot_is_a_partial_read(tmp_path):
+    stories = [issue(f"OPS-{n}", "Story", description=None, customfield_10008=None) for n in range(1, 4)]
+    whole = scan(tmp_path, page(*stories))
+    assert ("OPS-1", "work-hierarchy-project-without-epics") in fired(whole)
+    assert not any(note.startswith("the snapshot holds") for note in whole.get("notes", []))
+
+    part = scan(tmp_path, page(*stories, maxResults=3, total=40))
+    # Project OPS may well have epics among the 37 issues not saved.
+    assert ("OPS-1", "work-hierarchy-project-without-epics") not in fired(part)
+    assert any(note.startswith("the snapshot holds 3 of the 40 issues its search matched")
+               for note in part["notes"])
+
+
+def test_cursor_pages_that_stop_before_the_last_are_a_partial_read(tmp_path):
+    stories = [issue(f"OPS-{n}", "Story", description=None, customfield_10008=None) for n in range(1, 3)]
+    pages = [{"issues": stories[:1], "isLast": False, "nextPageToken": "page-2"},
+             {"issues": stories[1:], "isLast": False, "nextPageToken": "page-3"}]
+    data = scan(tmp_path, pages)
+    assert not fired(data)
+    assert any(note.startswith("the snapshot holds only the first pages of its search") for note in data["notes"])
+    pages[-1] = {"issues": stories[1:], "isLast": True}
+    assert ("OPS-1", "work-hierarchy-project-without-epics") in fired(scan(tmp_path, pages))
+
+
+def test_repeated_pages_do_not_count_twice_towards_the_total(tmp_path):
+    # go-jira's recorded Data Center pages: total 6, the same two keys on every page.
+    one, two = issue("BULK-1", "Story", description=None), issue("BULK-2", "Story", description=None)
+    pages = [{"startAt": start, "maxResults": 2, "total": 6, "issues": [one, two]} for start in (0, 2, 4)]
+    data = scan(tmp_path, pages)
+    assert any(note.startswith("the snapshot holds 2 of the 6 issues") for note in data["notes"])
