@@ -73,6 +73,8 @@ def test_markdown_escapes_jira_text(snapshot):
     (["--snapshot", "missing.json"], "snapshot file not found"),
     (["--format", "xml"], "Invalid value for '--format'"),
     (["--now", "31/12/2026"], "--now: '31/12/2026' is not a date"),
+    (["--now", "0001-01-01"], "--now: '0001-01-01' is outside the years 1900 to 9000"),
+    (["--jql", "project = NOPE"], "--jql queries live Jira; a snapshot or the bundled demo is read whole"),
 ])
 def test_bad_input_exit_2_without_traceback(args, message):
     result = CliRunner().invoke(cli, ["scan", *args])
@@ -81,13 +83,26 @@ def test_bad_input_exit_2_without_traceback(args, message):
     assert "Traceback" not in result.output
 
 
+def test_jql_with_a_snapshot_is_refused_rather_than_ignored(snapshot):
+    result = CliRunner().invoke(cli, ["scan", "--snapshot", str(snapshot), "--jql", "project = MOB"])
+    assert result.exit_code == 2 and "--jql queries live Jira" in result.output and "PAY-2" not in result.output
+
+
+def test_counts_in_the_summary_line_are_singular_for_one(tmp_path):
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps({"issues": [issue("A-1", "Epic"), {"key": "A-2"}]}))
+    result = run("scan", "--snapshot", str(path), "--now", "2026-06-01")
+    assert "1 issue scanned, 1 finding (1 error, 0 warnings, 0 info)" in result.output
+    assert "1 malformed issue skipped" in result.output
+
+
 def test_clean_snapshot_exits_zero(tmp_path):
     path = tmp_path / "clean.json"
     path.write_text(json.dumps({"issues": [issue("A-1", "Story", parent={"key": "A-0", "fields": {
         "issuetype": {"name": "Epic"}}})]}))
     result = run("scan", "--snapshot", str(path))
     assert result.exit_code == 0, result.output
-    assert "1 issues scanned, 0 findings" in result.output
+    assert "1 issue scanned, 0 findings" in result.output
 
 
 def test_waiver_file_applies_to_scan_as_to_check_and_nudge(snapshot, tmp_path):
@@ -102,6 +117,20 @@ def test_waiver_file_applies_to_scan_as_to_check_and_nudge(snapshot, tmp_path):
     assert waived == {"PAY-2", "MOB-2"}
     assert result.exit_code == 0  # the only error-level findings are waived
     assert not (tmp_path / "s.db").exists()  # scan reads the store, never creates or writes it
+
+
+def test_a_waiver_naming_no_rule_says_so_once_with_the_nearest_id(snapshot, tmp_path):
+    # A typo in the rule id: the finding keeps coming back while its owner believes it waived.
+    (tmp_path / "waivers.yaml").write_text(
+        "- issue: PAY-2\n  rule: anticipated-outcome-missing\n  reason: agreed at kickoff\n"
+        "- issue: PAY-3\n  rule: anticipated-outcome-mising\n  reason: agreed at kickoff\n"
+        "- issue: PAY-1\n  rule: '*'\n  reason: all of it\n")
+    (tmp_path / "govbot.yaml").write_text("waivers: {file: waivers.yaml}\n")
+    result = run("scan", "--snapshot", str(snapshot), "--config", str(tmp_path / "govbot.yaml"),
+                 "--format", "json", "--now", "2026-06-01", "--fail-on", "never")
+    notes = [note for note in json.loads(result.output)["notes"] if "waiver" in note]
+    assert notes == [f"the waiver at {tmp_path / 'waivers.yaml'}:4 names rule 'anticipated-outcome-mising', which "
+                     f"no loaded rule has (did you mean 'anticipated-outcome-missing'?): it waives nothing on PAY-3"]
 
 
 @pytest.mark.parametrize("fail_on, complete, with_finding, code", [

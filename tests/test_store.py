@@ -276,13 +276,25 @@ def test_dry_run_never_creates_a_database(tmp_path):
 
 @pytest.mark.parametrize("url, message", [
     ("mysql://x@y/z", "not supported"),
-    ("postgresql+nosuchdriver://x@y/z", "store.url"),
+    ("postgresql+nosuchdriver://x@y/z", "Can't load plugin"),
     ("::::", "not a database URL"),
 ])
 def test_bad_urls_are_configuration_errors(url, message):
     with pytest.raises(StoreConfigError, match=message) as error:
         Store(url)
     assert error.value.exit_code == 2
+
+
+def test_a_driver_that_is_not_installed_names_the_extra_that_brings_it():
+    pytest.importorskip("sqlalchemy.dialects.postgresql.pg8000")
+    try:
+        import pg8000  # noqa: F401
+        pytest.skip("pg8000 is installed here")
+    except ImportError:
+        pass
+    with pytest.raises(StoreConfigError, match="the database driver is not installed") as error:
+        Store("postgresql+pg8000://govbot@127.0.0.1:5432/govbot")
+    assert error.value.exit_code == 2 and "govbot[postgres]" in error.value.hint
 
 
 def test_missing_folder_and_not_a_database(tmp_path):

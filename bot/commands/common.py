@@ -22,11 +22,20 @@ def parse_now(value: str | None) -> datetime:
         return datetime.now(timezone.utc)
     try:
         if len(value) == 10:
-            return datetime.combine(date.fromisoformat(value), time(12, 0), tzinfo=timezone.utc)
-        parsed = datetime.fromisoformat(value)
+            parsed = datetime.combine(date.fromisoformat(value), time(12, 0), tzinfo=timezone.utc)
+        else:
+            parsed = datetime.fromisoformat(value)
     except ValueError:
         raise UsageError(f"--now: {value!r} is not a date; use YYYY-MM-DD, for example 2026-03-31") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    if not MIN_NOW_YEAR <= parsed.year <= MAX_NOW_YEAR:
+        # Windows and schedules reach years either side: the year 1 has no week before it to count back to.
+        raise UsageError(f"--now: {value!r} is outside the years {MIN_NOW_YEAR} to {MAX_NOW_YEAR}")
+    return parsed
+
+
+# Jira did not exist before 2002; a century and more either side leaves any real date room.
+MIN_NOW_YEAR, MAX_NOW_YEAR = 1900, 9000
 
 
 config_option = click.option(

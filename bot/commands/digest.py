@@ -92,7 +92,8 @@ def digest(snapshot, rule_paths, only_rule_paths, config_path, now_text, output_
         run = run_digest(inputs, now, store, apply=apply, snapshot=snapshot, html_dir=html_dir, slack=slack,
                          say=say, on_built=print_output)
     if run.messages and not apply:
-        say("dry run: nothing was posted; add --apply to post to Slack.")
+        say("dry run: nothing was posted; " + ("the bundled demo never posts." if inputs.demo
+                                                else "add --apply to post to Slack."))
     say_incomplete("digest", run.batch, run.exit_code)
     sys.exit(run.exit_code)
 

@@ -26,6 +26,9 @@ from bot.store import open_store
 
 format_option = click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
                              show_default=True, help="Output format; json lists every message as Block Kit data.")
+preview_format_option = click.option("--format", "output_format", type=click.Choice(["text", "json"]),
+                                     default="text", show_default=True,
+                                     help="Output format; json gives the table's rows (to, kind, rule, findings).")
 
 
 @click.command(short_help="Nudge owners about their findings (dry run unless --apply).")
@@ -82,7 +85,7 @@ def nudge(apply, snapshot, rule_paths, only_rule_paths, config_path, now_text, o
     if output_format == "json":
         click.echo(terminal_safe_json(json.dumps(report.to_json(), indent=2, ensure_ascii=False)))
     else:
-        click.echo(render_nudge_report(report, store_display=store.display))
+        click.echo(render_nudge_report(report, store_display=store.display, demo=inputs.demo))
     raise_for_credentials(report)
     problem = report.problem()
     if problem:
@@ -95,7 +98,7 @@ def nudge(apply, snapshot, rule_paths, only_rule_paths, config_path, now_text, o
 @rules_option
 @config_option
 @now_option
-@format_option
+@preview_format_option
 @all_history_option
 @handle_errors
 def preview(snapshot, rule_paths, only_rule_paths, config_path, now_text, output_format, all_history):

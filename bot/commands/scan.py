@@ -9,6 +9,7 @@ import click
 
 from bot.commands.common import (all_history_option, config_option, end_process, handle_errors, is_terminal,
                                  now_option, parse_now, say_incomplete)
+from bot.errors import UsageError
 from bot.escape import terminal_safe
 from bot.render.scan import RENDERERS, render_text
 from bot.runs.inputs import load_inputs
@@ -92,6 +93,10 @@ def scan(snapshot, rule_paths, only_rule_paths, config_path, output_format, now_
     now = parse_now(now_text)
     inputs = load_inputs(config_path, list(rule_paths), snapshot=snapshot, only_rules=list(only_rule_paths))
     inputs.config.all_history = all_history
+    if jql and (snapshot or inputs.demo):
+        # A query the read would ignore: scanning everything instead would report on the wrong issues.
+        raise UsageError("--jql queries live Jira; a snapshot or the bundled demo is read whole",
+                         hint="drop --jql, or scan live Jira (jira.url in govbot.yaml)")
     if inputs.demo:
         click.echo(DEMO_NOTE, err=output_format == "json")
     status = StatusLine() if is_terminal(sys.stderr) else None
@@ -105,5 +110,6 @@ def scan(snapshot, rule_paths, only_rule_paths, config_path, output_format, now_
     else:
         click.echo(RENDERERS[output_format](batch), nl=output_format != "markdown")
     code = batch.exit_code(fail_on)
-    say_incomplete("scan", batch, code)
+    if output_format != "text" or not is_terminal():
+        say_incomplete("scan", batch, code)  # the text report on a terminal has said it already
     end_process(code)

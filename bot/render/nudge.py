@@ -10,7 +10,7 @@ from bot.escape import terminal_safe
 from bot.prose import plural
 
 
-def render_nudge_report(report: DeliveryReport, *, store_display: str = "") -> str:
+def render_nudge_report(report: DeliveryReport, *, store_display: str = "", demo: bool = False) -> str:
     """What a nudge run would send (or sent), for a terminal.
 
     Jira text reaches it in names, summaries and messages: every line is passed
@@ -36,7 +36,8 @@ def render_nudge_report(report: DeliveryReport, *, store_display: str = "") -> s
     else:
         out.append(f"{verb} {plural(len(slack_messages), 'Slack message')} and "
                    f"{plural(len(comments), 'Jira comment')}"
-                   + (" (dry run: add --apply to send)." if report.dry_run else "."))
+                   + ((" (dry run: the bundled demo never sends)." if demo else " (dry run: add --apply to send).")
+                      if report.dry_run else "."))
     duplicates = {m.dedupe_key for m in report.submitted.duplicate}
     for message in report.messages:
         tag = " [already queued earlier]" if message.dedupe_key in duplicates else ""
@@ -103,7 +104,8 @@ def render_nudge_report(report: DeliveryReport, *, store_display: str = "") -> s
                                                               for why, n in sorted(reasons.items()))
                    + ". Use --now to see another day.")
     if report.plan.skipped:
-        out.append("Not nudged: " + ", ".join(f"{why} {count}" for why, count in sorted(report.plan.skipped.items())))
+        out.append("Not nudged: " + "; ".join(f"{plural(count, 'finding')} ({why})"
+                                              for why, count in sorted(report.plan.skipped.items())))
     if report.plan.undeliverable:
         out.append(f"Nowhere to send {plural(len(report.plan.undeliverable), 'finding')}: "
                    + "; ".join(sorted({why for _, why in report.plan.undeliverable}))

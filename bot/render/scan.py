@@ -9,7 +9,7 @@ import textwrap
 import click
 
 from bot.escape import markdown_escape, markdown_link, terminal_safe, terminal_safe_json
-from bot.render.common import SEVERITY_COLOURS, ffr_line
+from bot.render.common import SEVERITY_COLOURS, ffr_line, plural
 from bot.runs.batch import Batch
 
 
@@ -38,8 +38,8 @@ def render_text(batch: Batch, *, colour: bool = False, show_waived: bool = False
     if lines:
         lines.append("")
     by_sev = summary["by_severity"]
-    lines.append(f"{summary['issues_scanned']} issues scanned, {summary['findings']} findings "
-                 f"({by_sev['error']} errors, {by_sev['warning']} warnings, {by_sev['info']} info)"
+    lines.append(f"{plural(summary['issues_scanned'], 'issue')} scanned, {plural(summary['findings'], 'finding')} "
+                 f"({plural(by_sev['error'], 'error')}, {plural(by_sev['warning'], 'warning')}, {by_sev['info']} info)"
                  + (f", {summary['waived']} waived" if summary["waived"] else ""))
     lines.extend(textwrap.wrap(ffr_line(summary["feature_factory_ratio"]), width, subsequent_indent="  "))
     for note in batch.coverage_notes:
@@ -48,9 +48,9 @@ def render_text(batch: Batch, *, colour: bool = False, show_waived: bool = False
     for line in batch.evaluation.time_limits:  # a rule skipped for taking too long: say which, here
         lines.append(style(terminal_safe(line), fg="yellow"))
     if batch.workspace.skipped:
-        lines.append(f"{batch.workspace.skipped} malformed issues skipped (see --format json for details)")
+        lines.append(f"{plural(batch.workspace.skipped, 'malformed issue')} skipped (see --format json for details)")
     elif batch.problems:
-        lines.append(f"{len(batch.problems)} problems while scanning (see --format json)")
+        lines.append(f"{plural(len(batch.problems), 'problem')} while scanning (see --format json)")
     for reason in batch.incomplete_reasons:
         lines.append(style(f"scan incomplete: {reason}", fg="yellow"))
     return "\n".join(lines)

@@ -183,8 +183,13 @@ class Database:
                     "options": f"-c lock_timeout={wait_ms} -c statement_timeout={2 * wait_ms}"})
         except StoreError:
             raise
-        except (exc.ArgumentError, exc.NoSuchModuleError, ImportError) as error:
-            raise StoreConfigError(f"store.url {self.display}: {error}",
+        except ImportError as error:
+            # The URL is right but its driver is not installed: the extra that brings it.
+            raise StoreConfigError(f"store {self.display}: the database driver is not installed ({error})",
+                                   hint="pip install 'govbot[postgres]' (psycopg, for postgresql+psycopg:// URLs)"
+                                   ) from None
+        except (exc.ArgumentError, exc.NoSuchModuleError) as error:
+            raise StoreConfigError(f"store {self.display}: {error}",
                                    hint="PostgreSQL URLs look like "
                                         "postgresql+psycopg://user@host:5432/govbot") from None
         except (sqlite3.Error, OSError) as error:

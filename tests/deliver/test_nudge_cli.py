@@ -119,6 +119,8 @@ def test_the_bundled_demo_never_posts(tmp_path, slack):
     result = nudge()
     assert result.exit_code == 0, result.output
     assert slack.calls == []
+    # The dry run does not suggest the --apply the demo refuses.
+    assert "(dry run: the bundled demo never sends)" in result.output and "add --apply" not in result.output
 
 
 def test_first_run_second_run_and_reminder(tmp_path, slack):
