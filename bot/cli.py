@@ -83,7 +83,7 @@ def cli() -> None:
 
     Start with `govbot scan` (it scans the bundled demo when nothing is configured).
     Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or configuration
-    error, 3 Jira or Slack unreachable, 4 scan incomplete.
+    error, 3 Jira, Slack or the state store unavailable, 4 scan incomplete.
     """
     # Everything the process prints (messages, reports, logs, tracebacks) passes the secret filter.
     from bot.redact import install_streams

@@ -77,7 +77,7 @@ slack:
 # When the service (`govbot serve`) runs each job: a crontab line with day NAMES, read in
 # the time zone below, or "every 30m"; false turns a job off.
 schedule:
-  timezone: {timezone}
+  {timezone}
   scan_and_nudge: "30 9 * * mon-fri"   # scan, then nudge owners privately (with --apply)
   digest: "0 9 * * mon"                # the weekly digest per team
   full_rescan: "0 2 * * *"             # read everything again overnight
@@ -380,7 +380,9 @@ def starter_config(*, jira_url: str | None = None, projects: tuple[str, ...] | l
                    timezone: str | None = None, discovery: Discovery | None = None) -> str:
     project_list = "[" + ", ".join(_yaml_string(p.strip()) for p in projects if p.strip()) + "]"
     return STARTER.format(jira_url=_yaml_string(jira_url), projects=project_list,
-                          timezone=_yaml_string(timezone or "UTC"), fields=fields_block(discovery),
+                          timezone=(f"timezone: {_yaml_string(timezone)}" if timezone else
+                                    "# timezone: Europe/London   # default: the teams' zone if they all share one, else UTC"),
+                          fields=fields_block(discovery),
                           hierarchy=hierarchy_block(discovery))
 
 

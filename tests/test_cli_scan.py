@@ -40,7 +40,8 @@ def test_json_contract(snapshot):
     result = run("scan", "--snapshot", str(snapshot), "--format", "json", "--now", "2026-06-01")
     assert result.exit_code == 1
     data = json.loads(result.output)
-    assert set(data) >= {"findings", "summary"}
+    assert set(data) >= {"findings", "summary", "notes"}  # notes always, a list even with nothing to say
+    assert isinstance(data["notes"], list)
     assert {"rule", "issue", "severity", "message"} <= set(data["findings"][0])
     summary = data["summary"]
     assert summary["issues_scanned"] == 5

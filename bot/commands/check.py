@@ -44,7 +44,7 @@ def check(keys, snapshot, rule_paths, only_rule_paths, config_path, output_forma
       1  a finding at or above --fail-on
       2  usage or configuration error, bad credentials, a wrong or unknown Jira
          host, or an issue that cannot be found
-      3  Jira unreachable after retries
+      3  Jira or the state store unavailable (after retries)
       4  some issues or their relatives could not be read
 
     \b

@@ -64,6 +64,13 @@ def digest(snapshot, rule_paths, only_rule_paths, config_path, now_text, output_
     --apply; a rerun in the same week does not post twice.
 
     \b
+    Exit codes:
+      0  done
+      2  usage, configuration or credential error
+      3  Jira, Slack or the state store unavailable
+      4  the scan behind the digest could not read everything
+
+    \b
     Examples:
       govbot digest --html out/
       govbot digest --snapshot export.json --now 2026-03-31 --format markdown --out digest.md

@@ -57,7 +57,7 @@ def nudge(apply, snapshot, rule_paths, only_rule_paths, config_path, now_text, o
       0  done
       1  held by the circuit breaker
       2  usage, configuration or credential error
-      3  Slack or Jira unreachable (messages stay queued for the next run)
+      3  Slack, Jira or the state store unavailable (messages stay queued for the next run)
       4  the scan could not read everything (what it could was sent;
          it says what was not)
 

@@ -80,7 +80,7 @@ def scan(snapshot, rule_paths, only_rule_paths, config_path, output_format, now_
       0  clean: no unwaived finding at or above --fail-on
       1  a finding at or above --fail-on
       2  usage or configuration error (a wrong Jira URL included)
-      3  Jira unreachable after retries
+      3  Jira or the state store unavailable (after retries)
       4  the scan could not read everything
 
     \b

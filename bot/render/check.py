@@ -95,6 +95,7 @@ def render_json(check: CheckResult) -> str:
     }
     if check.problems:
         data["problems"] = check.problems
+    data["notes"] = batch.coverage_notes  # what could not be judged, as in scan's JSON
     return terminal_safe_json(json.dumps(data, indent=2, ensure_ascii=False))  # no raw controls on a terminal
 
 

@@ -170,8 +170,7 @@ class Batch:
         data: dict[str, Any] = {"findings": [f.to_json() for f in self.findings], "summary": self.summary()}
         if self.problems:
             data["problems"] = self.problems
-        if self.coverage_notes:
-            data["notes"] = self.coverage_notes
+        data["notes"] = self.coverage_notes  # always there, empty when there is nothing to say
         return data
 
     @functools.cached_property

@@ -38,6 +38,10 @@ def test_the_bare_starter_loads_too(tmp_path):
     settings = load_settings(load_config(path))
     assert settings.timezone.key == "UTC" and set(settings.jobs) == {"scan-and-nudge", "digest", "full-rescan"}
     assert not settings.apply
+    # Written without --timezone, the schedule keeps its default: the teams' zone when they share one.
+    text = starter_config().replace("teams: {}", "teams:\n  payments: {projects: [PAY], timezone: Europe/London}")
+    path.write_text(text)
+    assert load_settings(load_config(path)).timezone.key == "Europe/London"
 
 
 def test_init_never_overwrites_without_force(tmp_path):

@@ -65,6 +65,7 @@ def test_json_carries_every_verdict(snapshot):
     assert statuses["work-hierarchy-inverted"] == "pass"
     assert data["summary"]["findings"] == 1 and data["missing"] == []
     assert [f["issue"] for f in data["findings"]] == ["PAY-2"]
+    assert isinstance(data["notes"], list)  # the same notes as scan's (what could not be judged)
 
 
 def test_markdown(snapshot):
