@@ -65,7 +65,7 @@ DEFAULTS: dict[str, Any] = {
     # script ("-", "…", "???") is always a placeholder. A list here replaces this one.
     "placeholders": ["tbd", "tba", "tbc", "n/a", "na", "none", "-", "--", "todo", "to do",
                      "?", "...", "xxx", "placeholder", "fill in", "fill me in", "later",
-                     "coming soon", "see above", "same as summary", "nothing", "null", "to be defined",
+                     "coming soon", "see above", "same as above", "same as summary", "nothing", "null", "to be defined",
                      "to be determined", "to be confirmed", "unknown", "pending", "wip", "x"],
     # Resolutions that close work without delivering it (bot.lifecycle.is_abandoned):
     # no outcome to record. Compared case-insensitively; a list here replaces this one.

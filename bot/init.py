@@ -379,11 +379,11 @@ def fields_block(discovery: Discovery | None) -> str:
 def starter_config(*, jira_url: str | None = None, projects: tuple[str, ...] | list[str] = (),
                    timezone: str | None = None, discovery: Discovery | None = None) -> str:
     project_list = "[" + ", ".join(_yaml_string(p.strip()) for p in projects if p.strip()) + "]"
-    return STARTER.format(jira_url=_yaml_string(jira_url), projects=project_list,
-                          timezone=(f"timezone: {_yaml_string(timezone)}" if timezone else
-                                    "# timezone: Europe/London   # default: the teams' zone if they all share one, else UTC"),
-                          fields=fields_block(discovery),
-                          hierarchy=hierarchy_block(discovery))
+    # Without --timezone the key stays commented out: its default follows the teams' zones.
+    zone = (f"timezone: {_yaml_string(timezone)}" if timezone
+            else "# timezone: Europe/London   # default: the teams' zone if they all share one, else UTC")
+    return STARTER.format(jira_url=_yaml_string(jira_url), projects=project_list, timezone=zone,
+                          fields=fields_block(discovery), hierarchy=hierarchy_block(discovery))
 
 
 def check_target(path: str | Path, *, force: bool = False) -> Path:

@@ -74,8 +74,10 @@ def _to_diagnostics(document: YamlDocument, error: jsonschema.ValidationError,
         return [document.diagnostic(path, f"{subject}{error.instance!r} is not allowed for {where}", hint=hint)]
     if error.validator == "type":
         expected = error.validator_value
-        expected = " or ".join(expected) if isinstance(expected, list) else expected
-        return [document.diagnostic(path, f"{subject}{where} must be {_article(expected)}, "
+        expected = [expected] if isinstance(expected, str) else list(expected)
+        # In YAML's words, as the "not ..." half already is: a list, a mapping, text.
+        wanted = " or ".join(_YAML_TYPES.get(name, _article(name)) for name in expected)
+        return [document.diagnostic(path, f"{subject}{where} must be {wanted}, "
                                           f"not {_type_name(error.instance)}")]
     if error.validator in ("pattern", "not"):
         return [document.diagnostic(path, f"{subject}{error.instance!r} is not a valid value for {where}",
@@ -98,6 +100,10 @@ def _description(error) -> str | None:
             return error.schema["description"]
         error = error.parent
     return None
+
+
+_YAML_TYPES = {"array": "a list", "object": "a mapping", "string": "text", "integer": "a whole number",
+               "number": "a number", "boolean": "true or false", "null": "empty (null)"}
 
 
 def _article(name: str) -> str:

@@ -56,7 +56,7 @@ def test_a_run_checks_both_at_start_up_too(tmp_path):
     snapshot.write_text(json.dumps({"issues": []}))
     result = CliRunner().invoke(cli, ["scan", "--snapshot", str(snapshot)])
     assert result.exit_code == 2
-    assert "govbot.yaml:2:13: error: config: jira.projects must be an array" in result.output
+    assert "govbot.yaml:2:13: error: config: jira.projects must be a list" in result.output
     assert "mine/every_error_at_once.yaml:7:11: error:" in result.output
     assert result.output.rstrip().endswith("9 errors in govbot.yaml and rule files; no issue was read.")
 
@@ -67,7 +67,7 @@ def test_a_broken_rules_section_is_said_in_one_line_not_cascaded(tmp_path):
     assert result.exit_code == 2
     lines = result.output.rstrip().splitlines()
     assert "govbot.yaml:2:3: error: config: unknown key 'deploymnt' in jira" in result.output
-    assert "govbot.yaml:3:8: error: config: rules must be an object, not a list" in result.output
+    assert "govbot.yaml:3:8: error: config: rules must be a mapping, not a list" in result.output
     assert lines[-1] == "note: rule files were not checked: govbot.yaml has errors in its `rules:` section"
     assert "every_error_at_once" not in result.output
 
@@ -91,7 +91,7 @@ def test_a_bad_entry_in_rules_params_leaves_the_other_entries_checked(tmp_path):
                     "    closing-the-loop-actual-outcome-missing: {grace_dayz: 100}\n")
     result = CliRunner().invoke(cli, ["rules", "validate"])
     assert result.exit_code == 2
-    assert "govbot.yaml:3:22: error: config: rules.params.flow-item-aging must be an object" in result.output
+    assert "govbot.yaml:3:22: error: config: rules.params.flow-item-aging must be a mapping" in result.output
     assert "has no parameter 'grace_dayz'" in result.output
     assert "every_error_at_once.yaml" not in result.output  # not in rules.paths here
 

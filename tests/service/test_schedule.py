@@ -105,7 +105,7 @@ def test_numbered_days_are_refused_with_the_names_to_use(tmp_path):
     ("schedule:\n  digest: '0 9 * mon'\n", "5 fields"),
     ("schedule:\n  digest: '0 25 * * mon'\n", "schedule.digest"),
     ("schedule:\n  digest: 'every soon'\n", "not a duration"),
-    ("schedule:\n  digest: true\n", "schedule.digest must be a string"),
+    ("schedule:\n  digest: true\n", "schedule.digest must be text"),
     ("service:\n  health_port: 99999\n", "health_port"),
     ("schedule:\n  misfire_grace: 0s\n", "must be at least 1s"),
     ("service:\n  chat: maybe\n", "'maybe' is not allowed"),
