@@ -129,8 +129,8 @@ def configured_waivers(config, store=None) -> list[Waiver]:
     if path is not None:
         if not path.exists():
             raise ConfigError(f"waivers.file: {path} not found",
-                              hint=f"create it (see the waiver file format) or remove waivers.file "
-                                   f"({config.position('waivers', 'file')})")
+                              hint=f"create it (the README shows the format: a list under `waivers:`) or remove "
+                                   f"waivers.file ({config.position('waivers', 'file')})")
         waivers.extend(load_waiver_file(path))
     if store is not None:
         for snooze in store.snoozes():
