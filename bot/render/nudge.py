@@ -81,9 +81,13 @@ def render_nudge_report(report: DeliveryReport, *, store_display: str = "", demo
         out.append("")
         queued = (len(report.leftovers.pending) + len(report.flushed.pending) + len(report.leftovers.blocked)
                   + len(report.flushed.blocked))
+        # In doubt: Slack or Jira may have it; the next run checks before sending it again. Counted apart,
+        # so this line adds up to the "N messages wait for the next run" said on standard error.
+        in_doubt = sum(len(part.in_doubt) for part in report.reports)
         out.append(f"Sent {len(sent)}; failed {len(report.leftovers.failed) + len(report.flushed.failed)}; "
                    f"still queued {queued}; "
-                   f"cancelled {len(report.leftovers.cancelled) + len(report.flushed.cancelled)}.")
+                   + (f"in doubt {in_doubt} (checked before any resend); " if in_doubt else "")
+                   + f"cancelled {len(report.leftovers.cancelled) + len(report.flushed.cancelled)}.")
         for entry, error in report.leftovers.failed + report.flushed.failed:
             out.append(f"  failed: {entry.kind} to {safe(entry.recipient)}: {safe(error)}")
         for entry, error in report.leftovers.blocked + report.flushed.blocked:

@@ -244,6 +244,11 @@ def test_slack_down_keeps_messages_queued_for_the_next_run(tmp_path, fake_slack)
     # The first post failed on Slack's side (in doubt, not retried); the rest were not tried.
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
     assert len(report.flushed.pending) == 2 and len(report.flushed.in_doubt) == 1
+    # The report's counts add up to what standard error says is waiting (3).
+    from bot.render.nudge import render_nudge_report
+
+    assert "still queued 2; in doubt 1 (checked before any resend);" in render_nudge_report(report)
+    assert "3 messages wait for the next run" in report.problem()
     fake_slack.clear_faults()
     report = deliver(config, result(three_owners()), fake=fake_slack, now=NOW + timedelta(hours=1))
     assert report.exit_code == 0
