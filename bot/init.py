@@ -107,7 +107,7 @@ FIELDS_UNFILLED = """\
 # Logical field -> the other names (or ids, like customfield_10050) it has on your site; a list
 # replaces the default synonyms. `govbot init --from-jira` fills the ids from the site's field list.
 fields: {}
-#  Anticipated Outcome: [customfield_10050, Expected Outcome, Outcome Hypothesis, Hypothesis]
+#  Anticipated Outcome: [customfield_10050, Anticipated Outcomes, Expected Outcome, Outcome Hypothesis, Hypothesis]
 """
 
 

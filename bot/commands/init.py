@@ -66,6 +66,11 @@ def field_summary(discovery) -> str:
         if infos:
             lines.append(f"  {label:<{width}}  {terminal_safe(', '.join(info.id for info in infos))} "
                          f"(found by type; nothing to set)")
+    if discovery.issue_types:
+        lines.append(f"Read {len(discovery.issue_types)} issue types: the hierarchy section lists each under its level.")
+    else:
+        lines.append("The issue types could not be read (/rest/api/2/issuetype): the hierarchy section is the "
+                     "commented example; Jira's own signals still place the standard types.")
     return "\n".join(lines)
 
 

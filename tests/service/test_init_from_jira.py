@@ -67,7 +67,8 @@ def test_cloud_ids_go_first_with_a_comment_naming_the_jira_field(tmp_path):
     assert [call["path"] for call in fake.calls] == ["/rest/api/2/field", "/rest/api/2/issuetype"]
     text = path.read_text()
     lines = fields_lines(text)
-    assert lines[0] == ("  Anticipated Outcome: [customfield_10050, Expected Outcome, Outcome Hypothesis, Hypothesis]"
+    assert lines[0] == ("  Anticipated Outcome: [customfield_10050, Anticipated Outcomes, Expected Outcome, "
+                        "Expected Outcomes, Outcome Hypothesis, Hypothesis]"
                         '  # Jira: "Anticipated Outcome" (customfield_10050)')
     assert lines[1].startswith("  Actual Outcome: [customfield_10051, Actual Outcomes,")
     assert lines[1].endswith('# Jira: "Actual Outcome" (customfield_10051)')
@@ -119,7 +120,8 @@ def test_synonyms_match_case_insensitively_and_only_custom_fields_count(tmp_path
         result, path = init(tmp_path)
     assert result.exit_code == 0, result.output
     lines = fields_lines(path.read_text())
-    assert lines[0] == ("  Anticipated Outcome: [customfield_10050, expected outcome, Outcome Hypothesis, Hypothesis]"
+    assert lines[0] == ("  Anticipated Outcome: [customfield_10050, expected outcome, Anticipated Outcomes, "
+                        "Expected Outcomes, Outcome Hypothesis, Hypothesis]"
                         '  # Jira: "expected outcome" (customfield_10050)')
     key_result = next(line for line in lines if line.startswith("  Key Result:"))
     assert key_result.startswith("  Key Result: [customfield_10301, customfield_10300, OKR, Parent OKR,")
@@ -285,4 +287,5 @@ def test_issue_types_that_cannot_be_read_leave_the_commented_example(tmp_path):
     assert result.exit_code == 0, result.output
     text = path.read_text()
     assert "hierarchy: {}\n#  levels:" in text
+    assert "The issue types could not be read (/rest/api/2/issuetype)" in result.output  # said, not silent
     load_config(path, env={})
