@@ -17,6 +17,7 @@ from bot.config import Config
 from bot.hierarchy import IssueType
 from bot.model import Issue, User, user_from_json
 from bot.workspace import Workspace
+from bot.sources.pages import dict_or_empty as _dict
 from bot.sources.vocabulary import ALIASES, EPIC_LINK_NAMES, EPIC_LINK_TYPE, PARENT_LINK_NAMES, PARENT_LINK_TYPE
 from bot.dates import parse_datetime
 
@@ -772,10 +773,6 @@ def _is_prose(value: Any) -> bool:
     if isinstance(value, dict):
         return value.get("type") == "doc"
     return isinstance(value, str) and " " in value.strip() and sum(c.isalpha() for c in value) >= 5
-
-
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
 
 
 def _str(value: Any) -> str:
