@@ -6,7 +6,10 @@ Factory Ratio and the summary:
 - *closed*: status category Done; when Jira sent no status, a resolution.
 - *delivered date*: the resolution date, else (closed work only) the date the
   status category changed, else the last update, which is never earlier than
-  the delivery. ``delivered_on`` says which it used.
+  the delivery. ``delivered_on`` says which it used. With only the last update,
+  a recent one places the closing in the window only when the issue was
+  created in it too (``closed_within``); otherwise the issue is left out and
+  counted apart, as undated.
 - *abandoned*: closed with a resolution in ``abandoned_resolutions`` (Won't Do,
   Duplicate, Not A Problem...): nothing was delivered.
 - *active work*: open, or closed within the window (``scan.history_days``,
@@ -57,20 +60,38 @@ def is_abandoned(issue: Issue, config) -> bool:
 
 
 def is_active(issue: Issue, now: datetime, days: int | None) -> bool:
-    """Open, or closed within ``days`` of ``now`` (None: no window). Closed work with no
-    date at all is outside any window: nothing shows it is recent."""
+    """Open, or closed within ``days`` of ``now`` (None: no window). Closed work whose closing
+    date cannot be placed (``closed_within`` answers None) is outside: nothing shows it is recent."""
     if days is None or not issue.is_closed():
         return True
-    when, _ = delivered_on(issue)
+    return bool(closed_within(issue, now, days))
+
+
+def closed_within(issue: Issue, now: datetime, days: int) -> bool | None:
+    """Whether closed ``issue`` closed within ``days`` of ``now``; None when its dates cannot say.
+
+    The last update is only an upper bound on the closing date (a comment years later moves it),
+    and creation a lower bound: a recent update says the issue closed within the window only
+    when it was also created within it."""
+    when, which = delivered_on(issue)
     if when is None:
+        return None
+    if (now - when).days > days:
         return False
-    return (now - when).days <= days
+    if which != LAST_UPDATE:
+        return True
+    return True if issue.created is not None and (now - issue.created).days <= days else None
 
 
 def window_summary(workspace, config, now: datetime) -> dict:
     """The active-work window for the summary: its length and how many issues it left out."""
     days = config.history_days
-    outside = 0 if days is None else sum(1 for issue in workspace.issues.values()
-                                         if not is_active(issue, now, days))
+    outside = undated = 0
+    if days is not None:
+        for issue in workspace.issues.values():
+            if issue.is_closed():
+                within = closed_within(issue, now, days)
+                outside += within is False
+                undated += within is None
     return {"history_days": days, "all_history": bool(getattr(config, "all_history", False)),
-            "issues_outside_window": outside}
+            "issues_outside_window": outside, "issues_closed_undated": undated}

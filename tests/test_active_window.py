@@ -96,6 +96,25 @@ def test_closing_the_loop_keeps_its_own_horizon_and_says_which_date_it_used(snap
     assert not any("delivered  days" in f["message"] for f in data["findings"])
 
 
+def test_closed_work_dated_only_by_its_last_update_is_placed_by_its_creation_too(tmp_path):
+    # Done without a resolution (a Data Center workflow with no resolution screen): only `updated` says
+    # when, and only as an upper bound. PAY-7 closed any time since 2015 and was commented on this month;
+    # PAY-8 was created in September, so it closed inside the window whatever its update says.
+    pay7 = jira_issue("PAY-7", category="done", updated="2026-11-10T10:00:00.000+0000", outcome="NPS +10 by Q2")
+    pay8 = jira_issue("PAY-8", category="done", updated="2026-10-01T10:00:00.000+0000", outcome="NPS +10 by Q2")
+    pay8["fields"]["created"] = "2026-09-01T10:00:00.000+0000"
+    path = tmp_path / "undated.json"
+    path.write_text(json.dumps({"issues": [pay7, pay8]}), encoding="utf-8")
+    data, fired = scan(path)
+    assert "PAY-7" not in fired
+    assert fired["PAY-8"] == {"closing-the-loop-actual-outcome-missing"}
+    assert data["summary"]["issues_closed_undated"] == 1 and data["summary"]["issues_outside_window"] == 0
+    assert any(note.startswith("1 closed issue with no resolution date was left out: last updated within "
+                               "180 days but created before") for note in data["notes"])
+    audit, _ = scan(path, "--all-history")
+    assert audit["summary"]["issues_closed_undated"] == 0  # an audit has no window to place it in
+
+
 def test_all_history_lifts_the_window_and_the_horizon_for_one_run(snapshot):
     data, fired = scan(snapshot, "--all-history")
     assert fired["PAY-2"] == {"anticipated-outcome-missing", "closing-the-loop-actual-outcome-missing"}

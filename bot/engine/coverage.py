@@ -27,6 +27,7 @@ def summary(result) -> dict[str, Any]:
         "history_days": window["history_days"],
         "all_history": window["all_history"],
         "issues_outside_window": window["issues_outside_window"],
+        "issues_closed_undated": window["issues_closed_undated"],
         "issues_without_type": untyped,
         "issues_without_status": no_status,
     }
@@ -55,6 +56,13 @@ def notes(result, data: dict[str, Any] | None = None) -> list[str]:
         out.append(f"{outside} issue{'s' if outside != 1 else ''} closed more than {days} days ago "
                    f"{'were' if outside != 1 else 'was'} left out: rules look at active work "
                    f"(scan.history_days); --all-history includes them")
+    undated = data.get("issues_closed_undated")
+    if undated:
+        out.append(f"{undated} closed issue{'s' if undated != 1 else ''} with no resolution date "
+                   f"{'were' if undated != 1 else 'was'} left out: last updated within {days} days but created "
+                   f"before, so when {'they' if undated != 1 else 'it'} closed is unknown (a comment moves the "
+                   f"update); include resolutiondate (and statuscategorychangedate on Cloud) in the export, or "
+                   f"set a resolution when closing work")
     for what, entry, fix in (("an issue type", data["issues_without_type"], "issuetype"),
                              ("a status", data["issues_without_status"], "status")):
         if entry["count"]:
