@@ -122,7 +122,7 @@ hierarchy: {}
 #    - {name: capability, types: [Capability], below: epic, required: false}   # a level of its own
 #  flow_items: {feature: [Deliverable]}                            # so flow metrics can count it
 #  not_work_items: [Milestone]                                     # like Release: not work
-#  remove_types: [Task]                                            # Task is no longer a story
+#  remove_types: [Task]     # the name no longer places Task (Jira's own signals, like hierarchyLevel, still do)
 """
 
 
