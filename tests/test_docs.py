@@ -38,6 +38,12 @@ def test_yaml_examples_in_docs_load(path, block, tmp_path):
         ruleset = load_rules([rule_file], config)
         failures = [r for r in run_examples(ruleset, config) if not r.passed]
         assert not failures, failures
+    elif re.match(r"waivers:\n +- ", block):  # a waivers file (waivers.file), not govbot.yaml
+        from bot.waivers import load_waiver_file
+
+        waiver_file = tmp_path / "waivers.yaml"
+        waiver_file.write_text(block)
+        assert load_waiver_file(waiver_file)
     else:
         config_file = tmp_path / "govbot.yaml"
         config_file.write_text(block)

@@ -155,7 +155,7 @@ def test_a_store_that_cannot_be_opened_costs_only_the_chat_waivers(snapshot, tmp
 
 def test_help_documents_every_exit_code():
     text = " ".join(CliRunner().invoke(check, ["--help"]).output.split())
-    assert "3 Jira unreachable after retries" in text
+    assert "3 Jira or the state store unavailable (after retries)" in text
     assert "a wrong or unknown Jira host" in text and "4 some issues or their relatives could not be read" in text
 
 
