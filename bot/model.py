@@ -62,6 +62,11 @@ class User:
         }.items() if v is not None}
 
 
+# How ``Issue.unresolved_parent`` ends for an issue key found in a custom field that came without a
+# name (bot/sources/normalize.py): maybe an Epic Link to an epic outside the read, maybe not.
+UNNAMED_LINK = ", an unnamed field holding an issue key"
+
+
 @dataclass(eq=False, slots=True)
 class Issue:
     """One Jira issue, with text already converted from ADF / wiki markup.

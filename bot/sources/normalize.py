@@ -15,7 +15,7 @@ from typing import Any, Iterable
 from bot import text
 from bot.config import Config
 from bot.hierarchy import IssueType
-from bot.model import Issue, User, user_from_json
+from bot.model import UNNAMED_LINK, Issue, User, user_from_json
 from bot.workspace import Workspace
 from bot.sources.pages import dict_or_empty as _dict
 from bot.sources.vocabulary import ALIASES, EPIC_LINK_NAMES, EPIC_LINK_TYPE, PARENT_LINK_NAMES, PARENT_LINK_TYPE
@@ -528,6 +528,7 @@ class Normalizer:
             self._infer_links_by_shape()
         self._reapply_types()
         self._place_epic_link_holders()
+        self._hold_possible_links()
         self._note_unnamed_fields()
         self.workspace.link()
         return self.workspace
@@ -711,6 +712,18 @@ class Normalizer:
         for issue in unplaced:
             if issue.issue_type in standard_types:
                 issue.level = standard.name
+
+    def _hold_possible_links(self) -> None:
+        """An issue with no parent that holds an issue key in an unnamed custom field may well have
+        one: an Epic Link to an epic outside the read (another project) looks just like that. Its
+        hierarchy verdicts wait for the field to be named (``UNNAMED_LINK``)."""
+        for field_id, pairs in self._key_values.items():
+            if field_id in self.epic_link_ids or field_id in self.parent_link_ids or field_id in self.names:
+                continue
+            for holder_key, target_key in pairs:
+                holder = self.workspace.issues.get(holder_key)
+                if holder is not None and holder.parent_key is None and holder.unresolved_parent is None:
+                    holder.unresolved_parent = f"{target_key} ({field_id}{UNNAMED_LINK})"
 
     def _note_unnamed_fields(self) -> None:
         """One line when custom fields came without display names (a snapshot saved without

@@ -165,3 +165,25 @@ def test_repeated_pages_do_not_count_twice_towards_the_total(tmp_path):
     pages = [{"startAt": start, "maxResults": 2, "total": 6, "issues": [one, two]} for start in (0, 2, 4)]
     data = scan(tmp_path, pages)
     assert any(note.startswith("the snapshot holds 2 of the 6 issues") for note in data["notes"])
+
+
+# -- a key in a field nobody named -----------------------------------------------------------------
+
+def test_a_story_holding_an_issue_key_in_an_unnamed_field_is_no_orphan(tmp_path):
+    # Data Center saved without names: PAY-2's customfield_10008 names ZZ-999, an epic in a project
+    # outside the read (Epic Links cross projects), so it may well roll up to one. PAY-3 holds nothing.
+    from bot.engine.checks.hierarchy import MAYBE_LINKED
+
+    data = scan(tmp_path, page(issue("PAY-1", "Epic", description="Anticipated Outcome: churn below 2% by Q3",
+                                     customfield_10008=None),
+                               issue("PAY-2", "Story", customfield_10008="ZZ-999"),
+                               issue("PAY-3", "Story", customfield_10008=None)))
+    assert ("PAY-2", "work-hierarchy-story-without-epic") not in fired(data)
+    assert ("PAY-3", "work-hierarchy-story-without-epic") in fired(data)
+    assert because(data)[MAYBE_LINKED] == {"work-hierarchy-story-without-epic": 1,
+                                           "work-hierarchy-project-without-epics": 1}
+    # Named, the field says what it is: a "Blocks" field holding a key is no parent.
+    named = scan(tmp_path, page(issue("PAY-1", "Epic", customfield_10008=None),
+                                issue("PAY-2", "Story", customfield_10008="ZZ-999"),
+                                names={"customfield_10008": "Blocked by"}))
+    assert ("PAY-2", "work-hierarchy-story-without-epic") in fired(named)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.engine.context import Unjudged
 from bot.hierarchy import FLOW_ITEMS, defaults
+from bot.model import UNNAMED_LINK
 from bot.engine.registry import Check, Match, register
 
 _LEVEL = {"type": "string", "minLength": 1, "description": "a level name from the hierarchy map (epic, initiative...)"}
@@ -12,6 +13,11 @@ _LEVEL = {"type": "string", "minLength": 1, "description": "a level name from th
 NO_PARENTS = ("no issue in the snapshot carries parent, an Epic Link or any custom field, so what each issue "
               "rolls up to could not be read; save the snapshot with parent and the Epic Link field among its "
               "fields, or with fields=*all")
+
+
+MAYBE_LINKED = ("these issues have no parent but hold an issue key in a custom field that came without a name "
+                "(an Epic Link to an epic outside the read looks just like that); save the snapshot with "
+                "expand=names, or name the field in govbot.yaml (fields: {Epic Link: [customfield_NNNNN]})")
 
 
 class _HierarchyCheck(Check):
@@ -107,6 +113,8 @@ class NoAncestor(_HierarchyCheck):
         if issue.parent_key and context.workspace.get(issue.parent_key) is None:
             return None  # the parent exists in Jira but we could not see it: no verdict
         if issue.unresolved_parent and context.workspace.parent(issue) is None:
+            if issue.unresolved_parent.endswith(f"{UNNAMED_LINK})"):
+                raise Unjudged(f"{issue.key} may link to {issue.unresolved_parent}", because=MAYBE_LINKED)
             return None  # an epic we know of only by id (the Agile API): no verdict
         if not issue.parent_key and "parent" in context.workspace.unexported:
             raise Unjudged(f"{issue.key} came without the fields that link it to a parent", because=NO_PARENTS)
