@@ -188,6 +188,13 @@ def adf_body(items: list[CommentItem], *, resolved: bool, label_prefix: str,
     return {"type": "doc", "version": 1, "content": content}
 
 
+def _by_rule(findings) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for finding in findings:
+        counts[finding.rule] = counts.get(finding.rule, 0) + 1
+    return counts
+
+
 def _one_line(text: Any) -> str:
     # ADF text nodes carry no markup, but ESC, BEL and bidi controls would still reach Jira as typed.
     return re.sub(r"\s+", " ", strip_controls(text or "")).strip()
@@ -206,13 +213,16 @@ def content_hash(fingerprints: list[str], state: str, extra: list[str] | None = 
 WAIVED = "waived"
 
 
-def plan_comments(result, store, config, now: datetime, *, waivers=None) -> list[Outgoing]:
+def plan_comments(result, store, config, now: datetime, *, waivers=None, unread=()) -> list[Outgoing]:
     """One upsert per issue whose opted-in findings changed since the bot last wrote.
 
     The comment says what happened to each opted-in check on the issue: still
     open (with how to fix it), waived (until when, by whom, why), or fixed. A
     waived finding never makes the comment say the checks pass. ``waivers``: the
-    run's ``WaiverReport``, for who waived what until when.
+    run's ``WaiverReport``, for who waived what until when. ``unread``: the open
+    findings (from the store) of issues this run did not read, so a comment an
+    earlier run planned but never queued (held by the breaker, say) is written
+    now, not only once the issue changes; an unread issue is never called fixed.
     """
     rules = {rule.id: rule for rule in getattr(result.ruleset, "rules", [])}
     # Site-setup rules (audience: admin) are never commented on an issue, whatever they say.
@@ -226,7 +236,7 @@ def plan_comments(result, store, config, now: datetime, *, waivers=None) -> list
     open_by_issue: dict[str, list] = defaultdict(list)
     waived_by_issue: dict[str, list] = defaultdict(list)
     seen: set[str] = set()
-    for finding in result.findings:
+    for finding in [*result.findings, *unread]:
         if finding.rule not in opted or finding.fingerprint in seen:
             continue
         seen.add(finding.fingerprint)
@@ -264,7 +274,8 @@ def plan_comments(result, store, config, now: datetime, *, waivers=None) -> list
         outgoing.append(Outgoing(kind="jira_comment", recipient=issue,
                                  dedupe_key=f"jira_comment:{issue}:{revision}:{digest}", payload=payload,
                                  fingerprints=[f.fingerprint for f in found], label=label,
-                                 comment=(issue, digest, kind), by_rule={f.rule: 1 for f in found}))
+                                 comment=(issue, digest, kind), by_rule=_by_rule(found),
+                                 rules={f.fingerprint: f.rule for f in found}))
     # Issues the bot commented on whose opted-in findings are all gone (none open, none waived): say so, once.
     for issue, state in sorted(states.items()):
         if state.state == RESOLVED or issue in open_by_issue or issue in waived_by_issue or issue not in read:

@@ -132,10 +132,7 @@ class Outbox:
         if trip is not None and not override_breaker:
             report.trip = trip
             report.held = list(messages)
-            by_rule: dict[str, int] = {}
-            for message in counted:
-                for rule, count in message.by_rule.items():
-                    by_rule[rule] = by_rule.get(rule, 0) + count  # leftovers included: all of it is held
+            by_rule = _held_by_rule(counted)
             if self.admin_channel:
                 payload = breaker_alert(reason=trip.reason, people=people, findings=findings, by_rule=by_rule,
                                         baseline=trip.baseline)
@@ -440,3 +437,21 @@ def _issues(entry) -> list[str]:
     if entry.kind == "jira_comment":
         return [entry.recipient]
     return list((entry.payload or {}).get("issues") or [])
+
+
+def _held_by_rule(messages: list[Outgoing]) -> dict[str, int]:
+    """Held findings per rule, each counted once: a finding nudged on Slack and commented in Jira is
+    one finding (the alert's total counts fingerprints). Leftovers included: all of it is held."""
+    counts: dict[str, int] = {}
+    for message in messages:
+        if message.is_slack:
+            for rule, count in message.by_rule.items():
+                counts[rule] = counts.get(rule, 0) + count
+    on_slack = {fingerprint for message in messages if message.is_slack for fingerprint in message.fingerprints}
+    for message in messages:
+        if not message.is_slack:
+            for fingerprint, rule in message.rules.items():
+                if fingerprint not in on_slack:
+                    on_slack.add(fingerprint)
+                    counts[rule] = counts.get(rule, 0) + 1
+    return counts

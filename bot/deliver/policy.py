@@ -137,6 +137,7 @@ class Outgoing:
     escalations: list[str] = field(default_factory=list)          # fingerprints marked escalated on enqueue
     comment: tuple[str, str, str] | None = None                   # (issue, content hash, state) for Jira comments
     by_rule: dict[str, int] = field(default_factory=dict)
+    rules: dict[str, str] = field(default_factory=dict)   # fingerprint -> rule, for comments (the breaker's alert)
     breaker_exempt: bool = False
     supersedes: list[int] = field(default_factory=list)    # queued deliveries this message folds in (merged)
     carried_over: list[str] = field(default_factory=list)  # fingerprints from those: approved in an earlier run

@@ -171,7 +171,10 @@ class Delivery:
         config, store, now, report = self.config, self.store, self.now, self.report
         report.waivers = batch.waivers
         self.usable, self.include_comments = _what_can_be_sent(batch, report, self.include_comments)
-        self.carried = batch.carried if self.include_slack and batch.workspace.complete else []
+        # Open findings on issues this run did not read: due reminders, and comments an earlier run planned
+        # but could not write (held by the breaker, --no-comments, Jira down before it queued them).
+        self.unread = batch.carried if batch.workspace.complete else []
+        self.carried = self.unread if self.include_slack else []
         slack_section = config.settings.slack
         self.router = Router(config, store=store, now=now, remember=self.apply,
                              lookup=self.slack.lookup_user_by_email if self.slack is not None else None)
@@ -203,7 +206,7 @@ class Delivery:
             report.settled = self.outbox.settle(now)
         _plan_and_submit(report, self.usable, self.carried, self.store, self.config, now, self.router,
                          self.settings, self.outbox, self.override_breaker, self.include_slack,
-                         self.include_comments, self.history, run_id=self.run_id)
+                         self.include_comments, self.history, run_id=self.run_id, unread=self.unread)
         if not self.apply:
             planned = {m.dedupe_key for m in report.submitted.queued}
             leftovers = self.outbox.flush(now)
@@ -342,14 +345,15 @@ def _quiet_for(config, store, settings: NudgeSettings, now: datetime):
 
 
 def _plan_and_submit(report, usable, carried, store, config, now, router, settings, outbox,
-                     override_breaker, include_slack, include_comments, history, *, run_id) -> None:
+                     override_breaker, include_slack, include_comments, history, *, run_id, unread=()) -> None:
     if carried:
         report.notes.append(f"{len(carried)} open findings on issues not read this run are included "
                             "from the store (incremental or partial read)")
     leftovers = store.deliveries(status="queued", kinds=NUDGE_KINDS) if include_slack else []
     report.plan = plan_nudges(usable, store, config, now, router, settings=settings, extra=carried,
                               leftovers=leftovers) if include_slack else Plan()
-    report.comments = plan_comments(usable, store, config, now, waivers=report.waivers) if include_comments else []
+    report.comments = plan_comments(usable, store, config, now, waivers=report.waivers,
+                                    unread=unread) if include_comments else []
     report.submitted = outbox.submit(report.plan.messages + report.comments, now, run_id=run_id,
                                      override_breaker=override_breaker, history=history)
     if report.submitted.trip is None and report.plan.silent_escalations:

@@ -189,6 +189,28 @@ def test_data_center_comment_is_created_once_updated_in_place_and_resolved(tmp_p
 
 
 @responses.activate
+def test_a_comment_no_run_wrote_is_written_by_a_later_run_that_does_not_read_the_issue(tmp_path):
+    # The first run recorded PAY-1's finding but wrote no comment (--no-comments here; a run held by the
+    # circuit breaker is the same). The next runs read only what changed (PAY-2): PAY-1's comment comes
+    # from its open finding in the store, once.
+    config = jira_config(tmp_path)
+    jira = FakeComments(DC)
+    store = Store(store_url(config))
+    try:
+        run_delivery(config, result([finding("PAY-1", ALICE)], rules=RULES), now=NOW, apply=True, store=store,
+                     include_slack=False, include_comments=False)
+    finally:
+        store.close()
+    assert jira.calls("POST") == []
+    run(config, result([], read=["PAY-2"], rules=RULES), now=NOW + timedelta(hours=1))
+    (post,) = jira.calls("POST")
+    assert "Epic has no outcome" in body_of(post) and post.request.url.endswith("/issue/PAY-1/comment")
+    before = len(responses.calls)
+    run(config, result([], read=["PAY-3"], rules=RULES), now=NOW + timedelta(hours=2))
+    assert len(responses.calls) == before  # written once: not again on every run that skips PAY-1
+
+
+@responses.activate
 def test_cloud_uses_adf_and_adopts_the_existing_bot_comment(tmp_path):
     config = jira_config(tmp_path, CLOUD)
     jira = FakeComments(CLOUD, cloud=True)

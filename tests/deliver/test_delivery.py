@@ -511,3 +511,20 @@ def test_an_incomplete_scan_sends_only_what_does_not_depend_on_unread_issues(tmp
     again = deliver(config, complete, fake=fake_slack, now=NOW + timedelta(hours=1))
     assert again.exit_code == 0
     assert sorted(fake_slack.dm_user(p["channel"]) for p in fake_slack.posts()[2:]) == ["U0BOB", "U0CAROL"]
+
+
+def test_the_breakers_alert_counts_each_held_finding_once_per_rule():
+    # A finding nudged on Slack and commented in Jira is one finding, as the alert's total says.
+    from bot.deliver.outbox import _held_by_rule
+    from bot.deliver.policy import Outgoing
+
+    dm = Outgoing(kind="slack_dm", recipient="U0ALICE", dedupe_key="d", payload={}, fingerprints=["f1", "f2"],
+                  label="Alice", by_rule={"anticipated-outcome-missing": 2})
+    both = Outgoing(kind="jira_comment", recipient="PAY-1", dedupe_key="c1", payload={}, fingerprints=["f1"],
+                    label="PAY-1", by_rule={"anticipated-outcome-missing": 1},
+                    rules={"f1": "anticipated-outcome-missing"})
+    only_commented = Outgoing(kind="jira_comment", recipient="PAY-3", dedupe_key="c3", payload={},
+                              fingerprints=["f3"], label="PAY-3", by_rule={"tech-debt-agreement-incomplete": 1},
+                              rules={"f3": "tech-debt-agreement-incomplete"})
+    assert _held_by_rule([dm, both, only_commented]) == {"anticipated-outcome-missing": 2,
+                                                         "tech-debt-agreement-incomplete": 1}
