@@ -38,6 +38,11 @@ class Workspace:
     # and "parent" (no parent, Agile epic or custom field at all: no link to a parent could have been
     # saved). Never set by a live read: govbot asks Jira for what its rules read.
     unexported: set[str] = field(default_factory=set)
+    # On a partial read (changes only): level -> the projects that had work at that level (or rolled up
+    # to it) as of the last whole read and the changes since, kept with the read's cursor (``cursor_key``),
+    # so "does this project use epics?" is answered for the issues a rescan judges. None: not known.
+    known_projects: dict[str, list[str]] | None = None
+    cursor_key: str | None = None
     # Issues whose children the reader could not list: checks on children give no verdict on them.
     children_unread: set[str] = field(default_factory=set)
     # A live read that left the owner fields out (bot/sources/owners.py ``LateOwners``): they are read

@@ -183,8 +183,8 @@ class Context:
 
     def project_uses(self, project: str, level: str) -> bool | None:
         """Whether ``project`` has work at ``level`` or above: an issue of its own at that level,
-        or one of its issues rolling up to one. None when the read was partial and nothing
-        seen says so (the rest of the project was not read)."""
+        or one of its issues rolling up to one. On a partial read where nothing seen says so,
+        what the last whole read found (``Workspace.known_projects``), else None."""
         if self._projects_at is None:
             self._projects_at = {}
         folded = level.casefold()
@@ -193,7 +193,12 @@ class Context:
             projects = self._projects_at[folded] = self._projects_with(level)
         if project in projects:
             return True
-        return None if self.workspace.partial else False
+        if not self.workspace.partial:
+            return False
+        known = self.workspace.known_projects
+        if isinstance(known, dict) and isinstance(known.get(folded), list):
+            return project in known[folded]  # as the last whole read (and the changes since) saw it
+        return None
 
     def type_usually_under(self, project: str, type_name: str, level: str) -> bool:
         """Whether most issues of ``type_name`` in ``project`` (at least two) roll up to ``level``
@@ -228,6 +233,10 @@ class Context:
                     (self.hierarchy_rank(a) or -1) >= rank for a in workspace.ancestors(issue)):
                 entry[0] += 1
         return {key: (value[0], value[1]) for key, value in counts.items()}
+
+    def projects_seen(self) -> dict[str, set[str]]:
+        """level -> projects found to use it, for the levels this run's checks asked about."""
+        return dict(self._projects_at or {})
 
     def _projects_with(self, level: str) -> set[str]:
         rank = self.config.hierarchy.rank(level)

@@ -62,6 +62,8 @@ class Evaluation:
     unjudged: list[tuple[str, str]] = field(default_factory=list)
     # Why some of them were not judged, when a check said (``Unjudged.because``): the line -> rule -> count.
     unjudged_because: dict[str, dict[str, int]] = field(default_factory=dict)
+    # level -> projects seen to use it (Context.project_uses), for the levels the checks asked about.
+    projects_at: dict[str, set[str]] = field(default_factory=dict)
     # (rule, issue) pairs skipped for running out of time (bot.engine.budget): the run is
     # incomplete, nothing is resolved on them, and ``time_limits`` says so in one line per rule.
     skipped: list[tuple[str, str]] = field(default_factory=list)
@@ -169,5 +171,6 @@ def _evaluate(workspace: Workspace, reporting: list[Rule], silent: list[Rule], c
         if progress is not None and count % 500 == 0:
             progress(count)
     evaluation.skipped, evaluation.time_limits = budget.skipped, budget.problems()
+    evaluation.projects_at = context.projects_seen()
     site_setup.aggregate(evaluation, reporting, context)
     return evaluation

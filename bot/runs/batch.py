@@ -227,6 +227,7 @@ def open_batch(inputs: Inputs, now: datetime, *, read: Read | None = None, store
     workspace = read_workspace(inputs, read)
     wanted = {key.upper() for key in read.keys} if read.keys is not None else None
     ruleset = inputs.ruleset
+    replayed = evaluation is not None
     if evaluation is None:
         evaluation = evaluate(workspace, ruleset.active, inputs.config, now,
                               metric_only=[rule for rule in ruleset.rules if rule.metric],
@@ -234,6 +235,8 @@ def open_batch(inputs: Inputs, now: datetime, *, read: Read | None = None, store
     # A live read leaves owner fields out; they are read now for the issues with findings, before
     # anything is waived, recorded or sent (bot/runs/owners.py).
     complete_owners(workspace, evaluation, inputs.config)
+    if not replayed:
+        _keep_project_facts(workspace, evaluation, read.cursors)
     batch = Batch(inputs, now, workspace, evaluation, keys=read.keys)
     if record is not None and store is not None:
         from bot.runs.gone import gone_issues
@@ -261,6 +264,31 @@ def build_batch(inputs: Inputs, now: datetime, **options) -> Batch:
     """``open_batch`` for a consumer that needs no open transaction."""
     with open_batch(inputs, now, **options) as batch:
         return batch
+
+
+def _keep_project_facts(workspace: Workspace, evaluation: Evaluation, cursors) -> None:
+    """Which projects use which levels, kept with the read's cursor for the rescans that follow.
+
+    A rescan reads only what changed, so "does this project use epics?" has no answer in it;
+    without one, "story rolls up to no epic" was never judged on a rescan, and a dry run (a
+    whole read) and ``--apply`` (a rescan) disagreed. A whole read replaces the facts, a
+    rescan adds what it saw. Written to the cursor the read just set (committed with it)."""
+    key = workspace.cursor_key
+    if cursors is None or key is None or not workspace.complete:
+        return
+    cursor = cursors.get_cursor(key)
+    if not isinstance(cursor, dict):
+        return
+    facts = dict(workspace.known_projects or {}) if workspace.partial else {}
+    for level, projects in evaluation.projects_at.items():
+        facts[level] = sorted(set(facts.get(level) or []) | set(projects))
+    if facts == cursor.get("projects_at"):
+        return
+    update = getattr(cursors, "update_cursor", None)  # a run's deferred cursors keep the cache saved with it
+    if update is not None:
+        update(key, {"projects_at": facts})
+    else:
+        cursors.set_cursor(key, {**cursor, "projects_at": facts})
 
 
 def _may_record(batch: Batch, store, record: str) -> bool:

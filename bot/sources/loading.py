@@ -143,6 +143,10 @@ def _load(source, ruleset, *, jql: str | None, full: bool, cursor_store: CursorS
     workspace = reader.finish()
     workspace.partial = since is not None  # changes only: whole-project facts cannot be judged
     workspace.whole_scope = since is None and jql is None
+    if cursor_store is not None:
+        workspace.cursor_key = key
+        if since is not None:
+            workspace.known_projects = (cursor or {}).get("projects_at")  # bot/runs/batch.py keeps it
     # A search Jira evaluated later than the window's margin (retries, long waits) may have
     # started past the old bound: the next rescan starts where this one should have.
     next_since = (cursor or {}).get("since") if changed_since is not None and \
@@ -155,6 +159,8 @@ def _load(source, ruleset, *, jql: str | None, full: bool, cursor_store: CursorS
             "full_at": started.isoformat() if since is None else (cursor or {}).get("full_at"),
             "issues": len(workspace.issues),
         }
+        if since is not None and isinstance((cursor or {}).get("projects_at"), dict):
+            value["projects_at"] = cursor["projects_at"]  # until the run's rules add what they saw
         if reader.keeper is not None:
             value["cache"] = tag
             cursor_store.save_read(key, value, cache_write(source, reader, full_read=since is None))

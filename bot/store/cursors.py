@@ -46,6 +46,12 @@ class DeferredCursors:
         self.pending[scope] = dict(cursor)
         self.pending_cache.pop(scope, None)
 
+    def update_cursor(self, scope: str, changes: dict) -> None:
+        """Add ``changes`` to the cursor this run is about to save, keeping the cache written with it."""
+        current = self.get_cursor(scope)
+        if current is not None:
+            self.pending[scope] = {**current, **changes}
+
     # The issue cache (``bot.store.issue_cache``): read from the store, written with the cursor.
     def cached_links(self, scope: str, keys=None, *, parents=()) -> dict:
         return self.store.cached_links(scope, keys, parents=parents)

@@ -174,3 +174,42 @@ def test_a_rescan_does_not_ask_the_site_again_what_the_full_read_learned():
         fake.calls.clear()
         run(fake, store, T1 + timedelta(days=2))  # past full_rescan_every (1d): a full read asks afresh
         assert all(fake.calls_to(path) for path in setup)
+
+
+def test_a_rescan_judges_orphan_stories_by_what_the_last_whole_read_knew(tmp_path, monkeypatch):
+    """A rescan reads only what changed, so whether the project uses epics is not in it. It is kept with
+    the cursor: a story that loses its epic is an orphan on the next rescan, as a whole read would say
+    (before, the rule gave no verdict on a rescan, and a dry run and --apply disagreed)."""
+    from bot.engine import load_rules
+    from bot.runs.batch import build_batch
+    from bot.runs.inputs import Inputs, Read
+    from bot.sources.jira import JiraSource
+    from bot.store import Store
+    from bot.store.cursors import DeferredCursors
+
+    store = Store(f"sqlite:///{tmp_path / 'govbot.db'}")
+    moment = [T1]
+    monkeypatch.setattr(JiraSource, "from_config", classmethod(lambda cls, config, **_: make_source(
+        config, now=moment[0])))
+    with mock() as rsps:
+        fake = FakeJira(site()).install(rsps)
+        config = make_config({"projects": ["PAY"]})
+        inputs = Inputs(config, load_rules(None, config))
+
+        def run_at(now):
+            moment[0] = fake.now = now
+            cursors = DeferredCursors(store)
+            batch = build_batch(inputs, now, read=Read(cursors=cursors))
+            cursors.commit()
+            return batch, {(f.issue, f.rule) for f in batch.findings}
+
+        whole, found = run_at(T1)
+        assert not whole.workspace.partial and ("PAY-4", "work-hierarchy-story-without-epic") in found
+        del fake.issues["PAY-3"]["fields"]["parent"]
+        touch(fake, "PAY-3", T1 + timedelta(minutes=5))
+        rescan, found = run_at(T1 + timedelta(hours=1))
+    assert rescan.workspace.partial and "PAY-1" not in rescan.workspace.issues  # the epic was not re-read
+    assert ("PAY-3", "work-hierarchy-story-without-epic") in found
+    assert "work-hierarchy-story-without-epic" not in {rule for rule, _ in rescan.unjudged}
+    key = cursor_key("https://example.atlassian.net", scope_jql(config))
+    assert store.get_cursor(key)["projects_at"] == {"epic": ["INIT", "PAY"]}  # INIT: the initiative, a relative
