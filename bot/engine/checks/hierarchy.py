@@ -166,8 +166,9 @@ class ProjectUsesLevel(_HierarchyCheck):
                "ok": {"type": "Story"}}
     doc = ("Holds when the issue's project has work at `level` or above: an issue of its own at that "
            "level, or one of its issues rolling up to one. \"Story without epic\" speaks only where a "
-           "project uses epics; a project with none is a site-setup question. Gives no verdict on a "
-           "partial read (changes only) that shows no such work.")
+           "project uses epics; a project with none is a site-setup question. On a rescan (changes "
+           "only) that shows no such work, what the last whole read found, kept with the cursor; with "
+           "nothing kept (named issues, a first rescan after an upgrade), no verdict.")
     shorthand = "level"
     level_param = "level"
     schema = {"properties": {"level": _LEVEL}, "required": ["level"]}
