@@ -68,7 +68,8 @@ def is_active(issue: Issue, now: datetime, days: int | None) -> bool:
 
 
 def closed_within(issue: Issue, now: datetime, days: int) -> bool | None:
-    """Whether closed ``issue`` closed within ``days`` of ``now``; None when its dates cannot say.
+    """Whether closed ``issue`` closed within ``days`` of ``now``; None when its dates cannot say
+    (none at all, or only a recent last update).
 
     The last update is only an upper bound on the closing date (a comment years later moves it),
     and creation a lower bound: a recent update says the issue closed within the window only

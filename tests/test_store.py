@@ -294,7 +294,8 @@ def test_a_driver_that_is_not_installed_names_the_extra_that_brings_it():
         pass
     with pytest.raises(StoreConfigError, match="the database driver is not installed") as error:
         Store("postgresql+pg8000://govbot@127.0.0.1:5432/govbot")
-    assert error.value.exit_code == 2 and "govbot[postgres]" in error.value.hint
+    assert error.value.exit_code == 2
+    assert error.value.hint.startswith("install the pg8000 module, or use a postgresql+psycopg:// URL")
 
 
 def test_missing_folder_and_not_a_database(tmp_path):

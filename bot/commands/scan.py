@@ -110,6 +110,6 @@ def scan(snapshot, rule_paths, only_rule_paths, config_path, output_format, now_
     else:
         click.echo(RENDERERS[output_format](batch), nl=output_format != "markdown")
     code = batch.exit_code(fail_on)
-    if output_format != "text" or not is_terminal():
-        say_incomplete("scan", batch, code)  # the text report on a terminal has said it already
+    if output_format != "text" or not (is_terminal() and is_terminal(sys.stderr)):
+        say_incomplete("scan", batch, code)  # the text report on the same terminal has said it already
     end_process(code)

@@ -440,18 +440,15 @@ def _issues(entry) -> list[str]:
 
 
 def _held_by_rule(messages: list[Outgoing]) -> dict[str, int]:
-    """Held findings per rule, each counted once: a finding nudged on Slack and commented in Jira is
-    one finding (the alert's total counts fingerprints). Leftovers included: all of it is held."""
+    """This run's held findings per rule, each counted once, as the alert's total counts them: a
+    finding nudged on Slack and commented in Jira is one finding, and what an earlier run let through
+    (``carried_over``) is not news."""
     counts: dict[str, int] = {}
+    seen: set[str] = set()
     for message in messages:
-        if message.is_slack:
-            for rule, count in message.by_rule.items():
-                counts[rule] = counts.get(rule, 0) + count
-    on_slack = {fingerprint for message in messages if message.is_slack for fingerprint in message.fingerprints}
-    for message in messages:
-        if not message.is_slack:
-            for fingerprint, rule in message.rules.items():
-                if fingerprint not in on_slack:
-                    on_slack.add(fingerprint)
-                    counts[rule] = counts.get(rule, 0) + 1
+        earlier = set(message.carried_over)
+        for fingerprint, rule in message.rules.items():
+            if fingerprint not in seen and fingerprint not in earlier:
+                seen.add(fingerprint)
+                counts[rule] = counts.get(rule, 0) + 1
     return counts

@@ -137,7 +137,7 @@ class Outgoing:
     escalations: list[str] = field(default_factory=list)          # fingerprints marked escalated on enqueue
     comment: tuple[str, str, str] | None = None                   # (issue, content hash, state) for Jira comments
     by_rule: dict[str, int] = field(default_factory=dict)
-    rules: dict[str, str] = field(default_factory=dict)   # fingerprint -> rule, for comments (the breaker's alert)
+    rules: dict[str, str] = field(default_factory=dict)   # fingerprint -> rule (the breaker's alert counts by it)
     breaker_exempt: bool = False
     supersedes: list[int] = field(default_factory=list)    # queued deliveries this message folds in (merged)
     carried_over: list[str] = field(default_factory=list)  # fingerprints from those: approved in an earlier run
@@ -360,7 +360,8 @@ def _admins(channel: str, bucket: _Bucket, settings: NudgeSettings) -> Outgoing:
                     dedupe_key=dedupe_key("slack_channel", channel, [entry.part for entry in entries]),
                     payload=payload, fingerprints=[entry.finding.fingerprint for entry in entries],
                     label=f"admin channel {channel}: site setup", nudges=nudges,
-                    by_rule=_by_rule(entry.finding for entry in entries))
+                    by_rule=_by_rule(entry.finding for entry in entries),
+                    rules=_rules(entry.finding for entry in entries))
 
 
 def _fold_leftovers(leftovers: list, people: dict, channels: dict, unique: dict, store, rules: dict) -> None:
@@ -421,6 +422,10 @@ def _item(entry: _Entry, settings: NudgeSettings) -> blocks.Item:
     return blocks.Item.from_finding(entry.finding, entry.rule, reminder=reminder, reminder_cap=settings.reminder_cap)
 
 
+def _rules(findings) -> dict[str, str]:
+    return {finding.fingerprint: finding.rule for finding in findings}
+
+
 def _by_rule(findings) -> dict[str, int]:
     counts: dict[str, int] = defaultdict(int)
     for finding in findings:
@@ -464,7 +469,8 @@ def _dm(person: str, bucket: _Bucket, settings: NudgeSettings) -> Outgoing:
                     dedupe_key=dedupe_key("slack_dm", person, [entry.part for entry in entries]),
                     payload=payload, fingerprints=[entry.finding.fingerprint for entry in entries],
                     label=label, person=person, nudges=nudges,
-                    by_rule=_by_rule(entry.finding for entry in entries), supersedes=list(bucket.supersedes),
+                    by_rule=_by_rule(entry.finding for entry in entries),
+                    rules=_rules(entry.finding for entry in entries), supersedes=list(bucket.supersedes),
                     carried_over=[e.finding.fingerprint for e in entries if e.leftover])
 
 
@@ -487,7 +493,8 @@ def _channel(channel: str, bucket: _Bucket, settings: NudgeSettings) -> Outgoing
                     dedupe_key=dedupe_key("slack_channel", channel, [entry.part for entry in unrouted + escalated]),
                     payload=payload, fingerprints=[entry.finding.fingerprint for entry in unrouted + escalated],
                     label=label, nudges=nudges, escalations=escalations,
-                    by_rule=_by_rule(entry.finding for entry in entries), supersedes=list(bucket.supersedes),
+                    by_rule=_by_rule(entry.finding for entry in entries),
+                    rules=_rules(entry.finding for entry in entries), supersedes=list(bucket.supersedes),
                     carried_over=[e.finding.fingerprint for e in entries if e.leftover])
 
 

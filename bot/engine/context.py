@@ -123,8 +123,10 @@ class Context:
                 # Last, "Anticipated Outcome - text": a dash no section reads as a label.
                 for candidate in names:
                     value = text.dashed_label(issue.description, candidate)
-                    if value and not self.is_placeholder(value):
-                        return value, f"section {candidate}"
+                    if value:
+                        if not self.is_placeholder(value):
+                            return value, f"section {candidate}"
+                        fallback = fallback if fallback[0] else (value, f"section {candidate}")
         # Only placeholders anywhere: hand back the first, so checks can say so.
         return fallback
 

@@ -58,11 +58,12 @@ def notes(result, data: dict[str, Any] | None = None) -> list[str]:
                    f"(scan.history_days); --all-history includes them")
     undated = data.get("issues_closed_undated")
     if undated:
-        out.append(f"{undated} closed issue{'s' if undated != 1 else ''} with no resolution date "
-                   f"{'were' if undated != 1 else 'was'} left out: last updated within {days} days but created "
-                   f"before, so when {'they' if undated != 1 else 'it'} closed is unknown (a comment moves the "
-                   f"update); include resolutiondate (and statuscategorychangedate on Cloud) in the export, or "
-                   f"set a resolution when closing work")
+        many = undated != 1
+        out.append(f"{undated} closed issue{'s' if many else ''} with no resolution date "
+                   f"{'were' if many else 'was'} left out: when {'they' if many else 'it'} closed is unknown (no "
+                   f"date at all, or only a last update within {days} days on an issue created before; a comment "
+                   f"moves the update); include resolutiondate (and statuscategorychangedate on Cloud) in the "
+                   f"export, or set a resolution when closing work")
     for what, entry, fix in (("an issue type", data["issues_without_type"], "issuetype"),
                              ("a status", data["issues_without_status"], "status")):
         if entry["count"]:

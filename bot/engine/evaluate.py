@@ -94,6 +94,18 @@ def evaluate_rule(rule: Rule, issue: Issue, context: Context) -> Finding | None:
                    summary=issue.summary, subjects=match.subjects)
 
 
+def _projects_at(context: Context, rules: list[Rule]) -> dict[str, set[str]]:
+    """level -> the projects seen to use it, for every level a ``project-uses-level`` check names: asked
+    of the whole read even where no issue needed the answer, so a rescan can take it from the cursor.
+    A partial read gives only what its checks asked (``Workspace.known_projects`` holds the rest)."""
+    if not context.workspace.partial:
+        for rule in rules:
+            for check in rule.condition.checks():
+                if check.kind == "project-uses-level":
+                    context.project_uses("", check.params["level"])
+    return context.projects_seen()
+
+
 def evaluate(workspace: Workspace, rules: Iterable[Rule], config: Config, now: datetime, *,
              metric_only: Iterable[Rule] = (), keys: set[str] | None = None,
              progress: Callable[[int], None] | None = None) -> Evaluation:
@@ -171,6 +183,6 @@ def _evaluate(workspace: Workspace, reporting: list[Rule], silent: list[Rule], c
         if progress is not None and count % 500 == 0:
             progress(count)
     evaluation.skipped, evaluation.time_limits = budget.skipped, budget.problems()
-    evaluation.projects_at = context.projects_seen()
+    evaluation.projects_at = _projects_at(context, reporting + silent)
     site_setup.aggregate(evaluation, reporting, context)
     return evaluation

@@ -279,9 +279,15 @@ def _keep_project_facts(workspace: Workspace, evaluation: Evaluation, cursors) -
     cursor = cursors.get_cursor(key)
     if not isinstance(cursor, dict):
         return
-    facts = dict(workspace.known_projects or {}) if workspace.partial else {}
-    for level, projects in evaluation.projects_at.items():
-        facts[level] = sorted(set(facts.get(level) or []) | set(projects))
+    if workspace.partial:
+        # Only add to what a whole read found: a rescan's few issues showing no epic says nothing
+        # about the project, so a level no whole read answered stays unknown (no verdict).
+        facts = dict(workspace.known_projects or {})
+        for level, projects in evaluation.projects_at.items():
+            if isinstance(facts.get(level), list):
+                facts[level] = sorted(set(facts[level]) | set(projects))
+    else:
+        facts = {level: sorted(projects) for level, projects in evaluation.projects_at.items()}
     if facts == cursor.get("projects_at"):
         return
     update = getattr(cursors, "update_cursor", None)  # a run's deferred cursors keep the cache saved with it

@@ -136,8 +136,12 @@ def _read_keys(inputs: Inputs, read: Read) -> Workspace:
 def narrow(workspace: Workspace, keys: Iterable[str]) -> Workspace:
     """The same issues with only ``keys`` in scope; every other issue stays as a relative (context)."""
     wanted = {key.upper() for key in keys}
+    # What the read knew about itself goes along: a snapshot without descriptions or with pages
+    # left out is judged by `check` as by `scan`.
     narrowed = Workspace(complete=workspace.complete, problems=list(workspace.problems),
-                         source=workspace.source, skipped=workspace.skipped)
+                         source=workspace.source, skipped=workspace.skipped, notes=list(workspace.notes),
+                         partial=workspace.partial, unexported=set(workspace.unexported),
+                         known_projects=workspace.known_projects)
     for issue in list(workspace.issues.values()) + list(workspace.relatives.values()):
         # A stub (known only from a child's embedded parent) has no fields to check.
         if issue.key.upper() in wanted and not issue.stub:

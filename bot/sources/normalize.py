@@ -714,15 +714,21 @@ class Normalizer:
                 issue.level = standard.name
 
     def _hold_possible_links(self) -> None:
-        """An issue with no parent that holds an issue key in an unnamed custom field may well have
-        one: an Epic Link to an epic outside the read (another project) looks just like that. Its
-        hierarchy verdicts wait for the field to be named (``UNNAMED_LINK``)."""
+        """While no field is known to be the Epic Link, an issue with no parent that holds, in an
+        unnamed custom field, the key of an issue outside the read may well have one: an Epic Link
+        to an epic in another project looks just like that. Its hierarchy verdicts wait for the
+        field to be named (``UNNAMED_LINK``). A key of an issue in the read says what it points at,
+        and that was no epic (else the field would have been read as the Epic Link)."""
+        if self.epic_link_ids:
+            return
+        known = self.workspace.get
         for field_id, pairs in self._key_values.items():
-            if field_id in self.epic_link_ids or field_id in self.parent_link_ids or field_id in self.names:
+            if field_id in self.parent_link_ids or field_id in self.names:
                 continue
             for holder_key, target_key in pairs:
                 holder = self.workspace.issues.get(holder_key)
-                if holder is not None and holder.parent_key is None and holder.unresolved_parent is None:
+                if holder is not None and holder.parent_key is None and holder.unresolved_parent is None \
+                        and known(target_key) is None:
                     holder.unresolved_parent = f"{target_key} ({field_id}{UNNAMED_LINK})"
 
     def _note_unnamed_fields(self) -> None:

@@ -390,7 +390,7 @@ def load_snapshot(path: str | Path, config: Config, ruleset=None, *, fields: Ite
     """
     wanted = fields if fields is not None else (snapshot_fields(ruleset, config) if ruleset is not None else None)
     normalizer = Normalizer(config, wanted=wanted)
-    position = unreadable = 0
+    position = 0
     extent = _Extent()
     with bulk():
         for kind, value in stream(path):
@@ -405,8 +405,7 @@ def load_snapshot(path: str | Path, config: Config, ruleset=None, *, fields: Ite
                 normalizer.learn_fields(value.meta.get("names"), value.meta.get("schema"))
                 extent.add(value.meta)
             else:
-                unreadable += 1
-                normalizer.skip(value)
+                normalizer.skip(value)  # counted in workspace.skipped
         workspace = normalizer.finish()
     workspace.source = f"snapshot:{path}"
     if workspace.issues and extent.as_sent:
@@ -416,7 +415,7 @@ def load_snapshot(path: str | Path, config: Config, ruleset=None, *, fields: Ite
             workspace.unexported.add("description")
         if not normalizer.links_seen:
             workspace.unexported.add("parent")
-    missing = extent.missing(len(workspace.issues) + workspace.skipped + unreadable)
+    missing = extent.missing(len(workspace.issues) + workspace.skipped)
     if missing:
         # A search saved without its later pages: the issues read are judged, facts about whole
         # projects are not (``Workspace.partial``), as on any read of part of the scope.

@@ -184,10 +184,13 @@ class Database:
         except StoreError:
             raise
         except ImportError as error:
-            # The URL is right but its driver is not installed: the extra that brings it.
+            # The URL names a driver that is not installed: psycopg comes with an extra, others not.
+            missing = getattr(error, "name", None) or ""
+            hint = ("pip install 'govbot[postgres]'" if missing.startswith("psycopg") else
+                    f"install the {missing or 'driver'} module, or use a postgresql+psycopg:// URL with "
+                    f"pip install 'govbot[postgres]'")
             raise StoreConfigError(f"store {self.display}: the database driver is not installed ({error})",
-                                   hint="pip install 'govbot[postgres]' (psycopg, for postgresql+psycopg:// URLs)"
-                                   ) from None
+                                   hint=hint) from None
         except (exc.ArgumentError, exc.NoSuchModuleError) as error:
             raise StoreConfigError(f"store {self.display}: {error}",
                                    hint="PostgreSQL URLs look like "

@@ -514,17 +514,21 @@ def test_an_incomplete_scan_sends_only_what_does_not_depend_on_unread_issues(tmp
 
 
 def test_the_breakers_alert_counts_each_held_finding_once_per_rule():
-    # A finding nudged on Slack and commented in Jira is one finding, as the alert's total says.
+    # As the alert's total counts them: a finding nudged on Slack and commented in Jira is one finding,
+    # and one an earlier run let through (folded into this message, carried over) is not this run's news.
     from bot.deliver.outbox import _held_by_rule
     from bot.deliver.policy import Outgoing
 
-    dm = Outgoing(kind="slack_dm", recipient="U0ALICE", dedupe_key="d", payload={}, fingerprints=["f1", "f2"],
-                  label="Alice", by_rule={"anticipated-outcome-missing": 2})
+    missing, debt = "anticipated-outcome-missing", "tech-debt-agreement-incomplete"
+    dm = Outgoing(kind="slack_dm", recipient="U0ALICE", dedupe_key="d", payload={}, fingerprints=["f1", "f2", "f4"],
+                  label="Alice", by_rule={missing: 3}, rules={"f1": missing, "f2": missing, "f4": missing},
+                  carried_over=["f4"])
     both = Outgoing(kind="jira_comment", recipient="PAY-1", dedupe_key="c1", payload={}, fingerprints=["f1"],
-                    label="PAY-1", by_rule={"anticipated-outcome-missing": 1},
-                    rules={"f1": "anticipated-outcome-missing"})
+                    label="PAY-1", by_rule={missing: 1}, rules={"f1": missing})
     only_commented = Outgoing(kind="jira_comment", recipient="PAY-3", dedupe_key="c3", payload={},
-                              fingerprints=["f3"], label="PAY-3", by_rule={"tech-debt-agreement-incomplete": 1},
-                              rules={"f3": "tech-debt-agreement-incomplete"})
-    assert _held_by_rule([dm, both, only_commented]) == {"anticipated-outcome-missing": 2,
-                                                         "tech-debt-agreement-incomplete": 1}
+                              fingerprints=["f3"], label="PAY-3", by_rule={debt: 1}, rules={"f3": debt})
+    held = [dm, both, only_commented]
+    counts = _held_by_rule(held)
+    assert counts == {missing: 2, debt: 1}
+    total = len({fp for m in held for fp in m.fingerprints if fp not in set(m.carried_over)})
+    assert sum(counts.values()) == total == 3

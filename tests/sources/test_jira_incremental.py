@@ -203,13 +203,19 @@ def test_a_rescan_judges_orphan_stories_by_what_the_last_whole_read_knew(tmp_pat
             cursors.commit()
             return batch, {(f.issue, f.rule) for f in batch.findings}
 
+        del fake.issues["PAY-4"]  # no orphan at first: the whole read still keeps what it knows
         whole, found = run_at(T1)
-        assert not whole.workspace.partial and ("PAY-4", "work-hierarchy-story-without-epic") in found
+        assert not whole.workspace.partial and not {rule for _, rule in found} & {"work-hierarchy-story-without-epic"}
         del fake.issues["PAY-3"]["fields"]["parent"]
         touch(fake, "PAY-3", T1 + timedelta(minutes=5))
         rescan, found = run_at(T1 + timedelta(hours=1))
-    assert rescan.workspace.partial and "PAY-1" not in rescan.workspace.issues  # the epic was not re-read
-    assert ("PAY-3", "work-hierarchy-story-without-epic") in found
-    assert "work-hierarchy-story-without-epic" not in {rule for rule, _ in rescan.unjudged}
+        assert rescan.workspace.partial and "PAY-1" not in rescan.workspace.issues  # the epic was not re-read
+        assert ("PAY-3", "work-hierarchy-story-without-epic") in found
+        assert "work-hierarchy-story-without-epic" not in {rule for rule, _ in rescan.unjudged}
+        # A second rescan (nothing about epics in it either) still knows, and still judges.
+        del fake.issues["PAY-2"]["fields"]["parent"]
+        touch(fake, "PAY-2", T1 + timedelta(hours=1, minutes=5))
+        again, found = run_at(T1 + timedelta(hours=2))
+    assert ("PAY-2", "work-hierarchy-story-without-epic") in found and again.workspace.partial
     key = cursor_key("https://example.atlassian.net", scope_jql(config))
     assert store.get_cursor(key)["projects_at"] == {"epic": ["INIT", "PAY"]}  # INIT: the initiative, a relative

@@ -59,6 +59,21 @@ def test_an_epic_saved_without_any_description_gets_no_outcome_verdict(tmp_path)
     assert data["summary"]["feature_factory_ratio"]["overall"] is None
 
 
+def test_check_withholds_what_scan_withholds(tmp_path):
+    # `check` reads the snapshot whole and narrows it to the keys: what the read knew goes along.
+    path = tmp_path / "snapshot.json"
+    path.write_text(json.dumps(page(issue("PAY-1", "Epic"), issue("PAY-2", "Story"))))
+    result = CliRunner().invoke(cli, ["check", "PAY-1", "PAY-2", "--snapshot", str(path), "--format", "json",
+                                      "--now", NOW], catch_exceptions=False)
+    data = json.loads(result.output)
+    assert data["findings"] == [] and any(NO_DESCRIPTIONS in note for note in data["notes"])
+    partial = tmp_path / "partial.json"
+    partial.write_text(json.dumps(page(issue("OPS-1", "Story", description=None, customfield_1=None), total=40)))
+    result = CliRunner().invoke(cli, ["check", "OPS-1", "--snapshot", str(partial), "--format", "json",
+                                      "--now", NOW], catch_exceptions=False)
+    assert json.loads(result.output)["findings"] == []  # "Project OPS has no epics" is not said from 1 of 40
+
+
 def test_a_null_description_is_an_empty_one(tmp_path):
     data = scan(tmp_path, page(issue("PAY-1", "Epic", description=None)))
     assert ("PAY-1", "anticipated-outcome-missing") in fired(data)
@@ -187,3 +202,24 @@ def test_a_story_holding_an_issue_key_in_an_unnamed_field_is_no_orphan(tmp_path)
                                 issue("PAY-2", "Story", customfield_10008="ZZ-999"),
                                 names={"customfield_10008": "Blocked by"}))
     assert ("PAY-2", "work-hierarchy-story-without-epic") in fired(named)
+
+
+# -- names -----------------------------------------------------------------------------------------
+
+def test_field_names_with_stray_spaces_or_a_plural_are_the_outcome_field(tmp_path):
+    data = scan(tmp_path, page(issue("PAY-1", "Epic", description=None, customfield_1="Churn below 2% by Q3"),
+                               issue("PAY-2", "Epic", description=None, customfield_2="Churn below 2% by Q3"),
+                               names={"customfield_1": "Anticipated Outcome ", "customfield_2": "Anticipated Outcomes"}))
+    assert not {key for key, rule in fired(data) if rule == "anticipated-outcome-missing"}
+
+
+def test_the_unnamed_fields_note_suggests_a_field_that_holds_sentences(tmp_path):
+    # A Rank and a select option come first by id; the sentence is what an outcome field would hold.
+    data = scan(tmp_path, page(issue("PAY-1", "Epic", description=None, customfield_10009="0|100004:",
+                                     customfield_10039={"value": "High", "id": "10030"},
+                                     customfield_10305="Churn below two percent by the third quarter")))
+    note = next(note for note in data["notes"] if "came without names" in note)
+    assert note.startswith("3 custom fields (customfield_10009, customfield_10039, customfield_10305) came without")
+    assert "read only description sections here" in note and "[customfield_10305]" in note
+    bare = scan(tmp_path, page(issue("PAY-1", "Epic", description=None, customfield_10009="0|100004:")))
+    assert "[customfield_NNNNN]" in next(note for note in bare["notes"] if "came without names" in note)
