@@ -128,9 +128,26 @@ def _read_keys(inputs: Inputs, read: Read) -> Workspace:
     if jira_configured(inputs.config):
         from bot.sources.jira import load_issues_from_jira
 
-        return load_issues_from_jira(inputs.config, read.keys, inputs.ruleset)
+        workspace = load_issues_from_jira(inputs.config, read.keys, inputs.ruleset)
+        workspace.known_projects = _known_projects(inputs.config)
+        return workspace
     raise ConfigError("nothing to check against: give --snapshot FILE, or set jira.url in the config "
                       "(or JIRA_URL)")
+
+
+def _known_projects(config) -> dict | None:
+    """Which projects use which levels, as the scheduled reads of the configured scope last found
+    (kept with their cursor, ``bot.runs.batch``): a check of a few issues judges "story without
+    epic" as the nudge run does. None without a store or a cursor: that verdict is then not given."""
+    from bot.sources.connection import Connection
+    from bot.sources.cursors import cursor_key
+    from bot.sources.jql import scope_jql
+    from bot.store.cursors import peek_cursor
+    from bot.store.location import store_url
+
+    cursor = peek_cursor(store_url(config), cursor_key(Connection.from_config(config).url, scope_jql(config)))
+    facts = (cursor or {}).get("projects_at")
+    return facts if isinstance(facts, dict) else None
 
 
 def narrow(workspace: Workspace, keys: Iterable[str]) -> Workspace:

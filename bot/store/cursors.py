@@ -10,6 +10,33 @@ from bot.store.database import Database, _guarded, _upsert
 from bot.store.schema import cursors
 
 
+def peek_cursor(url: str, scope: str) -> dict | None:
+    """A cursor read without opening the store for a run: no migration, no write lock (a run's
+    transactions take SQLite's at BEGIN), no copy into memory (as a dry run makes). None when
+    there is no store, no such cursor, or the database cannot be read: the caller does without."""
+    from bot.store.database import sqlite_path
+
+    path = sqlite_path(url)
+    if path is not None:
+        if not path.exists():
+            return None
+        url = f"sqlite:///file:{path}?mode=ro&uri=true"
+    # A check waits for nobody: an unreachable PostgreSQL server costs it the verdict, not minutes.
+    options = {} if path is not None else {"connect_args": {"connect_timeout": 5}}
+    try:
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool, **options)
+    except Exception:  # noqa: BLE001 - a URL the store itself would refuse, with its own message
+        return None
+    try:
+        with engine.connect() as connection:
+            value = connection.execute(sa.select(cursors.c.value).where(cursors.c.scope == scope)).scalar()
+    except Exception:  # noqa: BLE001 - no govbot tables yet, a locked or unreachable database
+        return None
+    finally:
+        engine.dispose()
+    return value if isinstance(value, dict) else None
+
+
 class CursorStore(Database):
     """Where the next incremental read starts, per scope."""
 

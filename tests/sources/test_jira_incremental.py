@@ -219,3 +219,33 @@ def test_a_rescan_judges_orphan_stories_by_what_the_last_whole_read_knew(tmp_pat
     assert ("PAY-2", "work-hierarchy-story-without-epic") in found and again.workspace.partial
     key = cursor_key("https://example.atlassian.net", scope_jql(config))
     assert store.get_cursor(key)["projects_at"] == {"epic": ["INIT", "PAY"]}  # INIT: the initiative, a relative
+
+
+def test_a_check_of_one_story_judges_it_as_the_scheduled_reads_would(monkeypatch):
+    """`govbot check PAY-4` reads one story: whether PAY plans with epics comes from the cursor the
+    scheduled reads keep (read without a write lock or a copy of the store), as a rescan's does."""
+    from bot.engine import load_rules
+    from bot.runs.batch import build_batch
+    from bot.runs.check import check_issues
+    from bot.runs.inputs import Inputs, Read
+    from bot.sources.jira import JiraSource
+    from bot.store import Store, store_url
+    from bot.store.cursors import DeferredCursors
+
+    monkeypatch.setattr(JiraSource, "from_config", classmethod(lambda cls, config, **_: make_source(config, now=T1)))
+    with mock() as rsps:
+        fake = FakeJira(site()).install(rsps)
+        fake.now = T1
+        config = make_config({"projects": ["PAY"]})
+        inputs = Inputs(config, load_rules(None, config))
+        before = check_issues(inputs, ["PAY-4"], T1)  # no store yet: no verdict, as before
+        assert not before.batch.findings
+        assert "work-hierarchy-story-without-epic" in {rule for rule, _ in before.batch.unjudged}
+        store = Store(store_url(config))
+        cursors = DeferredCursors(store)
+        build_batch(inputs, T1, read=Read(cursors=cursors))  # the scheduled whole read
+        cursors.commit()
+        store.close()
+        after = check_issues(inputs, ["PAY-4"], T1)
+    assert after.batch.workspace.partial
+    assert [(f.issue, f.rule) for f in after.batch.findings] == [("PAY-4", "work-hierarchy-story-without-epic")]
