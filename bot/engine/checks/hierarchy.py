@@ -167,8 +167,9 @@ class ProjectUsesLevel(_HierarchyCheck):
     doc = ("Holds when the issue's project has work at `level` or above: an issue of its own at that "
            "level, or one of its issues rolling up to one. \"Story without epic\" speaks only where a "
            "project uses epics; a project with none is a site-setup question. On a rescan (changes "
-           "only) that shows no such work, what the last whole read found, kept with the cursor; with "
-           "nothing kept (named issues, a first rescan after an upgrade), no verdict.")
+           "only) or a check of a few issues that shows no such work, what the last whole read found, "
+           "kept with its cursor; with nothing kept (no store yet, a first rescan after an upgrade), "
+           "no verdict.")
     shorthand = "level"
     level_param = "level"
     schema = {"properties": {"level": _LEVEL}, "required": ["level"]}
