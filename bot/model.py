@@ -62,11 +62,6 @@ class User:
         }.items() if v is not None}
 
 
-# How ``Issue.unresolved_parent`` ends for an issue key found in a custom field that came without a
-# name (bot/sources/normalize.py): maybe an Epic Link to an epic outside the read, maybe not.
-UNNAMED_LINK = ", an unnamed field holding an issue key"
-
-
 @dataclass(eq=False, slots=True)
 class Issue:
     """One Jira issue, with text already converted from ADF / wiki markup.
@@ -116,6 +111,9 @@ class Issue:
     # A parent known to exist but not by key (the Agile API's ``epic`` object with only
     # an id): hierarchy checks give no verdict rather than call the issue an orphan.
     unresolved_parent: str | None = None
+    # True when ``unresolved_parent`` is only a guess: an issue key in a custom field that came without
+    # a name (maybe an Epic Link to an epic outside the read, maybe not; bot/sources/normalize.py).
+    parent_guessed: bool = False
     _sections: dict[str, str] | None = field(default=None, repr=False)
     _description: str | None = field(default=None, repr=False)
 

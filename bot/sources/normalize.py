@@ -15,7 +15,7 @@ from typing import Any, Iterable
 from bot import text
 from bot.config import Config
 from bot.hierarchy import IssueType
-from bot.model import UNNAMED_LINK, Issue, User, user_from_json
+from bot.model import Issue, User, user_from_json
 from bot.workspace import Workspace
 from bot.sources.pages import dict_or_empty as _dict
 from bot.sources.vocabulary import ALIASES, EPIC_LINK_NAMES, EPIC_LINK_TYPE, PARENT_LINK_NAMES, PARENT_LINK_TYPE
@@ -717,8 +717,8 @@ class Normalizer:
         """While no field is known to be the Epic Link, an issue with no parent that holds, in an
         unnamed custom field, the key of an issue outside the read may well have one: an Epic Link
         to an epic in another project looks just like that. Its hierarchy verdicts wait for the
-        field to be named (``UNNAMED_LINK``). A key of an issue in the read says what it points at,
-        and that was no epic (else the field would have been read as the Epic Link)."""
+        field to be named (``Issue.parent_guessed``). A key of an issue in the read says what it
+        points at, and that was no epic (else the field would have been read as the Epic Link)."""
         if self.epic_link_ids:
             return
         known = self.workspace.get
@@ -729,7 +729,8 @@ class Normalizer:
                 holder = self.workspace.issues.get(holder_key)
                 if holder is not None and holder.parent_key is None and holder.unresolved_parent is None \
                         and known(target_key) is None:
-                    holder.unresolved_parent = f"{target_key} ({field_id}{UNNAMED_LINK})"
+                    holder.unresolved_parent = f"{target_key} ({field_id}, an unnamed field holding an issue key)"
+                    holder.parent_guessed = True
 
     def _note_unnamed_fields(self) -> None:
         """One line when custom fields came without display names (a snapshot saved without

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from bot.engine.context import Unjudged
 from bot.hierarchy import FLOW_ITEMS, defaults
-from bot.model import UNNAMED_LINK
 from bot.engine.registry import Check, Match, register
 
 _LEVEL = {"type": "string", "minLength": 1, "description": "a level name from the hierarchy map (epic, initiative...)"}
@@ -113,7 +112,7 @@ class NoAncestor(_HierarchyCheck):
         if issue.parent_key and context.workspace.get(issue.parent_key) is None:
             return None  # the parent exists in Jira but we could not see it: no verdict
         if issue.unresolved_parent and context.workspace.parent(issue) is None:
-            if issue.unresolved_parent.endswith(f"{UNNAMED_LINK})"):
+            if issue.parent_guessed:
                 raise Unjudged(f"{issue.key} may link to {issue.unresolved_parent}", because=MAYBE_LINKED)
             return None  # an epic we know of only by id (the Agile API): no verdict
         if not issue.parent_key and "parent" in context.workspace.unexported:
