@@ -34,9 +34,10 @@ class Workspace:
     # only, not named issues): an issue it does not return may be gone from Jira or from the scope,
     # which bot.runs.gone then asks Jira to confirm. Snapshots never claim it.
     whole_scope: bool = False
-    # Fields a snapshot left out of every issue, so checks that read them give no verdict: "description",
-    # and "parent" (no parent, Agile epic or custom field at all: no link to a parent could have been
-    # saved). Never set by a live read: govbot asks Jira for what its rules read.
+    # Fields a snapshot's export never asked for, so checks that read them give no verdict: "description",
+    # and "parent" (no parent, Agile epic, Epic Link or unnamed custom field: no link to a parent could
+    # have been saved; bot/sources/normalize.py links_exported). Never set by a live read: govbot asks
+    # Jira for what its rules read.
     unexported: set[str] = field(default_factory=set)
     # On a partial read (changes only): level -> the projects that had work at that level (or rolled up
     # to it) as of the last whole read and the changes since, kept with the read's cursor (``cursor_key``),

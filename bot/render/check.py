@@ -1,7 +1,7 @@
 """A check's verdicts for a terminal, Markdown, JSON and Slack (``/govbot check``).
 
 The JSON ``summary`` has the same keys as a scan's, plus ``verdicts``: how many
-rule verdicts were fail, waived, pass and not-applicable.
+rule verdicts were fail, waived, pass, not-judged and not-applicable.
 """
 
 from __future__ import annotations
@@ -39,6 +39,10 @@ def render_text(check: CheckResult, *, colour: bool = False) -> str:
                              fg=SEVERITY_COLOURS[row["severity"]], bold=True)
                 lines.append(f"  {mark} {row['severity']:<8} {row['rule']}")
                 lines.append(f"      {terminal_safe(row['message'])}")
+        unjudged = [row["rule"] for row in verdict.with_status("not-judged")]
+        if unjudged:
+            lines.append(style(f"  {'unknown':<7} {'':<8} {', '.join(unjudged)} (not judged from this read: "
+                               f"see the notes)", fg="yellow"))
         skipped = [row["rule"] for row in verdict.with_status("not-applicable")]
         if skipped and len(skipped) == len(verdict.rows):
             lines.append(f"  no rule applies to a {terminal_safe(issue.type) or 'issue of this type'}")
@@ -53,6 +57,7 @@ def render_text(check: CheckResult, *, colour: bool = False) -> str:
     lines.append(f"{plural(len(check.found), 'issue')} checked: {plural(counts['fail'], 'finding')} "
                  f"({plural(by['error'], 'error')}, {plural(by['warning'], 'warning')}, {by['info']} info), "
                  f"{counts['pass']} passed" + (f", {counts['waived']} waived" if counts["waived"] else "")
+                 + (f", {counts['not-judged']} not judged" if counts["not-judged"] else "")
                  + (f", {counts['not-applicable']} not applicable" if counts["not-applicable"] else ""))
     for note in check.notes[:10]:
         lines.append(style(f"note: {terminal_safe(note)}", fg="yellow"))
@@ -118,7 +123,11 @@ def render_slack(check: CheckResult) -> str:
         reason = verdict.waivers.get(row["rule"], "")
         because = f": {slack_escape(one_line(reason, 300))}" if reason else ""
         lines.append(f":zzz: waived `{slack_escape(row['rule'])}`{because}")
-    if not (fails or waived or passes):
+    unjudged = verdict.with_status("not-judged")
+    if unjudged:
+        names = ", ".join(f"`{slack_escape(row['rule'])}`" for row in unjudged)
+        lines.append(f":grey_question: Not judged from what govbot could read: {names}")
+    if not (fails or waived or passes or unjudged):
         lines.append(f"No rule applies to a {slack_escape(issue.type) or 'issue of this type'}.")
     elif passes:
         names = ", ".join(f"`{slack_escape(row['rule'])}`" for row in passes)

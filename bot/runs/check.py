@@ -29,7 +29,8 @@ NOT_FOUND = {
     "demo": "not in the bundled demo workspace",
     "jira": "not found in Jira (or not visible to this user)",
 }
-STATUSES = ("fail", "waived", "pass", "not-applicable")
+# not-judged: the rule applies, but this read cannot say (``Batch.unjudged``: the notes say why).
+STATUSES = ("fail", "waived", "pass", "not-judged", "not-applicable")
 _STATUS_ORDER = {status: position for position, status in enumerate(STATUSES)}
 
 
@@ -68,6 +69,7 @@ def verdict_rows(batch: Batch, key: str) -> list[dict]:
     """One row per active rule: rule, title, severity, status, message, owner."""
     judged = {verdict.rule: verdict for verdict in batch.verdicts if verdict.issue == key}
     failed = {failure.rule: failure for failure in batch.failures if failure.issue == key}
+    unjudged = {rule for rule, issue in batch.unjudged if issue == key}
     rows = []
     for rule in batch.evaluated_rules:
         verdict = judged.get(rule.id)
@@ -78,6 +80,8 @@ def verdict_rows(batch: Batch, key: str) -> list[dict]:
             status = "pass"
         elif rule.id in failed:
             continue  # not judged: the batch's problems say why
+        elif rule.id in unjudged:
+            status = "not-judged"
         else:
             status = "not-applicable"
         rows.append({
@@ -122,10 +126,13 @@ class CheckResult:
 
     @property
     def notes(self) -> list[str]:
-        """The problems worth showing beside the verdicts: not those saying an asked-for key is missing,
-        which ``missing_message`` says once."""
+        """The problems worth showing beside the verdicts (not those saying an asked-for key is missing,
+        which ``missing_message`` says once), then why a rule could not be judged, if one was not."""
         missing = set(self.missing)
-        return [problem for problem in self.problems if problem.split(":", 1)[0] not in missing]
+        shown = [problem for problem in self.problems if problem.split(":", 1)[0] not in missing]
+        if any(row["status"] == "not-judged" for verdict in self.found for row in verdict.rows):
+            shown += [note for note in self.batch.coverage_notes if "could not be given" in note]
+        return shown
 
     def missing_message(self) -> str:
         """``PAY-9, PAY-10: not found in the snapshot``, or "" when every key was found."""

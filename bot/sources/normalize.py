@@ -24,6 +24,9 @@ from bot.dates import parse_datetime
 # The Agile API (/rest/agile/1.0/...) puts the epic in a field of its own: a key, or
 # an object {"id", "key", "name", "summary", "done"} (some examples carry no key).
 AGILE_EPIC_FIELD = "epic"
+# Issues whose custom field ids are collected for ``links_exported``: an export asks every issue for
+# the same fields, so the first few show them all (collecting from 200,000 issues would cost a pass).
+LINK_SAMPLE = 500
 # Jira's system statuses keep these ids on every site; used only when a status comes
 # without its statusCategory (Jira before 6.1, trimmed exports).
 SYSTEM_STATUS_CATEGORIES = {"1": "new", "3": "indeterminate", "4": "new", "5": "done", "6": "done"}
@@ -91,9 +94,12 @@ class Normalizer:
         # Whether any issue carried a description key (null counts): a snapshot saved without the
         # field has none, and its sections cannot be judged (``bot.sources.snapshot``).
         self.descriptions_seen = False
-        # Likewise whether any issue carried a ``parent``, the Agile ``epic`` or any custom field (where
-        # an Epic Link or Parent Link lives): without any, who rolls up to whom was not saved.
+        # Likewise whether any issue carried a ``parent`` or the Agile ``epic``, and the custom fields
+        # the first issues carry (null or not: an export asks every issue for the same fields), where an
+        # Epic Link or Parent Link would be (``links_exported``).
         self.links_seen = False
+        self.custom_ids_carried: set[str] = set()
+        self._issues_sampled = 0
         # Type ids of the site's Epic type (Cloud hierarchyLevel 1, or the type of an
         # Epic Link's target) and the agile ``epic`` references waiting for finish().
         self.epic_type_ids: set[str] = set()
@@ -286,8 +292,10 @@ class Normalizer:
         if not self.descriptions_seen and (description is not None or "description" in fields):
             self.descriptions_seen = True
         if not self.links_seen:
-            self.links_seen = ("parent" in fields or AGILE_EPIC_FIELD in fields
-                               or any(field_id.startswith("customfield_") for field_id in fields))
+            self.links_seen = "parent" in fields or AGILE_EPIC_FIELD in fields
+        if self._issues_sampled < LINK_SAMPLE:
+            self._issues_sampled += 1
+            self.custom_ids_carried.update(field_id for field_id in fields if field_id.startswith("customfield_"))
         raw_description = (description if description.strip() else None) if description.__class__ is str \
             else text.compact(description)
         if self.wanted is None:
@@ -533,6 +541,21 @@ class Normalizer:
         self.workspace.link()
         return self.workspace
 
+    # -- what the export asked Jira for (bot/sources/snapshot.py) ------------------------------------
+    def descriptions_exported(self) -> bool:
+        """Whether the export asked for descriptions: one came (null counts), or ``names`` lists the field."""
+        return self.descriptions_seen or "description" in self.names
+
+    def links_exported(self) -> bool:
+        """Whether the export asked for what links an issue to its parent: a ``parent`` or Agile ``epic``
+        came, ``names`` lists ``parent`` (Cloud leaves it out of an issue that has none), or a custom
+        field came that is a known Epic Link or Parent Link, or has no name (it may be one). Story
+        Points alone, named, links nothing."""
+        if self.links_seen or "parent" in self.names:
+            return True
+        links = self.epic_link_ids | self.parent_link_ids
+        return any(field_id in links or field_id not in self.names for field_id in self.custom_ids_carried)
+
     # -- what the data itself says (run once, after every page) -------------------------------
     def _everyone(self) -> list[Issue]:
         return list(self.workspace.issues.values()) + list(self.workspace.relatives.values())
@@ -722,9 +745,16 @@ class Normalizer:
         if self.epic_link_ids:
             return
         known = self.workspace.get
+        epic = self.config.hierarchy.rank("epic")
+        if epic is not None and any(
+                issue.parent_key and (parent := known(issue.parent_key)) is not None
+                and self.config.hierarchy.rank(parent.level) == epic for issue in self.workspace.issues.values()):
+            return  # stories sit under epics by `parent` here (Cloud): no Epic Link field to guess at
         for field_id, pairs in self._key_values.items():
             if field_id in self.parent_link_ids or field_id in self.names:
                 continue
+            if any((holder := known(h)) is not None and holder.parent_key not in (None, t) for h, t in pairs):
+                continue  # an issue holds one key here and has another parent: not its parent link
             for holder_key, target_key in pairs:
                 holder = self.workspace.issues.get(holder_key)
                 if holder is not None and holder.parent_key is None and holder.unresolved_parent is None \

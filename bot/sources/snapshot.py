@@ -390,32 +390,40 @@ def load_snapshot(path: str | Path, config: Config, ruleset=None, *, fields: Ite
     """
     wanted = fields if fields is not None else (snapshot_fields(ruleset, config) if ruleset is not None else None)
     normalizer = Normalizer(config, wanted=wanted)
-    position = 0
+    position = unkeyed = 0
+    keys: set = set()
     extent = _Extent()
     with bulk():
         for kind, value in stream(path):
             if kind == "issue":
                 normalizer.add(value, position)
                 position += 1
+                key = value.get("key") if isinstance(value, dict) else None
+                if isinstance(key, str):
+                    keys.add(key)
+                else:
+                    unkeyed += 1
                 if progress is not None and position % 10_000 == 0:
                     progress(f"read {position:,} issues from {path}")
             elif kind == "page":
                 # Names usually follow the issues on a page; issues read before their
                 # fields were named are settled in ``finish``.
                 normalizer.learn_fields(value.meta.get("names"), value.meta.get("schema"))
-                extent.add(value.meta)
+                extent.add(value.meta, keys, unkeyed)
+                keys, unkeyed = set(), 0
             else:
+                unkeyed += 1
                 normalizer.skip(value)  # counted in workspace.skipped
         workspace = normalizer.finish()
     workspace.source = f"snapshot:{path}"
     if workspace.issues and extent.as_sent:
         # Jira's answer carries every field asked for, null when empty: a field on no issue was not asked
         # for. (A bare {"issues": [...]}, written by hand or by a script that drops nulls, says nothing.)
-        if not normalizer.descriptions_seen:
+        if not normalizer.descriptions_exported():
             workspace.unexported.add("description")
-        if not normalizer.links_seen:
+        if not normalizer.links_exported():
             workspace.unexported.add("parent")
-    missing = extent.missing(len(workspace.issues) + workspace.skipped)
+    missing = extent.missing()
     if missing:
         # A search saved without its later pages: the issues read are judged, facts about whole
         # projects are not (``Workspace.partial``), as on any read of part of the scope.
@@ -431,31 +439,61 @@ PAGING_KEYS = ("startAt", "maxResults", "total", "isLast", "nextPageToken")
 
 
 class _Extent:
-    """What a snapshot's pages say about the search they came from: whether it matched more than
-    they hold (the largest ``total`` of an offset-paged search, or a last cursor page that is not
-    ``isLast``), and whether they are Jira's answers as sent (``as_sent``: they carry its paging)."""
+    """What a snapshot's pages say about the searches they came from: whether any matched more than
+    its pages hold, and whether they are Jira's answers as sent (``as_sent``: they carry its paging).
+
+    A file may hold several searches, one after another: an offset-paged one starts again at
+    ``startAt: 0``, a cursor-paged one after a page that ``isLast``. Each is held to its own
+    ``total`` (the largest its pages give) or, cursor-paged, to its last page's ``isLast``."""
 
     def __init__(self):
-        self.total = 0
-        self.more = False
         self.as_sent = False
+        self.searches = 0
+        self.short: list[tuple[int, int | None]] = []  # (issues held, issues matched or None) per short search
+        self._pages = self._unkeyed = self._total = 0
+        self._keys: set = set()
+        self._more = self._last = False
 
-    def add(self, meta: dict) -> None:
+    def add(self, meta: dict, keys: set, unkeyed: int) -> None:
+        """One page, with the ``keys`` of the issues that came before its closing brace and the number
+        of those that had none (unreadable): a key repeated by another page is held once."""
         if not self.as_sent:
             self.as_sent = any(key in meta for key in PAGING_KEYS)
+        start = meta.get("startAt")
+        if self._pages and ((start.__class__ is int and start == 0) or self._last):
+            self._close()
+        self._pages += 1
+        self._keys |= keys
+        self._unkeyed += unkeyed
         total = meta.get("total")
-        if total.__class__ is int and total > self.total:
-            self.total = total
+        if total.__class__ is int and total > self._total:
+            self._total = total
         token = meta.get("nextPageToken")
-        self.more = meta.get("isLast") is False or (isinstance(token, str) and bool(token.strip()))
+        self._last = meta.get("isLast") is True
+        self._more = meta.get("isLast") is False or (isinstance(token, str) and bool(token.strip()))
 
-    def missing(self, held: int) -> str | None:
+    def _close(self) -> None:
+        self.searches += 1
+        held = len(self._keys) + self._unkeyed
+        if self._total > held:
+            self.short.append((held, self._total))
+        elif self._more:
+            self.short.append((held, None))
+        self._pages = self._unkeyed = self._total = 0
+        self._keys = set()
+        self._more = self._last = False
+
+    def missing(self) -> str | None:
         """What the pages say is left out, for the note; None when nothing is."""
-        if self.total > held:
-            return f"{held:,} of the {self.total:,} issues its search matched (the pages' total)"
-        if self.more:
-            return "only the first pages of its search (the last one says more follow)"
-        return None
+        if self._pages:
+            self._close()
+        if not self.short:
+            return None
+        if self.searches == 1:
+            held, total = self.short[0]
+            return (f"{held:,} of the {total:,} issues its search matched (the pages' total)" if total is not None
+                    else "only the first pages of its search (the last one says more follow)")
+        return f"only part of {len(self.short)} of its {self.searches} searches (their pages say more matched)"
 
 
 def snapshot_fields(ruleset, config: Config) -> set[str]:

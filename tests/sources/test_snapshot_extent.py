@@ -67,6 +67,12 @@ def test_check_withholds_what_scan_withholds(tmp_path):
                                       "--now", NOW], catch_exceptions=False)
     data = json.loads(result.output)
     assert data["findings"] == [] and any(NO_DESCRIPTIONS in note for note in data["notes"])
+    rows = {row["rule"]: row["status"] for row in data["issues"][0]["verdicts"]}
+    assert rows["anticipated-outcome-missing"] == "not-judged"  # not "not-applicable": the rule applies
+    assert data["summary"]["verdicts"]["not-judged"] == 3
+    text = CliRunner().invoke(cli, ["check", "PAY-1", "--snapshot", str(path), "--now", NOW]).output
+    assert "anticipated-outcome-missing (not judged from this read: see the notes)" in text
+    assert NO_DESCRIPTIONS in text.replace("\n", " ")
     partial = tmp_path / "partial.json"
     partial.write_text(json.dumps(page(issue("OPS-1", "Story", description=None, customfield_1=None), total=40)))
     result = CliRunner().invoke(cli, ["check", "OPS-1", "--snapshot", str(partial), "--format", "json",
@@ -197,11 +203,31 @@ def test_a_story_holding_an_issue_key_in_an_unnamed_field_is_no_orphan(tmp_path)
     assert ("PAY-3", "work-hierarchy-story-without-epic") in fired(data)
     assert because(data)[MAYBE_LINKED] == {"work-hierarchy-story-without-epic": 1,
                                            "work-hierarchy-project-without-epics": 1}
-    # Named, the field says what it is: a "Blocks" field holding a key is no parent.
-    named = scan(tmp_path, page(issue("PAY-1", "Epic", customfield_10008=None),
-                                issue("PAY-2", "Story", customfield_10008="ZZ-999"),
-                                names={"customfield_10008": "Blocked by"}))
+    # Named, the field says what it is: a "Blocked by" field holding a key is no parent.
+    named = scan(tmp_path, page(issue("PAY-1", "Epic", customfield_10008=None, customfield_10014=None),
+                                issue("PAY-2", "Story", customfield_10008="ZZ-999", customfield_10014=None),
+                                names={"customfield_10008": "Blocked by", "customfield_10014": "Epic Link"}))
     assert ("PAY-2", "work-hierarchy-story-without-epic") in fired(named)
+    # Where a story sits under its epic by `parent` (Cloud), a key in an unnamed field is no Epic Link;
+    # nor is a field that holds one key on a story whose parent is another ("PI-7": a release train).
+    cloud = scan(tmp_path, page(issue("PAY-1", "Epic", description=None),
+                                issue("PAY-2", "Story", parent={"key": "PAY-1"}, customfield_10050="PI-7"),
+                                issue("PAY-3", "Story", customfield_10050="PI-7")))
+    assert ("PAY-3", "work-hierarchy-story-without-epic") in fired(cloud)
+
+
+def test_named_fields_that_link_nothing_do_not_say_links_were_saved(tmp_path):
+    # fields=summary,status,issuetype,description,customfield_10002: Story Points, named; no parent asked.
+    data = scan(tmp_path, page(issue("PAY-1", "Epic", description="Anticipated Outcome: churn below 2% by Q3",
+                                     customfield_10002=None),
+                               issue("PAY-2", "Story", description=None, customfield_10002=3.0),
+                               names={"description": "Description", "customfield_10002": "Story Points"}))
+    assert ("PAY-2", "work-hierarchy-story-without-epic") not in fired(data)
+    assert NO_PARENTS in because(data)
+    # Cloud leaves `parent` out of an issue that has none: `names` listing it says it was asked for.
+    asked = scan(tmp_path, page(issue("PAY-1", "Epic", description=None), issue("PAY-2", "Story", description=None),
+                                names={"parent": "Parent", "description": "Description"}))
+    assert ("PAY-2", "work-hierarchy-story-without-epic") in fired(asked)
 
 
 # -- names -----------------------------------------------------------------------------------------
@@ -223,3 +249,21 @@ def test_the_unnamed_fields_note_suggests_a_field_that_holds_sentences(tmp_path)
     assert "read only description sections here" in note and "[customfield_10305]" in note
     bare = scan(tmp_path, page(issue("PAY-1", "Epic", description=None, customfield_10009="0|100004:")))
     assert "[customfield_NNNNN]" in next(note for note in bare["notes"] if "came without names" in note)
+
+
+def test_each_search_in_a_file_is_held_to_its_own_total(tmp_path):
+    # Two searches saved into one file: OPS stopped after 3 of its 5 issues; WEB is whole (and has more
+    # issues than OPS matched, so the file as a whole looked complete).
+    ops = [issue(f"OPS-{n}", "Story", description=None, customfield_1=None) for n in range(1, 4)]
+    web = [issue(f"WEB-{n}", "Story", description=None, customfield_1=None) for n in range(1, 6)]
+    web.append(issue("WEB-9", "Epic", description=None, customfield_1=None))
+    data = scan(tmp_path, [page(*ops, maxResults=3, total=5), page(*web)])
+    assert ("OPS-1", "work-hierarchy-project-without-epics") not in fired(data)
+    assert any(note.startswith("the snapshot holds only part of 1 of its 2 searches") for note in data["notes"])
+    # Cursor pages: a search ends at the page that says isLast, and the next page starts another.
+    # (A page after one that says more follow reads as that search's next page: nothing tells them apart.)
+    whole = scan(tmp_path, [{"isLast": False, "nextPageToken": "t", "issues": ops[:2]},
+                            {"isLast": True, "issues": ops[2:]}, {"isLast": True, "issues": web}])
+    assert ("OPS-1", "work-hierarchy-project-without-epics") in fired(whole)
+    cut = scan(tmp_path, [{"isLast": True, "issues": web}, {"isLast": False, "nextPageToken": "t", "issues": ops}])
+    assert ("OPS-1", "work-hierarchy-project-without-epics") not in fired(cut)

@@ -9,9 +9,9 @@ from bot.engine.registry import Check, Match, register
 _LEVEL = {"type": "string", "minLength": 1, "description": "a level name from the hierarchy map (epic, initiative...)"}
 
 
-NO_PARENTS = ("no issue in the snapshot carries parent, an Epic Link or any custom field, so what each issue "
-              "rolls up to could not be read; save the snapshot with parent and the Epic Link field among its "
-              "fields, or with fields=*all")
+NO_PARENTS = ("no issue in the snapshot carries parent or an Epic Link (nor a custom field without a name that "
+              "could be one), so what each issue rolls up to could not be read; save the snapshot with parent "
+              "and the Epic Link field among its fields, or with fields=*all")
 
 
 MAYBE_LINKED = ("these issues have no parent but hold an issue key in a custom field that came without a name "
