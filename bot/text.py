@@ -549,7 +549,9 @@ def dashed_label(description: str, name: str) -> str | None:
     as a label would cut the section above it short. Asked only for a name nothing else found."""
     if not description or name.casefold() not in description.casefold():
         return None
-    pattern = re.compile(rf"^\s*[*_]{{0,2}}{re.escape(name.strip())}[*_]{{0,2}}\s+[-\u2013\u2014]\s+(\S.*)$",
+    # Spaces and tabs only, never \s: a \s* at each line start would run across every blank line
+    # that follows, and 20,000 of them in a description took seconds (Jira text is untrusted).
+    pattern = re.compile(rf"^[ \t]*[*_]{{0,2}}{re.escape(name.strip())}[*_]{{0,2}}[ \t]+[-\u2013\u2014][ \t]+(\S.*)$",
                          re.IGNORECASE | re.MULTILINE)
     match = pattern.search(description)
     return match.group(1).strip() if match else None

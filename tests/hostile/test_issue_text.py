@@ -206,3 +206,15 @@ def test_absurd_dates_and_timestamps_never_break_a_scan(tmp_path):
         output = CliRunner().invoke(cli, ["scan", "--snapshot", str(path), "--format", output_format,
                                           "--now", "2026-11-16", "--fail-on", "never"])
         assert output.exit_code == 0 and "Traceback" not in output.output
+
+
+def test_an_outcome_heading_followed_by_a_flood_of_blank_lines_is_read_in_milliseconds(tmp_path):
+    # The "Anticipated Outcome - text" fallback runs only on epics nothing else found an outcome for:
+    # exactly where a hostile description lands. 200,000 blank lines after the name took minutes.
+    description = "Anticipated Outcome\n" + "\n" * 200_000 + "x"
+    path = write_snapshot(tmp_path / "flood.json", [issue("PAY-1", "Epic", description=description)])
+    started = time.monotonic()
+    result = CliRunner().invoke(cli, ["scan", "--snapshot", str(path), "--format", "json", "--now", "2026-11-16",
+                                      "--fail-on", "never"], catch_exceptions=False)
+    assert time.monotonic() - started < 10, "the dash-label fallback backtracks over blank lines"
+    assert {f["rule"] for f in json.loads(result.output)["findings"]} >= {"anticipated-outcome-missing"}
