@@ -745,16 +745,21 @@ class Normalizer:
         if self.epic_link_ids:
             return
         known = self.workspace.get
-        epic = self.config.hierarchy.rank("epic")
+        # Fields that could be the Epic Link: unnamed, not a link already, and never holding one key on
+        # an issue whose parent is another. Most reads have none (a live read names every field).
+        candidates = [(field_id, pairs) for field_id, pairs in self._key_values.items()
+                      if field_id not in self.parent_link_ids and field_id not in self.names
+                      and not any((holder := known(h)) is not None and holder.parent_key not in (None, t)
+                                  for h, t in pairs)]
+        if not candidates:
+            return
+        hierarchy = self.config.hierarchy
+        epic = hierarchy.rank("epic")
         if epic is not None and any(
                 issue.parent_key and (parent := known(issue.parent_key)) is not None
-                and self.config.hierarchy.rank(parent.level) == epic for issue in self.workspace.issues.values()):
+                and hierarchy.rank(parent.level) == epic for issue in self.workspace.issues.values()):
             return  # stories sit under epics by `parent` here (Cloud): no Epic Link field to guess at
-        for field_id, pairs in self._key_values.items():
-            if field_id in self.parent_link_ids or field_id in self.names:
-                continue
-            if any((holder := known(h)) is not None and holder.parent_key not in (None, t) for h, t in pairs):
-                continue  # an issue holds one key here and has another parent: not its parent link
+        for field_id, pairs in candidates:
             for holder_key, target_key in pairs:
                 holder = self.workspace.issues.get(holder_key)
                 if holder is not None and holder.parent_key is None and holder.unresolved_parent is None \
