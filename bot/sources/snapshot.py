@@ -27,6 +27,7 @@ from bot.config import Config
 from bot.errors import SourceError
 from bot.escape import json_needs_repair, valid_json
 from bot.model import bulk
+from bot.sources.extent import Extent
 from bot.sources.normalize import Normalizer
 from bot.workspace import Workspace
 
@@ -392,7 +393,7 @@ def load_snapshot(path: str | Path, config: Config, ruleset=None, *, fields: Ite
     normalizer = Normalizer(config, wanted=wanted)
     position = unkeyed = 0
     keys: set = set()
-    extent = _Extent()
+    extent = Extent()
     with bulk():
         for kind, value in stream(path):
             if kind == "issue":
@@ -416,84 +417,8 @@ def load_snapshot(path: str | Path, config: Config, ruleset=None, *, fields: Ite
                 normalizer.skip(value)  # counted in workspace.skipped
         workspace = normalizer.finish()
     workspace.source = f"snapshot:{path}"
-    if workspace.issues and extent.as_sent:
-        # Jira's answer carries every field asked for, null when empty: a field on no issue was not asked
-        # for. (A bare {"issues": [...]}, written by hand or by a script that drops nulls, says nothing.)
-        if not normalizer.descriptions_exported():
-            workspace.unexported.add("description")
-        if not normalizer.links_exported():
-            workspace.unexported.add("parent")
-    missing = extent.missing()
-    if missing:
-        # A search saved without its later pages: the issues read are judged, facts about whole
-        # projects are not (``Workspace.partial``), as on any read of part of the scope.
-        workspace.partial = True
-        workspace.notes.append(f"the snapshot holds {missing}: facts about whole projects (site-setup rules, "
-                               f"whether a project uses epics) were not judged; save every page of the search")
+    extent.mark(workspace, normalizer)
     return workspace
-
-
-# What every search answer carries besides its issues (Data Center and /rest/api/2/search: startAt,
-# maxResults, total; Cloud /rest/api/3/search/jql: isLast, nextPageToken; the Agile API: both kinds).
-PAGING_KEYS = ("startAt", "maxResults", "total", "isLast", "nextPageToken")
-
-
-class _Extent:
-    """What a snapshot's pages say about the searches they came from: whether any matched more than
-    its pages hold, and whether they are Jira's answers as sent (``as_sent``: they carry its paging).
-
-    A file may hold several searches, one after another: an offset-paged one starts again at
-    ``startAt: 0``, a cursor-paged one after a page that ``isLast``. Each is held to its own
-    ``total`` (the largest its pages give) or, cursor-paged, to its last page's ``isLast``."""
-
-    def __init__(self):
-        self.as_sent = False
-        self.searches = 0
-        self.short: list[tuple[int, int | None]] = []  # (issues held, issues matched or None) per short search
-        self._pages = self._unkeyed = self._total = 0
-        self._keys: set = set()
-        self._more = self._last = False
-
-    def add(self, meta: dict, keys: set, unkeyed: int) -> None:
-        """One page, with the ``keys`` of the issues that came before its closing brace and the number
-        of those that had none (unreadable): a key repeated by another page is held once."""
-        if not self.as_sent:
-            self.as_sent = any(key in meta for key in PAGING_KEYS)
-        start = meta.get("startAt")
-        if self._pages and ((start.__class__ is int and start == 0) or self._last):
-            self._close()
-        self._pages += 1
-        self._keys |= keys
-        self._unkeyed += unkeyed
-        total = meta.get("total")
-        if total.__class__ is int and total > self._total:
-            self._total = total
-        token = meta.get("nextPageToken")
-        self._last = meta.get("isLast") is True
-        self._more = meta.get("isLast") is False or (isinstance(token, str) and bool(token.strip()))
-
-    def _close(self) -> None:
-        self.searches += 1
-        held = len(self._keys) + self._unkeyed
-        if self._total > held:
-            self.short.append((held, self._total))
-        elif self._more:
-            self.short.append((held, None))
-        self._pages = self._unkeyed = self._total = 0
-        self._keys = set()
-        self._more = self._last = False
-
-    def missing(self) -> str | None:
-        """What the pages say is left out, for the note; None when nothing is."""
-        if self._pages:
-            self._close()
-        if not self.short:
-            return None
-        if self.searches == 1:
-            held, total = self.short[0]
-            return (f"{held:,} of the {total:,} issues its search matched (the pages' total)" if total is not None
-                    else "only the first pages of its search (the last one says more follow)")
-        return f"only part of {len(self.short)} of its {self.searches} searches (their pages say more matched)"
 
 
 def snapshot_fields(ruleset, config: Config) -> set[str]:
