@@ -112,7 +112,7 @@ def test_closed_work_dated_only_by_its_last_update_is_placed_by_its_creation_too
     assert any(note.startswith("1 closed issue with no resolution date was left out: when it closed is unknown")
                for note in data["notes"])
     audit, _ = scan(path, "--all-history")
-    assert audit["summary"]["issues_closed_undated"] == 0  # an audit has no window to place it in
+    assert "issues_closed_undated" not in audit["summary"]  # an audit has no window to place it in
 
 
 def test_all_history_lifts_the_window_and_the_horizon_for_one_run(snapshot):

@@ -27,10 +27,13 @@ def summary(result) -> dict[str, Any]:
         "history_days": window["history_days"],
         "all_history": window["all_history"],
         "issues_outside_window": window["issues_outside_window"],
-        "issues_closed_undated": window["issues_closed_undated"],
         "issues_without_type": untyped,
         "issues_without_status": no_status,
     }
+    if window["issues_closed_undated"]:
+        # Only when there are some, like ``unjudged``: every summary gaining a key broke readers that
+        # check the summary's keys against the ones documented before.
+        out["issues_closed_undated"] = window["issues_closed_undated"]
     unjudged = getattr(result, "unjudged", None) or []
     if unjudged:
         out["unjudged"] = {"count": len(unjudged), "by_rule": dict(Counter(rule for rule, _ in unjudged))}
